@@ -1,0 +1,161 @@
+//! Opening the database: pools, pragmas and migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+use sea_orm_migration::MigratorTrait;
+
+use crate::migration::Migrator;
+use crate::{StoreError, StoreResult};
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to open a [`Store`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    pub url: String,
+    /// Connections in the PostgreSQL pool, or SQLite reader connections.
+    pub max_connections: u32,
+    /// SQLite only: `synchronous=FULL` (a committed write survives power loss)
+    /// when true, `NORMAL` (survives a process crash) when false.
+    pub sqlite_durable: bool,
+}
+
+impl StoreOptions {
+    /// Defaults for `url`: 8 connections, durable SQLite.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            sqlite_durable: true,
+        }
+    }
+}
+
+/// The database, opened: a reader and a writer handle, and the backend.
+#[derive(Debug, Clone)]
+pub struct Store {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+    backend: Backend,
+}
+
+/// How long a SQLite connection waits for another process's lock (for
+/// example `runway token create` while `runway serve` runs).
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a caller waits for a pooled connection before giving up.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Store {
+    /// Opens the database named by `options.url`, creating a SQLite file if
+    /// it does not exist. Does not migrate: call [`Store::migrate`].
+    pub async fn open(options: &StoreOptions) -> StoreResult<Store> {
+        let url = options.url.as_str();
+        if url.starts_with("sqlite:") {
+            Self::open_sqlite(options).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::open_postgres(options).await
+        } else {
+            Err(StoreError::Open(format!(
+                "unsupported database URL {url:?}: use sqlite://FILE or postgres://…"
+            )))
+        }
+    }
+
+    async fn open_sqlite(options: &StoreOptions) -> StoreResult<Store> {
+        let base = SqliteConnectOptions::from_str(&options.url)
+            .map_err(|e| StoreError::Open(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if options.sqlite_durable {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true);
+        // One writer: transactions queue for this connection in the process.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(base.clone())
+            .await
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(base.read_only(true))
+            .await
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        Ok(Store {
+            read: SqlxSqliteConnector::from_sqlx_sqlite_pool(reader),
+            write: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
+            backend: Backend::Sqlite,
+        })
+    }
+
+    async fn open_postgres(options: &StoreOptions) -> StoreResult<Store> {
+        let connect = PgConnectOptions::from_str(&options.url)
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(connect)
+            .await
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+        Ok(Store {
+            read: db.clone(),
+            write: db,
+            backend: Backend::Postgres,
+        })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        Migrator::up(&self.write, None).await?;
+        Ok(())
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The handle for reads that need no transaction.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
+    /// The handle every write transaction starts from.
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.write
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Closes both pools, waiting for connections to be returned.
+    pub async fn close(self) {
+        let _ = self.read.close().await;
+        if self.backend == Backend::Sqlite {
+            let _ = self.write.close().await;
+        }
+    }
+}

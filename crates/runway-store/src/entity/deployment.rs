@@ -1,0 +1,55 @@
+//! A deployment: its configuration, status, schedule and stats.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "deployments")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description: Option<String>,
+    pub agent_id: String,
+    pub agent_version: i32,
+    pub environment_id: String,
+    /// JSON array of `{"type","content"}`.
+    #[sea_orm(column_type = "Text")]
+    pub initial_events: String,
+    pub schedule_expression: Option<String>,
+    pub schedule_timezone: Option<String>,
+    /// When the schedule last fired.
+    pub last_run_at: Option<i64>,
+    /// When the schedule fires next (null: no schedule, paused or archived).
+    pub next_fire_at: Option<i64>,
+    /// `active` or `paused`.
+    pub status: String,
+    /// `manual`, or null when active.
+    pub paused_reason: Option<String>,
+    pub archived_at: Option<i64>,
+    /// JSON array of resource objects.
+    #[sea_orm(column_type = "Text")]
+    pub resources: String,
+    /// JSON array of vault id strings.
+    #[sea_orm(column_type = "Text")]
+    pub vault_ids: String,
+    /// JSON object of the user's metadata keys (never `cas_config`).
+    #[sea_orm(column_type = "Text")]
+    pub metadata: String,
+    pub max_concurrent: i32,
+    pub max_retries: i32,
+    pub timeout_ms: i64,
+    pub session_strategy: String,
+    pub total_runs: i64,
+    pub total_failures: i64,
+    pub consecutive_failures: i64,
+    pub last_triggered_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,37 @@
+//! One trigger of a deployment and where it is in its life.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "deployment_runs")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub org_id: String,
+    pub deployment_id: String,
+    pub agent_id: String,
+    pub agent_version: i32,
+    /// `pending`, `running`, `completed`, `failed` or `skipped`.
+    pub status: String,
+    pub error_type: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error_message: Option<String>,
+    /// `manual`, `schedule` or `retry`.
+    pub trigger_type: String,
+    pub retry_of: Option<String>,
+    /// For scheduled runs, the instant fired: unique per deployment.
+    pub scheduled_for: Option<i64>,
+    pub attempt: i32,
+    pub session_id: Option<String>,
+    pub turn_id: Option<String>,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub triggered_at: i64,
+    pub created_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,25 @@
+//! runway's storage: sea-orm entities, portable migrations, and the
+//! repositories that hold every transaction the service runs.
+//!
+//! One [`Store`] fronts either SQLite (the default, embedded) or PostgreSQL.
+//! On SQLite every write goes through one writer connection so writers queue
+//! in the process instead of failing with `database is locked`; reads use
+//! their own pool. On PostgreSQL both share one pool and exactness comes from
+//! row locks.
+
+pub mod connect;
+pub mod entity;
+mod error;
+pub mod ids;
+pub mod migration;
+pub mod page;
+pub mod repo;
+#[cfg(feature = "test-support")]
+pub mod testing;
+pub mod time;
+
+pub use connect::{Backend, Store, StoreOptions};
+pub use error::StoreError;
+
+/// The result of every store operation.
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,16 @@
+//! Schema migrations, written with `SchemaManager` only so they run the same
+//! on SQLite and PostgreSQL. A migration, once released, never changes.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_initial_schema;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_initial_schema::Migration)]
+    }
+}

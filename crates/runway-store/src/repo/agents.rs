@@ -1,0 +1,237 @@
+//! Agents and their immutable versions.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+
+use super::idempotency::{self, IdempotencyClaim};
+use super::{begin, modify_row};
+use crate::entity::agent::{self, Entity as Agent};
+use crate::entity::agent_version::{self, Entity as AgentVersion};
+use crate::ids::IdKind;
+use crate::page::{self, Key, Page, PageQuery};
+use crate::time::now_nanos;
+use crate::{Store, StoreError, StoreResult};
+
+/// The editable fields of an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentFields {
+    pub name: String,
+    pub description: Option<String>,
+    pub model: String,
+    pub system: Option<String>,
+    pub instructions: Option<String>,
+    /// A JSON array of tool objects.
+    pub tools: serde_json::Value,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl AgentFields {
+    /// The fields of a stored agent row.
+    pub fn of(row: &agent::Model) -> StoreResult<AgentFields> {
+        Ok(AgentFields {
+            name: row.name.clone(),
+            description: row.description.clone(),
+            model: row.model.clone(),
+            system: row.system.clone(),
+            instructions: row.instructions.clone(),
+            tools: serde_json::from_str(&row.tools)?,
+            metadata: serde_json::from_str(&row.metadata)?,
+        })
+    }
+}
+
+/// One version of an agent as sessions run it (stored in `agent_versions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentSnapshot {
+    pub id: String,
+    pub version: i32,
+    #[serde(flatten)]
+    pub fields: AgentFields,
+}
+
+fn apply_fields(row: &mut agent::Model, fields: &AgentFields) -> StoreResult<()> {
+    row.name = fields.name.clone();
+    row.description = fields.description.clone();
+    row.model = fields.model.clone();
+    row.system = fields.system.clone();
+    row.instructions = fields.instructions.clone();
+    row.tools = serde_json::to_string(&fields.tools)?;
+    row.metadata = serde_json::to_string(&fields.metadata)?;
+    Ok(())
+}
+
+fn version_row(
+    org_id: &str,
+    id: &str,
+    version: i32,
+    fields: AgentFields,
+    at: i64,
+) -> StoreResult<agent_version::ActiveModel> {
+    let snapshot = AgentSnapshot {
+        id: id.to_string(),
+        version,
+        fields,
+    };
+    Ok(agent_version::ActiveModel {
+        agent_id: Set(id.to_string()),
+        version: Set(version),
+        org_id: Set(org_id.to_string()),
+        snapshot: Set(serde_json::to_string(&snapshot)?),
+        created_at: Set(at),
+    })
+}
+
+/// Creates an agent at version 1, claiming `idempotency` in the same transaction.
+pub async fn create(
+    store: &Store,
+    org_id: &str,
+    fields: AgentFields,
+    idempotency: Option<&IdempotencyClaim>,
+) -> StoreResult<agent::Model> {
+    let now = now_nanos();
+    let id = IdKind::Agent.generate();
+    let mut row = agent::Model {
+        id: id.clone(),
+        org_id: org_id.to_string(),
+        name: String::new(),
+        description: None,
+        model: String::new(),
+        system: None,
+        instructions: None,
+        tools: String::new(),
+        metadata: String::new(),
+        version: 1,
+        archived_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    apply_fields(&mut row, &fields)?;
+    let txn = begin(store).await?;
+    if let Some(claim) = idempotency {
+        idempotency::record(&txn, org_id, claim, &id).await?;
+    }
+    let saved = Agent::insert(row.into_active_model())
+        .exec_with_returning(&txn)
+        .await?;
+    AgentVersion::insert(version_row(org_id, &id, 1, fields, now)?)
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// The agent `id` of `org_id`.
+pub async fn get(store: &Store, org_id: &str, id: &str) -> StoreResult<Option<agent::Model>> {
+    Ok(Agent::find_by_id(id)
+        .filter(agent::Column::OrgId.eq(org_id))
+        .one(store.reader())
+        .await?)
+}
+
+/// Version `version` of agent `id` of `org_id`.
+pub async fn get_version(
+    store: &Store,
+    org_id: &str,
+    id: &str,
+    version: i32,
+) -> StoreResult<Option<AgentSnapshot>> {
+    let row = AgentVersion::find_by_id((id.to_string(), version))
+        .filter(agent_version::Column::OrgId.eq(org_id))
+        .one(store.reader())
+        .await?;
+    row.map(|r| serde_json::from_str(&r.snapshot).map_err(StoreError::from))
+        .transpose()
+}
+
+/// The paging key of agent `id`, to resolve `after_id` / `before_id`.
+pub async fn key_of(store: &Store, org_id: &str, id: &str) -> StoreResult<Option<Key>> {
+    Ok(get(store, org_id, id).await?.map(|a| Key {
+        at: a.created_at,
+        id: a.id,
+    }))
+}
+
+/// One page of `org_id`'s agents, newest first.
+pub async fn list(
+    store: &Store,
+    org_id: &str,
+    include_archived: bool,
+    query: &PageQuery,
+) -> StoreResult<Page<agent::Model>> {
+    let mut select = Agent::find().filter(agent::Column::OrgId.eq(org_id));
+    if !include_archived {
+        select = select.filter(agent::Column::ArchivedAt.is_null());
+    }
+    page::fetch(
+        store.reader(),
+        select,
+        agent::Column::CreatedAt,
+        agent::Column::Id,
+        query,
+        |a| Key {
+            at: a.created_at,
+            id: a.id.clone(),
+        },
+    )
+    .await
+}
+
+/// Updates agent `id`: `change` sees the locked row and returns its new
+/// fields (or refuses). The agent moves to a new version, stored beside the
+/// old ones. `Ok(None)` when the agent does not exist.
+pub async fn update<E: From<StoreError>>(
+    store: &Store,
+    org_id: &str,
+    id: &str,
+    change: impl FnOnce(&agent::Model) -> Result<AgentFields, E>,
+) -> Result<Option<agent::Model>, E> {
+    let txn = begin(store).await?;
+    let Some(mut row) = Agent::find_by_id(id)
+        .filter(agent::Column::OrgId.eq(org_id))
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .map_err(StoreError::from)?
+    else {
+        return Ok(None);
+    };
+    let fields = change(&row)?;
+    let now = now_nanos();
+    apply_fields(&mut row, &fields)?;
+    row.version += 1;
+    row.updated_at = now;
+    AgentVersion::insert(version_row(org_id, id, row.version, fields, now)?)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(StoreError::from)?;
+    let saved = row
+        .into_active_model()
+        .reset_all()
+        .update(&txn)
+        .await
+        .map_err(StoreError::from)?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(Some(saved))
+}
+
+/// Archives agent `id` once `check` allows it. `Ok(None)` when it does not exist.
+pub async fn archive<E: From<StoreError>>(
+    store: &Store,
+    org_id: &str,
+    id: &str,
+    check: impl FnOnce(&agent::Model) -> Result<(), E>,
+) -> Result<Option<agent::Model>, E> {
+    let find = Agent::find_by_id(id).filter(agent::Column::OrgId.eq(org_id));
+    modify_row(store, find, |row| {
+        check(row)?;
+        let now = now_nanos();
+        row.archived_at = Some(now);
+        row.updated_at = now;
+        Ok(())
+    })
+    .await
+}

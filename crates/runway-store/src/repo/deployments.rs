@@ -1,0 +1,162 @@
+//! Deployments: creation, reads, and locked read-modify-write changes.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+
+use super::idempotency::{self, IdempotencyClaim};
+use super::{begin, modify_row};
+use crate::entity::deployment::{self, Entity as Deployment};
+use crate::ids::IdKind;
+use crate::page::{self, Key, Page, PageQuery};
+use crate::time::now_nanos;
+use crate::{Store, StoreError, StoreResult};
+
+/// A validated new deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentDraft {
+    pub name: String,
+    pub description: Option<String>,
+    pub agent_id: String,
+    pub agent_version: i32,
+    pub environment_id: String,
+    /// JSON array of `{"type","content"}` objects.
+    pub initial_events: serde_json::Value,
+    pub schedule_expression: Option<String>,
+    pub schedule_timezone: Option<String>,
+    pub next_fire_at: Option<i64>,
+    /// JSON array of resource objects.
+    pub resources: serde_json::Value,
+    pub vault_ids: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub max_concurrent: i32,
+    pub max_retries: i32,
+    pub timeout_ms: i64,
+    pub session_strategy: String,
+}
+
+/// Which deployments a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentFilter {
+    pub status: Option<String>,
+    pub include_archived: bool,
+    pub agent_id: Option<String>,
+}
+
+/// The status of a deployment that takes triggers.
+pub const ACTIVE: &str = "active";
+/// The status of a paused deployment.
+pub const PAUSED: &str = "paused";
+
+/// Creates an `active` deployment, claiming `idempotency` in the same transaction.
+pub async fn create(
+    store: &Store,
+    org_id: &str,
+    draft: DeploymentDraft,
+    idempotency: Option<&IdempotencyClaim>,
+) -> StoreResult<deployment::Model> {
+    let now = now_nanos();
+    let row = deployment::Model {
+        id: IdKind::Deployment.generate(),
+        org_id: org_id.to_string(),
+        name: draft.name,
+        description: draft.description,
+        agent_id: draft.agent_id,
+        agent_version: draft.agent_version,
+        environment_id: draft.environment_id,
+        initial_events: serde_json::to_string(&draft.initial_events)?,
+        schedule_expression: draft.schedule_expression,
+        schedule_timezone: draft.schedule_timezone,
+        last_run_at: None,
+        next_fire_at: draft.next_fire_at,
+        status: ACTIVE.to_string(),
+        paused_reason: None,
+        archived_at: None,
+        resources: serde_json::to_string(&draft.resources)?,
+        vault_ids: serde_json::to_string(&draft.vault_ids)?,
+        metadata: serde_json::to_string(&draft.metadata)?,
+        max_concurrent: draft.max_concurrent,
+        max_retries: draft.max_retries,
+        timeout_ms: draft.timeout_ms,
+        session_strategy: draft.session_strategy,
+        total_runs: 0,
+        total_failures: 0,
+        consecutive_failures: 0,
+        last_triggered_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let txn = begin(store).await?;
+    if let Some(claim) = idempotency {
+        idempotency::record(&txn, org_id, claim, &row.id).await?;
+    }
+    let saved = Deployment::insert(row.into_active_model())
+        .exec_with_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// The deployment `id` of `org_id`.
+pub async fn get(store: &Store, org_id: &str, id: &str) -> StoreResult<Option<deployment::Model>> {
+    Ok(Deployment::find_by_id(id)
+        .filter(deployment::Column::OrgId.eq(org_id))
+        .one(store.reader())
+        .await?)
+}
+
+/// The paging key of deployment `id`, to resolve `after_id` / `before_id`.
+pub async fn key_of(store: &Store, org_id: &str, id: &str) -> StoreResult<Option<Key>> {
+    Ok(get(store, org_id, id).await?.map(|d| Key {
+        at: d.created_at,
+        id: d.id,
+    }))
+}
+
+/// One page of `org_id`'s deployments, newest first.
+pub async fn list(
+    store: &Store,
+    org_id: &str,
+    filter: &DeploymentFilter,
+    query: &PageQuery,
+) -> StoreResult<Page<deployment::Model>> {
+    let mut select = Deployment::find().filter(deployment::Column::OrgId.eq(org_id));
+    if !filter.include_archived {
+        select = select.filter(deployment::Column::ArchivedAt.is_null());
+    }
+    if let Some(status) = &filter.status {
+        select = select.filter(deployment::Column::Status.eq(status));
+    }
+    if let Some(agent_id) = &filter.agent_id {
+        select = select.filter(deployment::Column::AgentId.eq(agent_id));
+    }
+    page::fetch(
+        store.reader(),
+        select,
+        deployment::Column::CreatedAt,
+        deployment::Column::Id,
+        query,
+        |d| Key {
+            at: d.created_at,
+            id: d.id.clone(),
+        },
+    )
+    .await
+}
+
+/// Changes deployment `id` through `change`, which sees the locked row and
+/// may refuse. `Ok(None)` when it does not exist.
+pub async fn modify<E: From<StoreError>>(
+    store: &Store,
+    org_id: &str,
+    id: &str,
+    change: impl FnOnce(&mut deployment::Model) -> Result<(), E>,
+) -> Result<Option<deployment::Model>, E> {
+    let find = Deployment::find_by_id(id).filter(deployment::Column::OrgId.eq(org_id));
+    modify_row(store, find, |row| {
+        change(row)?;
+        row.updated_at = now_nanos();
+        Ok(())
+    })
+    .await
+}

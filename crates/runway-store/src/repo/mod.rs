@@ -1,0 +1,57 @@
+//! Repositories: every read and every transaction the service runs. Domain
+//! decisions (may this deployment run? is this update allowed?) are made by
+//! the caller through closures that run inside the transaction, so the rules
+//! live in the server while the atomicity lives here.
+
+pub mod agents;
+pub mod deployments;
+pub mod environments;
+pub mod idempotency;
+pub mod runs;
+pub mod tenants;
+
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    QuerySelect, Select, TransactionTrait,
+};
+
+use crate::{Store, StoreError};
+
+/// Runs `apply` on the row `find` selects, locked for the transaction
+/// (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's single writer serializes),
+/// then writes the row back. `Ok(None)` when no row matches.
+pub(crate) async fn modify_row<Ent, E>(
+    store: &Store,
+    find: Select<Ent>,
+    apply: impl FnOnce(&mut Ent::Model) -> Result<(), E>,
+) -> Result<Option<Ent::Model>, E>
+where
+    Ent: EntityTrait,
+    Ent::Model: IntoActiveModel<Ent::ActiveModel>,
+    Ent::ActiveModel: ActiveModelTrait<Entity = Ent> + ActiveModelBehavior + Send,
+    E: From<StoreError>,
+{
+    let txn = begin(store).await?;
+    let Some(mut row) = find
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .map_err(StoreError::from)?
+    else {
+        return Ok(None);
+    };
+    apply(&mut row)?;
+    let saved = row
+        .into_active_model()
+        .reset_all()
+        .update(&txn)
+        .await
+        .map_err(StoreError::from)?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(Some(saved))
+}
+
+/// Starts a write transaction on the store's writer.
+pub(crate) async fn begin(store: &Store) -> Result<DatabaseTransaction, StoreError> {
+    Ok(store.writer().begin().await?)
+}

@@ -1,0 +1,233 @@
+//! Deployment runs: the trigger transaction, reads and lists.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set};
+
+use super::begin;
+use super::idempotency::{self, IdempotencyClaim};
+use crate::entity::deployment::{self, Entity as Deployment};
+use crate::entity::deployment_run::{self, Entity as DeploymentRun};
+use crate::entity::session;
+use crate::ids::IdKind;
+use crate::page::{self, Key, Page, PageQuery};
+use crate::time::now_nanos;
+use crate::{Store, StoreError, StoreResult};
+
+/// Run statuses as stored.
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const RUNNING: &str = "running";
+    pub const COMPLETED: &str = "completed";
+    pub const FAILED: &str = "failed";
+    pub const SKIPPED: &str = "skipped";
+    /// The statuses that hold one of the deployment's concurrency slots.
+    pub const ACTIVE: [&str; 2] = [PENDING, RUNNING];
+}
+
+/// What the caller decided, inside the trigger transaction, about a trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerDecision {
+    /// Start the run now: create its session and turn.
+    Start,
+    /// Record the run as `skipped` with this error.
+    Skip { error_type: String, message: String },
+}
+
+/// What caused a trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerCause<'a> {
+    /// `manual`, `schedule` or `retry`.
+    pub trigger_type: &'a str,
+    pub retry_of: Option<String>,
+    pub attempt: i32,
+    /// For scheduled runs, the instant fired.
+    pub scheduled_for: Option<i64>,
+    pub idempotency: Option<&'a IdempotencyClaim>,
+}
+
+/// Records a trigger of deployment `deployment_id` in one transaction: lock
+/// the deployment row, count its pending and running runs, let `decide`
+/// apply the rules (it may refuse), then insert the run (and, when started,
+/// its session) and bump the deployment's stats. Because the deployment row
+/// is locked (PostgreSQL) or the writer is single (SQLite), the count cannot
+/// change under the decision: parallel triggers never exceed the limit.
+///
+/// `Ok(None)` when the deployment does not exist in `org_id`.
+pub async fn trigger<E: From<StoreError>>(
+    store: &Store,
+    org_id: &str,
+    deployment_id: &str,
+    cause: TriggerCause<'_>,
+    decide: impl FnOnce(&deployment::Model, u64) -> Result<TriggerDecision, E>,
+) -> Result<Option<deployment_run::Model>, E> {
+    let txn = begin(store).await?;
+    let Some(dep) = Deployment::find_by_id(deployment_id)
+        .filter(deployment::Column::OrgId.eq(org_id))
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .map_err(StoreError::from)?
+    else {
+        return Ok(None);
+    };
+    let active = DeploymentRun::find()
+        .filter(deployment_run::Column::DeploymentId.eq(deployment_id))
+        .filter(deployment_run::Column::Status.is_in(status::ACTIVE))
+        .count(&txn)
+        .await
+        .map_err(StoreError::from)?;
+    let decision = decide(&dep, active)?;
+
+    let now = now_nanos();
+    let run_id = IdKind::Run.generate();
+    if let Some(claim) = cause.idempotency {
+        idempotency::record(&txn, org_id, claim, &run_id).await?;
+    }
+    let mut run = deployment_run::Model {
+        id: run_id,
+        org_id: org_id.to_string(),
+        deployment_id: deployment_id.to_string(),
+        agent_id: dep.agent_id.clone(),
+        agent_version: dep.agent_version,
+        status: status::SKIPPED.to_string(),
+        error_type: None,
+        error_message: None,
+        trigger_type: cause.trigger_type.to_string(),
+        retry_of: cause.retry_of,
+        scheduled_for: cause.scheduled_for,
+        attempt: cause.attempt,
+        session_id: None,
+        turn_id: None,
+        started_at: None,
+        completed_at: None,
+        duration_ms: None,
+        triggered_at: now,
+        created_at: now,
+    };
+    let session = match decision {
+        TriggerDecision::Skip {
+            error_type,
+            message,
+        } => {
+            run.error_type = Some(error_type);
+            run.error_message = Some(message);
+            // A skipped run never starts, so it is terminal at once.
+            run.completed_at = Some(now);
+            None
+        }
+        TriggerDecision::Start => {
+            let session_id = IdKind::Session.generate();
+            run.status = status::RUNNING.to_string();
+            run.session_id = Some(session_id.clone());
+            run.turn_id = Some(IdKind::Turn.generate());
+            Some(session::ActiveModel {
+                id: Set(session_id),
+                org_id: Set(org_id.to_string()),
+                deployment_run_id: Set(run.id.clone()),
+                deployment_id: Set(deployment_id.to_string()),
+                environment_id: Set(dep.environment_id.clone()),
+                agent_id: Set(dep.agent_id.clone()),
+                agent_version: Set(dep.agent_version),
+                status: Set(status::RUNNING.to_string()),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+        }
+    };
+    if session.is_some() {
+        run.started_at = Some(now_nanos());
+    }
+    DeploymentRun::insert(deployment_run::ActiveModel::from(run.clone()))
+        .exec_without_returning(&txn)
+        .await
+        .map_err(StoreError::classify)?;
+    if let Some(session) = session {
+        session::Entity::insert(session)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(StoreError::from)?;
+    }
+    Deployment::update_many()
+        .col_expr(
+            deployment::Column::TotalRuns,
+            Expr::col(deployment::Column::TotalRuns).add(1),
+        )
+        .col_expr(deployment::Column::LastTriggeredAt, Expr::value(now))
+        .filter(deployment::Column::Id.eq(deployment_id))
+        .exec(&txn)
+        .await
+        .map_err(StoreError::from)?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(Some(run))
+}
+
+/// The run `id` of `org_id`.
+pub async fn get(
+    store: &Store,
+    org_id: &str,
+    id: &str,
+) -> StoreResult<Option<deployment_run::Model>> {
+    Ok(DeploymentRun::find_by_id(id)
+        .filter(deployment_run::Column::OrgId.eq(org_id))
+        .one(store.reader())
+        .await?)
+}
+
+/// The paging key of run `id`, to resolve `after_id` / `before_id`.
+pub async fn key_of(store: &Store, org_id: &str, id: &str) -> StoreResult<Option<Key>> {
+    Ok(get(store, org_id, id).await?.map(|r| Key {
+        at: r.triggered_at,
+        id: r.id,
+    }))
+}
+
+/// Which runs a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    pub deployment_id: Option<String>,
+    pub status: Option<String>,
+    pub trigger_type: Option<String>,
+    pub has_error: Option<bool>,
+    /// Runs triggered at or after this instant.
+    pub triggered_after: Option<i64>,
+    /// Runs triggered before this instant.
+    pub triggered_before: Option<i64>,
+}
+
+/// One page of `org_id`'s runs, newest first by `triggered_at`.
+pub async fn list(
+    store: &Store,
+    org_id: &str,
+    filter: &RunFilter,
+    query: &PageQuery,
+) -> StoreResult<Page<deployment_run::Model>> {
+    use deployment_run::Column as C;
+    let mut select = DeploymentRun::find().filter(C::OrgId.eq(org_id));
+    if let Some(id) = &filter.deployment_id {
+        select = select.filter(C::DeploymentId.eq(id));
+    }
+    if let Some(s) = &filter.status {
+        select = select.filter(C::Status.eq(s));
+    }
+    if let Some(t) = &filter.trigger_type {
+        select = select.filter(C::TriggerType.eq(t));
+    }
+    match filter.has_error {
+        Some(true) => select = select.filter(C::ErrorType.is_not_null()),
+        Some(false) => select = select.filter(C::ErrorType.is_null()),
+        None => {}
+    }
+    if let Some(at) = filter.triggered_after {
+        select = select.filter(C::TriggeredAt.gte(at));
+    }
+    if let Some(at) = filter.triggered_before {
+        select = select.filter(C::TriggeredAt.lt(at));
+    }
+    page::fetch(store.reader(), select, C::TriggeredAt, C::Id, query, |r| {
+        Key {
+            at: r.triggered_at,
+            id: r.id.clone(),
+        }
+    })
+    .await
+}

@@ -1,0 +1,315 @@
+//! The repository suite: every test runs once on SQLite and once on
+//! PostgreSQL (a fresh database each), through the same code.
+
+use std::collections::{BTreeMap, HashSet};
+
+use runway_store::page::{Cursor, PageQuery};
+use runway_store::repo::idempotency::IdempotencyClaim;
+use runway_store::repo::runs::{self, TriggerCause, TriggerDecision};
+use runway_store::repo::{agents, deployments, environments, tenants};
+use runway_store::{Store, StoreError};
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let db = runway_store::testing::TestDatabase::sqlite().await;
+                super::$name(db.store()).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(db) = runway_store::testing::TestDatabase::postgres().await else { return };
+                super::$name(db.store()).await;
+            })*
+        }
+    };
+}
+
+on_every_backend!(
+    bootstrap_issues_one_token_that_authenticates,
+    agent_updates_create_versions,
+    pages_visit_every_row_exactly_once,
+    parallel_triggers_never_exceed_max_concurrent,
+    an_idempotency_key_is_claimed_once,
+);
+
+async fn org(store: &Store) -> String {
+    tenants::create_organization(store, &format!("org-{}", uuid_like()))
+        .await
+        .unwrap()
+        .id
+}
+
+fn uuid_like() -> String {
+    runway_store::ids::IdKind::Turn.generate()
+}
+
+fn agent_fields(name: &str) -> agents::AgentFields {
+    agents::AgentFields {
+        name: name.into(),
+        description: None,
+        model: "claude-sonnet-4-5".into(),
+        system: Some("be brief".into()),
+        instructions: None,
+        tools: serde_json::json!([]),
+        metadata: BTreeMap::new(),
+    }
+}
+
+async fn deployment(store: &Store, org_id: &str, max_concurrent: i32) -> String {
+    let agent = agents::create(store, org_id, agent_fields("a"), None)
+        .await
+        .unwrap();
+    let env = environments::create(store, org_id, "e".into(), None, None)
+        .await
+        .unwrap();
+    let draft = deployments::DeploymentDraft {
+        name: "d".into(),
+        description: None,
+        agent_id: agent.id,
+        agent_version: 1,
+        environment_id: env.id,
+        initial_events: serde_json::json!([{"type":"user.message","content":"hi"}]),
+        schedule_expression: None,
+        schedule_timezone: None,
+        next_fire_at: None,
+        resources: serde_json::json!([]),
+        vault_ids: vec![],
+        metadata: BTreeMap::new(),
+        max_concurrent,
+        max_retries: 0,
+        timeout_ms: 300_000,
+        session_strategy: "new_session".into(),
+    };
+    deployments::create(store, org_id, draft, None)
+        .await
+        .unwrap()
+        .id
+}
+
+fn manual(claim: Option<&IdempotencyClaim>) -> TriggerCause<'_> {
+    TriggerCause {
+        trigger_type: "manual",
+        retry_of: None,
+        attempt: 1,
+        scheduled_for: None,
+        idempotency: claim,
+    }
+}
+
+/// The server's gate, reduced to the slot rule.
+fn slot_gate(
+    dep: &runway_store::entity::deployment::Model,
+    active: u64,
+) -> Result<TriggerDecision, StoreError> {
+    Ok(if active < dep.max_concurrent as u64 {
+        TriggerDecision::Start
+    } else {
+        TriggerDecision::Skip {
+            error_type: "concurrency_limit_error".into(),
+            message: "limit".into(),
+        }
+    })
+}
+
+async fn bootstrap_issues_one_token_that_authenticates(store: &Store) {
+    let (org, token) = tenants::bootstrap(store, "default")
+        .await
+        .unwrap()
+        .expect("first bootstrap");
+    assert!(token.secret.starts_with(tenants::TOKEN_PREFIX));
+    assert_ne!(
+        token.token.token_hash, token.secret,
+        "only the hash is stored"
+    );
+    assert_eq!(token.token.token_hash, tenants::hash_token(&token.secret));
+    assert!(
+        tenants::bootstrap(store, "default")
+            .await
+            .unwrap()
+            .is_none(),
+        "second bootstrap"
+    );
+    let who = tenants::authenticate(store, &token.secret)
+        .await
+        .unwrap()
+        .expect("valid token");
+    assert_eq!(who.org_id, org.id);
+    assert_eq!(
+        tenants::authenticate(store, "rwy_pat_nope").await.unwrap(),
+        None
+    );
+}
+
+async fn agent_updates_create_versions(store: &Store) {
+    let org_id = org(store).await;
+    let agent = agents::create(store, &org_id, agent_fields("v1"), None)
+        .await
+        .unwrap();
+    let updated =
+        agents::update::<StoreError>(store, &org_id, &agent.id, |_| Ok(agent_fields("v2")))
+            .await
+            .unwrap()
+            .expect("exists");
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.name, "v2");
+    let v1 = agents::get_version(store, &org_id, &agent.id, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let v2 = agents::get_version(store, &org_id, &agent.id, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (v1.fields.name.as_str(), v2.fields.name.as_str()),
+        ("v1", "v2")
+    );
+    let other = org(store).await;
+    assert!(
+        agents::get(store, &other, &agent.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "tenant isolation"
+    );
+    assert!(
+        agents::get_version(store, &other, &agent.id, 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn pages_visit_every_row_exactly_once(store: &Store) {
+    let org_id = org(store).await;
+    let mut made = Vec::new();
+    for i in 0..45 {
+        made.push(
+            environments::create(store, &org_id, format!("e{i}"), None, None)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    made.reverse(); // newest first
+    let mut seen = Vec::new();
+    let mut cursor = Cursor::Start;
+    let mut pages = 0;
+    loop {
+        let page = environments::list(
+            store,
+            &org_id,
+            false,
+            &PageQuery {
+                limit: 20,
+                cursor: cursor.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        pages += 1;
+        seen.extend(page.items.iter().map(|e| e.id.clone()));
+        match page.next {
+            Some(next) => {
+                assert!(page.has_more);
+                cursor = next;
+            }
+            None => {
+                assert!(!page.has_more);
+                break;
+            }
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, made);
+
+    // Backwards from the oldest row: the 20 rows right before it, newest first.
+    let oldest = environments::key_of(store, &org_id, &made[44])
+        .await
+        .unwrap()
+        .unwrap();
+    let page = environments::list(
+        store,
+        &org_id,
+        false,
+        &PageQuery {
+            limit: 20,
+            cursor: Cursor::Before(oldest),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        page.items.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        made[24..44].to_vec()
+    );
+    assert!(page.has_more);
+}
+
+async fn parallel_triggers_never_exceed_max_concurrent(store: &Store) {
+    let org_id = org(store).await;
+    let dep = deployment(store, &org_id, 3).await;
+    let results = futures::future::join_all((0..64).map(|_| {
+        let (store, org_id, dep) = (store.clone(), org_id.clone(), dep.clone());
+        tokio::spawn(
+            async move { runs::trigger(&store, &org_id, &dep, manual(None), slot_gate).await },
+        )
+    }))
+    .await;
+    let statuses: Vec<String> = results
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().expect("deployment exists").status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "running").count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| *s == "skipped").count(), 61);
+    let dep_row = deployments::get(store, &org_id, &dep)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dep_row.total_runs, 64);
+}
+
+async fn an_idempotency_key_is_claimed_once(store: &Store) {
+    let org_id = org(store).await;
+    let dep = deployment(store, &org_id, 10).await;
+    let claim = IdempotencyClaim {
+        key: "k1".into(),
+        request_hash: "h".into(),
+    };
+    let first = runs::trigger(store, &org_id, &dep, manual(Some(&claim)), slot_gate)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = runs::trigger(store, &org_id, &dep, manual(Some(&claim)), slot_gate).await;
+    assert!(
+        matches!(second, Err(StoreError::IdempotencyKeyTaken)),
+        "{second:?}"
+    );
+    let record = runway_store::repo::idempotency::find(store, &org_id, "k1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.resource_id, first.id);
+    let all = runs::list(
+        store,
+        &org_id,
+        &Default::default(),
+        &PageQuery {
+            limit: 100,
+            cursor: Cursor::Start,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.items.len(), 1, "the refused trigger left no run behind");
+    let ids: HashSet<_> = all.items.iter().map(|r| r.id.clone()).collect();
+    assert!(ids.contains(&first.id));
+}

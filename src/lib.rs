@@ -1,0 +1,25 @@
+//! runway's contract: the Rust code generated from `proto/runway/v1`, the
+//! encoded descriptor set, and the error vocabulary that the server and the
+//! gateway share (gRPC code ↔ HTTP status ↔ envelope `error.type`).
+
+pub mod error_code;
+
+/// Generated messages, clients and servers of package `runway.v1`.
+pub mod v1 {
+    #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
+    tonic::include_proto!("runway.v1");
+}
+
+/// Generated `google.api` messages (HTTP annotations), needed by `v1`.
+pub mod google {
+    pub mod api {
+        #![allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+        tonic::include_proto!("google.api");
+    }
+}
+
+/// The encoded `FileDescriptorSet` of every proto file, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("runway_descriptor");
+
+/// The `google.rpc.ErrorInfo.domain` of every runway error.
+pub const ERROR_DOMAIN: &str = "runway";
