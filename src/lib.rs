@@ -3,6 +3,7 @@
 //! gateway share (gRPC code ↔ HTTP status ↔ envelope `error.type`).
 
 pub mod error_code;
+pub mod json_value;
 
 /// Generated messages, clients and servers of package `runway.v1`.
 pub mod v1 {

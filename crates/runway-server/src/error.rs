@@ -1,0 +1,143 @@
+//! The one error type of the services, mapped to `tonic::Status` once, with
+//! a `google.rpc.ErrorInfo` always and a `google.rpc.BadRequest` for field
+//! errors.
+
+use std::collections::HashMap;
+
+use runway_api::ERROR_DOMAIN;
+use runway_store::StoreError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// Everything an RPC can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No token, a malformed one, or one nobody issued.
+    #[error("Invalid API key or token.")]
+    Unauthenticated,
+    /// The request is malformed; `param` names the field to blame, if one is.
+    #[error("{message}")]
+    InvalidArgument {
+        param: Option<String>,
+        reason: &'static str,
+        message: String,
+    },
+    /// The resource does not exist in the caller's organization.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        kind: &'static str,
+        id: String,
+        param: &'static str,
+    },
+    /// The resource is in a state that forbids the call (paused, archived…).
+    #[error("{message}")]
+    FailedPrecondition {
+        reason: &'static str,
+        message: String,
+    },
+    /// A concurrent request holds what this one needs; retry later.
+    #[error("{message}")]
+    Aborted {
+        reason: &'static str,
+        message: String,
+    },
+    /// A bug or an outage; the details go to the log, never to the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// A field error.
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        ServiceError::InvalidArgument {
+            param: Some(param.into()),
+            reason: "INVALID_FIELD",
+            message: message.into(),
+        }
+    }
+
+    /// A request error no single field is to blame for.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        ServiceError::InvalidArgument {
+            param: None,
+            reason: "INVALID_REQUEST",
+            message: message.into(),
+        }
+    }
+
+    /// A conflict with the resource's state.
+    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::FailedPrecondition {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    fn code(&self) -> Code {
+        match self {
+            ServiceError::Unauthenticated => Code::Unauthenticated,
+            ServiceError::InvalidArgument { .. } => Code::InvalidArgument,
+            ServiceError::NotFound { .. } => Code::NotFound,
+            ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
+            ServiceError::Aborted { .. } => Code::Aborted,
+            ServiceError::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            // Only reaches a client if a replay could not be resolved.
+            StoreError::IdempotencyKeyTaken => ServiceError::Aborted {
+                reason: "IDEMPOTENCY_KEY_IN_FLIGHT",
+                message: "A request with this Idempotency-Key is still in progress.".into(),
+            },
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(err: ServiceError) -> Status {
+        let code = err.code();
+        let mut metadata = HashMap::new();
+        let mut details = ErrorDetails::new();
+        let (reason, message) = match &err {
+            ServiceError::Unauthenticated => ("INVALID_TOKEN".to_string(), err.to_string()),
+            ServiceError::InvalidArgument {
+                param,
+                reason,
+                message,
+            } => {
+                if let Some(param) = param {
+                    metadata.insert("param".to_string(), param.clone());
+                    details.add_bad_request_violation(param.clone(), message.clone());
+                }
+                (reason.to_string(), message.clone())
+            }
+            ServiceError::NotFound { kind, id, param } => {
+                metadata.insert("param".to_string(), param.to_string());
+                metadata.insert("id".to_string(), id.clone());
+                (
+                    format!("{}_NOT_FOUND", kind.to_uppercase()),
+                    err.to_string(),
+                )
+            }
+            ServiceError::FailedPrecondition { reason, message }
+            | ServiceError::Aborted { reason, message } => (reason.to_string(), message.clone()),
+            ServiceError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                (
+                    "INTERNAL".to_string(),
+                    "An internal error occurred; it has been logged.".to_string(),
+                )
+            }
+        };
+        details.set_error_info(reason, ERROR_DOMAIN, metadata);
+        Status::with_error_details(code, message, details)
+    }
+}
+
+/// The result of every service function.
+pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -1,0 +1,626 @@
+//! DeploymentService: deployments' lifecycle. The run RPCs live in `runs`.
+
+use std::sync::Arc;
+
+use runway_api::json_value;
+use runway_api::v1::deployment_service_server::DeploymentService;
+use runway_api::v1::*;
+use runway_store::entity::deployment;
+use runway_store::ids::IdKind;
+use runway_store::repo::deployments::{self, ACTIVE, DeploymentDraft, DeploymentFilter, PAUSED};
+use runway_store::repo::{agents, environments};
+use runway_store::time::now_nanos;
+use tonic::{Request, Response, Status};
+
+use super::{Core, mask_paths, runs};
+use crate::convert;
+use crate::error::{ServiceError, ServiceResult};
+use crate::paging;
+use crate::schedule::CronSchedule;
+use crate::validate;
+
+const MAX_INITIAL_EVENTS: usize = 50;
+const MAX_VAULT_IDS: usize = 50;
+const DEFAULT_MAX_CONCURRENT: i32 = 1;
+const DEFAULT_MAX_RETRIES: i32 = 0;
+const DEFAULT_TIMEOUT_MS: i64 = 300_000;
+const NEW_SESSION: &str = "new_session";
+
+pub struct DeploymentApi {
+    core: Arc<Core>,
+}
+
+pub(super) fn not_found(id: &str) -> ServiceError {
+    ServiceError::NotFound {
+        kind: "Deployment",
+        id: id.to_string(),
+        param: "deployment_id",
+    }
+}
+
+pub(super) fn archived(id: &str) -> ServiceError {
+    ServiceError::precondition(
+        "DEPLOYMENT_ARCHIVED",
+        format!("Deployment {id} is archived"),
+    )
+}
+
+impl DeploymentApi {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    async fn load(&self, org_id: &str, id: &str) -> ServiceResult<deployment::Model> {
+        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+        deployments::get(&self.core.store, org_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// The agent version a deployment pins: version 0 is the latest.
+    async fn resolve_agent(
+        &self,
+        org_id: &str,
+        agent: Option<&AgentRef>,
+    ) -> ServiceResult<(String, i32)> {
+        let agent = agent.ok_or_else(|| ServiceError::invalid("agent", "agent is required"))?;
+        let not_found = || ServiceError::NotFound {
+            kind: "Agent",
+            id: agent.id.clone(),
+            param: "agent",
+        };
+        if !IdKind::Agent.is_valid(&agent.id) {
+            return Err(not_found());
+        }
+        let row = agents::get(&self.core.store, org_id, &agent.id)
+            .await?
+            .ok_or_else(not_found)?;
+        if row.archived_at.is_some() {
+            return Err(ServiceError::precondition(
+                "AGENT_ARCHIVED",
+                format!("Agent {} is archived", agent.id),
+            ));
+        }
+        match agent.version {
+            0 => Ok((row.id, row.version)),
+            v if v > 0 && v <= row.version => Ok((row.id, v)),
+            v => Err(ServiceError::NotFound {
+                kind: "Agent version",
+                id: format!("{} version {v}", agent.id),
+                param: "agent.version",
+            }),
+        }
+    }
+
+    async fn resolve_environment(&self, org_id: &str, id: &str) -> ServiceResult<String> {
+        if id.is_empty() {
+            return Err(ServiceError::invalid(
+                "environment_id",
+                "environment_id is required",
+            ));
+        }
+        let not_found = || ServiceError::NotFound {
+            kind: "Environment",
+            id: id.to_string(),
+            param: "environment_id",
+        };
+        if !IdKind::Environment.is_valid(id) {
+            return Err(not_found());
+        }
+        let row = environments::get(&self.core.store, org_id, id)
+            .await?
+            .ok_or_else(not_found)?;
+        if row.archived_at.is_some() {
+            return Err(ServiceError::precondition(
+                "ENVIRONMENT_ARCHIVED",
+                format!("Environment {id} is archived"),
+            ));
+        }
+        Ok(row.id)
+    }
+
+    async fn answer(&self, row: &deployment::Model) -> ServiceResult<Option<Deployment>> {
+        Ok(Some(convert::deployment(row, now_nanos())?))
+    }
+}
+
+fn initial_events(events: &[InitialEvent]) -> ServiceResult<serde_json::Value> {
+    if events.is_empty() || events.len() > MAX_INITIAL_EVENTS {
+        return Err(ServiceError::invalid(
+            "initial_events",
+            format!(
+                "initial_events must hold 1 to {MAX_INITIAL_EVENTS} events, got {}",
+                events.len()
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(events.len());
+    for (i, event) in events.iter().enumerate() {
+        let kind = InitialEventType::try_from(event.r#type)
+            .ok()
+            .and_then(convert::initial_event_name)
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    format!("initial_events[{i}].type"),
+                    "type must be one of user.message, user.define_outcome, system.message",
+                )
+            })?;
+        let content = event.content.as_ref().map(json_value::from_proto);
+        let valid = match &content {
+            Some(serde_json::Value::String(s)) => !s.is_empty(),
+            Some(serde_json::Value::Array(blocks)) => {
+                !blocks.is_empty() && blocks.iter().all(serde_json::Value::is_object)
+            }
+            _ => false,
+        };
+        if !valid {
+            return Err(ServiceError::invalid(
+                format!("initial_events[{i}].content"),
+                "content must be a non-empty string or a non-empty list of content blocks",
+            ));
+        }
+        out.push(serde_json::json!({"type": kind, "content": content}));
+    }
+    Ok(serde_json::Value::Array(out))
+}
+
+fn vault_ids(ids: &[String]) -> ServiceResult<Vec<String>> {
+    if ids.len() > MAX_VAULT_IDS {
+        return Err(ServiceError::invalid(
+            "vault_ids",
+            format!(
+                "vault_ids may hold at most {MAX_VAULT_IDS} ids, got {}",
+                ids.len()
+            ),
+        ));
+    }
+    if let Some(i) = ids.iter().position(|id| id.is_empty() || id.len() > 256) {
+        return Err(ServiceError::invalid(
+            format!("vault_ids[{i}]"),
+            "vault ids must be 1 to 256 characters",
+        ));
+    }
+    Ok(ids.to_vec())
+}
+
+fn max_concurrent(v: i32) -> ServiceResult<i32> {
+    in_range("config.max_concurrent", i64::from(v), 1, 100).map(|_| v)
+}
+
+fn max_retries(v: i32) -> ServiceResult<i32> {
+    in_range("config.max_retries", i64::from(v), 0, 10).map(|_| v)
+}
+
+fn timeout_ms(v: i64) -> ServiceResult<i64> {
+    in_range("config.timeout_ms", v, 1000, 86_400_000).map(|_| v)
+}
+
+fn in_range(param: &str, v: i64, min: i64, max: i64) -> ServiceResult<()> {
+    if (min..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            param,
+            format!("{param} must be between {min} and {max}, got {v}"),
+        ))
+    }
+}
+
+fn session_strategy(v: i32) -> ServiceResult<&'static str> {
+    match SessionStrategy::try_from(v) {
+        Ok(SessionStrategy::Unspecified | SessionStrategy::NewSession) => Ok(NEW_SESSION),
+        Err(_) => Err(ServiceError::invalid(
+            "session_strategy",
+            "session_strategy must be new_session",
+        )),
+    }
+}
+
+/// A schedule's expression and zone, validated, or `None` for no schedule.
+fn schedule(s: Option<&Schedule>) -> ServiceResult<Option<(String, String, CronSchedule)>> {
+    let Some(s) = s else { return Ok(None) };
+    if !matches!(
+        ScheduleType::try_from(s.r#type),
+        Ok(ScheduleType::Unspecified | ScheduleType::Cron)
+    ) {
+        return Err(ServiceError::invalid(
+            "schedule.type",
+            "schedule.type must be cron",
+        ));
+    }
+    let parsed = CronSchedule::parse(&s.expression, &s.timezone)?;
+    Ok(Some((s.expression.clone(), s.timezone.clone(), parsed)))
+}
+
+#[tonic::async_trait]
+impl DeploymentService for DeploymentApi {
+    async fn create_deployment(
+        &self,
+        request: Request<CreateDeploymentRequest>,
+    ) -> Result<Response<CreateDeploymentResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let org = who.org_id.as_str();
+        let name = validate::name("name", &req.name)?;
+        let description = validate::text("description", req.description.as_ref())?;
+        let events = initial_events(&req.initial_events)?;
+        let schedule = schedule(req.schedule.as_ref())?;
+        let resources = validate::typed_objects("resources", &req.resources)?;
+        let vault_ids = vault_ids(&req.vault_ids)?;
+        validate::metadata("metadata", &req.metadata)?;
+        let config = req.config.unwrap_or_default();
+        let max_concurrent =
+            max_concurrent(config.max_concurrent.unwrap_or(DEFAULT_MAX_CONCURRENT))?;
+        let max_retries = max_retries(config.max_retries.unwrap_or(DEFAULT_MAX_RETRIES))?;
+        let timeout_ms = timeout_ms(config.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))?;
+        let session_strategy = session_strategy(req.session_strategy)?;
+        let (agent_id, agent_version) = self.resolve_agent(org, req.agent.as_ref()).await?;
+        let environment_id = self.resolve_environment(org, &req.environment_id).await?;
+
+        let now = now_nanos();
+        let draft = DeploymentDraft {
+            name,
+            description,
+            agent_id,
+            agent_version,
+            environment_id,
+            initial_events: events,
+            next_fire_at: schedule.as_ref().and_then(|(_, _, s)| s.next_after(now)),
+            schedule_expression: schedule.as_ref().map(|(e, _, _)| e.clone()),
+            schedule_timezone: schedule.as_ref().map(|(_, z, _)| z.clone()),
+            resources,
+            vault_ids,
+            metadata: req.metadata.clone(),
+            max_concurrent,
+            max_retries,
+            timeout_ms,
+            session_strategy: session_strategy.to_string(),
+        };
+        let row = self
+            .core
+            .idempotency
+            .run(
+                org,
+                request.metadata(),
+                "CreateDeployment",
+                req,
+                |claim| async move {
+                    Ok(deployments::create(&self.core.store, org, draft, claim.as_ref()).await?)
+                },
+                |id| async move { self.load(org, &id).await },
+            )
+            .await?;
+        Ok(Response::new(CreateDeploymentResponse {
+            deployment: self.answer(&row).await?,
+        }))
+    }
+
+    async fn get_deployment(
+        &self,
+        request: Request<GetDeploymentRequest>,
+    ) -> Result<Response<GetDeploymentResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let row = self
+            .load(&who.org_id, &request.get_ref().deployment_id)
+            .await?;
+        Ok(Response::new(GetDeploymentResponse {
+            deployment: self.answer(&row).await?,
+        }))
+    }
+
+    async fn list_deployments(
+        &self,
+        request: Request<ListDeploymentsRequest>,
+    ) -> Result<Response<ListDeploymentsResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let status = match req.status.map(DeploymentStatus::try_from) {
+            None => None,
+            Some(Ok(DeploymentStatus::Active)) => Some(ACTIVE.to_string()),
+            Some(Ok(DeploymentStatus::Paused)) => Some(PAUSED.to_string()),
+            Some(_) => {
+                return Err(
+                    ServiceError::invalid("status", "status must be active or paused").into(),
+                );
+            }
+        };
+        let filter = DeploymentFilter {
+            status,
+            include_archived: req.include_archived,
+            agent_id: req.agent_id.clone(),
+        };
+        let store = &self.core.store;
+        let org = who.org_id.as_str();
+        let query = paging::plan(req.page.as_ref())?
+            .resolve(|id| async move { Ok(deployments::key_of(store, org, &id).await?) })
+            .await?;
+        let page = deployments::list(store, org, &filter, &query)
+            .await
+            .map_err(ServiceError::from)?;
+        let now = now_nanos();
+        Ok(Response::new(ListDeploymentsResponse {
+            deployments: page
+                .items
+                .iter()
+                .map(|d| convert::deployment(d, now))
+                .collect::<ServiceResult<_>>()?,
+            page_info: Some(paging::info(&page, |d| &d.id)),
+        }))
+    }
+
+    async fn update_deployment(
+        &self,
+        request: Request<UpdateDeploymentRequest>,
+    ) -> Result<Response<UpdateDeploymentResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let org = who.org_id.as_str();
+        let id = req.deployment_id.as_str();
+        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+        let paths = mask_paths(
+            req.update_mask.as_ref(),
+            &[
+                "name",
+                "description",
+                "agent",
+                "environment_id",
+                "initial_events",
+                "schedule",
+                "resources",
+                "vault_ids",
+                "config.max_concurrent",
+                "config.max_retries",
+                "config.timeout_ms",
+                "session_strategy",
+            ],
+            &["metadata."],
+        )?;
+        let has = |p: &str| paths.contains(&p);
+        let config = req.config.unwrap_or_default();
+        let missing = |p: &str| ServiceError::invalid(p, format!("{p} must be given when updated"));
+
+        // Validate and resolve everything the mask names before locking.
+        let name = has("name")
+            .then(|| validate::name("name", &req.name))
+            .transpose()?;
+        let description = validate::text("description", req.description.as_ref())?;
+        let agent = match has("agent") {
+            true => Some(self.resolve_agent(org, req.agent.as_ref()).await?),
+            false => None,
+        };
+        let environment_id = match has("environment_id") {
+            true => Some(self.resolve_environment(org, &req.environment_id).await?),
+            false => None,
+        };
+        let events = has("initial_events")
+            .then(|| initial_events(&req.initial_events))
+            .transpose()?;
+        let schedule = has("schedule")
+            .then(|| schedule(req.schedule.as_ref()))
+            .transpose()?;
+        let resources = has("resources")
+            .then(|| validate::typed_objects("resources", &req.resources))
+            .transpose()?;
+        let vault_ids = has("vault_ids")
+            .then(|| vault_ids(&req.vault_ids))
+            .transpose()?;
+        let max_concurrent = has("config.max_concurrent")
+            .then(|| {
+                max_concurrent(
+                    config
+                        .max_concurrent
+                        .ok_or_else(|| missing("config.max_concurrent"))?,
+                )
+            })
+            .transpose()?;
+        let max_retries = has("config.max_retries")
+            .then(|| {
+                max_retries(
+                    config
+                        .max_retries
+                        .ok_or_else(|| missing("config.max_retries"))?,
+                )
+            })
+            .transpose()?;
+        let timeout_ms = has("config.timeout_ms")
+            .then(|| {
+                timeout_ms(
+                    config
+                        .timeout_ms
+                        .ok_or_else(|| missing("config.timeout_ms"))?,
+                )
+            })
+            .transpose()?;
+        if has("session_strategy") {
+            session_strategy(req.session_strategy)?;
+        }
+
+        let row = deployments::modify(&self.core.store, org, id, |row| {
+            if row.archived_at.is_some() {
+                return Err(archived(id));
+            }
+            if let Some(name) = name {
+                row.name = name;
+            }
+            if has("description") {
+                row.description = description;
+            }
+            if let Some((agent_id, version)) = agent {
+                row.agent_id = agent_id;
+                row.agent_version = version;
+            }
+            if let Some(env) = environment_id {
+                row.environment_id = env;
+            }
+            if let Some(events) = events {
+                row.initial_events = events.to_string();
+            }
+            if let Some(schedule) = schedule {
+                let now = now_nanos();
+                row.next_fire_at = match (&schedule, row.status.as_str()) {
+                    (Some((_, _, s)), ACTIVE) => s.next_after(now),
+                    _ => None,
+                };
+                row.schedule_expression = schedule.as_ref().map(|(e, _, _)| e.clone());
+                row.schedule_timezone = schedule.map(|(_, z, _)| z);
+            }
+            if let Some(resources) = resources {
+                row.resources = resources.to_string();
+            }
+            if let Some(vault_ids) = vault_ids {
+                row.vault_ids = serde_json::Value::from(vault_ids).to_string();
+            }
+            let mut metadata: std::collections::BTreeMap<String, String> =
+                serde_json::from_str(&row.metadata)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            for path in &paths {
+                if let Some(key) = path.strip_prefix("metadata.") {
+                    match req.metadata.get(key) {
+                        Some(value) => metadata.insert(key.to_string(), value.clone()),
+                        None => metadata.remove(key),
+                    };
+                }
+            }
+            validate::metadata("metadata", &metadata)?;
+            row.metadata = serde_json::to_string(&metadata)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            if let Some(v) = max_concurrent {
+                row.max_concurrent = v;
+            }
+            if let Some(v) = max_retries {
+                row.max_retries = v;
+            }
+            if let Some(v) = timeout_ms {
+                row.timeout_ms = v;
+            }
+            Ok(())
+        })
+        .await?
+        .ok_or_else(|| not_found(id))?;
+        Ok(Response::new(UpdateDeploymentResponse {
+            deployment: self.answer(&row).await?,
+        }))
+    }
+
+    async fn pause_deployment(
+        &self,
+        request: Request<PauseDeploymentRequest>,
+    ) -> Result<Response<PauseDeploymentResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let id = request.get_ref().deployment_id.as_str();
+        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+        let row = deployments::modify(&self.core.store, &who.org_id, id, |row| {
+            if row.archived_at.is_some() {
+                return Err(archived(id));
+            }
+            if row.status == PAUSED {
+                return Err(ServiceError::precondition(
+                    "DEPLOYMENT_ALREADY_PAUSED",
+                    format!("Deployment {id} is already paused"),
+                ));
+            }
+            row.status = PAUSED.to_string();
+            row.paused_reason = Some("manual".to_string());
+            row.next_fire_at = None;
+            Ok(())
+        })
+        .await?
+        .ok_or_else(|| not_found(id))?;
+        Ok(Response::new(PauseDeploymentResponse {
+            deployment: self.answer(&row).await?,
+        }))
+    }
+
+    async fn unpause_deployment(
+        &self,
+        request: Request<UnpauseDeploymentRequest>,
+    ) -> Result<Response<UnpauseDeploymentResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let id = request.get_ref().deployment_id.as_str();
+        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+        let row = deployments::modify(&self.core.store, &who.org_id, id, |row| {
+            if row.archived_at.is_some() {
+                return Err(archived(id));
+            }
+            if row.status != PAUSED {
+                return Err(ServiceError::precondition(
+                    "DEPLOYMENT_NOT_PAUSED",
+                    format!("Deployment {id} is not paused"),
+                ));
+            }
+            row.status = ACTIVE.to_string();
+            row.paused_reason = None;
+            // Fire times restart from now: nothing fires for the paused period.
+            row.next_fire_at = match (&row.schedule_expression, &row.schedule_timezone) {
+                (Some(e), Some(z)) => CronSchedule::parse(e, z)?.next_after(now_nanos()),
+                _ => None,
+            };
+            Ok(())
+        })
+        .await?
+        .ok_or_else(|| not_found(id))?;
+        Ok(Response::new(UnpauseDeploymentResponse {
+            deployment: self.answer(&row).await?,
+        }))
+    }
+
+    async fn archive_deployment(
+        &self,
+        request: Request<ArchiveDeploymentRequest>,
+    ) -> Result<Response<ArchiveDeploymentResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let id = request.get_ref().deployment_id.as_str();
+        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+        let row = deployments::modify(&self.core.store, &who.org_id, id, |row| {
+            if row.archived_at.is_some() {
+                return Err(ServiceError::precondition(
+                    "DEPLOYMENT_ALREADY_ARCHIVED",
+                    format!("Deployment {id} is already archived"),
+                ));
+            }
+            let now = now_nanos();
+            row.archived_at = Some(now);
+            // The name is freed for reuse; the suffix says when it was archived.
+            row.name = format!("{}_archived_{}", row.name, now.div_euclid(1_000_000_000));
+            row.next_fire_at = None;
+            Ok(())
+        })
+        .await?
+        .ok_or_else(|| not_found(id))?;
+        Ok(Response::new(ArchiveDeploymentResponse {
+            deployment: self.answer(&row).await?,
+        }))
+    }
+
+    async fn run_deployment(
+        &self,
+        request: Request<RunDeploymentRequest>,
+    ) -> Result<Response<RunDeploymentResponse>, Status> {
+        Ok(Response::new(
+            runs::run_deployment(&self.core, request).await?,
+        ))
+    }
+
+    async fn get_deployment_run(
+        &self,
+        request: Request<GetDeploymentRunRequest>,
+    ) -> Result<Response<GetDeploymentRunResponse>, Status> {
+        Ok(Response::new(runs::get_run(&self.core, request).await?))
+    }
+
+    async fn list_deployment_runs(
+        &self,
+        request: Request<ListDeploymentRunsRequest>,
+    ) -> Result<Response<ListDeploymentRunsResponse>, Status> {
+        Ok(Response::new(
+            runs::list_deployment_runs(&self.core, request).await?,
+        ))
+    }
+
+    async fn list_runs(
+        &self,
+        request: Request<ListRunsRequest>,
+    ) -> Result<Response<ListRunsResponse>, Status> {
+        Ok(Response::new(runs::list_runs(&self.core, request).await?))
+    }
+}

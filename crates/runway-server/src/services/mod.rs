@@ -1,0 +1,60 @@
+//! The gRPC services. Each handler authenticates, validates, applies the
+//! domain rules and answers with proto messages; storage is runway-store's.
+
+mod agents;
+mod deployments;
+mod environments;
+mod runs;
+
+use std::sync::Arc;
+
+use runway_store::Store;
+
+pub use agents::AgentApi;
+pub use deployments::DeploymentApi;
+pub use environments::EnvironmentApi;
+
+use crate::auth::Authenticator;
+use crate::idempotency::IdempotencyGate;
+
+/// What every service shares.
+pub struct Core {
+    pub store: Store,
+    pub auth: Authenticator,
+    pub idempotency: IdempotencyGate,
+}
+
+impl Core {
+    pub fn new(store: Store) -> Arc<Core> {
+        Arc::new(Core {
+            auth: Authenticator::new(store.clone()),
+            idempotency: IdempotencyGate::new(store.clone()),
+            store,
+        })
+    }
+}
+
+/// The paths of an update mask, checked against the fields a request may
+/// change. `prefixes` accept any path under them (e.g. `metadata.`).
+fn mask_paths<'a>(
+    mask: Option<&'a prost_types::FieldMask>,
+    fields: &[&str],
+    prefixes: &[&str],
+) -> crate::error::ServiceResult<Vec<&'a str>> {
+    let paths: Vec<&str> = mask
+        .map(|m| m.paths.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    for path in &paths {
+        let known = fields.contains(path)
+            || prefixes
+                .iter()
+                .any(|p| path.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
+        if !known {
+            return Err(crate::error::ServiceError::invalid(
+                "update_mask",
+                format!("{path:?} is not a field that can be updated"),
+            ));
+        }
+    }
+    Ok(paths)
+}

@@ -1,0 +1,225 @@
+//! The run RPCs of DeploymentService: trigger, read, list.
+
+use runway_api::v1::*;
+use runway_store::ids::IdKind;
+use runway_store::repo::deployments::{self, PAUSED};
+use runway_store::repo::runs::{self, RunFilter, TriggerCause, TriggerDecision};
+use tonic::Request;
+
+use super::Core;
+use super::deployments::{archived, not_found};
+use crate::convert;
+use crate::error::{ServiceError, ServiceResult};
+use crate::paging;
+use crate::validate;
+
+/// The trigger rule, decided inside the trigger transaction with the
+/// deployment row locked: paused or archived deployments refuse; at
+/// `max_concurrent` pending + running runs the run is recorded `skipped`.
+pub fn concurrency_gate(
+    deployment: &runway_store::entity::deployment::Model,
+    active_runs: u64,
+) -> ServiceResult<TriggerDecision> {
+    if deployment.archived_at.is_some() {
+        return Err(archived(&deployment.id));
+    }
+    if deployment.status == PAUSED {
+        return Err(ServiceError::precondition(
+            "DEPLOYMENT_PAUSED",
+            format!("Deployment {} is paused", deployment.id),
+        ));
+    }
+    let limit = u64::try_from(deployment.max_concurrent).unwrap_or(0);
+    if active_runs >= limit {
+        return Ok(TriggerDecision::Skip {
+            error_type: "concurrency_limit_error".to_string(),
+            message: format!(
+                "Deployment {} already has {active_runs} runs pending or running (max_concurrent is {limit}).",
+                deployment.id
+            ),
+        });
+    }
+    Ok(TriggerDecision::Start)
+}
+
+fn run_not_found(id: &str) -> ServiceError {
+    ServiceError::NotFound {
+        kind: "Deployment run",
+        id: id.to_string(),
+        param: "run_id",
+    }
+}
+
+async fn load_run(
+    core: &Core,
+    org_id: &str,
+    id: &str,
+) -> ServiceResult<runway_store::entity::deployment_run::Model> {
+    validate::known_id(IdKind::Run, "Deployment run", "run_id", id)?;
+    runs::get(&core.store, org_id, id)
+        .await?
+        .ok_or_else(|| run_not_found(id))
+}
+
+pub async fn run_deployment(
+    core: &Core,
+    request: Request<RunDeploymentRequest>,
+) -> ServiceResult<RunDeploymentResponse> {
+    let who = core.auth.principal(request.metadata()).await?;
+    let req = request.get_ref();
+    let org = who.org_id.as_str();
+    let id = req.deployment_id.as_str();
+    validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+    let run = core
+        .idempotency
+        .run(
+            org,
+            request.metadata(),
+            "RunDeployment",
+            req,
+            |claim| async move {
+                let cause = TriggerCause {
+                    trigger_type: "manual",
+                    retry_of: None,
+                    attempt: 1,
+                    scheduled_for: None,
+                    idempotency: claim.as_ref(),
+                };
+                runs::trigger(&core.store, org, id, cause, concurrency_gate)
+                    .await?
+                    .ok_or_else(|| not_found(id))
+            },
+            |run_id| async move { load_run(core, org, &run_id).await },
+        )
+        .await?;
+    Ok(RunDeploymentResponse {
+        run: Some(convert::run(&run)),
+    })
+}
+
+pub async fn get_run(
+    core: &Core,
+    request: Request<GetDeploymentRunRequest>,
+) -> ServiceResult<GetDeploymentRunResponse> {
+    let who = core.auth.principal(request.metadata()).await?;
+    let req = request.get_ref();
+    if let Some(dep) = &req.deployment_id {
+        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", dep)?;
+    }
+    let run = load_run(core, &who.org_id, &req.run_id).await?;
+    if req
+        .deployment_id
+        .as_ref()
+        .is_some_and(|dep| *dep != run.deployment_id)
+    {
+        return Err(run_not_found(&req.run_id));
+    }
+    Ok(GetDeploymentRunResponse {
+        run: Some(convert::run(&run)),
+    })
+}
+
+fn status_filter(status: Option<i32>) -> ServiceResult<Option<String>> {
+    status
+        .map(|s| {
+            DeploymentRunStatus::try_from(s)
+                .ok()
+                .and_then(convert::run_status_name)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ServiceError::invalid(
+                        "status",
+                        "status must be pending, running, completed, failed or skipped",
+                    )
+                })
+        })
+        .transpose()
+}
+
+async fn list(
+    core: &Core,
+    org: &str,
+    filter: RunFilter,
+    page: Option<&PageRequest>,
+) -> ServiceResult<(Vec<DeploymentRun>, PageInfo)> {
+    let store = &core.store;
+    let query = paging::plan(page)?
+        .resolve(|id| async move { Ok(runs::key_of(store, org, &id).await?) })
+        .await?;
+    let page = runs::list(store, org, &filter, &query).await?;
+    Ok((
+        page.items.iter().map(convert::run).collect(),
+        paging::info(&page, |r| &r.id),
+    ))
+}
+
+pub async fn list_deployment_runs(
+    core: &Core,
+    request: Request<ListDeploymentRunsRequest>,
+) -> ServiceResult<ListDeploymentRunsResponse> {
+    let who = core.auth.principal(request.metadata()).await?;
+    let req = request.get_ref();
+    let id = req.deployment_id.as_str();
+    validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+    if deployments::get(&core.store, &who.org_id, id)
+        .await?
+        .is_none()
+    {
+        return Err(not_found(id));
+    }
+    let filter = RunFilter {
+        deployment_id: Some(id.to_string()),
+        status: status_filter(req.status)?,
+        triggered_after: req.triggered_after.as_ref().map(convert::nanos),
+        triggered_before: req.triggered_before.as_ref().map(convert::nanos),
+        ..RunFilter::default()
+    };
+    let (runs, page_info) = list(core, &who.org_id, filter, req.page.as_ref()).await?;
+    Ok(ListDeploymentRunsResponse {
+        runs,
+        page_info: Some(page_info),
+    })
+}
+
+pub async fn list_runs(
+    core: &Core,
+    request: Request<ListRunsRequest>,
+) -> ServiceResult<ListRunsResponse> {
+    let who = core.auth.principal(request.metadata()).await?;
+    let req = request.get_ref();
+    if let Some(dep) = &req.deployment_id
+        && !IdKind::Deployment.is_valid(dep)
+    {
+        return Err(ServiceError::invalid(
+            "deployment_id",
+            format!("{dep:?} is not a deployment id"),
+        ));
+    }
+    let trigger_type = req
+        .trigger_type
+        .map(|t| {
+            TriggerType::try_from(t)
+                .ok()
+                .and_then(convert::trigger_type_name)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ServiceError::invalid(
+                        "trigger_type",
+                        "trigger_type must be manual, schedule or retry",
+                    )
+                })
+        })
+        .transpose()?;
+    let filter = RunFilter {
+        deployment_id: req.deployment_id.clone(),
+        status: status_filter(req.status)?,
+        trigger_type,
+        has_error: req.has_error,
+        ..RunFilter::default()
+    };
+    let (runs, page_info) = list(core, &who.org_id, filter, req.page.as_ref()).await?;
+    Ok(ListRunsResponse {
+        runs,
+        page_info: Some(page_info),
+    })
+}
