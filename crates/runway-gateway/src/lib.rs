@@ -1,1 +1,125 @@
+//! runway's REST gateway: the documented JSON API under `/api/v1/cloud`
+//! (and the `/v1` alias), translated to runway's gRPC services and back.
+//!
+//! The gateway holds no business rule: it parses HTTP, calls the RPC, and
+//! renders the documented JSON or error envelope. It is generic over the
+//! gRPC transport: a network `Channel` when it runs alone, or the server's
+//! own `Routes` in-process inside `runway serve` (no network hop, but every
+//! call still goes through the proto).
 
+mod body;
+mod context;
+mod error;
+mod query;
+mod render;
+mod routes;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use runway_api::v1::agent_service_client::AgentServiceClient;
+use runway_api::v1::deployment_service_client::DeploymentServiceClient;
+use runway_api::v1::environment_service_client::EnvironmentServiceClient;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+
+pub use error::ApiError;
+
+/// The largest request body the API accepts (API.md: over 32 MiB → 400).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Any gRPC transport: an HTTP/2 channel or an in-process service.
+pub type GrpcTransport = BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    TransportError,
+>;
+
+/// A transport failure. A concrete type (not a boxed `dyn Error`) so the
+/// generated clients' `Into<StdError>` bound holds for every lifetime.
+#[derive(Debug)]
+pub struct TransportError(tonic::codegen::StdError);
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Wraps the server's in-process routes as a transport.
+pub fn in_process(routes: tonic::service::Routes) -> GrpcTransport {
+    BoxCloneSyncService::new(
+        routes
+            .map_request(|r: http::Request<tonic::body::Body>| r)
+            .map_err(|never: std::convert::Infallible| match never {}),
+    )
+}
+
+/// Wraps a network channel as a transport.
+pub fn over_channel(channel: tonic::transport::Channel) -> GrpcTransport {
+    BoxCloneSyncService::new(channel.map_err(|e| TransportError(e.into())))
+}
+
+/// The gRPC clients every handler uses.
+#[derive(Clone)]
+pub struct Gateway {
+    transport: GrpcTransport,
+}
+
+impl Gateway {
+    pub fn new(transport: GrpcTransport) -> Self {
+        Self { transport }
+    }
+
+    fn deployments(&self) -> DeploymentServiceClient<GrpcTransport> {
+        DeploymentServiceClient::new(self.transport.clone())
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024)
+    }
+
+    fn agents(&self) -> AgentServiceClient<GrpcTransport> {
+        AgentServiceClient::new(self.transport.clone())
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024)
+    }
+
+    fn environments(&self) -> EnvironmentServiceClient<GrpcTransport> {
+        EnvironmentServiceClient::new(self.transport.clone())
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024)
+    }
+}
+
+/// The whole REST API: both base paths, the envelope for every failure
+/// (unknown routes and wrong methods included), and `x-request-id`.
+pub fn router(gateway: Gateway) -> Router {
+    let api = routes::api().with_state(gateway);
+    Router::new()
+        .nest("/api/v1/cloud", api.clone())
+        .nest("/v1", api)
+        .fallback(error::unknown_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(error::render_envelopes))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(context::request_id))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets open
+/// requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(addr = ?listener.local_addr().ok(), "REST gateway listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

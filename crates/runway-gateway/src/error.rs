@@ -1,0 +1,193 @@
+//! The error envelope: every non-2xx answer of the API, whether it comes
+//! from an RPC status, a malformed request, or the router itself.
+//!
+//! Handlers and fallbacks return [`ApiError`]; one middleware renders it
+//! with the request id, and turns any other error response (a rejection
+//! axum produced on its own) into an envelope too.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use runway_api::ERROR_DOMAIN;
+use runway_api::error_code::http_error_for;
+use serde_json::json;
+use tonic_types::StatusExt;
+
+use crate::context::RequestId;
+
+/// An error answer of the REST API.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    error_type: &'static str,
+    message: String,
+    param: Option<String>,
+}
+
+impl ApiError {
+    /// A 400 `invalid_request_error`, naming the field to blame if one is.
+    pub fn invalid(param: Option<String>, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            error_type: "invalid_request_error",
+            message: message.into(),
+            param,
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            error_type: "not_found_error",
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    /// Renames the blamed field: the RPC names path ids by their proto
+    /// field (`deployment_id`), the REST route by its path segment (`id`).
+    pub fn rename_param(mut self, from: &str, to: &str) -> Self {
+        if self.param.as_deref() == Some(from) {
+            self.param = Some(to.to_string());
+        }
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// Proto field paths as the JSON body and query string spell them.
+fn json_param(proto_path: &str) -> String {
+    if let Some(rest) = proto_path.strip_prefix("page.") {
+        return rest.to_string();
+    }
+    if let Some(rest) = proto_path.strip_prefix("config.") {
+        return format!("metadata.cas_config.config.{rest}");
+    }
+    if proto_path == "session_strategy" {
+        return "metadata.cas_config.session_strategy".to_string();
+    }
+    proto_path.to_string()
+}
+
+impl From<tonic::Status> for ApiError {
+    fn from(status: tonic::Status) -> Self {
+        let mapped = http_error_for(status.code());
+        let http = StatusCode::from_u16(mapped.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let details = status.get_error_details();
+        let info = details.error_info().filter(|i| i.domain == ERROR_DOMAIN);
+        let param = match details.bad_request() {
+            Some(bad) if bad.field_violations.len() == 1 => {
+                Some(bad.field_violations[0].field.clone())
+            }
+            _ => info.and_then(|i| i.metadata.get("param").cloned()),
+        };
+        // Only runway's own errors speak to the client; a transport failure
+        // (connection refused, reset…) must not leak its internals.
+        let message = if info.is_none() && http.is_server_error() {
+            tracing::warn!(code = ?status.code(), message = status.message(), "gRPC call failed");
+            match http {
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    "The service is temporarily unavailable.".to_string()
+                }
+                StatusCode::GATEWAY_TIMEOUT => "The request timed out.".to_string(),
+                _ => "An internal error occurred.".to_string(),
+            }
+        } else {
+            status.message().to_string()
+        };
+        ApiError {
+            status: http,
+            error_type: mapped.error_type,
+            message,
+            param: param.map(|p| json_param(&p)),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Fallback for paths no route serves.
+pub async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("No route for {method} {}", uri.path()))
+}
+
+/// Fallback for a known path with a method it does not serve; axum adds
+/// the `Allow` header.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        error_type: "invalid_request_error",
+        message: format!("Method {method} is not allowed on {}", uri.path()),
+        param: None,
+    }
+}
+
+/// Renders every error response as the documented envelope.
+pub async fn render_envelopes(request: Request, next: Next) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let response = next.run(request).await;
+    let error = match response.extensions().get::<ApiError>() {
+        Some(error) => error.clone(),
+        None if response.status().is_client_error() || response.status().is_server_error() => {
+            from_bare_status(response.status())
+        }
+        None => return response,
+    };
+    let mut body = json!({
+        "type": "error",
+        "error": {"type": error.error_type, "message": error.message},
+        "request_id": request_id,
+    });
+    if let Some(param) = &error.param {
+        body["error"]["param"] = json!(param);
+    }
+    let (mut parts, _) = response.into_parts();
+    parts.status = error.status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
+/// An envelope for an error response that axum (not a handler) produced.
+fn from_bare_status(status: StatusCode) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::invalid(None, "Request body exceeds 32 MiB."),
+        StatusCode::NOT_FOUND => ApiError::not_found("Not found."),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError {
+            status,
+            error_type: "invalid_request_error",
+            message: "Method not allowed.".to_string(),
+            param: None,
+        },
+        s if s.is_client_error() => ApiError {
+            status: StatusCode::BAD_REQUEST,
+            error_type: "invalid_request_error",
+            message: s.canonical_reason().unwrap_or("Bad request").to_string(),
+            param: None,
+        },
+        s => ApiError {
+            status: s,
+            error_type: "api_error",
+            message: "An internal error occurred.".to_string(),
+            param: None,
+        },
+    }
+}

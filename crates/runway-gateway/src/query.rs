@@ -1,0 +1,121 @@
+//! Query strings: known parameters only, each at most once, typed.
+
+use std::collections::BTreeMap;
+
+use chrono::DateTime;
+use prost_types::Timestamp;
+use runway_api::v1::PageRequest;
+
+use crate::error::ApiError;
+
+/// Paging parameters every list takes.
+pub const PAGING: [&str; 4] = ["limit", "page", "after_id", "before_id"];
+
+pub struct Query {
+    pairs: BTreeMap<String, String>,
+}
+
+impl Query {
+    /// Parses `raw`, refusing parameters outside `PAGING` and `allowed` (a
+    /// typo like `stauts=` must not silently widen a list) and repeats.
+    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Query, ApiError> {
+        let list: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or_default())
+            .map_err(|e| ApiError::invalid(None, format!("Malformed query string: {e}")))?;
+        let mut pairs = BTreeMap::new();
+        for (key, value) in list {
+            if !PAGING.contains(&key.as_str()) && !allowed.contains(&key.as_str()) {
+                return Err(ApiError::invalid(
+                    Some(key.clone()),
+                    format!("Unknown query parameter {key:?}."),
+                ));
+            }
+            if pairs.insert(key.clone(), value).is_some() {
+                return Err(ApiError::invalid(
+                    Some(key.clone()),
+                    format!("Query parameter {key:?} is repeated."),
+                ));
+            }
+        }
+        Ok(Query { pairs })
+    }
+
+    pub fn string(&self, name: &str) -> Option<String> {
+        self.pairs.get(name).cloned()
+    }
+
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        self.pairs
+            .get(name)
+            .map(|v| match v.as_str() {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ApiError::invalid(
+                    Some(name.into()),
+                    format!("{name} must be true or false."),
+                )),
+            })
+            .transpose()
+    }
+
+    pub fn timestamp(&self, name: &str) -> Result<Option<Timestamp>, ApiError> {
+        self.pairs
+            .get(name)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v)
+                    .map(|t| Timestamp {
+                        seconds: t.timestamp(),
+                        nanos: t.timestamp_subsec_nanos() as i32,
+                    })
+                    .map_err(|_| {
+                        ApiError::invalid(
+                            Some(name.into()),
+                            format!("{name} must be an RFC 3339 timestamp."),
+                        )
+                    })
+            })
+            .transpose()
+    }
+
+    /// An enum parameter: `names` lists the accepted values and their proto numbers.
+    pub fn one_of(&self, name: &str, names: &[(&str, i32)]) -> Result<Option<i32>, ApiError> {
+        self.pairs
+            .get(name)
+            .map(|v| {
+                names
+                    .iter()
+                    .find(|(n, _)| n == v)
+                    .map(|(_, n)| *n)
+                    .ok_or_else(|| {
+                        let all: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+                        ApiError::invalid(
+                            Some(name.into()),
+                            format!("{name} must be one of {}.", all.join(", ")),
+                        )
+                    })
+            })
+            .transpose()
+    }
+
+    /// `limit`, `page`, `after_id`, `before_id` (range and exclusivity are
+    /// checked by the service).
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = self
+            .pairs
+            .get("limit")
+            .map(|v| {
+                v.parse::<i32>().map_err(|_| {
+                    ApiError::invalid(
+                        Some("limit".into()),
+                        "limit must be an integer from 1 to 1000.",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(PageRequest {
+            limit,
+            page: self.string("page"),
+            after_id: self.string("after_id"),
+            before_id: self.string("before_id"),
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! `/agents`: create (201), list, get, update (new version), archive.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+use prost_types::FieldMask;
+use runway_api::v1::*;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::shared::{created, metadata_patch, ok, string_metadata, structs};
+use crate::Gateway;
+use crate::body::{self, nullable};
+use crate::context::CallContext;
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::render;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: Option<String>,
+    description: Option<String>,
+    model: Option<String>,
+    system: Option<String>,
+    instructions: Option<String>,
+    tools: Option<Vec<Map<String, Value>>>,
+    metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    model: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    system: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    instructions: Option<Option<String>>,
+    tools: Option<Vec<Map<String, Value>>>,
+    metadata: Option<Map<String, Value>>,
+}
+
+fn path_error(status: tonic::Status) -> ApiError {
+    ApiError::from(status).rename_param("agent_id", "id")
+}
+
+pub async fn create(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: CreateBody = body::required(&headers, &body)?;
+    let request = CreateAgentRequest {
+        name: b.name.unwrap_or_default(),
+        description: b.description,
+        model: b.model.unwrap_or_default(),
+        system: b.system,
+        instructions: b.instructions,
+        tools: structs(b.tools.unwrap_or_default()),
+        metadata: string_metadata(b.metadata.unwrap_or_default(), "metadata")?,
+    };
+    let response = gw.agents().create_agent(ctx.request(request)).await?;
+    Ok(created(render::agent(
+        &response.into_inner().agent.unwrap_or_default(),
+    )))
+}
+
+pub async fn list(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref(), &["include_archived"])?;
+    let request = ListAgentsRequest {
+        page: Some(q.page()?),
+        include_archived: q.bool("include_archived")?.unwrap_or(false),
+    };
+    let response = gw
+        .agents()
+        .list_agents(ctx.request(request))
+        .await?
+        .into_inner();
+    let data = response.agents.iter().map(render::agent).collect();
+    Ok(ok(render::list(data, response.page_info.as_ref())))
+}
+
+pub async fn get(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let response = gw
+        .agents()
+        .get_agent(ctx.request(GetAgentRequest { agent_id: id }))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::agent(
+        &response.into_inner().agent.unwrap_or_default(),
+    )))
+}
+
+pub async fn update(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: UpdateBody = body::required(&headers, &body)?;
+    let mut paths: Vec<String> = Vec::new();
+    let mut request = UpdateAgentRequest {
+        agent_id: id,
+        ..Default::default()
+    };
+    if let Some(v) = b.name {
+        request.name = v;
+        paths.push("name".into());
+    }
+    if let Some(v) = b.description {
+        request.description = v;
+        paths.push("description".into());
+    }
+    if let Some(v) = b.model {
+        request.model = v;
+        paths.push("model".into());
+    }
+    if let Some(v) = b.system {
+        request.system = v;
+        paths.push("system".into());
+    }
+    if let Some(v) = b.instructions {
+        request.instructions = v;
+        paths.push("instructions".into());
+    }
+    if let Some(v) = b.tools {
+        request.tools = structs(v);
+        paths.push("tools".into());
+    }
+    if let Some(metadata) = b.metadata {
+        let (values, metadata_paths) = metadata_patch(metadata, "metadata")?;
+        request.metadata = values;
+        paths.extend(metadata_paths);
+    }
+    request.update_mask = Some(FieldMask { paths });
+    let response = gw
+        .agents()
+        .update_agent(ctx.request(request))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::agent(
+        &response.into_inner().agent.unwrap_or_default(),
+    )))
+}
+
+pub async fn archive(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    body::empty(&headers, &body)?;
+    let response = gw
+        .agents()
+        .archive_agent(ctx.request(ArchiveAgentRequest { agent_id: id }))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::agent(
+        &response.into_inner().agent.unwrap_or_default(),
+    )))
+}

@@ -1,0 +1,443 @@
+//! `/deployments`: create, list, get, update, pause, unpause, archive.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+use prost_types::FieldMask;
+use runway_api::json_value;
+use runway_api::v1::*;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::shared::{metadata_patch, ok, string_metadata, structs};
+use crate::Gateway;
+use crate::body::{self, from_value_at, nullable};
+use crate::context::CallContext;
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::render;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: Option<String>,
+    description: Option<String>,
+    agent: Option<Value>,
+    environment_id: Option<String>,
+    initial_events: Option<Vec<InitialEventBody>>,
+    schedule: Option<ScheduleBody>,
+    resources: Option<Vec<Map<String, Value>>>,
+    vault_ids: Option<Vec<String>>,
+    metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    agent: Option<Value>,
+    environment_id: Option<String>,
+    initial_events: Option<Vec<InitialEventBody>>,
+    #[serde(default, deserialize_with = "nullable")]
+    schedule: Option<Option<ScheduleBody>>,
+    resources: Option<Vec<Map<String, Value>>>,
+    vault_ids: Option<Vec<String>>,
+    metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InitialEventBody {
+    #[serde(rename = "type")]
+    kind: String,
+    content: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    expression: String,
+    timezone: Option<String>,
+}
+
+/// The reserved `metadata.cas_config` object; `stats` is read-only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CasConfigBody {
+    config: Option<ConfigBody>,
+    session_strategy: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigBody {
+    max_concurrent: Option<i32>,
+    max_retries: Option<i32>,
+    timeout_ms: Option<i64>,
+}
+
+/// `"agent_…"` (its latest version) or `{"id","type":"agent","version"}`.
+fn agent_ref(value: Value) -> Result<AgentRef, ApiError> {
+    let bad = |param: &str, msg: &str| ApiError::invalid(Some(param.to_string()), msg);
+    match value {
+        Value::String(id) => Ok(AgentRef { id, version: 0 }),
+        Value::Object(mut map) => {
+            let id = match map.remove("id") {
+                Some(Value::String(id)) => id,
+                _ => return Err(bad("agent.id", "agent.id must be an agent id string")),
+            };
+            match map.remove("type") {
+                None => {}
+                Some(Value::String(t)) if t == "agent" => {}
+                Some(_) => return Err(bad("agent.type", "agent.type must be \"agent\"")),
+            }
+            let version = match map.remove("version") {
+                None | Some(Value::Null) => 0,
+                Some(Value::Number(n)) => match n.as_i64().and_then(|v| i32::try_from(v).ok()) {
+                    Some(v) if v >= 1 => v,
+                    _ => {
+                        return Err(bad(
+                            "agent.version",
+                            "agent.version must be a positive integer",
+                        ));
+                    }
+                },
+                Some(_) => {
+                    return Err(bad(
+                        "agent.version",
+                        "agent.version must be a positive integer",
+                    ));
+                }
+            };
+            if let Some(key) = map.keys().next() {
+                return Err(bad(
+                    &format!("agent.{key}"),
+                    &format!("unknown field `{key}`"),
+                ));
+            }
+            Ok(AgentRef { id, version })
+        }
+        _ => Err(bad(
+            "agent",
+            "agent must be an agent id or {\"id\": …, \"type\": \"agent\", \"version\": …}",
+        )),
+    }
+}
+
+fn initial_events(events: Vec<InitialEventBody>) -> Result<Vec<InitialEvent>, ApiError> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let kind = match e.kind.as_str() {
+                "user.message" => InitialEventType::UserMessage,
+                "user.define_outcome" => InitialEventType::UserDefineOutcome,
+                "system.message" => InitialEventType::SystemMessage,
+                _ => {
+                    return Err(ApiError::invalid(
+                        Some(format!("initial_events[{i}].type")),
+                        "type must be one of user.message, user.define_outcome, system.message",
+                    ));
+                }
+            };
+            Ok(InitialEvent {
+                r#type: kind as i32,
+                content: Some(json_value::to_proto(e.content)),
+            })
+        })
+        .collect()
+}
+
+fn schedule(s: ScheduleBody) -> Result<Schedule, ApiError> {
+    if s.kind.as_deref().is_some_and(|k| k != "cron") {
+        return Err(ApiError::invalid(
+            Some("schedule.type".into()),
+            "schedule.type must be cron",
+        ));
+    }
+    Ok(Schedule {
+        r#type: ScheduleType::Cron as i32,
+        expression: s.expression,
+        timezone: s.timezone.unwrap_or_else(|| "UTC".to_string()),
+        last_run_at: None,
+        upcoming_runs_at: Vec::new(),
+    })
+}
+
+fn session_strategy(s: &str) -> Result<SessionStrategy, ApiError> {
+    match s {
+        "new_session" => Ok(SessionStrategy::NewSession),
+        _ => Err(ApiError::invalid(
+            Some("metadata.cas_config.session_strategy".into()),
+            "session_strategy must be new_session",
+        )),
+    }
+}
+
+/// Splits REST `metadata` into the user's keys and the reserved `cas_config`.
+fn split_metadata(
+    mut metadata: Map<String, Value>,
+) -> Result<(Map<String, Value>, Option<CasConfigBody>), ApiError> {
+    let cas = match metadata.remove("cas_config") {
+        None => None,
+        Some(Value::Null) => {
+            return Err(ApiError::invalid(
+                Some("metadata.cas_config".into()),
+                "cas_config cannot be removed",
+            ));
+        }
+        Some(Value::Object(mut obj)) => {
+            if obj.remove("stats").is_some() {
+                return Err(ApiError::invalid(
+                    Some("metadata.cas_config.stats".into()),
+                    "stats is computed by the server and read-only",
+                ));
+            }
+            Some(from_value_at(Value::Object(obj), "metadata.cas_config")?)
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                Some("metadata.cas_config".into()),
+                "cas_config must be an object",
+            ));
+        }
+    };
+    Ok((metadata, cas))
+}
+
+pub async fn create(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: CreateBody = body::required(&headers, &body)?;
+    let (metadata, cas) = split_metadata(b.metadata.unwrap_or_default())?;
+    let cas = cas.unwrap_or_default();
+    let config = cas.config.unwrap_or_default();
+    let request = CreateDeploymentRequest {
+        name: b.name.unwrap_or_default(),
+        description: b.description,
+        agent: b.agent.map(agent_ref).transpose()?,
+        environment_id: b.environment_id.unwrap_or_default(),
+        initial_events: initial_events(b.initial_events.unwrap_or_default())?,
+        schedule: b.schedule.map(schedule).transpose()?,
+        resources: structs(b.resources.unwrap_or_default()),
+        vault_ids: b.vault_ids.unwrap_or_default(),
+        metadata: string_metadata(metadata, "metadata")?,
+        config: Some(DeploymentConfigInput {
+            max_concurrent: config.max_concurrent,
+            max_retries: config.max_retries,
+            timeout_ms: config.timeout_ms,
+        }),
+        session_strategy: cas
+            .session_strategy
+            .as_deref()
+            .map(session_strategy)
+            .transpose()?
+            .unwrap_or_default() as i32,
+    };
+    let response = gw
+        .deployments()
+        .create_deployment(ctx.request(request))
+        .await?;
+    Ok(ok(render::deployment(
+        &response.into_inner().deployment.unwrap_or_default(),
+    )))
+}
+
+pub async fn list(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref(), &["status", "include_archived", "agent_id"])?;
+    let request = ListDeploymentsRequest {
+        page: Some(q.page()?),
+        status: q.one_of(
+            "status",
+            &[
+                ("active", DeploymentStatus::Active as i32),
+                ("paused", DeploymentStatus::Paused as i32),
+            ],
+        )?,
+        include_archived: q.bool("include_archived")?.unwrap_or(false),
+        agent_id: q.string("agent_id"),
+    };
+    let response = gw
+        .deployments()
+        .list_deployments(ctx.request(request))
+        .await?
+        .into_inner();
+    let data = response
+        .deployments
+        .iter()
+        .map(render::deployment)
+        .collect();
+    Ok(ok(render::list(data, response.page_info.as_ref())))
+}
+
+fn path_error(status: tonic::Status) -> ApiError {
+    ApiError::from(status).rename_param("deployment_id", "id")
+}
+
+pub async fn get(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let request = GetDeploymentRequest { deployment_id: id };
+    let response = gw
+        .deployments()
+        .get_deployment(ctx.request(request))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::deployment(
+        &response.into_inner().deployment.unwrap_or_default(),
+    )))
+}
+
+pub async fn update(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: UpdateBody = body::required(&headers, &body)?;
+    let mut paths: Vec<String> = Vec::new();
+    let mut request = UpdateDeploymentRequest {
+        deployment_id: id,
+        ..Default::default()
+    };
+    if let Some(name) = b.name {
+        request.name = name;
+        paths.push("name".into());
+    }
+    if let Some(description) = b.description {
+        request.description = description;
+        paths.push("description".into());
+    }
+    if let Some(agent) = b.agent {
+        request.agent = Some(agent_ref(agent)?);
+        paths.push("agent".into());
+    }
+    if let Some(environment_id) = b.environment_id {
+        request.environment_id = environment_id;
+        paths.push("environment_id".into());
+    }
+    if let Some(events) = b.initial_events {
+        request.initial_events = initial_events(events)?;
+        paths.push("initial_events".into());
+    }
+    if let Some(s) = b.schedule {
+        request.schedule = s.map(schedule).transpose()?;
+        paths.push("schedule".into());
+    }
+    if let Some(resources) = b.resources {
+        request.resources = structs(resources);
+        paths.push("resources".into());
+    }
+    if let Some(vault_ids) = b.vault_ids {
+        request.vault_ids = vault_ids;
+        paths.push("vault_ids".into());
+    }
+    if let Some(metadata) = b.metadata {
+        let (user, cas) = split_metadata(metadata)?;
+        let (values, metadata_paths) = metadata_patch(user, "metadata")?;
+        request.metadata = values;
+        paths.extend(metadata_paths);
+        if let Some(cas) = cas {
+            let config = cas.config.unwrap_or_default();
+            let mut input = DeploymentConfigInput::default();
+            if let Some(v) = config.max_concurrent {
+                input.max_concurrent = Some(v);
+                paths.push("config.max_concurrent".into());
+            }
+            if let Some(v) = config.max_retries {
+                input.max_retries = Some(v);
+                paths.push("config.max_retries".into());
+            }
+            if let Some(v) = config.timeout_ms {
+                input.timeout_ms = Some(v);
+                paths.push("config.timeout_ms".into());
+            }
+            request.config = Some(input);
+            if let Some(s) = cas.session_strategy {
+                request.session_strategy = session_strategy(&s)? as i32;
+                paths.push("session_strategy".into());
+            }
+        }
+    }
+    request.update_mask = Some(FieldMask { paths });
+    let response = gw
+        .deployments()
+        .update_deployment(ctx.request(request))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::deployment(
+        &response.into_inner().deployment.unwrap_or_default(),
+    )))
+}
+
+pub async fn pause(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    body::empty(&headers, &body)?;
+    let request = PauseDeploymentRequest { deployment_id: id };
+    let response = gw
+        .deployments()
+        .pause_deployment(ctx.request(request))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::deployment(
+        &response.into_inner().deployment.unwrap_or_default(),
+    )))
+}
+
+pub async fn unpause(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    body::empty(&headers, &body)?;
+    let request = UnpauseDeploymentRequest { deployment_id: id };
+    let response = gw
+        .deployments()
+        .unpause_deployment(ctx.request(request))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::deployment(
+        &response.into_inner().deployment.unwrap_or_default(),
+    )))
+}
+
+pub async fn archive(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    body::empty(&headers, &body)?;
+    let request = ArchiveDeploymentRequest { deployment_id: id };
+    let response = gw
+        .deployments()
+        .archive_deployment(ctx.request(request))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::deployment(
+        &response.into_inner().deployment.unwrap_or_default(),
+    )))
+}

@@ -1,0 +1,144 @@
+//! `/environments`: create, list, get, update, archive.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+use prost_types::FieldMask;
+use runway_api::v1::*;
+use serde::Deserialize;
+
+use super::shared::ok;
+use crate::Gateway;
+use crate::body::{self, nullable};
+use crate::context::CallContext;
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::render;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+}
+
+fn path_error(status: tonic::Status) -> ApiError {
+    ApiError::from(status).rename_param("environment_id", "id")
+}
+
+pub async fn create(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: CreateBody = body::required(&headers, &body)?;
+    let request = CreateEnvironmentRequest {
+        name: b.name.unwrap_or_default(),
+        description: b.description,
+    };
+    let response = gw
+        .environments()
+        .create_environment(ctx.request(request))
+        .await?;
+    Ok(ok(render::environment(
+        &response.into_inner().environment.unwrap_or_default(),
+    )))
+}
+
+pub async fn list(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(raw.as_deref(), &["include_archived"])?;
+    let request = ListEnvironmentsRequest {
+        page: Some(q.page()?),
+        include_archived: q.bool("include_archived")?.unwrap_or(false),
+    };
+    let response = gw
+        .environments()
+        .list_environments(ctx.request(request))
+        .await?
+        .into_inner();
+    let data = response
+        .environments
+        .iter()
+        .map(render::environment)
+        .collect();
+    Ok(ok(render::list(data, response.page_info.as_ref())))
+}
+
+pub async fn get(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let response = gw
+        .environments()
+        .get_environment(ctx.request(GetEnvironmentRequest { environment_id: id }))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::environment(
+        &response.into_inner().environment.unwrap_or_default(),
+    )))
+}
+
+pub async fn update(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: UpdateBody = body::required(&headers, &body)?;
+    let mut paths: Vec<String> = Vec::new();
+    let mut request = UpdateEnvironmentRequest {
+        environment_id: id,
+        ..Default::default()
+    };
+    if let Some(v) = b.name {
+        request.name = v;
+        paths.push("name".into());
+    }
+    if let Some(v) = b.description {
+        request.description = v;
+        paths.push("description".into());
+    }
+    request.update_mask = Some(FieldMask { paths });
+    let response = gw
+        .environments()
+        .update_environment(ctx.request(request))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::environment(
+        &response.into_inner().environment.unwrap_or_default(),
+    )))
+}
+
+pub async fn archive(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    body::empty(&headers, &body)?;
+    let response = gw
+        .environments()
+        .archive_environment(ctx.request(ArchiveEnvironmentRequest { environment_id: id }))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::environment(
+        &response.into_inner().environment.unwrap_or_default(),
+    )))
+}

@@ -1,0 +1,49 @@
+//! The REST routes, one module per resource. Every handler reads like the
+//! line of API.md it implements: parse, call the RPC, render.
+
+mod agents;
+mod deployments;
+mod environments;
+mod runs;
+mod shared;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::Gateway;
+
+/// Every route of API.md's table, relative to the base path.
+pub fn api() -> Router<Gateway> {
+    Router::new()
+        .route(
+            "/deployments",
+            post(deployments::create).get(deployments::list),
+        )
+        .route(
+            "/deployments/{id}",
+            get(deployments::get).post(deployments::update),
+        )
+        .route("/deployments/{id}/pause", post(deployments::pause))
+        .route("/deployments/{id}/unpause", post(deployments::unpause))
+        .route("/deployments/{id}/archive", post(deployments::archive))
+        .route("/deployments/{id}/run", post(runs::trigger))
+        .route("/deployments/{id}/runs", get(runs::list_for_deployment))
+        .route(
+            "/deployments/{id}/runs/{run_id}",
+            get(runs::get_for_deployment),
+        )
+        .route("/deployment_runs", get(runs::list_all))
+        .route("/deployment_runs/{run_id}", get(runs::get))
+        .route("/agents", post(agents::create).get(agents::list))
+        .route("/agents/{id}", get(agents::get).post(agents::update))
+        .route("/agents/{id}/archive", post(agents::archive))
+        .route(
+            "/environments",
+            post(environments::create).get(environments::list),
+        )
+        .route(
+            "/environments/{id}",
+            get(environments::get).post(environments::update),
+        )
+        .route("/environments/{id}/archive", post(environments::archive))
+}

@@ -1,0 +1,142 @@
+//! Runs: trigger (`/deployments/{id}/run`), read and list.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+use runway_api::v1::*;
+
+use super::shared::ok;
+use crate::Gateway;
+use crate::body;
+use crate::context::CallContext;
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::render;
+
+const STATUSES: [(&str, i32); 5] = [
+    ("pending", DeploymentRunStatus::Pending as i32),
+    ("running", DeploymentRunStatus::Running as i32),
+    ("completed", DeploymentRunStatus::Completed as i32),
+    ("failed", DeploymentRunStatus::Failed as i32),
+    ("skipped", DeploymentRunStatus::Skipped as i32),
+];
+
+const TRIGGER_TYPES: [(&str, i32); 3] = [
+    ("manual", TriggerType::Manual as i32),
+    ("schedule", TriggerType::Schedule as i32),
+    ("retry", TriggerType::Retry as i32),
+];
+
+fn path_error(status: tonic::Status) -> ApiError {
+    ApiError::from(status).rename_param("deployment_id", "id")
+}
+
+/// `POST /deployments/{id}/run`: body omitted or `{}`.
+pub async fn trigger(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    body::empty(&headers, &body)?;
+    let request = RunDeploymentRequest { deployment_id: id };
+    let response = gw
+        .deployments()
+        .run_deployment(ctx.request(request))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::run(
+        &response.into_inner().run.unwrap_or_default(),
+    )))
+}
+
+pub async fn list_for_deployment(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(
+        raw.as_deref(),
+        &["status", "triggered_after", "triggered_before"],
+    )?;
+    let request = ListDeploymentRunsRequest {
+        deployment_id: id,
+        page: Some(q.page()?),
+        status: q.one_of("status", &STATUSES)?,
+        triggered_after: q.timestamp("triggered_after")?,
+        triggered_before: q.timestamp("triggered_before")?,
+    };
+    let response = gw
+        .deployments()
+        .list_deployment_runs(ctx.request(request))
+        .await
+        .map_err(path_error)?;
+    let response = response.into_inner();
+    let data = response.runs.iter().map(render::run).collect();
+    Ok(ok(render::list(data, response.page_info.as_ref())))
+}
+
+pub async fn get_for_deployment(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path((id, run_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let request = GetDeploymentRunRequest {
+        run_id,
+        deployment_id: Some(id),
+    };
+    let response = gw
+        .deployments()
+        .get_deployment_run(ctx.request(request))
+        .await
+        .map_err(path_error)?;
+    Ok(ok(render::run(
+        &response.into_inner().run.unwrap_or_default(),
+    )))
+}
+
+pub async fn list_all(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(
+        raw.as_deref(),
+        &["deployment_id", "status", "trigger_type", "has_error"],
+    )?;
+    let request = ListRunsRequest {
+        page: Some(q.page()?),
+        deployment_id: q.string("deployment_id"),
+        status: q.one_of("status", &STATUSES)?,
+        trigger_type: q.one_of("trigger_type", &TRIGGER_TYPES)?,
+        has_error: q.bool("has_error")?,
+    };
+    let response = gw
+        .deployments()
+        .list_runs(ctx.request(request))
+        .await?
+        .into_inner();
+    let data = response.runs.iter().map(render::run).collect();
+    Ok(ok(render::list(data, response.page_info.as_ref())))
+}
+
+pub async fn get(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(run_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let request = GetDeploymentRunRequest {
+        run_id,
+        deployment_id: None,
+    };
+    let response = gw
+        .deployments()
+        .get_deployment_run(ctx.request(request))
+        .await?;
+    Ok(ok(render::run(
+        &response.into_inner().run.unwrap_or_default(),
+    )))
+}

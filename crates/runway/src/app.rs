@@ -1,0 +1,144 @@
+//! `runway serve`: one process with the gRPC services and the REST gateway
+//! (calling them in-process), on SQLite by default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use runway_store::repo::tenants;
+use runway_store::{Backend, Store, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Where `runway serve` keeps its SQLite database and admin token.
+pub const DEFAULT_DATA_DIR: &str = "./runway-data";
+
+/// What `runway serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// `None`: SQLite at `<data_dir>/runway.db`.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// Database connections (PostgreSQL pool, or SQLite readers).
+    pub max_connections: u32,
+}
+
+/// The database URL `config` means.
+pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> String {
+    match database_url {
+        Some(url) => url.to_string(),
+        None => format!("sqlite://{}", data_dir.join("runway.db").display()),
+    }
+}
+
+/// Opens (creating the SQLite directory when needed) and migrates.
+pub async fn open_store(url: &str, data_dir: &Path, max_connections: u32) -> anyhow::Result<Store> {
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+    }
+    let mut options = StoreOptions::new(url);
+    options.max_connections = max_connections;
+    let store = Store::open(&options)
+        .await
+        .context("opening the database")?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+/// A running `serve`: its bound addresses and a way to stop it.
+pub struct RunningApp {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// The admin token, when this start bootstrapped an empty database.
+    pub admin_token: Option<String>,
+    pub store: Store,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl RunningApp {
+    /// Stops accepting work, lets in-flight requests finish, closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            task.await.context("server task panicked")??;
+        }
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Starts the gRPC server and the REST gateway. On an empty database it
+/// creates the `default` organization and an admin token, writes the token
+/// to `<data_dir>/admin-token` (mode 0600) and returns it.
+pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
+    let url = database_url(config.database_url.as_deref(), &config.data_dir);
+    let store = open_store(&url, &config.data_dir, config.max_connections).await?;
+    let admin_token = match tenants::bootstrap(&store, "default").await? {
+        Some((_, token)) => {
+            write_admin_token(&config.data_dir, &token.secret)?;
+            Some(token.secret)
+        }
+        None => None,
+    };
+
+    let grpc = TcpListener::bind(config.grpc_addr)
+        .await
+        .with_context(|| format!("binding gRPC to {}", config.grpc_addr))?;
+    let http = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("binding REST to {}", config.http_addr))?;
+    let grpc_addr = grpc.local_addr()?;
+    let http_addr = http.local_addr()?;
+
+    let routes = runway_server::routes(store.clone());
+    let gateway = runway_gateway::Gateway::new(runway_gateway::in_process(routes.clone()));
+    let (stop, rx) = watch::channel(false);
+    let grpc_task = tokio::spawn({
+        let rx = rx.clone();
+        async move { Ok(runway_server::serve(grpc, routes, stopped(rx)).await?) }
+    });
+    let http_task = tokio::spawn(async move {
+        Ok(runway_gateway::serve(http, runway_gateway::router(gateway), stopped(rx)).await?)
+    });
+    tracing::info!(%grpc_addr, %http_addr, backend = ?store.backend(), "runway serving");
+    Ok(RunningApp {
+        grpc_addr,
+        http_addr,
+        admin_token,
+        store,
+        stop,
+        tasks: vec![grpc_task, http_task],
+    })
+}
+
+fn write_admin_token(data_dir: &Path, token: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join("admin-token");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(file, "{token}")?;
+    Ok(())
+}
+
+/// True when `store` is SQLite (for messages that name the file).
+pub fn is_sqlite(store: &Store) -> bool {
+    store.backend() == Backend::Sqlite
+}

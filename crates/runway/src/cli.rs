@@ -1,0 +1,206 @@
+//! The command line: `serve`, `gateway`, `migrate`, `token create`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use runway_store::repo::tenants;
+use tracing_subscriber::EnvFilter;
+
+use crate::app::{self, DEFAULT_DATA_DIR, ServeConfig};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runway",
+    version,
+    about = "Self-hostable Qoder Cloud Deployments API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC and the REST gateway from one process.
+    Serve(ServeArgs),
+    /// Serve only the REST gateway, calling a runway gRPC server.
+    Gateway(GatewayArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage personal access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+struct DatabaseArgs {
+    /// `sqlite://FILE` or `postgres://USER@HOST/DB`; default: SQLite in --data-dir.
+    #[arg(long, env = "RUNWAY_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Where the default SQLite database and the admin token live.
+    #[arg(long, env = "RUNWAY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// gRPC listen address.
+    #[arg(long, env = "RUNWAY_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    grpc_addr: SocketAddr,
+    /// REST listen address.
+    #[arg(long, env = "RUNWAY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    http_addr: SocketAddr,
+    /// Database connections (PostgreSQL pool size, or SQLite readers).
+    #[arg(long, env = "RUNWAY_MAX_CONNECTIONS", default_value_t = 8)]
+    max_connections: u32,
+}
+
+#[derive(Debug, Args)]
+struct GatewayArgs {
+    /// The runway gRPC server to call, e.g. http://127.0.0.1:50051.
+    #[arg(long, env = "RUNWAY_GRPC_URL")]
+    grpc: String,
+    /// REST listen address.
+    #[arg(long, env = "RUNWAY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    http_addr: SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a token for an organization (created if new) and print it once.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// A label for the token.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+/// Runs the command line and maps failure to exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("runway: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("runway: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Gateway(args) => gateway(args).await,
+        Command::Migrate(db) => {
+            let url = app::database_url(db.database_url.as_deref(), &db.data_dir);
+            app::open_store(&url, &db.data_dir, 2).await?.close().await;
+            println!("runway: migrations applied");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            database,
+            org,
+            name,
+        }) => {
+            let url = app::database_url(database.database_url.as_deref(), &database.data_dir);
+            let store = app::open_store(&url, &database.data_dir, 2).await?;
+            let org_row = match tenants::find_organization(&store, &org).await? {
+                Some(row) => row,
+                None => {
+                    eprintln!("runway: created organization {org:?}");
+                    tenants::create_organization(&store, &org).await?
+                }
+            };
+            let token = tenants::create_token(&store, &org_row.id, &name).await?;
+            println!("{}", token.secret);
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServeConfig {
+        grpc_addr: args.grpc_addr,
+        http_addr: args.http_addr,
+        database_url: args.database.database_url,
+        data_dir: args.database.data_dir,
+        max_connections: args.max_connections,
+    };
+    let running = app::start(&config).await?;
+    if let Some(token) = &running.admin_token {
+        println!(
+            "runway: created organization \"default\"; its admin token (shown once, also saved to {}):\n{token}",
+            config.data_dir.join("admin-token").display()
+        );
+    }
+    println!(
+        "runway: gRPC on {}, REST on http://{}/api/v1/cloud",
+        running.grpc_addr, running.http_addr
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await
+}
+
+async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let channel = tonic::transport::Endpoint::from_shared(args.grpc.clone())
+        .with_context(|| format!("{:?} is not a URL", args.grpc))?
+        .connect_lazy();
+    let gateway = runway_gateway::Gateway::new(runway_gateway::over_channel(channel));
+    let listener = tokio::net::TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("binding REST to {}", args.http_addr))?;
+    println!(
+        "runway: REST on http://{}/api/v1/cloud → {}",
+        listener.local_addr()?,
+        args.grpc
+    );
+    runway_gateway::serve(listener, runway_gateway::router(gateway), shutdown_signal()).await?;
+    Ok(())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

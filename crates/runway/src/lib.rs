@@ -1,0 +1,5 @@
+//! The `runway` binary's parts, as a library so tests start exactly what
+//! users run.
+
+pub mod app;
+pub mod cli;
