@@ -1,1 +1,9 @@
+//! End-to-end tests: the real `runway serve` on port 0, over real HTTP and
+//! gRPC, on SQLite and on PostgreSQL. One test binary for the whole area.
 
+mod concurrency;
+mod grpc_errors;
+mod idempotency;
+mod rest_errors;
+mod seed_flow;
+mod support;

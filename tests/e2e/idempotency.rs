@@ -1,0 +1,90 @@
+//! `Idempotency-Key` on create and run.
+
+use serde_json::json;
+
+use crate::on_every_backend;
+use crate::support::{TestApp, assert_envelope};
+
+on_every_backend!(a_key_replays_its_first_answer_and_refuses_other_requests);
+
+async fn a_key_replays_its_first_answer_and_refuses_other_requests(app: &TestApp) {
+    let seed = app.seed(5).await;
+    let auth = format!("Bearer {}", app.token);
+    let run = |deployment: String, key: &'static str| {
+        let auth = auth.clone();
+        async move {
+            app.call(
+                "POST",
+                &format!("/deployments/{deployment}/run"),
+                None,
+                &[("authorization", &auth), ("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let first = run(seed.deployment_id.clone(), "run-key-1").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let again = run(seed.deployment_id.clone(), "run-key-1").await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["id"], first.body["id"], "same key, same run");
+    let runs = app
+        .get(&format!("/deployments/{}/runs", seed.deployment_id))
+        .await;
+    assert_eq!(
+        runs.body["data"].as_array().unwrap().len(),
+        1,
+        "the replay made no second run"
+    );
+
+    // The same key for a different request (another deployment) is refused.
+    let other = app
+        .deployment(&seed.agent_id, &seed.environment_id, 5)
+        .await;
+    let misuse = run(other, "run-key-1").await;
+    assert_envelope(
+        &misuse,
+        400,
+        "invalid_request_error",
+        Some("Idempotency-Key"),
+    );
+
+    // Create: same body replays, different body is refused.
+    let body = json!({"name": "nightly", "agent": seed.agent_id, "environment_id": seed.environment_id,
+                      "initial_events": [{"type": "user.message", "content": "go"}]});
+    let create = |body: serde_json::Value| {
+        let auth = auth.clone();
+        async move {
+            app.call(
+                "POST",
+                "/deployments",
+                Some(body.to_string()),
+                &[("authorization", &auth), ("idempotency-key", "create-1")],
+            )
+            .await
+        }
+    };
+    let made = create(body.clone()).await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let replay = create(body.clone()).await;
+    assert_eq!(replay.status, 200);
+    assert_eq!(replay.body["id"], made.body["id"]);
+    let mut changed = body;
+    changed["name"] = json!("weekly");
+    assert_envelope(
+        &create(changed).await,
+        400,
+        "invalid_request_error",
+        Some("Idempotency-Key"),
+    );
+
+    // A key that is not printable ASCII is refused.
+    let bad = app
+        .call(
+            "POST",
+            &format!("/deployments/{}/run", seed.deployment_id),
+            None,
+            &[("authorization", &auth), ("idempotency-key", "has space")],
+        )
+        .await;
+    assert_envelope(&bad, 400, "invalid_request_error", Some("Idempotency-Key"));
+}
