@@ -34,7 +34,7 @@ pub fn concurrency_gate(
         return Ok(TriggerDecision::Skip {
             error_type: "concurrency_limit_error".to_string(),
             message: format!(
-                "Deployment {} already has {active_runs} runs pending or running (max_concurrent is {limit}).",
+                "Deployment {} is at its limit of {limit} concurrent runs (max_concurrent); {active_runs} are pending or running.",
                 deployment.id
             ),
         });
