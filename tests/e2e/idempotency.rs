@@ -5,7 +5,10 @@ use serde_json::json;
 use crate::on_every_backend;
 use crate::support::{TestApp, assert_envelope};
 
-on_every_backend!(a_key_replays_its_first_answer_and_refuses_other_requests);
+on_every_backend!(
+    a_key_replays_its_first_answer_and_refuses_other_requests,
+    parallel_requests_with_one_key_create_one_run,
+);
 
 async fn a_key_replays_its_first_answer_and_refuses_other_requests(app: &TestApp) {
     let seed = app.seed(5).await;
@@ -87,4 +90,31 @@ async fn a_key_replays_its_first_answer_and_refuses_other_requests(app: &TestApp
         )
         .await;
     assert_envelope(&bad, 400, "invalid_request_error", Some("Idempotency-Key"));
+}
+
+/// Parallel requests with one key: exactly one run is created; every answer
+/// is that run (replayed) or a 409 while the first is in flight.
+async fn parallel_requests_with_one_key_create_one_run(app: &TestApp) {
+    let seed = app.seed(50).await;
+    let auth = format!("Bearer {}", app.token);
+    let path = format!("/deployments/{}/run", seed.deployment_id);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("idempotency-key", "burst"),
+    ];
+    let answers =
+        futures::future::join_all((0..16).map(|_| app.call("POST", &path, None, &headers))).await;
+    let mut ids = std::collections::HashSet::new();
+    for a in &answers {
+        match a.status {
+            200 => {
+                ids.insert(a.body["id"].as_str().unwrap().to_string());
+            }
+            409 => assert_envelope(a, 409, "conflict_error", None),
+            other => panic!("unexpected {other}: {}", a.body),
+        }
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let runs = app.get(&format!("{path}s")).await;
+    assert_eq!(runs.body["data"].as_array().unwrap().len(), 1);
 }

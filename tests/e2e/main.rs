@@ -4,6 +4,7 @@
 mod concurrency;
 mod grpc_errors;
 mod idempotency;
+mod resources;
 mod rest_errors;
 mod seed_flow;
 mod support;

@@ -26,7 +26,7 @@ pub async fn find(
         .filter(idempotency_key::Column::OrgId.eq(org_id))
         .filter(idempotency_key::Column::Key.eq(key))
         .filter(idempotency_key::Column::CreatedAt.gt(now_nanos() - DAY_NANOS))
-        .one(store.writer())
+        .one(store.reader())
         .await?)
 }
 
