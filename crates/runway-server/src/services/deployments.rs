@@ -119,9 +119,79 @@ impl DeploymentApi {
         Ok(row.id)
     }
 
-    async fn answer(&self, row: &deployment::Model) -> ServiceResult<Option<Deployment>> {
+    fn answer(&self, row: &deployment::Model) -> ServiceResult<Option<Deployment>> {
         Ok(Some(convert::deployment(row, now_nanos())?))
     }
+
+    /// Authenticates, then applies the lifecycle rule `rule` to deployment
+    /// `id`, locked, and answers with the result.
+    async fn transition(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        id: &str,
+        rule: impl FnOnce(&mut deployment::Model) -> ServiceResult<()>,
+    ) -> ServiceResult<Option<Deployment>> {
+        let who = self.core.auth.principal(metadata).await?;
+        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+        let row = deployments::modify(&self.core.store, &who.org_id, id, rule)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        self.answer(&row)
+    }
+}
+
+/// Pause: refused when archived or already paused; no fire times while paused.
+fn pause(row: &mut deployment::Model) -> ServiceResult<()> {
+    if row.archived_at.is_some() {
+        return Err(archived(&row.id));
+    }
+    if row.status == PAUSED {
+        return Err(ServiceError::precondition(
+            "DEPLOYMENT_ALREADY_PAUSED",
+            format!("Deployment {} is already paused", row.id),
+        ));
+    }
+    row.status = PAUSED.to_string();
+    row.paused_reason = Some("manual".to_string());
+    row.next_fire_at = None;
+    Ok(())
+}
+
+/// Unpause: refused when archived or not paused; fire times restart from
+/// now, so nothing fires for the paused period.
+fn unpause(row: &mut deployment::Model) -> ServiceResult<()> {
+    if row.archived_at.is_some() {
+        return Err(archived(&row.id));
+    }
+    if row.status != PAUSED {
+        return Err(ServiceError::precondition(
+            "DEPLOYMENT_NOT_PAUSED",
+            format!("Deployment {} is not paused", row.id),
+        ));
+    }
+    row.status = ACTIVE.to_string();
+    row.paused_reason = None;
+    row.next_fire_at = match (&row.schedule_expression, &row.schedule_timezone) {
+        (Some(e), Some(z)) => CronSchedule::parse(e, z)?.next_after(now_nanos()),
+        _ => None,
+    };
+    Ok(())
+}
+
+/// Archive, irreversibly: the name gets `_archived_<unix_seconds>` so it
+/// can be reused, and nothing fires again.
+fn archive(row: &mut deployment::Model) -> ServiceResult<()> {
+    if row.archived_at.is_some() {
+        return Err(ServiceError::precondition(
+            "DEPLOYMENT_ALREADY_ARCHIVED",
+            format!("Deployment {} is already archived", row.id),
+        ));
+    }
+    let now = now_nanos();
+    row.archived_at = Some(now);
+    row.name = format!("{}_archived_{}", row.name, now.div_euclid(1_000_000_000));
+    row.next_fire_at = None;
+    Ok(())
 }
 
 fn initial_events(events: &[InitialEvent]) -> ServiceResult<serde_json::Value> {
@@ -291,7 +361,7 @@ impl DeploymentService for DeploymentApi {
             )
             .await?;
         Ok(Response::new(CreateDeploymentResponse {
-            deployment: self.answer(&row).await?,
+            deployment: self.answer(&row)?,
         }))
     }
 
@@ -304,7 +374,7 @@ impl DeploymentService for DeploymentApi {
             .load(&who.org_id, &request.get_ref().deployment_id)
             .await?;
         Ok(Response::new(GetDeploymentResponse {
-            deployment: self.answer(&row).await?,
+            deployment: self.answer(&row)?,
         }))
     }
 
@@ -498,7 +568,7 @@ impl DeploymentService for DeploymentApi {
         .await?
         .ok_or_else(|| not_found(id))?;
         Ok(Response::new(UpdateDeploymentResponse {
-            deployment: self.answer(&row).await?,
+            deployment: self.answer(&row)?,
         }))
     }
 
@@ -506,90 +576,27 @@ impl DeploymentService for DeploymentApi {
         &self,
         request: Request<PauseDeploymentRequest>,
     ) -> Result<Response<PauseDeploymentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
-        let id = request.get_ref().deployment_id.as_str();
-        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
-        let row = deployments::modify(&self.core.store, &who.org_id, id, |row| {
-            if row.archived_at.is_some() {
-                return Err(archived(id));
-            }
-            if row.status == PAUSED {
-                return Err(ServiceError::precondition(
-                    "DEPLOYMENT_ALREADY_PAUSED",
-                    format!("Deployment {id} is already paused"),
-                ));
-            }
-            row.status = PAUSED.to_string();
-            row.paused_reason = Some("manual".to_string());
-            row.next_fire_at = None;
-            Ok(())
-        })
-        .await?
-        .ok_or_else(|| not_found(id))?;
-        Ok(Response::new(PauseDeploymentResponse {
-            deployment: self.answer(&row).await?,
-        }))
+        let id = &request.get_ref().deployment_id;
+        let deployment = self.transition(request.metadata(), id, pause).await?;
+        Ok(Response::new(PauseDeploymentResponse { deployment }))
     }
 
     async fn unpause_deployment(
         &self,
         request: Request<UnpauseDeploymentRequest>,
     ) -> Result<Response<UnpauseDeploymentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
-        let id = request.get_ref().deployment_id.as_str();
-        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
-        let row = deployments::modify(&self.core.store, &who.org_id, id, |row| {
-            if row.archived_at.is_some() {
-                return Err(archived(id));
-            }
-            if row.status != PAUSED {
-                return Err(ServiceError::precondition(
-                    "DEPLOYMENT_NOT_PAUSED",
-                    format!("Deployment {id} is not paused"),
-                ));
-            }
-            row.status = ACTIVE.to_string();
-            row.paused_reason = None;
-            // Fire times restart from now: nothing fires for the paused period.
-            row.next_fire_at = match (&row.schedule_expression, &row.schedule_timezone) {
-                (Some(e), Some(z)) => CronSchedule::parse(e, z)?.next_after(now_nanos()),
-                _ => None,
-            };
-            Ok(())
-        })
-        .await?
-        .ok_or_else(|| not_found(id))?;
-        Ok(Response::new(UnpauseDeploymentResponse {
-            deployment: self.answer(&row).await?,
-        }))
+        let id = &request.get_ref().deployment_id;
+        let deployment = self.transition(request.metadata(), id, unpause).await?;
+        Ok(Response::new(UnpauseDeploymentResponse { deployment }))
     }
 
     async fn archive_deployment(
         &self,
         request: Request<ArchiveDeploymentRequest>,
     ) -> Result<Response<ArchiveDeploymentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
-        let id = request.get_ref().deployment_id.as_str();
-        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
-        let row = deployments::modify(&self.core.store, &who.org_id, id, |row| {
-            if row.archived_at.is_some() {
-                return Err(ServiceError::precondition(
-                    "DEPLOYMENT_ALREADY_ARCHIVED",
-                    format!("Deployment {id} is already archived"),
-                ));
-            }
-            let now = now_nanos();
-            row.archived_at = Some(now);
-            // The name is freed for reuse; the suffix says when it was archived.
-            row.name = format!("{}_archived_{}", row.name, now.div_euclid(1_000_000_000));
-            row.next_fire_at = None;
-            Ok(())
-        })
-        .await?
-        .ok_or_else(|| not_found(id))?;
-        Ok(Response::new(ArchiveDeploymentResponse {
-            deployment: self.answer(&row).await?,
-        }))
+        let id = &request.get_ref().deployment_id;
+        let deployment = self.transition(request.metadata(), id, archive).await?;
+        Ok(Response::new(ArchiveDeploymentResponse { deployment }))
     }
 
     async fn run_deployment(
