@@ -6,5 +6,6 @@ mod grpc_errors;
 mod idempotency;
 mod resources;
 mod rest_errors;
+mod schedules;
 mod seed_flow;
 mod support;

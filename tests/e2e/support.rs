@@ -2,10 +2,11 @@
 //! helpers to call it. Logs are silent unless `TEST_LOG` is set.
 
 use std::collections::BTreeSet;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use runway::app::{RunningApp, ServeConfig};
 use runway_api::v1::deployment_service_client::DeploymentServiceClient;
+use runway_server::{Scheduler, SharedClock, SystemClock};
 use runway_store::repo::tenants;
 use runway_store::testing::TestDatabase;
 use serde_json::{Value, json};
@@ -13,11 +14,12 @@ use tonic::transport::Channel;
 
 pub struct TestApp {
     app: Option<RunningApp>,
+    config: ServeConfig,
     pub http: reqwest::Client,
     pub base: String,
     pub token: String,
-    // Dropped after the app: the database outlives the server using it.
-    _db: TestDatabase,
+    // Declared after `app`, so dropped after it: the database outlives its server.
+    db: TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -50,15 +52,26 @@ fn init_tracing() {
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
-        Self::start(TestDatabase::sqlite().await).await
+        Self::start(TestDatabase::sqlite().await, Arc::new(SystemClock)).await
     }
 
     /// `None` (after a loud message) when PostgreSQL is unreachable outside CI.
     pub async fn postgres() -> Option<TestApp> {
-        Some(Self::start(TestDatabase::postgres().await?).await)
+        Some(Self::start(TestDatabase::postgres().await?, Arc::new(SystemClock)).await)
     }
 
-    async fn start(db: TestDatabase) -> TestApp {
+    /// A server whose "now" is `clock`. Its scheduler loop is off: tests
+    /// call [`TestApp::scheduler`] after moving the clock.
+    pub async fn start(db: TestDatabase, clock: SharedClock) -> TestApp {
+        Self::start_with_scheduler(db, clock, None).await
+    }
+
+    /// Like [`TestApp::start`], with the scheduler loop ticking every `interval`.
+    pub async fn start_with_scheduler(
+        db: TestDatabase,
+        clock: SharedClock,
+        interval: Option<std::time::Duration>,
+    ) -> TestApp {
         init_tracing();
         let dir = tempfile::tempdir().unwrap();
         let config = ServeConfig {
@@ -67,6 +80,8 @@ impl TestApp {
             database_url: Some(db.url().to_string()),
             data_dir: dir.path().to_path_buf(),
             max_connections: 8,
+            scheduler_interval: interval,
+            clock,
         };
         let app = runway::app::start(&config)
             .await
@@ -84,15 +99,41 @@ impl TestApp {
         TestApp {
             base: format!("http://{}/api/v1/cloud", app.http_addr),
             app: Some(app),
+            config,
             http: reqwest::Client::new(),
             token,
-            _db: db,
+            db,
             _dir: dir,
         }
     }
 
     fn running(&self) -> &RunningApp {
         self.app.as_ref().expect("running")
+    }
+
+    /// The server's scheduler.
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.running().scheduler
+    }
+
+    /// The database URL, for more replicas on the same data.
+    pub fn database_url(&self) -> &str {
+        self.db.url()
+    }
+
+    /// Stops the server (gracefully) and starts it again on the same
+    /// database and ports-on-demand, as an operator's restart would.
+    pub async fn restart(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await.expect("clean shutdown");
+        }
+        let app = runway::app::start(&self.config).await.expect("restart");
+        assert!(
+            app.admin_token.is_none(),
+            "a restart does not bootstrap again"
+        );
+        self.base = format!("http://{}/api/v1/cloud", app.http_addr);
+        self.app = Some(app);
     }
 
     /// A token of a second organization.
@@ -180,6 +221,11 @@ impl TestApp {
 
     /// An agent, an environment and a deployment with `max_concurrent`.
     pub async fn seed(&self, max_concurrent: u32) -> Seed {
+        self.seed_with(max_concurrent, Value::Null).await
+    }
+
+    /// Like [`TestApp::seed`], with a `schedule` (or `null`).
+    pub async fn seed_with(&self, max_concurrent: u32, schedule: Value) -> Seed {
         let agent = self
             .post(
                 "/agents",
@@ -192,7 +238,7 @@ impl TestApp {
         let agent_id = agent.body["id"].as_str().unwrap().to_string();
         let environment_id = env.body["id"].as_str().unwrap().to_string();
         let deployment_id = self
-            .deployment(&agent_id, &environment_id, max_concurrent)
+            .deployment_with(&agent_id, &environment_id, max_concurrent, schedule)
             .await;
         Seed {
             agent_id,
@@ -208,6 +254,18 @@ impl TestApp {
         environment_id: &str,
         max_concurrent: u32,
     ) -> String {
+        self.deployment_with(agent_id, environment_id, max_concurrent, Value::Null)
+            .await
+    }
+
+    /// One more deployment, with a `schedule` (or `null`).
+    pub async fn deployment_with(
+        &self,
+        agent_id: &str,
+        environment_id: &str,
+        max_concurrent: u32,
+        schedule: Value,
+    ) -> String {
         let dep = self
             .post(
                 "/deployments",
@@ -216,6 +274,7 @@ impl TestApp {
                     "agent": agent_id,
                     "environment_id": environment_id,
                     "initial_events": [{"type": "user.message", "content": "Generate today's status report"}],
+                    "schedule": schedule,
                     "metadata": {"cas_config": {"config": {"max_concurrent": max_concurrent}}},
                 }),
             )

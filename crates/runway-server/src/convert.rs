@@ -172,6 +172,7 @@ pub fn deployment(row: &deployment::Model, now: i64) -> ServiceResult<v1::Deploy
                 total_runs: row.total_runs,
                 last_triggered_at: row.last_triggered_at.map(timestamp),
                 next_trigger_at,
+                missed_fires: row.missed_fires,
             }),
         }),
         created_at: Some(timestamp(row.created_at)),

@@ -3,11 +3,13 @@
 //! idempotency and the trigger rules.
 
 pub mod auth;
+pub mod clock;
 pub mod convert;
 pub mod error;
 pub mod idempotency;
 pub mod paging;
 pub mod schedule;
+pub mod scheduler;
 pub mod services;
 pub mod validate;
 
@@ -21,13 +23,16 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::{ServiceError, ServiceResult};
+pub use scheduler::Scheduler;
 use services::{AgentApi, Core, DeploymentApi, EnvironmentApi};
 
 /// Every runway gRPC service over `store`, ready to serve on a socket or to
 /// be called in-process (the gateway does that inside `runway serve`).
-pub fn routes(store: Store) -> Routes {
-    let core = Core::new(store);
+/// `clock` is the services' "now" (schedules, trigger instants).
+pub fn routes(store: Store, clock: SharedClock) -> Routes {
+    let core = Core::new(store, clock);
     Routes::new(DeploymentServiceServer::new(DeploymentApi::new(
         core.clone(),
     )))

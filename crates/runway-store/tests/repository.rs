@@ -97,6 +97,7 @@ fn manual(claim: Option<&IdempotencyClaim>) -> TriggerCause<'_> {
         attempt: 1,
         scheduled_for: None,
         idempotency: claim,
+        at: runway_store::time::now_nanos(),
     }
 }
 

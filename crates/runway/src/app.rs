@@ -3,8 +3,10 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
+use runway_server::{Scheduler, SharedClock};
 use runway_store::repo::tenants;
 use runway_store::{Backend, Store, StoreOptions};
 use tokio::net::TcpListener;
@@ -24,6 +26,11 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Database connections (PostgreSQL pool, or SQLite readers).
     pub max_connections: u32,
+    /// How often the scheduler looks for due deployments; `None` disables
+    /// the scheduler loop in this process (another replica runs it).
+    pub scheduler_interval: Option<Duration>,
+    /// The services' and the scheduler's "now".
+    pub clock: SharedClock,
 }
 
 /// The database URL `config` means.
@@ -56,6 +63,8 @@ pub struct RunningApp {
     /// The admin token, when this start bootstrapped an empty database.
     pub admin_token: Option<String>,
     pub store: Store,
+    /// This process's scheduler (looping when enabled; callable either way).
+    pub scheduler: Scheduler,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -99,24 +108,37 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
 
-    let routes = runway_server::routes(store.clone());
+    let routes = runway_server::routes(store.clone(), config.clock.clone());
+    let scheduler = Scheduler::new(store.clone(), config.clock.clone());
     let gateway = runway_gateway::Gateway::new(runway_gateway::in_process(routes.clone()));
     let (stop, rx) = watch::channel(false);
     let grpc_task = tokio::spawn({
         let rx = rx.clone();
         async move { Ok(runway_server::serve(grpc, routes, stopped(rx)).await?) }
     });
-    let http_task = tokio::spawn(async move {
-        Ok(runway_gateway::serve(http, runway_gateway::router(gateway), stopped(rx)).await?)
+    let http_task = tokio::spawn({
+        let rx = rx.clone();
+        async move {
+            Ok(runway_gateway::serve(http, runway_gateway::router(gateway), stopped(rx)).await?)
+        }
     });
+    let mut tasks = vec![grpc_task, http_task];
+    if let Some(interval) = config.scheduler_interval {
+        let scheduler = scheduler.clone();
+        tasks.push(tokio::spawn(async move {
+            scheduler.run(interval, stopped(rx)).await;
+            Ok(())
+        }));
+    }
     tracing::info!(%grpc_addr, %http_addr, backend = ?store.backend(), "runway serving");
     Ok(RunningApp {
         grpc_addr,
         http_addr,
         admin_token,
         store,
+        scheduler,
         stop,
-        tasks: vec![grpc_task, http_task],
+        tasks,
     })
 }
 

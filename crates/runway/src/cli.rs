@@ -58,6 +58,12 @@ struct ServeArgs {
     /// Database connections (PostgreSQL pool size, or SQLite readers).
     #[arg(long, env = "RUNWAY_MAX_CONNECTIONS", default_value_t = 8)]
     max_connections: u32,
+    /// Do not run the scheduler in this process (another replica does).
+    #[arg(long, env = "RUNWAY_NO_SCHEDULER")]
+    no_scheduler: bool,
+    /// How often the scheduler looks for due deployments, in milliseconds.
+    #[arg(long, env = "RUNWAY_SCHEDULER_INTERVAL_MS", default_value_t = 1000)]
+    scheduler_interval_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +156,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database.database_url,
         data_dir: args.database.data_dir,
         max_connections: args.max_connections,
+        scheduler_interval: (!args.no_scheduler)
+            .then(|| std::time::Duration::from_millis(args.scheduler_interval_ms.max(10))),
+        clock: std::sync::Arc::new(runway_server::SystemClock),
     };
     let running = app::start(&config).await?;
     if let Some(token) = &running.admin_token {

@@ -9,7 +9,6 @@ use runway_store::entity::deployment;
 use runway_store::ids::IdKind;
 use runway_store::repo::deployments::{self, ACTIVE, DeploymentDraft, DeploymentFilter, PAUSED};
 use runway_store::repo::{agents, environments};
-use runway_store::time::now_nanos;
 use tonic::{Request, Response, Status};
 
 use super::{Core, mask_paths, runs};
@@ -120,7 +119,7 @@ impl DeploymentApi {
     }
 
     fn answer(&self, row: &deployment::Model) -> ServiceResult<Option<Deployment>> {
-        Ok(Some(convert::deployment(row, now_nanos())?))
+        Ok(Some(convert::deployment(row, self.core.now())?))
     }
 
     /// Authenticates, then applies the lifecycle rule `rule` to deployment
@@ -159,7 +158,7 @@ fn pause(row: &mut deployment::Model) -> ServiceResult<()> {
 
 /// Unpause: refused when archived or not paused; fire times restart from
 /// now, so nothing fires for the paused period.
-fn unpause(row: &mut deployment::Model) -> ServiceResult<()> {
+fn unpause(row: &mut deployment::Model, now: i64) -> ServiceResult<()> {
     if row.archived_at.is_some() {
         return Err(archived(&row.id));
     }
@@ -172,7 +171,7 @@ fn unpause(row: &mut deployment::Model) -> ServiceResult<()> {
     row.status = ACTIVE.to_string();
     row.paused_reason = None;
     row.next_fire_at = match (&row.schedule_expression, &row.schedule_timezone) {
-        (Some(e), Some(z)) => CronSchedule::parse(e, z)?.next_after(now_nanos()),
+        (Some(e), Some(z)) => CronSchedule::parse(e, z)?.next_after(now),
         _ => None,
     };
     Ok(())
@@ -180,14 +179,13 @@ fn unpause(row: &mut deployment::Model) -> ServiceResult<()> {
 
 /// Archive, irreversibly: the name gets `_archived_<unix_seconds>` so it
 /// can be reused, and nothing fires again.
-fn archive(row: &mut deployment::Model) -> ServiceResult<()> {
+fn archive(row: &mut deployment::Model, now: i64) -> ServiceResult<()> {
     if row.archived_at.is_some() {
         return Err(ServiceError::precondition(
             "DEPLOYMENT_ALREADY_ARCHIVED",
             format!("Deployment {} is already archived", row.id),
         ));
     }
-    let now = now_nanos();
     row.archived_at = Some(now);
     row.name = format!("{}_archived_{}", row.name, now.div_euclid(1_000_000_000));
     row.next_fire_at = None;
@@ -327,7 +325,7 @@ impl DeploymentService for DeploymentApi {
         let (agent_id, agent_version) = self.resolve_agent(org, req.agent.as_ref()).await?;
         let environment_id = self.resolve_environment(org, &req.environment_id).await?;
 
-        let now = now_nanos();
+        let now = self.core.now();
         let draft = DeploymentDraft {
             name,
             description,
@@ -407,7 +405,7 @@ impl DeploymentService for DeploymentApi {
         let page = deployments::list(store, org, &filter, &query)
             .await
             .map_err(ServiceError::from)?;
-        let now = now_nanos();
+        let now = self.core.now();
         Ok(Response::new(ListDeploymentsResponse {
             deployments: page
                 .items
@@ -526,7 +524,7 @@ impl DeploymentService for DeploymentApi {
                 row.initial_events = events.to_string();
             }
             if let Some(schedule) = schedule {
-                let now = now_nanos();
+                let now = self.core.now();
                 row.next_fire_at = match (&schedule, row.status.as_str()) {
                     (Some((_, _, s)), ACTIVE) => s.next_after(now),
                     _ => None,
@@ -586,7 +584,10 @@ impl DeploymentService for DeploymentApi {
         request: Request<UnpauseDeploymentRequest>,
     ) -> Result<Response<UnpauseDeploymentResponse>, Status> {
         let id = &request.get_ref().deployment_id;
-        let deployment = self.transition(request.metadata(), id, unpause).await?;
+        let now = self.core.now();
+        let deployment = self
+            .transition(request.metadata(), id, |row| unpause(row, now))
+            .await?;
         Ok(Response::new(UnpauseDeploymentResponse { deployment }))
     }
 
@@ -595,7 +596,10 @@ impl DeploymentService for DeploymentApi {
         request: Request<ArchiveDeploymentRequest>,
     ) -> Result<Response<ArchiveDeploymentResponse>, Status> {
         let id = &request.get_ref().deployment_id;
-        let deployment = self.transition(request.metadata(), id, archive).await?;
+        let now = self.core.now();
+        let deployment = self
+            .transition(request.metadata(), id, |row| archive(row, now))
+            .await?;
         Ok(Response::new(ArchiveDeploymentResponse { deployment }))
     }
 

@@ -13,8 +13,10 @@ use runway_store::Store;
 pub use agents::AgentApi;
 pub use deployments::DeploymentApi;
 pub use environments::EnvironmentApi;
+pub use runs::concurrency_gate;
 
 use crate::auth::Authenticator;
+use crate::clock::SharedClock;
 use crate::idempotency::IdempotencyGate;
 
 /// What every service shares.
@@ -22,15 +24,22 @@ pub struct Core {
     pub store: Store,
     pub auth: Authenticator,
     pub idempotency: IdempotencyGate,
+    pub clock: SharedClock,
 }
 
 impl Core {
-    pub fn new(store: Store) -> Arc<Core> {
+    pub fn new(store: Store, clock: SharedClock) -> Arc<Core> {
         Arc::new(Core {
             auth: Authenticator::new(store.clone()),
             idempotency: IdempotencyGate::new(store.clone()),
             store,
+            clock,
         })
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_nanos()
     }
 }
 

@@ -84,6 +84,7 @@ pub async fn run_deployment(
                     attempt: 1,
                     scheduled_for: None,
                     idempotency: claim.as_ref(),
+                    at: core.now(),
                 };
                 runs::trigger(&core.store, org, id, cause, concurrency_gate)
                     .await?

@@ -45,6 +45,8 @@ pub struct Model {
     pub total_failures: i64,
     pub consecutive_failures: i64,
     pub last_triggered_at: Option<i64>,
+    /// Scheduled instants that passed while nothing fired (downtime), in all.
+    pub missed_fires: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -83,6 +83,7 @@ pub async fn create(
         total_failures: 0,
         consecutive_failures: 0,
         last_triggered_at: None,
+        missed_fires: 0,
         created_at: now,
         updated_at: now,
     };

@@ -8,6 +8,7 @@ pub mod deployments;
 pub mod environments;
 pub mod idempotency;
 pub mod runs;
+pub mod schedules;
 pub mod tenants;
 
 use sea_orm::{

@@ -1,7 +1,9 @@
 //! Deployment runs: the trigger transaction, reads and lists.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+};
 
 use super::begin;
 use super::idempotency::{self, IdempotencyClaim};
@@ -43,6 +45,8 @@ pub struct TriggerCause<'a> {
     /// For scheduled runs, the instant fired.
     pub scheduled_for: Option<i64>,
     pub idempotency: Option<&'a IdempotencyClaim>,
+    /// When the trigger happened (`triggered_at`), by the caller's clock.
+    pub at: i64,
 }
 
 /// Records a trigger of deployment `deployment_id` in one transaction: lock
@@ -70,23 +74,42 @@ pub async fn trigger<E: From<StoreError>>(
     else {
         return Ok(None);
     };
-    let active = DeploymentRun::find()
+    let decision = decide(&dep, count_active(&txn, deployment_id).await?)?;
+    let run = record(&txn, &dep, cause, decision).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(Some(run))
+}
+
+/// The deployment's runs that hold a concurrency slot (pending or running).
+pub(crate) async fn count_active(
+    txn: &DatabaseTransaction,
+    deployment_id: &str,
+) -> StoreResult<u64> {
+    Ok(DeploymentRun::find()
         .filter(deployment_run::Column::DeploymentId.eq(deployment_id))
         .filter(deployment_run::Column::Status.is_in(status::ACTIVE))
-        .count(&txn)
-        .await
-        .map_err(StoreError::from)?;
-    let decision = decide(&dep, active)?;
+        .count(txn)
+        .await?)
+}
 
-    let now = now_nanos();
+/// Inserts the run `decision` calls for (and its session when it starts)
+/// and bumps the deployment's stats, in the caller's transaction, which
+/// holds the deployment row.
+pub(crate) async fn record(
+    txn: &DatabaseTransaction,
+    dep: &deployment::Model,
+    cause: TriggerCause<'_>,
+    decision: TriggerDecision,
+) -> StoreResult<deployment_run::Model> {
+    let now = cause.at;
     let run_id = IdKind::Run.generate();
     if let Some(claim) = cause.idempotency {
-        idempotency::record(&txn, org_id, claim, &run_id).await?;
+        idempotency::record(txn, &dep.org_id, claim, &run_id).await?;
     }
     let mut run = deployment_run::Model {
         id: run_id,
-        org_id: org_id.to_string(),
-        deployment_id: deployment_id.to_string(),
+        org_id: dep.org_id.clone(),
+        deployment_id: dep.id.clone(),
         agent_id: dep.agent_id.clone(),
         agent_version: dep.agent_version,
         status: status::SKIPPED.to_string(),
@@ -122,9 +145,9 @@ pub async fn trigger<E: From<StoreError>>(
             run.turn_id = Some(IdKind::Turn.generate());
             Some(session::ActiveModel {
                 id: Set(session_id),
-                org_id: Set(org_id.to_string()),
+                org_id: Set(dep.org_id.clone()),
                 deployment_run_id: Set(run.id.clone()),
-                deployment_id: Set(deployment_id.to_string()),
+                deployment_id: Set(dep.id.clone()),
                 environment_id: Set(dep.environment_id.clone()),
                 agent_id: Set(dep.agent_id.clone()),
                 agent_version: Set(dep.agent_version),
@@ -135,17 +158,17 @@ pub async fn trigger<E: From<StoreError>>(
         }
     };
     if session.is_some() {
-        run.started_at = Some(now_nanos());
+        // The session and turn exist from here on.
+        run.started_at = Some(Ord::max(now, now_nanos()));
     }
     DeploymentRun::insert(deployment_run::ActiveModel::from(run.clone()))
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await
         .map_err(StoreError::classify)?;
     if let Some(session) = session {
         session::Entity::insert(session)
-            .exec_without_returning(&txn)
-            .await
-            .map_err(StoreError::from)?;
+            .exec_without_returning(txn)
+            .await?;
     }
     Deployment::update_many()
         .col_expr(
@@ -153,12 +176,10 @@ pub async fn trigger<E: From<StoreError>>(
             Expr::col(deployment::Column::TotalRuns).add(1),
         )
         .col_expr(deployment::Column::LastTriggeredAt, Expr::value(now))
-        .filter(deployment::Column::Id.eq(deployment_id))
-        .exec(&txn)
-        .await
-        .map_err(StoreError::from)?;
-    txn.commit().await.map_err(StoreError::from)?;
-    Ok(Some(run))
+        .filter(deployment::Column::Id.eq(&dep.id))
+        .exec(txn)
+        .await?;
+    Ok(run)
 }
 
 /// The run `id` of `org_id`.
