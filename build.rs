@@ -12,6 +12,8 @@ const PROTOS: &[&str] = &[
     "proto/runway/v1/deployment.proto",
     "proto/runway/v1/deployment_run.proto",
     "proto/runway/v1/deployment_service.proto",
+    "proto/runway/v1/runner.proto",
+    "proto/runway/v1/session.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

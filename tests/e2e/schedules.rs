@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::DateTime;
 use runway_api::v1::GetDeploymentRequest;
-use runway_server::{ManualClock, Scheduler, SharedClock};
+use runway_server::{ExecutionConfig, ManualClock, Runway, SharedClock};
 use runway_store::testing::TestDatabase;
 use runway_store::{Store, StoreOptions};
 use serde_json::{Value, json};
@@ -284,7 +284,7 @@ async fn three_replicas_on_postgres_fire_each_instant_exactly_once() {
         let store = Store::open(&StoreOptions::new(app.database_url()))
             .await
             .unwrap();
-        replicas.push(Scheduler::new(store, shared.clone()));
+        replicas.push(Runway::new(store, shared.clone(), ExecutionConfig::default()).scheduler());
     }
 
     let first = at("2026-01-01T00:01:00Z");

@@ -82,6 +82,8 @@ impl TestApp {
             max_connections: 8,
             scheduler_interval: interval,
             clock,
+            execution: runway_server::ExecutionConfig::default(),
+            reaper_interval: None,
         };
         let app = runway::app::start(&config)
             .await

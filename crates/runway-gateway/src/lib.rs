@@ -19,6 +19,7 @@ use axum::extract::DefaultBodyLimit;
 use runway_api::v1::agent_service_client::AgentServiceClient;
 use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use runway_api::v1::environment_service_client::EnvironmentServiceClient;
+use runway_api::v1::session_service_client::SessionServiceClient;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
@@ -87,6 +88,10 @@ impl Gateway {
         AgentServiceClient::new(self.transport.clone())
             .max_decoding_message_size(64 * 1024 * 1024)
             .max_encoding_message_size(64 * 1024 * 1024)
+    }
+
+    fn sessions(&self) -> SessionServiceClient<GrpcTransport> {
+        SessionServiceClient::new(self.transport.clone())
     }
 
     fn environments(&self) -> EnvironmentServiceClient<GrpcTransport> {

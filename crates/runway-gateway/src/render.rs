@@ -216,3 +216,20 @@ pub fn run(r: &DeploymentRun) -> Value {
     }
     out
 }
+
+pub fn session(s: &Session) -> Value {
+    let status = match SessionStatus::try_from(s.status) {
+        Ok(SessionStatus::Completed) => "completed",
+        Ok(SessionStatus::Failed) => "failed",
+        _ => "running",
+    };
+    json!({
+        "type": "session",
+        "id": s.id,
+        "agent": s.agent.as_ref().map(agent).unwrap_or(Value::Null),
+        "environment_id": s.environment_id,
+        "deployment_run_id": s.deployment_run_id,
+        "status": status,
+        "created_at": opt_timestamp(s.created_at.as_ref()),
+    })
+}

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use prost_types::{Struct, Timestamp};
 use runway_api::json_value;
 use runway_api::v1;
-use runway_store::entity::{agent, deployment, deployment_run, environment};
+use runway_store::entity::{agent, deployment, deployment_run, environment, session};
+use runway_store::repo::agents::AgentSnapshot;
 use runway_store::repo::runs::status;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -248,4 +249,45 @@ pub fn run(row: &deployment_run::Model) -> v1::DeploymentRun {
         completed_at: row.completed_at.map(timestamp),
         duration_ms: row.duration_ms,
     }
+}
+
+/// An agent version as sessions run it. `at` stands in for the version's
+/// timestamps (the snapshot is immutable).
+pub fn agent_snapshot(snapshot: &AgentSnapshot, at: i64) -> ServiceResult<v1::Agent> {
+    let f = &snapshot.fields;
+    let tools: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_value(f.tools.clone()).map_err(|e| corrupt("agent snapshot tools", e))?;
+    Ok(v1::Agent {
+        id: snapshot.id.clone(),
+        name: f.name.clone(),
+        description: f.description.clone(),
+        model: f.model.clone(),
+        system: f.system.clone(),
+        instructions: f.instructions.clone(),
+        tools: tools
+            .into_iter()
+            .map(json_value::object_to_struct)
+            .collect(),
+        metadata: f.metadata.clone(),
+        version: snapshot.version,
+        archived_at: None,
+        created_at: Some(timestamp(at)),
+        updated_at: Some(timestamp(at)),
+    })
+}
+
+pub fn session(row: &session::Model, agent: &AgentSnapshot) -> ServiceResult<v1::Session> {
+    let status = match row.status.as_str() {
+        status::COMPLETED => v1::SessionStatus::Completed,
+        status::FAILED => v1::SessionStatus::Failed,
+        _ => v1::SessionStatus::Running,
+    };
+    Ok(v1::Session {
+        id: row.id.clone(),
+        agent: Some(agent_snapshot(agent, row.created_at)?),
+        environment_id: row.environment_id.clone(),
+        deployment_run_id: row.deployment_run_id.clone(),
+        status: status as i32,
+        created_at: Some(timestamp(row.created_at)),
+    })
 }

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod error;
 pub mod idempotency;
 pub mod paging;
+pub mod reaper;
 pub mod schedule;
 pub mod scheduler;
 pub mod services;
@@ -18,6 +19,8 @@ use std::net::SocketAddr;
 use runway_api::v1::agent_service_server::AgentServiceServer;
 use runway_api::v1::deployment_service_server::DeploymentServiceServer;
 use runway_api::v1::environment_service_server::EnvironmentServiceServer;
+use runway_api::v1::runner_service_server::RunnerServiceServer;
+use runway_api::v1::session_service_server::SessionServiceServer;
 use runway_store::Store;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -25,19 +28,50 @@ use tonic::service::Routes;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::{ServiceError, ServiceResult};
+pub use reaper::LeaseReaper;
 pub use scheduler::Scheduler;
-use services::{AgentApi, Core, DeploymentApi, EnvironmentApi};
+pub use services::ExecutionConfig;
+use services::{AgentApi, Core, DeploymentApi, EnvironmentApi, RunnerApi, SessionApi};
 
-/// Every runway gRPC service over `store`, ready to serve on a socket or to
-/// be called in-process (the gateway does that inside `runway serve`).
-/// `clock` is the services' "now" (schedules, trigger instants).
-pub fn routes(store: Store, clock: SharedClock) -> Routes {
-    let core = Core::new(store, clock);
-    Routes::new(DeploymentServiceServer::new(DeploymentApi::new(
-        core.clone(),
-    )))
-    .add_service(AgentServiceServer::new(AgentApi::new(core.clone())))
-    .add_service(EnvironmentServiceServer::new(EnvironmentApi::new(core)))
+/// One runway server's shared state: its store, clock and execution
+/// settings. It hands out the gRPC services, the scheduler and the reaper.
+#[derive(Clone)]
+pub struct Runway {
+    core: std::sync::Arc<Core>,
+}
+
+impl Runway {
+    /// `clock` is the server's "now" (schedules, triggers, leases).
+    pub fn new(store: Store, clock: SharedClock, execution: ExecutionConfig) -> Self {
+        Self {
+            core: Core::new(store, clock, execution),
+        }
+    }
+
+    /// Every gRPC service, ready to serve on a socket or to be called
+    /// in-process (the gateway does that inside `runway serve`).
+    pub fn routes(&self) -> Routes {
+        let core = &self.core;
+        Routes::new(DeploymentServiceServer::new(DeploymentApi::new(
+            core.clone(),
+        )))
+        .add_service(AgentServiceServer::new(AgentApi::new(core.clone())))
+        .add_service(EnvironmentServiceServer::new(EnvironmentApi::new(
+            core.clone(),
+        )))
+        .add_service(RunnerServiceServer::new(RunnerApi::new(core.clone())))
+        .add_service(SessionServiceServer::new(SessionApi::new(core.clone())))
+    }
+
+    /// The scheduler (fires due schedules).
+    pub fn scheduler(&self) -> Scheduler {
+        Scheduler::new(self.core.clone())
+    }
+
+    /// The lease reaper (fails lost and timed-out runs, starts due retries).
+    pub fn reaper(&self) -> LeaseReaper {
+        LeaseReaper::new(self.core.clone())
+    }
 }
 
 /// Serves `routes` on `listener` until `shutdown` resolves, then lets

@@ -9,14 +9,14 @@
 
 use std::time::Duration;
 
-use runway_store::Store;
+use std::sync::Arc;
+
 use runway_store::entity::deployment;
 use runway_store::repo::schedules::{self, FirePlan, Fired};
 
-use crate::clock::SharedClock;
 use crate::error::{ServiceError, ServiceResult};
 use crate::schedule::CronSchedule;
-use crate::services::concurrency_gate;
+use crate::services::{Core, concurrency_gate};
 
 /// Counting missed instants stops here (an every-minute schedule down for a
 /// year would otherwise cost half a million steps); the log says "at least".
@@ -24,23 +24,26 @@ const MAX_COUNTED_MISSES: usize = 100_000;
 
 #[derive(Clone)]
 pub struct Scheduler {
-    store: Store,
-    clock: SharedClock,
+    core: Arc<Core>,
 }
 
 impl Scheduler {
-    pub fn new(store: Store, clock: SharedClock) -> Self {
-        Self { store, clock }
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { core }
     }
 
     /// Fires every deployment due at the clock's current instant and
     /// returns what was fired.
     pub async fn run_once(&self) -> ServiceResult<Vec<Fired>> {
-        let now = self.clock.now_nanos();
+        let now = self.core.now();
         let mut fired = Vec::new();
         while let Some(f) =
-            schedules::fire_next_due(&self.store, now, |d| plan(d, now), concurrency_gate).await?
+            schedules::fire_next_due(&self.core.store, now, |d| plan(d, now), concurrency_gate)
+                .await?
         {
+            if f.run.as_ref().is_some_and(|r| r.session_id.is_some()) {
+                self.core.turns_started.notify_waiters();
+            }
             if f.plan.missed > 0 {
                 tracing::warn!(
                     deployment_id = %f.deployment_id,

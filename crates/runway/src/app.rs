@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use runway_server::{Scheduler, SharedClock};
+use runway_server::{ExecutionConfig, LeaseReaper, Runway, Scheduler, SharedClock};
 use runway_store::repo::tenants;
 use runway_store::{Backend, Store, StoreOptions};
 use tokio::net::TcpListener;
@@ -31,6 +31,10 @@ pub struct ServeConfig {
     pub scheduler_interval: Option<Duration>,
     /// The services' and the scheduler's "now".
     pub clock: SharedClock,
+    /// Leases and retries.
+    pub execution: ExecutionConfig,
+    /// How often the lease reaper runs; `None` disables it in this process.
+    pub reaper_interval: Option<Duration>,
 }
 
 /// The database URL `config` means.
@@ -65,6 +69,8 @@ pub struct RunningApp {
     pub store: Store,
     /// This process's scheduler (looping when enabled; callable either way).
     pub scheduler: Scheduler,
+    /// This process's lease reaper (looping when enabled; callable either way).
+    pub reaper: LeaseReaper,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -108,8 +114,10 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
 
-    let routes = runway_server::routes(store.clone(), config.clock.clone());
-    let scheduler = Scheduler::new(store.clone(), config.clock.clone());
+    let runway = Runway::new(store.clone(), config.clock.clone(), config.execution);
+    let routes = runway.routes();
+    let scheduler = runway.scheduler();
+    let reaper = runway.reaper();
     let gateway = runway_gateway::Gateway::new(runway_gateway::in_process(routes.clone()));
     let (stop, rx) = watch::channel(false);
     let grpc_task = tokio::spawn({
@@ -124,9 +132,16 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     });
     let mut tasks = vec![grpc_task, http_task];
     if let Some(interval) = config.scheduler_interval {
-        let scheduler = scheduler.clone();
+        let (scheduler, rx) = (scheduler.clone(), rx.clone());
         tasks.push(tokio::spawn(async move {
             scheduler.run(interval, stopped(rx)).await;
+            Ok(())
+        }));
+    }
+    if let Some(interval) = config.reaper_interval {
+        let reaper = reaper.clone();
+        tasks.push(tokio::spawn(async move {
+            reaper.run(interval, stopped(rx)).await;
             Ok(())
         }));
     }
@@ -137,6 +152,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         admin_token,
         store,
         scheduler,
+        reaper,
         stop,
         tasks,
     })

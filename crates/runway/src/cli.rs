@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -64,6 +65,18 @@ struct ServeArgs {
     /// How often the scheduler looks for due deployments, in milliseconds.
     #[arg(long, env = "RUNWAY_SCHEDULER_INTERVAL_MS", default_value_t = 1000)]
     scheduler_interval_ms: u64,
+    /// How long a runner's claim lasts without a heartbeat, in milliseconds.
+    #[arg(long, env = "RUNWAY_LEASE_TTL_MS", default_value_t = 30_000)]
+    lease_ttl_ms: u64,
+    /// The first retry's backoff in milliseconds (doubling per attempt, at most 5 minutes).
+    #[arg(long, env = "RUNWAY_RETRY_BACKOFF_MS", default_value_t = 1000)]
+    retry_backoff_ms: u64,
+    /// How often the lease reaper runs, in milliseconds (default: a tenth of the lease TTL).
+    #[arg(long, env = "RUNWAY_REAPER_INTERVAL_MS")]
+    reaper_interval_ms: Option<u64>,
+    /// Do not run the lease reaper in this process (another replica does).
+    #[arg(long, env = "RUNWAY_NO_REAPER")]
+    no_reaper: bool,
 }
 
 #[derive(Debug, Args)]
@@ -159,6 +172,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         scheduler_interval: (!args.no_scheduler)
             .then(|| std::time::Duration::from_millis(args.scheduler_interval_ms.max(10))),
         clock: std::sync::Arc::new(runway_server::SystemClock),
+        execution: runway_server::ExecutionConfig {
+            lease_ttl: Duration::from_millis(args.lease_ttl_ms.max(100)),
+            retry_backoff: Duration::from_millis(args.retry_backoff_ms),
+            retry_backoff_cap: Duration::from_secs(300),
+        },
+        reaper_interval: (!args.no_reaper).then(|| {
+            Duration::from_millis(
+                args.reaper_interval_ms
+                    .unwrap_or(args.lease_ttl_ms / 10)
+                    .clamp(10, 5_000),
+            )
+        }),
     };
     let running = app::start(&config).await?;
     if let Some(token) = &running.admin_token {

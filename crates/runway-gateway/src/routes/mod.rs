@@ -5,6 +5,7 @@ mod agents;
 mod deployments;
 mod environments;
 mod runs;
+mod sessions;
 mod shared;
 
 use axum::Router;
@@ -34,6 +35,8 @@ pub fn api() -> Router<Gateway> {
         )
         .route("/deployment_runs", get(runs::list_all))
         .route("/deployment_runs/{run_id}", get(runs::get))
+        .route("/deployment_runs/{run_id}/cancel", post(runs::cancel))
+        .route("/sessions/{id}", get(sessions::get))
         .route("/agents", post(agents::create).get(agents::list))
         .route("/agents/{id}", get(agents::get).post(agents::update))
         .route("/agents/{id}/archive", post(agents::archive))

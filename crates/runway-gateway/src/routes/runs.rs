@@ -140,3 +140,22 @@ pub async fn get(
         &response.into_inner().run.unwrap_or_default(),
     )))
 }
+
+/// `POST /deployment_runs/{run_id}/cancel`: body omitted or `{}`.
+pub async fn cancel(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(run_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    body::empty(&headers, &body)?;
+    let request = CancelDeploymentRunRequest { run_id };
+    let response = gw
+        .deployments()
+        .cancel_deployment_run(ctx.request(request))
+        .await?;
+    Ok(ok(render::run(
+        &response.into_inner().run.unwrap_or_default(),
+    )))
+}

@@ -628,6 +628,13 @@ impl DeploymentService for DeploymentApi {
         ))
     }
 
+    async fn cancel_deployment_run(
+        &self,
+        request: Request<CancelDeploymentRunRequest>,
+    ) -> Result<Response<CancelDeploymentRunResponse>, Status> {
+        Ok(Response::new(runs::cancel_run(&self.core, request).await?))
+    }
+
     async fn list_runs(
         &self,
         request: Request<ListRunsRequest>,

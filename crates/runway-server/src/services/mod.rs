@@ -4,37 +4,86 @@
 mod agents;
 mod deployments;
 mod environments;
+mod runner;
 mod runs;
+mod sessions;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use runway_store::Store;
+use runway_store::repo::turns::RetryPolicy;
+use tokio::sync::Notify;
 
 pub use agents::AgentApi;
 pub use deployments::DeploymentApi;
 pub use environments::EnvironmentApi;
-pub use runs::concurrency_gate;
+pub use runner::RunnerApi;
+pub use runs::{concurrency_gate, retry_gate};
+pub use sessions::SessionApi;
 
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
 use crate::idempotency::IdempotencyGate;
 
-/// What every service shares.
+/// How runs are executed: leases and retries.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecutionConfig {
+    /// How long a claim lasts without a heartbeat.
+    pub lease_ttl: Duration,
+    /// The first retry's backoff; each later one doubles, up to `retry_backoff_cap`.
+    pub retry_backoff: Duration,
+    pub retry_backoff_cap: Duration,
+}
+
+impl Default for ExecutionConfig {
+    fn default() -> Self {
+        Self {
+            lease_ttl: Duration::from_secs(30),
+            retry_backoff: Duration::from_secs(1),
+            retry_backoff_cap: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What every service, the scheduler and the reaper share.
 pub struct Core {
     pub store: Store,
     pub auth: Authenticator,
     pub idempotency: IdempotencyGate,
     pub clock: SharedClock,
+    pub execution: ExecutionConfig,
+    /// Woken whenever a turn starts, so waiting claims return at once.
+    pub turns_started: Notify,
+}
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
 impl Core {
-    pub fn new(store: Store, clock: SharedClock) -> Arc<Core> {
+    pub fn new(store: Store, clock: SharedClock, execution: ExecutionConfig) -> Arc<Core> {
         Arc::new(Core {
             auth: Authenticator::new(store.clone()),
             idempotency: IdempotencyGate::new(store.clone()),
             store,
             clock,
+            execution,
+            turns_started: Notify::new(),
         })
+    }
+
+    /// The lease TTL in nanoseconds.
+    pub fn lease_ttl_nanos(&self) -> i64 {
+        nanos(self.execution.lease_ttl)
+    }
+
+    /// How failed runs are retried.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::Backoff {
+            base: nanos(self.execution.retry_backoff),
+            cap: nanos(self.execution.retry_backoff_cap),
+        }
     }
 
     /// Now, by the service's clock.

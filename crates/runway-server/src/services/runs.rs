@@ -4,6 +4,7 @@ use runway_api::v1::*;
 use runway_store::ids::IdKind;
 use runway_store::repo::deployments::{self, PAUSED};
 use runway_store::repo::runs::{self, RunFilter, TriggerCause, TriggerDecision};
+use runway_store::repo::turns::{self, Expect, Finish, Outcome, RetryPolicy};
 use tonic::Request;
 
 use super::Core;
@@ -40,6 +41,40 @@ pub fn concurrency_gate(
         });
     }
     Ok(TriggerDecision::Start)
+}
+
+/// The gate a pending retry passes when its backoff is over: like a
+/// trigger's, except that a paused or archived deployment records the retry
+/// as `skipped` instead of refusing (nobody is there to refuse to).
+pub fn retry_gate(
+    deployment: &runway_store::entity::deployment::Model,
+    other_active_runs: u64,
+) -> ServiceResult<TriggerDecision> {
+    let skip = |error_type: &str, message: String| {
+        Ok(TriggerDecision::Skip {
+            error_type: error_type.to_string(),
+            message,
+        })
+    };
+    if deployment.archived_at.is_some() {
+        return skip(
+            "deployment_archived_error",
+            format!(
+                "Deployment {} was archived before the retry started",
+                deployment.id
+            ),
+        );
+    }
+    if deployment.status == PAUSED {
+        return skip(
+            "deployment_paused_error",
+            format!(
+                "Deployment {} was paused before the retry started",
+                deployment.id
+            ),
+        );
+    }
+    concurrency_gate(deployment, other_active_runs)
 }
 
 fn run_not_found(id: &str) -> ServiceError {
@@ -86,9 +121,13 @@ pub async fn run_deployment(
                     idempotency: claim.as_ref(),
                     at: core.now(),
                 };
-                runs::trigger(&core.store, org, id, cause, concurrency_gate)
+                let run = runs::trigger(&core.store, org, id, cause, concurrency_gate)
                     .await?
-                    .ok_or_else(|| not_found(id))
+                    .ok_or_else(|| not_found(id))?;
+                if run.session_id.is_some() {
+                    core.turns_started.notify_waiters();
+                }
+                Ok(run)
             },
             |run_id| async move { load_run(core, org, &run_id).await },
         )
@@ -223,4 +262,36 @@ pub async fn list_runs(
         runs,
         page_info: Some(page_info),
     })
+}
+
+pub async fn cancel_run(
+    core: &Core,
+    request: Request<CancelDeploymentRunRequest>,
+) -> ServiceResult<CancelDeploymentRunResponse> {
+    let who = core.auth.principal(request.metadata()).await?;
+    let id = request.get_ref().run_id.as_str();
+    validate::known_id(IdKind::Run, "Deployment run", "run_id", id)?;
+    let result = turns::finish(
+        &core.store,
+        Some(&who.org_id),
+        id,
+        Expect::Active,
+        Outcome::Failed {
+            error_type: "canceled_error".to_string(),
+            message: "The run was canceled.".to_string(),
+        },
+        RetryPolicy::Never,
+        core.now(),
+    )
+    .await?;
+    match result {
+        Finish::NotFound => Err(run_not_found(id)),
+        Finish::Refused(run) => Err(ServiceError::precondition(
+            "RUN_ALREADY_TERMINAL",
+            format!("Deployment run {id} is already {}", run.status),
+        )),
+        Finish::Finished { run, .. } => Ok(CancelDeploymentRunResponse {
+            run: Some(convert::run(&run)),
+        }),
+    }
 }

@@ -29,6 +29,17 @@ pub struct Model {
     pub duration_ms: Option<i64>,
     pub triggered_at: i64,
     pub created_at: i64,
+    /// The environment whose runners execute the run (as of its trigger).
+    pub environment_id: Option<String>,
+    /// The run's time limit (as of its trigger).
+    pub timeout_ms: Option<i64>,
+    /// The lease of the runner executing the turn; null until claimed.
+    pub lease_id: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub claimed_at: Option<i64>,
+    pub runner_name: Option<String>,
+    /// A pending retry starts once this instant has passed.
+    pub start_after: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_initial_schema;
 mod m20261124_000002_missed_fires;
+mod m20261124_000003_run_execution;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_initial_schema::Migration),
             Box::new(m20261124_000002_missed_fires::Migration),
+            Box::new(m20261124_000003_run_execution::Migration),
         ]
     }
 }

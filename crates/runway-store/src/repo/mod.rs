@@ -9,7 +9,9 @@ pub mod environments;
 pub mod idempotency;
 pub mod runs;
 pub mod schedules;
+pub mod sessions;
 pub mod tenants;
+pub mod turns;
 
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,

@@ -126,41 +126,24 @@ pub(crate) async fn record(
         duration_ms: None,
         triggered_at: now,
         created_at: now,
+        environment_id: Some(dep.environment_id.clone()),
+        timeout_ms: Some(dep.timeout_ms),
+        lease_id: None,
+        lease_expires_at: None,
+        claimed_at: None,
+        runner_name: None,
+        start_after: None,
     };
     let session = match decision {
         TriggerDecision::Skip {
             error_type,
             message,
         } => {
-            run.error_type = Some(error_type);
-            run.error_message = Some(message);
-            // A skipped run never starts, so it is terminal at once.
-            run.completed_at = Some(now);
+            skip(&mut run, error_type, message, now);
             None
         }
-        TriggerDecision::Start => {
-            let session_id = IdKind::Session.generate();
-            run.status = status::RUNNING.to_string();
-            run.session_id = Some(session_id.clone());
-            run.turn_id = Some(IdKind::Turn.generate());
-            Some(session::ActiveModel {
-                id: Set(session_id),
-                org_id: Set(dep.org_id.clone()),
-                deployment_run_id: Set(run.id.clone()),
-                deployment_id: Set(dep.id.clone()),
-                environment_id: Set(dep.environment_id.clone()),
-                agent_id: Set(dep.agent_id.clone()),
-                agent_version: Set(dep.agent_version),
-                status: Set(status::RUNNING.to_string()),
-                created_at: Set(now),
-                updated_at: Set(now),
-            })
-        }
+        TriggerDecision::Start => Some(start(dep, &mut run, now)),
     };
-    if session.is_some() {
-        // The session and turn exist from here on.
-        run.started_at = Some(Ord::max(now, now_nanos()));
-    }
     DeploymentRun::insert(deployment_run::ActiveModel::from(run.clone()))
         .exec_without_returning(txn)
         .await
@@ -170,16 +153,65 @@ pub(crate) async fn record(
             .exec_without_returning(txn)
             .await?;
     }
+    bump_triggered(txn, &dep.id, now).await?;
+    Ok(run)
+}
+
+/// Marks `run` skipped: recorded, never started, terminal at once.
+pub(crate) fn skip(run: &mut deployment_run::Model, error_type: String, message: String, now: i64) {
+    run.status = status::SKIPPED.to_string();
+    run.error_type = Some(error_type);
+    run.error_message = Some(message);
+    run.completed_at = Some(now);
+}
+
+/// Starts `run`: it gets its session and turn and becomes claimable by the
+/// runners of its environment. Returns the session row to insert.
+pub(crate) fn start(
+    dep: &deployment::Model,
+    run: &mut deployment_run::Model,
+    now: i64,
+) -> session::ActiveModel {
+    let session_id = IdKind::Session.generate();
+    run.status = status::RUNNING.to_string();
+    run.session_id = Some(session_id.clone());
+    run.turn_id = Some(IdKind::Turn.generate());
+    run.start_after = None;
+    // The session and turn exist from here on.
+    run.started_at = Some(Ord::max(now, now_nanos()));
+    session::ActiveModel {
+        id: Set(session_id),
+        org_id: Set(dep.org_id.clone()),
+        deployment_run_id: Set(run.id.clone()),
+        deployment_id: Set(dep.id.clone()),
+        environment_id: Set(run
+            .environment_id
+            .clone()
+            .unwrap_or_else(|| dep.environment_id.clone())),
+        agent_id: Set(run.agent_id.clone()),
+        agent_version: Set(run.agent_version),
+        status: Set(status::RUNNING.to_string()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Counts a recorded run in the deployment's stats.
+pub(crate) async fn bump_triggered(
+    txn: &DatabaseTransaction,
+    deployment_id: &str,
+    now: i64,
+) -> StoreResult<()> {
     Deployment::update_many()
         .col_expr(
             deployment::Column::TotalRuns,
             Expr::col(deployment::Column::TotalRuns).add(1),
         )
         .col_expr(deployment::Column::LastTriggeredAt, Expr::value(now))
-        .filter(deployment::Column::Id.eq(&dep.id))
+        .filter(deployment::Column::Id.eq(deployment_id))
         .exec(txn)
         .await?;
-    Ok(run)
+    Ok(())
 }
 
 /// The run `id` of `org_id`.

@@ -1,0 +1,128 @@
+//! The `LeaseReaper`: makes sure no run is stuck or lost when a process
+//! dies. Each pass fails runs whose runner stopped heartbeating
+//! (`runner_lost_error`), runs no runner claimed within their time limit and
+//! runs that overran it (`timeout_error`), and starts pending retries whose
+//! backoff is over. Every action is a compare-and-set under lock, so any
+//! number of replicas can reap at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use runway_store::repo::turns::{self, Expect, Finish, Outcome};
+
+use crate::error::ServiceResult;
+use crate::services::{Core, retry_gate};
+
+/// Candidates looked at per kind per pass.
+const BATCH: u64 = 500;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReapReport {
+    pub lost: usize,
+    pub timed_out: usize,
+    pub retries_started: usize,
+    pub retries_skipped: usize,
+}
+
+#[derive(Clone)]
+pub struct LeaseReaper {
+    core: Arc<Core>,
+}
+
+impl LeaseReaper {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// One pass at the clock's current instant.
+    pub async fn run_once(&self) -> ServiceResult<ReapReport> {
+        let core = &self.core;
+        let now = core.now();
+        let grace = core.lease_ttl_nanos();
+        let found = turns::reap_candidates(&core.store, now, grace, BATCH).await?;
+        let mut report = ReapReport::default();
+        let fail = |id: String, expect: Expect, error_type: &'static str, message: String| async move {
+            let outcome = Outcome::Failed {
+                error_type: error_type.to_string(),
+                message,
+            };
+            turns::finish(
+                &core.store,
+                None,
+                &id,
+                expect,
+                outcome,
+                core.retry_policy(),
+                now,
+            )
+            .await
+        };
+        for id in found.lost {
+            let message = "The runner executing this run stopped heartbeating; its lease expired."
+                .to_string();
+            if let Finish::Finished { .. } = fail(
+                id,
+                Expect::LeaseExpiredBefore(now),
+                "runner_lost_error",
+                message,
+            )
+            .await?
+            {
+                report.lost += 1;
+            }
+        }
+        for id in found.unclaimed {
+            let message = "No runner claimed this run within its timeout_ms.".to_string();
+            if let Finish::Finished { .. } = fail(
+                id,
+                Expect::UnclaimedPastTimeout(now),
+                "timeout_error",
+                message,
+            )
+            .await?
+            {
+                report.timed_out += 1;
+            }
+        }
+        for id in found.overrun {
+            let message = "The run exceeded its timeout_ms.".to_string();
+            let expect = Expect::ClaimedPastTimeout { now, grace };
+            if let Finish::Finished { .. } = fail(id, expect, "timeout_error", message).await? {
+                report.timed_out += 1;
+            }
+        }
+        for id in found.due_retries {
+            match turns::start_retry(&core.store, &id, now, retry_gate).await? {
+                Some(run) if run.session_id.is_some() => report.retries_started += 1,
+                Some(_) => report.retries_skipped += 1,
+                None => {}
+            }
+        }
+        if report.retries_started > 0 {
+            core.turns_started.notify_waiters();
+        }
+        if report != ReapReport::default() {
+            tracing::info!(?report, "reaper pass");
+        }
+        Ok(report)
+    }
+
+    /// Runs a pass every `interval` until `shutdown`; a failed pass is
+    /// logged and retried on the next tick.
+    pub async fn run(self, interval: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tick.tick() => {
+                    if let Err(err) = self.run_once().await {
+                        tracing::error!(error = %err, "reaper pass failed");
+                    }
+                }
+            }
+        }
+    }
+}

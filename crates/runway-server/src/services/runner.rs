@@ -1,0 +1,233 @@
+//! RunnerService: runners claim turns under a lease, heartbeat, report.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use runway_api::v1::runner_service_server::RunnerService;
+use runway_api::v1::*;
+use runway_store::ids::IdKind;
+use runway_store::repo::turns::{self, Expect, Finish, Outcome};
+use runway_store::repo::{agents, deployments, environments};
+use tonic::{Request, Response, Status};
+
+use super::Core;
+use crate::convert;
+use crate::error::{ServiceError, ServiceResult};
+use crate::validate;
+
+const MAX_WAIT_MS: i32 = 30_000;
+const MAX_ERROR_MESSAGE_BYTES: usize = 64 * 1024;
+
+pub struct RunnerApi {
+    core: Arc<Core>,
+}
+
+impl RunnerApi {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// Everything the agent needs for a claimed run.
+    async fn turn(&self, run: runway_store::entity::deployment_run::Model) -> ServiceResult<Turn> {
+        let store = &self.core.store;
+        let dep = deployments::get(store, &run.org_id, &run.deployment_id)
+            .await?
+            .ok_or_else(|| ServiceError::Internal(format!("run {} has no deployment", run.id)))?;
+        let agent = agents::get_version(store, &run.org_id, &run.agent_id, run.agent_version)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Internal(format!("run {} has no agent version", run.id))
+            })?;
+        let ttl_ms = self.core.lease_ttl_nanos() / 1_000_000;
+        Ok(Turn {
+            lease_id: run.lease_id.clone().unwrap_or_default(),
+            lease_expires_at: run.lease_expires_at.map(convert::timestamp),
+            heartbeat_interval_ms: (ttl_ms / 3).max(1),
+            session_id: run.session_id.clone().unwrap_or_default(),
+            timeout_ms: run.timeout_ms.unwrap_or(dep.timeout_ms),
+            deployment: Some(convert::deployment(&dep, self.core.now())?),
+            agent: Some(convert::agent_snapshot(&agent, dep.created_at)?),
+            run: Some(convert::run(&run)),
+        })
+    }
+}
+
+fn not_leased(run_id: &str) -> ServiceError {
+    ServiceError::precondition(
+        "RUN_NOT_LEASED",
+        format!(
+            "Run {run_id} is no longer running under this lease; stop its work and report nothing."
+        ),
+    )
+}
+
+fn finish_answer(
+    result: Finish,
+    run_id: &str,
+) -> ServiceResult<(DeploymentRun, Option<DeploymentRun>)> {
+    match result {
+        Finish::NotFound => Err(ServiceError::NotFound {
+            kind: "Deployment run",
+            id: run_id.to_string(),
+            param: "run_id",
+        }),
+        Finish::Refused(_) => Err(not_leased(run_id)),
+        Finish::Finished { run, retry } => {
+            Ok((convert::run(&run), retry.as_ref().map(convert::run)))
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl RunnerService for RunnerApi {
+    async fn claim_turn(
+        &self,
+        request: Request<ClaimTurnRequest>,
+    ) -> Result<Response<ClaimTurnResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let environment = (!req.environment_id.is_empty()).then_some(req.environment_id.as_str());
+        if let Some(env) = environment {
+            validate::known_id(IdKind::Environment, "Environment", "environment_id", env)?;
+            if environments::get(&self.core.store, &who.org_id, env)
+                .await
+                .map_err(ServiceError::from)?
+                .is_none()
+            {
+                return Err(ServiceError::NotFound {
+                    kind: "Environment",
+                    id: env.to_string(),
+                    param: "environment_id",
+                }
+                .into());
+            }
+        }
+        if !(0..=MAX_WAIT_MS).contains(&req.wait_ms) {
+            return Err(ServiceError::invalid(
+                "wait_ms",
+                format!("wait_ms must be between 0 and {MAX_WAIT_MS}"),
+            )
+            .into());
+        }
+        let runner = if req.runner_name.is_empty() {
+            "runner"
+        } else {
+            req.runner_name.as_str()
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.wait_ms as u64);
+        loop {
+            // Register for wake-ups before looking, so a start in between is not missed.
+            let started = self.core.turns_started.notified();
+            tokio::pin!(started);
+            started.as_mut().enable();
+            let claimed = turns::claim(
+                &self.core.store,
+                &who.org_id,
+                environment,
+                runner,
+                self.core.now(),
+                self.core.lease_ttl_nanos(),
+            )
+            .await
+            .map_err(ServiceError::from)?;
+            if let Some(run) = claimed {
+                tracing::info!(run_id = %run.id, runner, "turn claimed");
+                let turn = self.turn(run).await?;
+                return Ok(Response::new(ClaimTurnResponse { turn: Some(turn) }));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(Response::new(ClaimTurnResponse { turn: None }));
+            }
+            // Starts on other replicas wake nobody here: look again every second.
+            let _ =
+                tokio::time::timeout_at(deadline.min(now + Duration::from_secs(1)), started).await;
+        }
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let expires = turns::heartbeat(
+            &self.core.store,
+            &who.org_id,
+            &req.run_id,
+            &req.lease_id,
+            self.core.now(),
+            self.core.lease_ttl_nanos(),
+        )
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(|| not_leased(&req.run_id))?;
+        Ok(Response::new(HeartbeatResponse {
+            lease_expires_at: Some(convert::timestamp(expires)),
+        }))
+    }
+
+    async fn complete_turn(
+        &self,
+        request: Request<CompleteTurnRequest>,
+    ) -> Result<Response<CompleteTurnResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let result = turns::finish(
+            &self.core.store,
+            Some(&who.org_id),
+            &req.run_id,
+            Expect::Lease(req.lease_id.clone()),
+            Outcome::Completed,
+            self.core.retry_policy(),
+            self.core.now(),
+        )
+        .await
+        .map_err(ServiceError::from)?;
+        let (run, _) = finish_answer(result, &req.run_id)?;
+        Ok(Response::new(CompleteTurnResponse { run: Some(run) }))
+    }
+
+    async fn fail_turn(
+        &self,
+        request: Request<FailTurnRequest>,
+    ) -> Result<Response<FailTurnResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let error = req.error.clone().unwrap_or_default();
+        if error.r#type.is_empty() || error.r#type.len() > 64 {
+            return Err(ServiceError::invalid(
+                "error.type",
+                "error.type must be 1 to 64 characters",
+            )
+            .into());
+        }
+        let mut message = error.message;
+        if message.len() > MAX_ERROR_MESSAGE_BYTES {
+            let mut cut = message.len() - MAX_ERROR_MESSAGE_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut += 1;
+            }
+            message = message[cut..].to_string();
+        }
+        let result = turns::finish(
+            &self.core.store,
+            Some(&who.org_id),
+            &req.run_id,
+            Expect::Lease(req.lease_id.clone()),
+            Outcome::Failed {
+                error_type: error.r#type,
+                message,
+            },
+            self.core.retry_policy(),
+            self.core.now(),
+        )
+        .await
+        .map_err(ServiceError::from)?;
+        let (run, retry) = finish_answer(result, &req.run_id)?;
+        Ok(Response::new(FailTurnResponse {
+            run: Some(run),
+            retry,
+        }))
+    }
+}

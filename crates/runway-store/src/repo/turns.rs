@@ -1,0 +1,428 @@
+//! Run execution: claims under a lease, heartbeats, and every way a run
+//! ends. Each change is a compare-and-set on the run's current status (and
+//! lease), made with the run row locked, so of two racing changes — a late
+//! report and the reaper, a cancel and a completion — exactly one applies
+//! and the other changes nothing.
+
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+use super::begin;
+use super::runs::{self, status};
+use crate::entity::deployment::{self, Entity as Deployment};
+use crate::entity::deployment_run::{self, Entity as DeploymentRun};
+use crate::entity::session;
+use crate::ids::IdKind;
+use crate::{Store, StoreError, StoreResult};
+
+const NANOS_PER_MS: i64 = 1_000_000;
+
+/// Claims the oldest started, unclaimed turn (of `environment_id`, or of
+/// any environment of `org_id`) whose time limit has not passed, under a
+/// new lease. PostgreSQL: `FOR UPDATE SKIP LOCKED`, so runners never get
+/// the same turn.
+pub async fn claim(
+    store: &Store,
+    org_id: &str,
+    environment_id: Option<&str>,
+    runner_name: &str,
+    now: i64,
+    lease_ttl_nanos: i64,
+) -> StoreResult<Option<deployment_run::Model>> {
+    use deployment_run::Column as C;
+    let txn = begin(store).await?;
+    let mut select = DeploymentRun::find()
+        .filter(C::OrgId.eq(org_id))
+        .filter(C::Status.eq(status::RUNNING))
+        .filter(C::ClaimedAt.is_null())
+        .filter(
+            Expr::col(C::StartedAt)
+                .add(Expr::col(C::TimeoutMs).mul(NANOS_PER_MS))
+                .gt(now),
+        );
+    if let Some(env) = environment_id {
+        select = select.filter(C::EnvironmentId.eq(env));
+    }
+    let Some(run) = select
+        .order_by_asc(C::StartedAt)
+        .limit(1)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .one(&txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut row = run.into_active_model();
+    row.claimed_at = Set(Some(now));
+    row.lease_id = Set(Some(uuid::Uuid::now_v7().simple().to_string()));
+    row.lease_expires_at = Set(Some(now + lease_ttl_nanos));
+    row.runner_name = Set(Some(runner_name.to_string()));
+    let claimed = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(Some(claimed))
+}
+
+/// Extends the lease `lease_id` of run `run_id`. `None` when the run is no
+/// longer running under that lease.
+pub async fn heartbeat(
+    store: &Store,
+    org_id: &str,
+    run_id: &str,
+    lease_id: &str,
+    now: i64,
+    lease_ttl_nanos: i64,
+) -> StoreResult<Option<i64>> {
+    use deployment_run::Column as C;
+    let expires = now + lease_ttl_nanos;
+    let updated = DeploymentRun::update_many()
+        .col_expr(C::LeaseExpiresAt, Expr::value(expires))
+        .filter(C::Id.eq(run_id))
+        .filter(C::OrgId.eq(org_id))
+        .filter(C::Status.eq(status::RUNNING))
+        .filter(C::LeaseId.eq(lease_id))
+        .exec(store.writer())
+        .await?;
+    Ok((updated.rows_affected == 1).then_some(expires))
+}
+
+/// How a run ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Failed { error_type: String, message: String },
+}
+
+/// What must hold for the change to apply: the compare of compare-and-set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Running, under this lease (a runner's report).
+    Lease(String),
+    /// Running, claimed, with a lease that expired before this instant.
+    LeaseExpiredBefore(i64),
+    /// Running, unclaimed, started more than its time limit before this instant.
+    UnclaimedPastTimeout(i64),
+    /// Running, claimed, started more than its time limit plus `grace`
+    /// before `now` (the runner neither finished nor stopped it).
+    ClaimedPastTimeout { now: i64, grace: i64 },
+    /// Pending or running (a cancel).
+    Active,
+}
+
+impl Expect {
+    fn holds(&self, run: &deployment_run::Model) -> bool {
+        let running = run.status == status::RUNNING;
+        let deadline = |grace: i64| {
+            run.started_at.unwrap_or(run.triggered_at)
+                + run.timeout_ms.unwrap_or(0) * NANOS_PER_MS
+                + grace
+        };
+        match self {
+            Expect::Lease(lease) => running && run.lease_id.as_deref() == Some(lease.as_str()),
+            Expect::LeaseExpiredBefore(t) => {
+                running && run.claimed_at.is_some() && run.lease_expires_at.is_some_and(|e| e < *t)
+            }
+            Expect::UnclaimedPastTimeout(t) => {
+                running && run.claimed_at.is_none() && deadline(0) < *t
+            }
+            Expect::ClaimedPastTimeout { now, grace } => {
+                running && run.claimed_at.is_some() && deadline(*grace) < *now
+            }
+            Expect::Active => status::ACTIVE.contains(&run.status.as_str()),
+        }
+    }
+}
+
+/// Whether a failure may be retried, and after how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryPolicy {
+    /// Never (a cancel: the user asked for the run to stop).
+    Never,
+    /// When the deployment has attempts left, after an exponential backoff:
+    /// `base` after attempt 1, doubling per attempt, at most `cap` (nanoseconds).
+    Backoff { base: i64, cap: i64 },
+}
+
+impl RetryPolicy {
+    /// How long the retry of a failed attempt `attempt` waits.
+    pub fn delay(&self, attempt: i32) -> i64 {
+        match *self {
+            RetryPolicy::Never => 0,
+            RetryPolicy::Backoff { base, cap } => {
+                let doublings = Ord::min(u32::try_from(attempt.saturating_sub(1)).unwrap_or(0), 40);
+                Ord::min(base.saturating_mul(1i64 << doublings), cap)
+            }
+        }
+    }
+}
+
+/// The result of [`finish`].
+#[derive(Debug, Clone)]
+pub enum Finish {
+    /// No such run in the organization.
+    NotFound,
+    /// The expectation did not hold; nothing changed. Carries the run as it is.
+    Refused(deployment_run::Model),
+    /// The run ended (and maybe a retry was created).
+    Finished {
+        run: deployment_run::Model,
+        retry: Option<deployment_run::Model>,
+    },
+}
+
+/// Ends run `run_id` with `outcome` if `expect` holds, in one transaction:
+/// the run, its session, the deployment's stats, and — for a failure with
+/// attempts left — a `pending` retry that takes over the run's slot.
+pub async fn finish(
+    store: &Store,
+    org_id: Option<&str>,
+    run_id: &str,
+    expect: Expect,
+    outcome: Outcome,
+    retry: RetryPolicy,
+    now: i64,
+) -> StoreResult<Finish> {
+    let txn = begin(store).await?;
+    let mut find = DeploymentRun::find_by_id(run_id);
+    if let Some(org) = org_id {
+        find = find.filter(deployment_run::Column::OrgId.eq(org));
+    }
+    let Some(run) = find.lock_exclusive().one(&txn).await? else {
+        return Ok(Finish::NotFound);
+    };
+    if !expect.holds(&run) {
+        return Ok(Finish::Refused(run));
+    }
+    let mut ended = run.clone();
+    ended.completed_at = Some(now);
+    ended.lease_expires_at = None;
+    ended.start_after = None;
+    if let Some(started) = run.started_at {
+        ended.duration_ms = Some(Ord::max(now - started, 0) / NANOS_PER_MS);
+    }
+    let failed = match &outcome {
+        Outcome::Completed => {
+            ended.status = status::COMPLETED.to_string();
+            false
+        }
+        Outcome::Failed {
+            error_type,
+            message,
+        } => {
+            ended.status = status::FAILED.to_string();
+            ended.error_type = Some(error_type.clone());
+            ended.error_message = Some(message.clone());
+            true
+        }
+    };
+    let ended = ended.into_active_model().reset_all().update(&txn).await?;
+    if let Some(session_id) = &run.session_id {
+        session::Entity::update_many()
+            .col_expr(session::Column::Status, Expr::value(ended.status.clone()))
+            .col_expr(session::Column::UpdatedAt, Expr::value(now))
+            .filter(session::Column::Id.eq(session_id))
+            .exec(&txn)
+            .await?;
+    }
+    let stats = Deployment::update_many().filter(deployment::Column::Id.eq(&run.deployment_id));
+    let stats = if failed {
+        stats
+            .col_expr(
+                deployment::Column::TotalFailures,
+                Expr::col(deployment::Column::TotalFailures).add(1),
+            )
+            .col_expr(
+                deployment::Column::ConsecutiveFailures,
+                Expr::col(deployment::Column::ConsecutiveFailures).add(1),
+            )
+    } else {
+        stats.col_expr(deployment::Column::ConsecutiveFailures, Expr::value(0i64))
+    };
+    stats.exec(&txn).await?;
+
+    let retry = match retry {
+        policy @ RetryPolicy::Backoff { .. } if failed => {
+            let dep = Deployment::find_by_id(&run.deployment_id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("run {run_id} has no deployment")))?;
+            if run.attempt < dep.max_retries + 1 {
+                Some(insert_retry(&txn, &dep, &run, now, policy.delay(run.attempt)).await?)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    txn.commit().await?;
+    Ok(Finish::Finished { run: ended, retry })
+}
+
+async fn insert_retry(
+    txn: &DatabaseTransaction,
+    dep: &deployment::Model,
+    failed: &deployment_run::Model,
+    now: i64,
+    backoff: i64,
+) -> StoreResult<deployment_run::Model> {
+    let retry = deployment_run::Model {
+        id: IdKind::Run.generate(),
+        org_id: failed.org_id.clone(),
+        deployment_id: failed.deployment_id.clone(),
+        agent_id: failed.agent_id.clone(),
+        agent_version: failed.agent_version,
+        status: status::PENDING.to_string(),
+        error_type: None,
+        error_message: None,
+        trigger_type: "retry".to_string(),
+        retry_of: Some(failed.id.clone()),
+        scheduled_for: None,
+        attempt: failed.attempt + 1,
+        session_id: None,
+        turn_id: None,
+        started_at: None,
+        completed_at: None,
+        duration_ms: None,
+        triggered_at: now,
+        created_at: now,
+        environment_id: failed.environment_id.clone(),
+        timeout_ms: Some(dep.timeout_ms),
+        lease_id: None,
+        lease_expires_at: None,
+        claimed_at: None,
+        runner_name: None,
+        start_after: Some(now + backoff),
+    };
+    DeploymentRun::insert(retry.clone().into_active_model())
+        .exec_without_returning(txn)
+        .await?;
+    runs::bump_triggered(txn, &dep.id, now).await?;
+    Ok(retry)
+}
+
+/// Starts pending retry `run_id` once its backoff is over, through
+/// `decide` (which sees the deployment, locked, and the other runs that
+/// hold a slot). `None` when it is no longer a due pending run.
+pub async fn start_retry<E: From<StoreError>>(
+    store: &Store,
+    run_id: &str,
+    now: i64,
+    decide: impl FnOnce(&deployment::Model, u64) -> Result<runs::TriggerDecision, E>,
+) -> Result<Option<deployment_run::Model>, E> {
+    let txn = begin(store).await?;
+    let Some(run) = DeploymentRun::find_by_id(run_id)
+        .one(&txn)
+        .await
+        .map_err(StoreError::from)?
+    else {
+        return Ok(None);
+    };
+    // Lock the deployment first, as a trigger does, then re-read the run.
+    let Some(dep) = Deployment::find_by_id(&run.deployment_id)
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .map_err(StoreError::from)?
+    else {
+        return Ok(None);
+    };
+    let Some(mut run) = DeploymentRun::find_by_id(run_id)
+        .filter(deployment_run::Column::Status.eq(status::PENDING))
+        .filter(deployment_run::Column::StartAfter.lte(now))
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .map_err(StoreError::from)?
+    else {
+        return Ok(None);
+    };
+    // The retry holds a slot already; the gate counts the others.
+    let others = runs::count_active(&txn, &dep.id).await?.saturating_sub(1);
+    let session = match decide(&dep, others)? {
+        runs::TriggerDecision::Start => Some(runs::start(&dep, &mut run, now)),
+        runs::TriggerDecision::Skip {
+            error_type,
+            message,
+        } => {
+            runs::skip(&mut run, error_type, message, now);
+            None
+        }
+    };
+    let run = run
+        .into_active_model()
+        .reset_all()
+        .update(&txn)
+        .await
+        .map_err(StoreError::from)?;
+    if let Some(session) = session {
+        session::Entity::insert(session)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(StoreError::from)?;
+    }
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(Some(run))
+}
+
+/// Runs the reaper should look at, oldest first, at most `limit` of each kind.
+#[derive(Debug, Default, Clone)]
+pub struct ReapCandidates {
+    /// Claimed turns whose lease expired.
+    pub lost: Vec<String>,
+    /// Started turns no runner claimed within their time limit.
+    pub unclaimed: Vec<String>,
+    /// Claimed turns running past their time limit plus the grace.
+    pub overrun: Vec<String>,
+    /// Pending retries whose backoff is over.
+    pub due_retries: Vec<String>,
+}
+
+/// Finds work for the reaper. Each id is re-checked under lock by
+/// [`finish`] / [`start_retry`], so a stale candidate is harmless.
+pub async fn reap_candidates(
+    store: &Store,
+    now: i64,
+    grace: i64,
+    limit: u64,
+) -> StoreResult<ReapCandidates> {
+    use deployment_run::Column as C;
+    let db = store.reader();
+    let deadline = Expr::col(C::StartedAt).add(Expr::col(C::TimeoutMs).mul(NANOS_PER_MS));
+    let ids = |rows: Vec<deployment_run::Model>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let lost = DeploymentRun::find()
+        .filter(C::Status.eq(status::RUNNING))
+        .filter(C::LeaseExpiresAt.lt(now))
+        .filter(C::ClaimedAt.is_not_null())
+        .limit(limit)
+        .all(db)
+        .await?;
+    let unclaimed = DeploymentRun::find()
+        .filter(C::Status.eq(status::RUNNING))
+        .filter(C::ClaimedAt.is_null())
+        .filter(deadline.clone().lt(now))
+        .limit(limit)
+        .all(db)
+        .await?;
+    let overrun = DeploymentRun::find()
+        .filter(C::Status.eq(status::RUNNING))
+        .filter(C::ClaimedAt.is_not_null())
+        .filter(deadline.add(grace).lt(now))
+        .limit(limit)
+        .all(db)
+        .await?;
+    let due_retries = DeploymentRun::find()
+        .filter(C::Status.eq(status::PENDING))
+        .filter(C::StartAfter.lte(now))
+        .order_by_asc(C::StartAfter)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(ReapCandidates {
+        lost: ids(lost),
+        unclaimed: ids(unclaimed),
+        overrun: ids(overrun),
+        due_retries: ids(due_retries),
+    })
+}
