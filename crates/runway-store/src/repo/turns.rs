@@ -164,11 +164,11 @@ pub enum Finish {
     /// No such run in the organization.
     NotFound,
     /// The expectation did not hold; nothing changed. Carries the run as it is.
-    Refused(deployment_run::Model),
+    Refused(Box<deployment_run::Model>),
     /// The run ended (and maybe a retry was created).
     Finished {
-        run: deployment_run::Model,
-        retry: Option<deployment_run::Model>,
+        run: Box<deployment_run::Model>,
+        retry: Option<Box<deployment_run::Model>>,
     },
 }
 
@@ -193,7 +193,7 @@ pub async fn finish(
         return Ok(Finish::NotFound);
     };
     if !expect.holds(&run) {
-        return Ok(Finish::Refused(run));
+        return Ok(Finish::Refused(Box::new(run)));
     }
     let mut ended = run.clone();
     ended.completed_at = Some(now);
@@ -257,7 +257,10 @@ pub async fn finish(
         _ => None,
     };
     txn.commit().await?;
-    Ok(Finish::Finished { run: ended, retry })
+    Ok(Finish::Finished {
+        run: Box::new(ended),
+        retry: retry.map(Box::new),
+    })
 }
 
 async fn insert_retry(
