@@ -73,7 +73,7 @@ fn finish_answer(
         }),
         Finish::Refused(_) => Err(not_leased(run_id)),
         Finish::Finished { run, retry } => {
-            Ok((convert::run(&run), retry.as_ref().map(convert::run)))
+            Ok((convert::run(&run), retry.as_deref().map(convert::run)))
         }
     }
 }
