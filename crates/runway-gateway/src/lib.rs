@@ -11,7 +11,7 @@ mod body;
 mod context;
 mod error;
 mod query;
-mod render;
+pub mod render;
 mod routes;
 
 use axum::Router;

@@ -29,6 +29,8 @@ enum Command {
     Serve(ServeArgs),
     /// Serve only the REST gateway, calling a runway gRPC server.
     Gateway(GatewayArgs),
+    /// Execute the turns of an environment: spawn CMD for each.
+    Runner(RunnerArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Manage personal access tokens.
@@ -77,6 +79,36 @@ struct ServeArgs {
     /// Do not run the lease reaper in this process (another replica does).
     #[arg(long, env = "RUNWAY_NO_REAPER")]
     no_reaper: bool,
+    /// Also run an embedded runner that executes every turn of the
+    /// `default` organization with this command (the single-machine case).
+    #[arg(long, env = "RUNWAY_EXEC")]
+    exec: Option<String>,
+    /// Turns the embedded runner executes at once.
+    #[arg(long, env = "RUNWAY_EXEC_CONCURRENCY", default_value_t = 4)]
+    exec_concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+struct RunnerArgs {
+    /// The runway gRPC server, e.g. http://127.0.0.1:50051.
+    #[arg(long, env = "RUNWAY_SERVER")]
+    server: String,
+    /// A PAT of the environment's organization.
+    #[arg(long, env = "RUNWAY_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The environment whose turns to execute (env_…).
+    #[arg(long, env = "RUNWAY_ENVIRONMENT")]
+    environment: String,
+    /// The command each turn runs (through `sh -c`), with the run context as
+    /// JSON on stdin and RUNWAY_RUN_ID, RUNWAY_SESSION_ID, RUNWAY_DEPLOYMENT_ID set.
+    #[arg(long)]
+    exec: String,
+    /// Turns executed at once.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// A name for this runner in the server's logs (default: host:pid).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +166,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Gateway(args) => gateway(args).await,
+        Command::Runner(args) => {
+            let config = runway_runner::RunnerConfig {
+                server: args.server,
+                token: args.token,
+                environment_id: args.environment,
+                exec: args.exec,
+                concurrency: args.concurrency,
+                name: args.name.unwrap_or_else(default_runner_name),
+            };
+            runway_runner::run(config, shutdown_signal()).await
+        }
         Command::Migrate(db) => {
             let url = app::database_url(db.database_url.as_deref(), &db.data_dir);
             app::open_store(&url, &db.data_dir, 2).await?.close().await;
@@ -186,6 +229,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }),
     };
     let running = app::start(&config).await?;
+    let embedded = match &args.exec {
+        Some(exec) => Some(embedded_runner(&running, exec, args.exec_concurrency).await?),
+        None => None,
+    };
     if let Some(token) = &running.admin_token {
         println!(
             "runway: created organization \"default\"; its admin token (shown once, also saved to {}):\n{token}",
@@ -198,7 +245,46 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     shutdown_signal().await;
     tracing::info!("shutting down");
+    if let Some((stop, task)) = embedded {
+        let _ = stop.send(());
+        task.await??;
+    }
     running.shutdown().await
+}
+
+/// Starts a runner inside `serve` for every environment of the `default`
+/// organization, with a token minted for it at start.
+async fn embedded_runner(
+    running: &app::RunningApp,
+    exec: &str,
+    concurrency: usize,
+) -> anyhow::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+)> {
+    let org = tenants::find_organization(&running.store, "default")
+        .await?
+        .context("--exec runs the turns of the organization \"default\", which does not exist")?;
+    let token = tenants::create_token(&running.store, &org.id, "embedded-runner").await?;
+    let config = runway_runner::RunnerConfig {
+        server: format!("http://{}", running.grpc_addr),
+        token: token.secret,
+        environment_id: String::new(),
+        exec: exec.to_string(),
+        concurrency,
+        name: format!("embedded@{}", default_runner_name()),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(runway_runner::run(config, async move {
+        let _ = stopped.await;
+    }));
+    println!("runway: embedded runner executing `{exec}` ({concurrency} at once)");
+    Ok((stop, task))
+}
+
+fn default_runner_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
 }
 
 async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {

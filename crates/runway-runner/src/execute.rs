@@ -1,0 +1,238 @@
+//! One turn: the process, its heartbeats, its time limit, and the report.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use runway_api::v1::{CompleteTurnRequest, FailTurnRequest, HeartbeatRequest, RunError, Turn};
+use runway_gateway::render;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+use crate::Client;
+
+/// How much of the end of stderr a failure report carries.
+pub const STDERR_TAIL_BYTES: usize = 4096;
+
+/// How a turn ended, from the runner's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnOutcome {
+    Completed,
+    Failed {
+        error_type: String,
+    },
+    /// The server refused a heartbeat (canceled, lost): the work was stopped
+    /// and nothing was reported.
+    Abandoned,
+    /// The process could not be started or reported (see the logs).
+    Broken,
+}
+
+/// The run context the agent reads on stdin: the documented JSON shapes.
+fn context(turn: &Turn) -> serde_json::Value {
+    let deployment = turn.deployment.clone().unwrap_or_default();
+    json!({
+        "run": turn.run.as_ref().map(render::run),
+        "deployment": render::deployment(&deployment),
+        "agent": turn.agent.as_ref().map(render::agent),
+        "initial_events": render::deployment(&deployment)["initial_events"].clone(),
+        "session_id": turn.session_id,
+    })
+}
+
+pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome {
+    let run = turn.run.clone().unwrap_or_default();
+    let lease = turn.lease_id.clone();
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(exec)
+        .env("RUNWAY_RUN_ID", &run.id)
+        .env("RUNWAY_SESSION_ID", &turn.session_id)
+        .env("RUNWAY_DEPLOYMENT_ID", &run.deployment_id)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        // Its own process group, so a kill reaches everything it started.
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            let message = format!("could not start {exec:?}: {err}");
+            return report_failure(client, &run.id, &lease, "agent_error", message).await;
+        }
+    };
+    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    if let Some(mut stdin) = child.stdin.take() {
+        let document = context(&turn).to_string();
+        tokio::spawn(async move {
+            // An agent that does not read its stdin is not an error.
+            let _ = stdin.write_all(document.as_bytes()).await;
+            let _ = stdin.shutdown().await;
+        });
+    }
+    let stderr = child.stderr.take().map(|mut pipe| {
+        tokio::spawn(async move {
+            let mut tail: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > 2 * STDERR_TAIL_BYTES {
+                    tail.drain(..tail.len() - STDERR_TAIL_BYTES);
+                }
+            }
+            let start = tail.len().saturating_sub(STDERR_TAIL_BYTES);
+            String::from_utf8_lossy(&tail[start..]).into_owned()
+        })
+    });
+
+    let heartbeat_every = Duration::from_millis(turn.heartbeat_interval_ms.max(50) as u64);
+    let timeout = Duration::from_millis(turn.timeout_ms.max(0) as u64);
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut beat = tokio::time::interval(heartbeat_every);
+    beat.tick().await;
+    let kill = |why: &str| {
+        if let Some(pgid) = pgid {
+            tracing::info!(run_id = %run.id, why, "killing the turn's process group");
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    };
+
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            _ = &mut deadline => {
+                kill("timeout");
+                let _ = child.wait().await;
+                let message = format!("The agent ran past timeout_ms ({} ms) and was killed.", turn.timeout_ms);
+                return report_failure(client, &run.id, &lease, "timeout_error", message).await;
+            }
+            _ = beat.tick() => {
+                let request = HeartbeatRequest { run_id: run.id.clone(), lease_id: lease.clone() };
+                match client.heartbeat(request).await {
+                    Ok(_) => {}
+                    Err(s) if matches!(s.code(), tonic::Code::FailedPrecondition | tonic::Code::NotFound) => {
+                        kill("the server ended the run (canceled or lease lost)");
+                        let _ = child.wait().await;
+                        return TurnOutcome::Abandoned;
+                    }
+                    // The server may be restarting: keep working, the lease has slack.
+                    Err(s) => tracing::warn!(run_id = %run.id, code = ?s.code(), "heartbeat failed"),
+                }
+            }
+        }
+    };
+    // The process is gone; whatever it left in its group goes too.
+    kill("turn finished");
+    let tail = match stderr {
+        Some(task) => task.await.unwrap_or_default(),
+        None => String::new(),
+    };
+    match status {
+        Ok(s) if s.success() => report_completed(client, &run.id, &lease).await,
+        Ok(s) => {
+            let code = s
+                .code()
+                .map_or_else(|| "a signal".to_string(), |c| format!("status {c}"));
+            let message = if tail.is_empty() {
+                format!("The agent exited with {code}.")
+            } else {
+                format!("The agent exited with {code}. stderr (last 4 KiB):\n{tail}")
+            };
+            report_failure(client, &run.id, &lease, "agent_error", message).await
+        }
+        Err(err) => {
+            report_failure(
+                client,
+                &run.id,
+                &lease,
+                "agent_error",
+                format!("waiting for the agent failed: {err}"),
+            )
+            .await
+        }
+    }
+}
+
+/// Retries a report a few times: the server may be restarting.
+async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, tonic::Status>>,
+{
+    let mut wait = Duration::from_millis(200);
+    for _ in 0..8 {
+        match call().await {
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
+                ) =>
+            {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+    call().await
+}
+
+async fn report_completed(client: &mut Client, run_id: &str, lease: &str) -> TurnOutcome {
+    let request = CompleteTurnRequest {
+        run_id: run_id.to_string(),
+        lease_id: lease.to_string(),
+    };
+    match with_retries(|| {
+        let mut client = client.clone();
+        let request = request.clone();
+        async move { client.complete_turn(request).await }
+    })
+    .await
+    {
+        Ok(_) => TurnOutcome::Completed,
+        Err(s) => {
+            tracing::warn!(run_id, code = ?s.code(), message = s.message(), "completion not recorded");
+            TurnOutcome::Broken
+        }
+    }
+}
+
+async fn report_failure(
+    client: &mut Client,
+    run_id: &str,
+    lease: &str,
+    error_type: &str,
+    message: String,
+) -> TurnOutcome {
+    let request = FailTurnRequest {
+        run_id: run_id.to_string(),
+        lease_id: lease.to_string(),
+        error: Some(RunError {
+            r#type: error_type.to_string(),
+            message,
+        }),
+    };
+    match with_retries(|| {
+        let mut client = client.clone();
+        let request = request.clone();
+        async move { client.fail_turn(request).await }
+    })
+    .await
+    {
+        Ok(_) => TurnOutcome::Failed {
+            error_type: error_type.to_string(),
+        },
+        Err(s) => {
+            tracing::warn!(run_id, code = ?s.code(), message = s.message(), "failure not recorded");
+            TurnOutcome::Broken
+        }
+    }
+}

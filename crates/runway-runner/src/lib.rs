@@ -1,0 +1,137 @@
+//! The reference runner: `runway runner --exec CMD`.
+//!
+//! Each worker claims the next turn of its environment, runs `sh -c CMD`
+//! with the run context as one JSON document on stdin, heartbeats while the
+//! process runs, and reports: exit 0 → completed; any other exit → failed
+//! with `agent_error` and the last 4 KiB of stderr; past `timeout_ms` the
+//! process group is killed and the run fails with `timeout_error`. When a
+//! heartbeat is refused (the run was canceled, or its lease was lost) the
+//! process group is killed and nothing is reported.
+
+mod execute;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use runway_api::v1::ClaimTurnRequest;
+use runway_api::v1::runner_service_client::RunnerServiceClient;
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+pub use execute::{STDERR_TAIL_BYTES, TurnOutcome};
+
+/// How a runner runs.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// The gRPC server, e.g. `http://127.0.0.1:50051`.
+    pub server: String,
+    /// A PAT of the organization whose turns to run.
+    pub token: String,
+    /// The environment whose turns to claim; empty: every environment.
+    pub environment_id: String,
+    /// The command each turn runs (through `sh -c`).
+    pub exec: String,
+    /// Turns executed at once.
+    pub concurrency: usize,
+    /// Shown in the server's logs.
+    pub name: String,
+}
+
+/// The runner's gRPC client, with the token on every call.
+pub type Client = RunnerServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// Connects lazily: a runner started before its server keeps trying.
+pub fn client(server: &str, token: &str) -> anyhow::Result<Client> {
+    let channel = Endpoint::from_shared(server.to_string())
+        .with_context(|| format!("{server:?} is not a URL"))?
+        .connect_timeout(Duration::from_secs(5))
+        .connect_lazy();
+    let bearer = Bearer(
+        format!("Bearer {token}")
+            .parse()
+            .context("the token is not valid header text")?,
+    );
+    Ok(RunnerServiceClient::with_interceptor(channel, bearer))
+}
+
+/// Runs `config.concurrency` workers until `shutdown` resolves. A turn in
+/// progress when it does is finished first.
+pub async fn run(
+    config: RunnerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let client = client(&config.server, &config.token)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut workers = Vec::new();
+    for worker in 0..config.concurrency.max(1) {
+        let (client, config, stop) = (client.clone(), config.clone(), stop_rx.clone());
+        workers.push(tokio::spawn(async move {
+            work(worker, client, config, stop).await
+        }));
+    }
+    for w in workers {
+        w.await.context("runner worker panicked")?;
+    }
+    Ok(())
+}
+
+async fn work(
+    worker: usize,
+    mut client: Client,
+    config: RunnerConfig,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let name = format!("{}#{worker}", config.name);
+    let mut backoff = Duration::from_millis(200);
+    while !*stop.borrow() {
+        let request = ClaimTurnRequest {
+            environment_id: config.environment_id.clone(),
+            runner_name: name.clone(),
+            wait_ms: 10_000,
+        };
+        let claimed = tokio::select! {
+            _ = stop.changed() => break,
+            r = client.claim_turn(request) => r,
+        };
+        match claimed {
+            Ok(response) => {
+                backoff = Duration::from_millis(200);
+                if let Some(turn) = response.into_inner().turn {
+                    let run_id = turn.run.as_ref().map(|r| r.id.clone()).unwrap_or_default();
+                    tracing::info!(%run_id, runner = %name, "executing turn");
+                    let outcome = execute::execute(&mut client, &config.exec, turn).await;
+                    tracing::info!(%run_id, ?outcome, "turn done");
+                }
+            }
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), message = status.message(), "claim failed; retrying");
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
