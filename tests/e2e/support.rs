@@ -118,6 +118,33 @@ impl TestApp {
         &self.running().scheduler
     }
 
+    /// The server's lease reaper.
+    pub fn reaper(&self) -> &runway_server::LeaseReaper {
+        &self.running().reaper
+    }
+
+    /// A RunnerService client on the server's real port.
+    pub async fn runner_client(
+        &self,
+    ) -> runway_api::v1::runner_service_client::RunnerServiceClient<Channel> {
+        runway_api::v1::runner_service_client::RunnerServiceClient::connect(format!(
+            "http://{}",
+            self.running().grpc_addr
+        ))
+        .await
+        .expect("gRPC connects")
+    }
+
+    /// A gRPC request with this app's token.
+    pub fn authed<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token).parse().unwrap(),
+        );
+        request
+    }
+
     /// The database URL, for more replicas on the same data.
     pub fn database_url(&self) -> &str {
         self.db.url()

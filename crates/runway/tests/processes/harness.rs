@@ -1,0 +1,326 @@
+//! Child processes for the tests: a server, runners, and the agent script.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_runway");
+
+/// The lease TTL the tests' servers use.
+pub const LEASE_TTL: Duration = Duration::from_millis(1000);
+
+fn stderr() -> Stdio {
+    if std::env::var_os("TEST_LOG").is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    }
+}
+
+/// A `runway serve` child process.
+pub struct Server {
+    child: Child,
+    pub grpc: String,
+    pub http: String,
+    pub token: String,
+    database_url: String,
+    data_dir: PathBuf,
+    lease_ttl: Duration,
+}
+
+impl Server {
+    /// Starts a server on fresh ports.
+    pub async fn start(database_url: &str, data_dir: &Path) -> Server {
+        Self::start_at(
+            database_url,
+            data_dir,
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            LEASE_TTL,
+        )
+        .await
+    }
+
+    pub async fn start_at(
+        database_url: &str,
+        data_dir: &Path,
+        grpc: &str,
+        http: &str,
+        lease_ttl: Duration,
+    ) -> Server {
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--grpc-addr",
+                grpc,
+                "--http-addr",
+                http,
+                "--database-url",
+                database_url,
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--lease-ttl-ms", &lease_ttl.as_millis().to_string()])
+            .args([
+                "--retry-backoff-ms",
+                "100",
+                "--reaper-interval-ms",
+                "50",
+                "--no-scheduler",
+            ])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn runway serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (grpc, http) = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                // "runway: gRPC on A, REST on http://B/api/v1/cloud"
+                if let Some(rest) = line.strip_prefix("runway: gRPC on ") {
+                    let (grpc, rest) = rest.split_once(", REST on ").unwrap();
+                    let http = rest.trim_end_matches("/api/v1/cloud").to_string();
+                    return (format!("http://{grpc}"), http);
+                }
+            }
+            panic!("runway serve exited before listening");
+        })
+        .await
+        .expect("runway serve listens within a minute");
+        // Keep draining stdout so the server never blocks on it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let token = std::fs::read_to_string(data_dir.join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Server {
+            child,
+            grpc,
+            http,
+            token,
+            database_url: database_url.to_string(),
+            data_dir: data_dir.to_path_buf(),
+            lease_ttl,
+        }
+    }
+
+    /// `kill -9`, then a start on the same database and ports.
+    pub async fn kill9_and_restart(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+        let grpc = self.grpc.trim_start_matches("http://").to_string();
+        let http = self.http.trim_start_matches("http://").to_string();
+        let restarted = Server::start_at(
+            &self.database_url,
+            &self.data_dir,
+            &grpc,
+            &http,
+            self.lease_ttl,
+        )
+        .await;
+        *self = restarted;
+    }
+
+    /// An HTTP client for this server's REST API.
+    pub fn api(&self) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: format!("{}/api/v1/cloud", self.http),
+            token: self.token.clone(),
+        }
+    }
+}
+
+/// A `runway runner` child process.
+pub struct Runner {
+    child: Child,
+}
+
+impl Runner {
+    pub fn start(
+        server: &Server,
+        environment: &str,
+        concurrency: usize,
+        env: &[(&str, &str)],
+    ) -> Runner {
+        let mut command = Command::new(BIN);
+        command
+            .args([
+                "runner",
+                "--server",
+                &server.grpc,
+                "--environment",
+                environment,
+            ])
+            .args(["--exec", &format!("sh {}", agent_script().display())])
+            .args(["--concurrency", &concurrency.to_string()])
+            .env("RUNWAY_TOKEN", &server.token)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Runner {
+            child: command.spawn().expect("spawn runway runner"),
+        }
+    }
+
+    /// `kill -9`: no goodbye, no report, the lease just stops being renewed.
+    pub async fn kill9(mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+}
+
+/// The test agent: runs the first initial event's content as a shell
+/// script, after writing its pid to `$PIDS/<run id>` when `PIDS` is set.
+pub fn agent_script() -> PathBuf {
+    static SCRIPT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("runway-test-agent-{}.sh", std::process::id()));
+        std::fs::write(
+            &path,
+            r#"ctx=$(cat)
+script=$(printf '%s' "$ctx" | sed -n 's/.*"initial_events":\[{"content":"\([^"]*\)".*/\1/p' | head -n 1)
+if [ -n "${PIDS:-}" ]; then echo $$ > "$PIDS/$RUNWAY_RUN_ID"; fi
+eval "$script"
+"#,
+        )
+        .unwrap();
+        path
+    })
+    .clone()
+}
+
+/// True when `pid` no longer runs (gone, or a zombie nobody reaped yet).
+pub fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
+/// Waits for `check` to hold, looking every 25 ms, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Typed calls to the REST API.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    pub token: String,
+}
+
+impl Api {
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    /// An agent and an environment; returns their ids.
+    pub async fn agent_and_environment(&self) -> (String, String) {
+        let (_, agent) = self
+            .post("/agents", json!({"name": "a", "model": "m"}))
+            .await;
+        let (_, env) = self.post("/environments", json!({"name": "e"})).await;
+        (
+            agent["id"].as_str().unwrap().to_string(),
+            env["id"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// A deployment whose runs execute `script`, with config overrides.
+    pub async fn deployment(&self, agent: &str, env: &str, script: &str, config: Value) -> String {
+        let (status, dep) = self
+            .post(
+                "/deployments",
+                json!({"name": "d", "agent": agent, "environment_id": env,
+                       "initial_events": [{"type": "user.message", "content": script}],
+                       "metadata": {"cas_config": {"config": config}}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{dep}");
+        dep["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn trigger(&self, deployment: &str) -> Value {
+        let (status, run) = self
+            .post(&format!("/deployments/{deployment}/run"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{run}");
+        run
+    }
+
+    pub async fn run(&self, id: &str) -> Value {
+        self.get(&format!("/deployment_runs/{id}")).await
+    }
+
+    /// Waits until run `id` is completed or failed, and returns it.
+    pub async fn terminal(&self, id: &str, limit: Duration) -> Value {
+        eventually(limit, &format!("run {id} to end"), || async {
+            let run = self.run(id).await;
+            matches!(run["status"].as_str(), Some("completed" | "failed")).then_some(run)
+        })
+        .await
+    }
+
+    /// Every run of the organization.
+    pub async fn all_runs(&self) -> Vec<Value> {
+        let mut runs = Vec::new();
+        let mut path = "/deployment_runs?limit=1000".to_string();
+        loop {
+            let page = self.get(&path).await;
+            runs.extend(page["data"].as_array().unwrap().iter().cloned());
+            match page["next_page"].as_str() {
+                Some(next) => path = format!("/deployment_runs?limit=1000&page={next}"),
+                None => return runs,
+            }
+        }
+    }
+}

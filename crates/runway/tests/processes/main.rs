@@ -1,0 +1,7 @@
+//! Run execution with real processes: `runway serve` and `runway runner`
+//! as child processes of the test, agents as their children, `kill -9`
+//! where the issue says so. One test binary for the area.
+
+mod execution;
+mod harness;
+mod resilience;

@@ -1,0 +1,154 @@
+//! Processes that die: a runner killed mid-turn, a server killed with 200
+//! runs in flight.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use runway_store::testing::TestDatabase;
+use serde_json::json;
+
+use crate::harness::{LEASE_TTL, Runner, Server, eventually};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_runner_loses_its_run_and_the_retry_completes_on_another() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let pids = tempfile::tempdir().unwrap();
+    let marks = tempfile::tempdir().unwrap();
+    let server = Server::start(db.url(), data.path()).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let env_vars = [
+        ("PIDS", pids.path().to_str().unwrap()),
+        ("MARKS", marks.path().to_str().unwrap()),
+    ];
+    // The first attempt hangs; any later one completes at once.
+    let script =
+        r#"m=$MARKS/$RUNWAY_DEPLOYMENT_ID; if [ -e $m ]; then exit 0; fi; touch $m; sleep 30"#;
+    let dep = api
+        .deployment(&agent, &env, script, json!({"max_retries": 1}))
+        .await;
+
+    let first_runner = Runner::start(&server, &env, 1, &env_vars);
+    let run = api.trigger(&dep).await["id"].as_str().unwrap().to_string();
+    let pid: i32 = eventually(LIMIT, "the first attempt to start", || async {
+        std::fs::read_to_string(pids.path().join(&run))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    })
+    .await;
+    first_runner.kill9().await;
+    let killed_at = Instant::now();
+    let lost = api.terminal(&run, LIMIT).await;
+    let noticed = killed_at.elapsed();
+    // The orphaned agent is no longer anyone's; clean it up.
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert_eq!(lost["status"], "failed", "{lost}");
+    assert_eq!(lost["error"]["type"], "runner_lost_error");
+    assert!(noticed <= 2 * LEASE_TTL, "noticed after {noticed:?}");
+
+    let second_runner = Runner::start(&server, &env, 1, &env_vars);
+    let retry = eventually(LIMIT, "the retry", || async {
+        let runs = api
+            .get(&format!(
+                "/deployment_runs?deployment_id={dep}&trigger_type=retry"
+            ))
+            .await;
+        runs["data"].as_array().unwrap().first().cloned()
+    })
+    .await;
+    assert_eq!(
+        retry["trigger_context"],
+        json!({"type": "retry", "retry_of": run})
+    );
+    assert_eq!(retry["cas_run_extras"]["attempt"], 2);
+    let retry = api.terminal(retry["id"].as_str().unwrap(), LIMIT).await;
+    assert_eq!(retry["status"], "completed", "{retry}");
+    let dep = api.get(&format!("/deployments/{dep}")).await;
+    let stats = &dep["metadata"]["cas_config"]["stats"];
+    assert_eq!(stats["total_runs"], 2);
+    assert_eq!(stats["total_failures"], 1);
+    assert_eq!(
+        stats["consecutive_failures"], 0,
+        "the completed retry resets the streak"
+    );
+    second_runner.kill9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_loses_no_run_and_runs_none_twice() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let log = out.path().join("executed");
+    // A longer lease: the runners' leases outlive the server's restart.
+    let mut server = Server::start_at(
+        db.url(),
+        data.path(),
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        Duration::from_secs(5),
+    )
+    .await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let log_env = [("OUT", log.to_str().unwrap())];
+    let runners = [
+        Runner::start(&server, &env, 16, &log_env),
+        Runner::start(&server, &env, 16, &log_env),
+    ];
+    let script = r#"sleep 0.5; echo $RUNWAY_RUN_ID >> $OUT"#;
+    let deps = [
+        api.deployment(&agent, &env, script, json!({"max_concurrent": 100}))
+            .await,
+        api.deployment(&agent, &env, script, json!({"max_concurrent": 100}))
+            .await,
+    ];
+    let mut ids = HashSet::new();
+    for i in 0..200 {
+        let run = api.trigger(&deps[i % 2]).await;
+        assert_eq!(run["status"], "running");
+        ids.insert(run["id"].as_str().unwrap().to_string());
+    }
+    let before = api.all_runs().await;
+    assert_eq!(before.len(), 200);
+    let done_before = before.iter().filter(|r| r["status"] == "completed").count();
+    assert!(done_before < 200, "the kill must find runs in flight");
+
+    server.kill9_and_restart().await;
+    let api = server.api();
+    let after = api.all_runs().await;
+    assert_eq!(after.len(), 200, "no run lost, none added by the restart");
+
+    for id in &ids {
+        let run = api.terminal(id, LIMIT).await;
+        assert!(
+            matches!(run["status"].as_str(), Some("completed" | "failed")),
+            "{run}"
+        );
+    }
+    let runs = api.all_runs().await;
+    assert_eq!(runs.len(), 200, "no retries: max_retries is 0");
+    let executed = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<&str> = executed.lines().collect();
+    let unique: HashSet<&str> = lines.iter().copied().collect();
+    assert_eq!(unique.len(), lines.len(), "a run executed twice");
+    let completed: HashSet<String> = runs
+        .iter()
+        .filter(|r| r["status"] == "completed")
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    // The leases (5 s) outlive the restart, so every run completes, once.
+    assert_eq!(completed, ids, "every run completed");
+    assert_eq!(unique.len(), 200, "every run executed");
+    for r in runners {
+        r.kill9().await;
+    }
+}
