@@ -41,7 +41,7 @@ async fn exit_codes_and_timeouts_decide_the_outcome() {
         )
         .await;
     let slow = api
-        .deployment(&agent, &env, "sleep 30", json!({"timeout_ms": 1000}))
+        .deployment(&agent, &env, "sleep 30", json!({"timeout_ms": 2000}))
         .await;
     let ok = api.trigger(&ok).await["id"].as_str().unwrap().to_string();
     let broken = api.trigger(&broken).await["id"]
