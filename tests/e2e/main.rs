@@ -5,6 +5,7 @@ mod concurrency;
 mod execution;
 mod grpc_errors;
 mod idempotency;
+mod operations;
 mod resources;
 mod rest_errors;
 mod schedules;

@@ -175,6 +175,11 @@ impl TestApp {
             .secret
     }
 
+    /// The gRPC server's address, as a URL.
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.running().grpc_addr)
+    }
+
     /// A gRPC client on the server's real port.
     pub async fn grpc(&self) -> DeploymentServiceClient<Channel> {
         DeploymentServiceClient::connect(format!("http://{}", self.running().grpc_addr))

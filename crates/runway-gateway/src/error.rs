@@ -36,6 +36,16 @@ impl ApiError {
         }
     }
 
+    /// A 503 `overloaded_error`.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error_type: "overloaded_error",
+            message: message.into(),
+            param: None,
+        }
+    }
+
     fn not_found(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::NOT_FOUND,

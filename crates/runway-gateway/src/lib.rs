@@ -90,6 +90,10 @@ impl Gateway {
             .max_encoding_message_size(64 * 1024 * 1024)
     }
 
+    fn health(&self) -> tonic_health::pb::health_client::HealthClient<GrpcTransport> {
+        tonic_health::pb::health_client::HealthClient::new(self.transport.clone())
+    }
+
     fn sessions(&self) -> SessionServiceClient<GrpcTransport> {
         SessionServiceClient::new(self.transport.clone())
     }
@@ -104,8 +108,9 @@ impl Gateway {
 /// The whole REST API: both base paths, the envelope for every failure
 /// (unknown routes and wrong methods included), and `x-request-id`.
 pub fn router(gateway: Gateway) -> Router {
-    let api = routes::api().with_state(gateway);
+    let api = routes::api().with_state(gateway.clone());
     Router::new()
+        .merge(routes::probes().with_state(gateway))
         .nest("/api/v1/cloud", api.clone())
         .nest("/v1", api)
         .fallback(error::unknown_route)

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clock;
 pub mod convert;
 pub mod error;
+pub mod health;
 pub mod idempotency;
 pub mod paging;
 pub mod reaper;
@@ -38,6 +39,7 @@ use services::{AgentApi, Core, DeploymentApi, EnvironmentApi, RunnerApi, Session
 #[derive(Clone)]
 pub struct Runway {
     core: std::sync::Arc<Core>,
+    health: tonic_health::server::HealthReporter,
 }
 
 impl Runway {
@@ -45,6 +47,7 @@ impl Runway {
     pub fn new(store: Store, clock: SharedClock, execution: ExecutionConfig) -> Self {
         Self {
             core: Core::new(store, clock, execution),
+            health: tonic_health::server::HealthReporter::new(),
         }
     }
 
@@ -61,6 +64,22 @@ impl Runway {
         )))
         .add_service(RunnerServiceServer::new(RunnerApi::new(core.clone())))
         .add_service(SessionServiceServer::new(SessionApi::new(core.clone())))
+        .add_service(tonic_health::pb::health_server::HealthServer::new(
+            tonic_health::server::HealthService::from_health_reporter(self.health.clone()),
+        ))
+        .add_service(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(runway_api::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .build_v1()
+                .expect("the descriptor sets are valid"),
+        )
+    }
+
+    /// Keeps gRPC health in step with the database (run it, or call
+    /// `check_once`, before answering readiness).
+    pub fn health_watcher(&self) -> health::HealthWatcher {
+        health::HealthWatcher::new(self.core.store.clone(), self.health.clone())
     }
 
     /// The scheduler (fires due schedules).

@@ -118,6 +118,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let routes = runway.routes();
     let scheduler = runway.scheduler();
     let reaper = runway.reaper();
+    let health = runway.health_watcher();
+    health.check_once().await;
     let gateway = runway_gateway::Gateway::new(runway_gateway::in_process(routes.clone()));
     let (stop, rx) = watch::channel(false);
     let grpc_task = tokio::spawn({
@@ -138,6 +140,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
             Ok(())
         }));
     }
+    tasks.push(tokio::spawn({
+        let rx = rx.clone();
+        async move {
+            health.run(Duration::from_secs(2), stopped(rx)).await;
+            Ok(())
+        }
+    }));
     if let Some(interval) = config.reaper_interval {
         let reaper = reaper.clone();
         tasks.push(tokio::spawn(async move {

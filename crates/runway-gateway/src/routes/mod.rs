@@ -4,6 +4,7 @@
 mod agents;
 mod deployments;
 mod environments;
+mod health;
 mod runs;
 mod sessions;
 mod shared;
@@ -12,6 +13,13 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::Gateway;
+
+/// `/healthz` and `/readyz`, at the root, without auth.
+pub fn probes() -> Router<Gateway> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+}
 
 /// Every route of API.md's table, relative to the base path.
 pub fn api() -> Router<Gateway> {

@@ -1,0 +1,62 @@
+//! gRPC health (`grpc.health.v1`): every service is SERVING while the
+//! database answers, NOT_SERVING while it does not. The REST gateway's
+//! `/readyz` asks this service.
+
+use std::time::Duration;
+
+use runway_store::Store;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// The services whose health is reported, besides the whole server ("").
+pub const SERVICES: [&str; 5] = [
+    "runway.v1.DeploymentService",
+    "runway.v1.AgentService",
+    "runway.v1.EnvironmentService",
+    "runway.v1.RunnerService",
+    "runway.v1.SessionService",
+];
+
+/// Keeps the health statuses in step with the database.
+#[derive(Clone)]
+pub struct HealthWatcher {
+    store: Store,
+    reporter: HealthReporter,
+}
+
+impl HealthWatcher {
+    pub(crate) fn new(store: Store, reporter: HealthReporter) -> Self {
+        Self { store, reporter }
+    }
+
+    /// Pings the database once and publishes the result.
+    pub async fn check_once(&self) -> bool {
+        let ok = self.store.ping().await.is_ok();
+        let status = if ok {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.reporter.set_service_status("", status).await;
+        for service in SERVICES {
+            self.reporter.set_service_status(service, status).await;
+        }
+        ok
+    }
+
+    /// Checks every `interval` until `shutdown`.
+    pub async fn run(self, interval: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tick.tick() => {
+                    if !self.check_once().await {
+                        tracing::warn!("the database does not answer: reporting NOT_SERVING");
+                    }
+                }
+            }
+        }
+    }
+}

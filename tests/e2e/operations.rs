@@ -1,0 +1,92 @@
+//! What operators and tools rely on: probes, gRPC health and reflection.
+
+use serde_json::json;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+use crate::support::TestApp;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_health_and_reflection_answer_without_auth() {
+    let app = TestApp::sqlite().await;
+    let root = app.base.trim_end_matches("/api/v1/cloud").to_string();
+    let live = app.call("GET", &format!("{root}/healthz"), None, &[]).await;
+    assert_eq!(
+        (live.status, live.body.clone()),
+        (200, json!({"status": "ok"}))
+    );
+    let ready = app.call("GET", &format!("{root}/readyz"), None, &[]).await;
+    assert_eq!(
+        (ready.status, ready.body.clone()),
+        (200, json!({"status": "ready"}))
+    );
+
+    let channel = tonic::transport::Endpoint::from_shared(app.grpc_url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel.clone());
+    for service in ["", "runway.v1.DeploymentService", "runway.v1.RunnerService"] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status();
+        assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+
+    let mut reflection = ServerReflectionClient::new(channel);
+    let ask = |request: MessageRequest| {
+        tokio_stream::iter([ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(request),
+        }])
+    };
+    let mut answers = reflection
+        .server_reflection_info(ask(MessageRequest::ListServices(String::new())))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("not a service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "runway.v1.DeploymentService",
+        "runway.v1.AgentService",
+        "runway.v1.EnvironmentService",
+        "runway.v1.RunnerService",
+        "runway.v1.SessionService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} not in {names:?}"
+        );
+    }
+    let mut answers = reflection
+        .server_reflection_info(ask(MessageRequest::FileContainingSymbol(
+            "runway.v1.DeploymentRun".into(),
+        )))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::FileDescriptorResponse(files)) =
+        answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("no descriptor for runway.v1.DeploymentRun");
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
+    app.shutdown().await;
+}
