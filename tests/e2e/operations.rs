@@ -90,3 +90,56 @@ async fn probes_health_and_reflection_answer_without_auth() {
     assert!(!files.file_descriptor_proto.is_empty());
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_runs_requests_and_rpcs() {
+    let app = TestApp::sqlite().await;
+    let seed = app.seed(1).await;
+    let run = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await
+        .body;
+    app.post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await; // skipped
+    app.post_empty(&format!(
+        "/deployment_runs/{}/cancel",
+        run["id"].as_str().unwrap()
+    ))
+    .await;
+    app.get("/deployments/dep_unknown").await;
+    let mut grpc = app.grpc().await;
+    grpc.get_deployment(app.authed(runway_api::v1::GetDeploymentRequest {
+        deployment_id: seed.deployment_id.clone(),
+    }))
+    .await
+    .unwrap();
+    app.reaper().run_once().await.unwrap();
+
+    let root = app.base.trim_end_matches("/api/v1/cloud").to_string();
+    let response = app
+        .http
+        .get(format!("{root}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = response.text().await.unwrap();
+    for line in [
+        r#"runway_runs_triggered_total{trigger="manual",outcome="running"} 1"#,
+        r#"runway_runs_triggered_total{trigger="manual",outcome="skipped"} 1"#,
+        r#"runway_runs_finished_total{status="failed",error_type="canceled_error"} 1"#,
+        r#"runway_http_request_duration_seconds_count{method="POST",route="/api/v1/cloud/deployments/{id}/run",status="200"} 2"#,
+        r#"runway_http_request_duration_seconds_count{method="GET",route="/api/v1/cloud/deployments/{id}",status="404"} 1"#,
+        r#"runway_grpc_request_duration_seconds_count{method="/runway.v1.DeploymentService/GetDeployment",code="Ok"} 1"#,
+        "runway_active_leases 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+    }
+    app.shutdown().await;
+}

@@ -10,6 +10,7 @@
 mod body;
 mod context;
 mod error;
+mod metrics;
 mod query;
 pub mod render;
 mod routes;
@@ -25,6 +26,7 @@ use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
 pub use error::ApiError;
+pub use metrics::Observability;
 
 /// The largest request body the API accepts (API.md: over 32 MiB → 400).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -106,15 +108,24 @@ impl Gateway {
 }
 
 /// The whole REST API: both base paths, the envelope for every failure
-/// (unknown routes and wrong methods included), and `x-request-id`.
-pub fn router(gateway: Gateway) -> Router {
+/// (unknown routes and wrong methods included), `x-request-id`, the probes
+/// and `/metrics` (rendering `observability`'s registry).
+pub fn router(gateway: Gateway, observability: Observability) -> Router {
     let api = routes::api().with_state(gateway.clone());
     Router::new()
         .merge(routes::probes().with_state(gateway))
+        .route(
+            "/metrics",
+            axum::routing::get(metrics::render).with_state(observability.clone()),
+        )
         .nest("/api/v1/cloud", api.clone())
         .nest("/v1", api)
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .route_layer(axum::middleware::from_fn_with_state(
+            observability,
+            metrics::record,
+        ))
         .layer(axum::middleware::from_fn(error::render_envelopes))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(context::request_id))

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod error;
 pub mod health;
 pub mod idempotency;
+pub mod metrics;
 pub mod paging;
 pub mod reaper;
 pub mod schedule;
@@ -43,10 +44,40 @@ pub struct Runway {
 }
 
 impl Runway {
-    /// `clock` is the server's "now" (schedules, triggers, leases).
+    /// `clock` is the server's "now" (schedules, triggers, leases). Its
+    /// metrics are registered nowhere; see [`Runway::with_registry`].
     pub fn new(store: Store, clock: SharedClock, execution: ExecutionConfig) -> Self {
+        Self::with_metrics(
+            store,
+            clock,
+            execution,
+            metrics::ServerMetrics::unregistered(),
+        )
+    }
+
+    /// Like [`Runway::new`], with the metrics registered in `registry`.
+    pub fn with_registry(
+        store: Store,
+        clock: SharedClock,
+        execution: ExecutionConfig,
+        registry: &mut prometheus_client::registry::Registry,
+    ) -> Self {
+        Self::with_metrics(
+            store,
+            clock,
+            execution,
+            metrics::ServerMetrics::register(registry),
+        )
+    }
+
+    fn with_metrics(
+        store: Store,
+        clock: SharedClock,
+        execution: ExecutionConfig,
+        metrics: metrics::ServerMetrics,
+    ) -> Self {
         Self {
-            core: Core::new(store, clock, execution),
+            core: Core::new(store, clock, execution, metrics),
             health: tonic_health::server::HealthReporter::new(),
         }
     }
@@ -91,19 +122,25 @@ impl Runway {
     pub fn reaper(&self) -> LeaseReaper {
         LeaseReaper::new(self.core.clone())
     }
+
+    /// The layer that times network gRPC calls into this server's metrics.
+    pub fn rpc_metrics(&self) -> metrics::RpcMetricsLayer {
+        metrics::RpcMetricsLayer(self.core.metrics.clone())
+    }
 }
 
-/// Serves `routes` on `listener` until `shutdown` resolves, then lets
-/// in-flight calls finish.
+/// Serves `runway`'s routes on `listener` until `shutdown` resolves, then
+/// lets in-flight calls finish.
 pub async fn serve(
     listener: TcpListener,
-    routes: Routes,
+    runway: &Runway,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "gRPC listening");
     tonic::transport::Server::builder()
-        .add_routes(routes)
+        .layer(runway.rpc_metrics())
+        .add_routes(runway.routes())
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
 }

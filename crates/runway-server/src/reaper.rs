@@ -94,11 +94,20 @@ impl LeaseReaper {
         }
         for id in found.due_retries {
             match turns::start_retry(&core.store, &id, now, retry_gate).await? {
-                Some(run) if run.session_id.is_some() => report.retries_started += 1,
-                Some(_) => report.retries_skipped += 1,
+                Some(run) if run.session_id.is_some() => {
+                    core.metrics.triggered("retry", &run.status);
+                    report.retries_started += 1;
+                }
+                Some(run) => {
+                    core.metrics.triggered("retry", &run.status);
+                    report.retries_skipped += 1;
+                }
                 None => {}
             }
         }
+        core.metrics
+            .active_leases
+            .set(turns::count_leased(&core.store, now).await?);
         if report.retries_started > 0 {
             core.turns_started.notify_waiters();
         }

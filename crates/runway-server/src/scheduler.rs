@@ -41,8 +41,11 @@ impl Scheduler {
             schedules::fire_next_due(&self.core.store, now, |d| plan(d, now), concurrency_gate)
                 .await?
         {
-            if f.run.as_ref().is_some_and(|r| r.session_id.is_some()) {
-                self.core.turns_started.notify_waiters();
+            if let Some(run) = &f.run {
+                self.core.metrics.triggered("schedule", &run.status);
+                if run.session_id.is_some() {
+                    self.core.turns_started.notify_waiters();
+                }
             }
             if f.plan.missed > 0 {
                 tracing::warn!(

@@ -114,7 +114,14 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
 
-    let runway = Runway::new(store.clone(), config.clock.clone(), config.execution);
+    let mut registry = prometheus_client::registry::Registry::default();
+    let runway = Runway::with_registry(
+        store.clone(),
+        config.clock.clone(),
+        config.execution,
+        &mut registry,
+    );
+    let observability = runway_gateway::Observability::new(registry);
     let routes = runway.routes();
     let scheduler = runway.scheduler();
     let reaper = runway.reaper();
@@ -124,12 +131,18 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let (stop, rx) = watch::channel(false);
     let grpc_task = tokio::spawn({
         let rx = rx.clone();
-        async move { Ok(runway_server::serve(grpc, routes, stopped(rx)).await?) }
+        let runway = runway.clone();
+        async move { Ok(runway_server::serve(grpc, &runway, stopped(rx)).await?) }
     });
     let http_task = tokio::spawn({
         let rx = rx.clone();
         async move {
-            Ok(runway_gateway::serve(http, runway_gateway::router(gateway), stopped(rx)).await?)
+            Ok(runway_gateway::serve(
+                http,
+                runway_gateway::router(gateway, observability),
+                stopped(rx),
+            )
+            .await?)
         }
     });
     let mut tasks = vec![grpc_task, http_task];

@@ -300,7 +300,14 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         args.grpc
     );
-    runway_gateway::serve(listener, runway_gateway::router(gateway), shutdown_signal()).await?;
+    let observability =
+        runway_gateway::Observability::new(prometheus_client::registry::Registry::default());
+    runway_gateway::serve(
+        listener,
+        runway_gateway::router(gateway, observability),
+        shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 

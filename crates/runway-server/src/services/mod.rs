@@ -55,6 +55,7 @@ pub struct Core {
     pub execution: ExecutionConfig,
     /// Woken whenever a turn starts, so waiting claims return at once.
     pub turns_started: Notify,
+    pub metrics: Arc<crate::metrics::ServerMetrics>,
 }
 
 fn nanos(d: Duration) -> i64 {
@@ -62,7 +63,12 @@ fn nanos(d: Duration) -> i64 {
 }
 
 impl Core {
-    pub fn new(store: Store, clock: SharedClock, execution: ExecutionConfig) -> Arc<Core> {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        execution: ExecutionConfig,
+        metrics: crate::metrics::ServerMetrics,
+    ) -> Arc<Core> {
         Arc::new(Core {
             auth: Authenticator::new(store.clone()),
             idempotency: IdempotencyGate::new(store.clone()),
@@ -70,12 +76,21 @@ impl Core {
             clock,
             execution,
             turns_started: Notify::new(),
+            metrics: Arc::new(metrics),
         })
     }
 
     /// The lease TTL in nanoseconds.
     pub fn lease_ttl_nanos(&self) -> i64 {
         nanos(self.execution.lease_ttl)
+    }
+
+    /// Counts how a finish ended in the metrics.
+    pub fn record_finish(&self, finish: &runway_store::repo::turns::Finish) {
+        if let runway_store::repo::turns::Finish::Finished { run, .. } = finish {
+            self.metrics
+                .finished(&run.status, run.error_type.as_deref());
+        }
     }
 
     /// How failed runs are retried.

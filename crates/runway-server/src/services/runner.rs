@@ -184,6 +184,7 @@ impl RunnerService for RunnerApi {
         )
         .await
         .map_err(ServiceError::from)?;
+        self.core.record_finish(&result);
         let (run, _) = finish_answer(result, &req.run_id)?;
         Ok(Response::new(CompleteTurnResponse { run: Some(run) }))
     }
@@ -224,6 +225,7 @@ impl RunnerService for RunnerApi {
         )
         .await
         .map_err(ServiceError::from)?;
+        self.core.record_finish(&result);
         let (run, retry) = finish_answer(result, &req.run_id)?;
         Ok(Response::new(FailTurnResponse {
             run: Some(run),

@@ -127,6 +127,7 @@ pub async fn run_deployment(
                 if run.session_id.is_some() {
                     core.turns_started.notify_waiters();
                 }
+                core.metrics.triggered("manual", &run.status);
                 Ok(run)
             },
             |run_id| async move { load_run(core, org, &run_id).await },
@@ -284,6 +285,7 @@ pub async fn cancel_run(
         core.now(),
     )
     .await?;
+    core.record_finish(&result);
     match result {
         Finish::NotFound => Err(run_not_found(id)),
         Finish::Refused(run) => Err(ServiceError::precondition(

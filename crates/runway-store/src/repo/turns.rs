@@ -429,3 +429,14 @@ pub async fn reap_candidates(
         due_retries: ids(due_retries),
     })
 }
+
+/// Turns claimed by a runner whose lease has not expired.
+pub async fn count_leased(store: &Store, now: i64) -> StoreResult<i64> {
+    use sea_orm::PaginatorTrait;
+    let n = DeploymentRun::find()
+        .filter(deployment_run::Column::Status.eq(status::RUNNING))
+        .filter(deployment_run::Column::LeaseExpiresAt.gte(now))
+        .count(store.reader())
+        .await?;
+    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+}
