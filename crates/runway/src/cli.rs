@@ -11,6 +11,7 @@ use runway_store::repo::tenants;
 use tracing_subscriber::EnvFilter;
 
 use crate::app::{self, DEFAULT_DATA_DIR, ServeConfig};
+use crate::client;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +37,34 @@ enum Command {
     /// Manage personal access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Deployments: list, get, create, update, pause, unpause, archive, run.
+    Deployments {
+        #[command(subcommand)]
+        command: client::DeploymentCommand,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Runs: list, get, cancel, watch.
+    Runs {
+        #[command(subcommand)]
+        command: client::RunCommand,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Agents: list, get, create, update, archive.
+    Agents {
+        #[command(subcommand)]
+        command: client::AgentCommand,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Environments: list, get, create, update, archive.
+    Environments {
+        #[command(subcommand)]
+        command: client::EnvironmentCommand,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -154,7 +183,7 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("runway: {err:#}");
             ExitCode::FAILURE
@@ -162,7 +191,30 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+/// Runs `command`; the exit code (client commands report a run's outcome).
+async fn run(command: Command) -> anyhow::Result<u8> {
+    let code = match command {
+        Command::Deployments { command, client } => {
+            client::run(client, client::ClientCommand::Deployments(command)).await?
+        }
+        Command::Runs { command, client } => {
+            client::run(client, client::ClientCommand::Runs(command)).await?
+        }
+        Command::Agents { command, client } => {
+            client::run(client, client::ClientCommand::Agents(command)).await?
+        }
+        Command::Environments { command, client } => {
+            client::run(client, client::ClientCommand::Environments(command)).await?
+        }
+        other => {
+            run_service(other).await?;
+            0
+        }
+    };
+    Ok(u8::try_from(code).unwrap_or(1))
+}
+
+async fn run_service(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Gateway(args) => gateway(args).await,
@@ -201,6 +253,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", token.secret);
             store.close().await;
             Ok(())
+        }
+        Command::Deployments { .. }
+        | Command::Runs { .. }
+        | Command::Agents { .. }
+        | Command::Environments { .. } => {
+            unreachable!("client commands are run by `run`")
         }
     }
 }

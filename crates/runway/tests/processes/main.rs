@@ -2,6 +2,7 @@
 //! as child processes of the test, agents as their children, `kill -9`
 //! where the issue says so. One test binary for the area.
 
+mod cli;
 mod execution;
 mod harness;
 mod resilience;

@@ -1,0 +1,572 @@
+//! The client subcommands and what each sends.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Map, Value, json};
+
+use super::{Api, render};
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum Output {
+    /// Readable tables.
+    #[default]
+    Table,
+    /// The API's JSON, unchanged.
+    Json,
+}
+
+/// Where the server is and who is calling.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The REST gateway, e.g. http://127.0.0.1:8080.
+    #[arg(
+        long,
+        global = true,
+        env = "RUNWAY_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    url: String,
+    /// A personal access token.
+    #[arg(
+        long,
+        global = true,
+        env = "RUNWAY_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    token: String,
+    /// `table` (default) or `json`.
+    #[arg(long, short, global = true, value_enum, default_value = "table")]
+    output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Page size, 1–1000.
+    #[arg(long)]
+    limit: Option<u32>,
+    /// The `next_page` cursor of a previous page.
+    #[arg(long)]
+    page: Option<String>,
+}
+
+impl ListArgs {
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(l) = self.limit {
+            q.push(("limit", l.to_string()));
+        }
+        if let Some(p) = &self.page {
+            q.push(("page", p.clone()));
+        }
+        q
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Deployments: list, get, create, update, pause, unpause, archive, run.
+    #[command(subcommand)]
+    Deployments(DeploymentCommand),
+    /// Runs: list, get, cancel, watch.
+    #[command(subcommand)]
+    Runs(RunCommand),
+    /// Agents: list, get, create, update, archive.
+    #[command(subcommand)]
+    Agents(AgentCommand),
+    /// Environments: list, get, create, update, archive.
+    #[command(subcommand)]
+    Environments(EnvironmentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+        /// `active` or `paused`.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        include_archived: bool,
+        #[arg(long)]
+        agent_id: Option<String>,
+    },
+    Get {
+        id: String,
+    },
+    /// Create from flags, or from a JSON body (`--json FILE`, `-` for stdin).
+    Create {
+        #[arg(long)]
+        name: Option<String>,
+        /// `agent_…` (pins its latest version).
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        environment: Option<String>,
+        /// A `user.message` initial event (repeatable).
+        #[arg(long = "message")]
+        messages: Vec<String>,
+        /// A 5-field cron expression.
+        #[arg(long)]
+        schedule: Option<String>,
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        #[arg(long)]
+        max_concurrent: Option<u32>,
+        #[arg(long)]
+        max_retries: Option<u32>,
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        #[arg(long)]
+        json: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Update with a JSON merge body (`--json FILE`, `-` for stdin) or flags.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        schedule: Option<String>,
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Remove the schedule.
+        #[arg(long, conflicts_with = "schedule")]
+        no_schedule: bool,
+        #[arg(long)]
+        max_concurrent: Option<u32>,
+        #[arg(long)]
+        json: Option<String>,
+    },
+    Pause {
+        id: String,
+    },
+    Unpause {
+        id: String,
+    },
+    Archive {
+        id: String,
+    },
+    /// Trigger a run. With --wait, follow it and exit with its outcome
+    /// (0 completed, 1 failed, 2 skipped).
+    Run {
+        id: String,
+        #[arg(long)]
+        wait: bool,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+        #[arg(long)]
+        deployment: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        trigger_type: Option<String>,
+    },
+    Get {
+        id: String,
+    },
+    Cancel {
+        id: String,
+    },
+    /// Follow a run until it ends; exit 0 completed, 1 failed, 2 skipped.
+    Watch {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+        #[arg(long)]
+        include_archived: bool,
+    },
+    Get {
+        id: String,
+    },
+    Create {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long)]
+        json: Option<String>,
+    },
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long)]
+        json: Option<String>,
+    },
+    Archive {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvironmentCommand {
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+        #[arg(long)]
+        include_archived: bool,
+    },
+    Get {
+        id: String,
+    },
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Archive {
+        id: String,
+    },
+}
+
+/// A JSON body from a file or stdin (`-`), merged with flag fields.
+fn body(json_source: &Option<String>, fields: Vec<(&str, Option<Value>)>) -> anyhow::Result<Value> {
+    let mut body = match json_source {
+        None => Map::new(),
+        Some(source) => {
+            let text = if source == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(source).with_context(|| format!("reading {source}"))?
+            };
+            match serde_json::from_str(&text).context("the --json body is not JSON")? {
+                Value::Object(map) => map,
+                _ => anyhow::bail!("the --json body must be a JSON object"),
+            }
+        }
+    };
+    for (key, value) in fields {
+        if let Some(value) = value {
+            body.insert(key.to_string(), value);
+        }
+    }
+    Ok(Value::Object(body))
+}
+
+fn config(
+    max_concurrent: Option<u32>,
+    max_retries: Option<u32>,
+    timeout_ms: Option<u64>,
+) -> Option<Value> {
+    let mut c = Map::new();
+    if let Some(v) = max_concurrent {
+        c.insert("max_concurrent".into(), json!(v));
+    }
+    if let Some(v) = max_retries {
+        c.insert("max_retries".into(), json!(v));
+    }
+    if let Some(v) = timeout_ms {
+        c.insert("timeout_ms".into(), json!(v));
+    }
+    (!c.is_empty()).then(|| json!({"cas_config": {"config": c}}))
+}
+
+fn opt<T: Into<Value>>(v: Option<T>) -> Option<Value> {
+    v.map(Into::into)
+}
+
+/// Runs a client command; the exit code is 0 unless `--wait`/`watch` saw a
+/// run fail (1) or be skipped (2).
+pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<i32> {
+    let api = Api::new(&args.url, &args.token)?;
+    let print = |value: &Value| match args.output {
+        Output::Json => println!("{value}"),
+        Output::Table => println!("{}", render::human(value)),
+    };
+    let value = match command {
+        ClientCommand::Deployments(c) => {
+            match c {
+                DeploymentCommand::List {
+                    list,
+                    status,
+                    include_archived,
+                    agent_id,
+                } => {
+                    let mut q = list.query();
+                    if let Some(s) = status {
+                        q.push(("status", s));
+                    }
+                    if include_archived {
+                        q.push(("include_archived", "true".into()));
+                    }
+                    if let Some(a) = agent_id {
+                        q.push(("agent_id", a));
+                    }
+                    api.get("/deployments", &q).await?
+                }
+                DeploymentCommand::Get { id } => {
+                    api.get(&format!("/deployments/{id}"), &[]).await?
+                }
+                DeploymentCommand::Create {
+                    name,
+                    agent,
+                    environment,
+                    messages,
+                    schedule,
+                    timezone,
+                    max_concurrent,
+                    max_retries,
+                    timeout_ms,
+                    json,
+                    idempotency_key,
+                } => {
+                    let events = (!messages.is_empty()).then(|| {
+                        Value::Array(
+                            messages
+                                .into_iter()
+                                .map(|m| json!({"type": "user.message", "content": m}))
+                                .collect(),
+                        )
+                    });
+                    let body = body(
+                    &json,
+                    vec![
+                        ("name", opt(name)),
+                        ("agent", opt(agent)),
+                        ("environment_id", opt(environment)),
+                        ("initial_events", events),
+                        ("schedule", schedule.map(|e| json!({"type": "cron", "expression": e, "timezone": timezone}))),
+                        ("metadata", config(max_concurrent, max_retries, timeout_ms)),
+                    ],
+                )?;
+                    api.post("/deployments", Some(&body), idempotency_key.as_deref())
+                        .await?
+                }
+                DeploymentCommand::Update {
+                    id,
+                    name,
+                    schedule,
+                    timezone,
+                    no_schedule,
+                    max_concurrent,
+                    json,
+                } => {
+                    let schedule = if no_schedule {
+                        Some(Value::Null)
+                    } else {
+                        schedule
+                            .map(|e| json!({"type": "cron", "expression": e, "timezone": timezone}))
+                    };
+                    let body = body(
+                        &json,
+                        vec![
+                            ("name", opt(name)),
+                            ("schedule", schedule),
+                            ("metadata", config(max_concurrent, None, None)),
+                        ],
+                    )?;
+                    api.post(&format!("/deployments/{id}"), Some(&body), None)
+                        .await?
+                }
+                DeploymentCommand::Pause { id } => {
+                    api.post(&format!("/deployments/{id}/pause"), None, None)
+                        .await?
+                }
+                DeploymentCommand::Unpause { id } => {
+                    api.post(&format!("/deployments/{id}/unpause"), None, None)
+                        .await?
+                }
+                DeploymentCommand::Archive { id } => {
+                    api.post(&format!("/deployments/{id}/archive"), None, None)
+                        .await?
+                }
+                DeploymentCommand::Run {
+                    id,
+                    wait,
+                    idempotency_key,
+                } => {
+                    let run = api
+                        .post(
+                            &format!("/deployments/{id}/run"),
+                            None,
+                            idempotency_key.as_deref(),
+                        )
+                        .await?;
+                    if wait {
+                        return watch(&api, run, args.output).await;
+                    }
+                    run
+                }
+            }
+        }
+        ClientCommand::Runs(c) => match c {
+            RunCommand::List {
+                list,
+                deployment,
+                status,
+                trigger_type,
+            } => {
+                let mut q = list.query();
+                if let Some(d) = deployment {
+                    q.push(("deployment_id", d));
+                }
+                if let Some(s) = status {
+                    q.push(("status", s));
+                }
+                if let Some(t) = trigger_type {
+                    q.push(("trigger_type", t));
+                }
+                api.get("/deployment_runs", &q).await?
+            }
+            RunCommand::Get { id } => api.get(&format!("/deployment_runs/{id}"), &[]).await?,
+            RunCommand::Cancel { id } => {
+                api.post(&format!("/deployment_runs/{id}/cancel"), None, None)
+                    .await?
+            }
+            RunCommand::Watch { id } => {
+                let run = api.get(&format!("/deployment_runs/{id}"), &[]).await?;
+                return watch(&api, run, args.output).await;
+            }
+        },
+        ClientCommand::Agents(c) => match c {
+            AgentCommand::List {
+                list,
+                include_archived,
+            } => {
+                let mut q = list.query();
+                if include_archived {
+                    q.push(("include_archived", "true".into()));
+                }
+                api.get("/agents", &q).await?
+            }
+            AgentCommand::Get { id } => api.get(&format!("/agents/{id}"), &[]).await?,
+            AgentCommand::Create {
+                name,
+                model,
+                system,
+                json,
+            } => {
+                let body = body(
+                    &json,
+                    vec![
+                        ("name", opt(name)),
+                        ("model", opt(model)),
+                        ("system", opt(system)),
+                    ],
+                )?;
+                api.post("/agents", Some(&body), None).await?
+            }
+            AgentCommand::Update {
+                id,
+                name,
+                model,
+                system,
+                json,
+            } => {
+                let body = body(
+                    &json,
+                    vec![
+                        ("name", opt(name)),
+                        ("model", opt(model)),
+                        ("system", opt(system)),
+                    ],
+                )?;
+                api.post(&format!("/agents/{id}"), Some(&body), None)
+                    .await?
+            }
+            AgentCommand::Archive { id } => {
+                api.post(&format!("/agents/{id}/archive"), None, None)
+                    .await?
+            }
+        },
+        ClientCommand::Environments(c) => match c {
+            EnvironmentCommand::List {
+                list,
+                include_archived,
+            } => {
+                let mut q = list.query();
+                if include_archived {
+                    q.push(("include_archived", "true".into()));
+                }
+                api.get("/environments", &q).await?
+            }
+            EnvironmentCommand::Get { id } => api.get(&format!("/environments/{id}"), &[]).await?,
+            EnvironmentCommand::Create { name, description } => {
+                let body = json!({"name": name, "description": description});
+                api.post("/environments", Some(&body), None).await?
+            }
+            EnvironmentCommand::Update {
+                id,
+                name,
+                description,
+            } => {
+                let body = body(
+                    &None,
+                    vec![("name", opt(name)), ("description", opt(description))],
+                )?;
+                api.post(&format!("/environments/{id}"), Some(&body), None)
+                    .await?
+            }
+            EnvironmentCommand::Archive { id } => {
+                api.post(&format!("/environments/{id}/archive"), None, None)
+                    .await?
+            }
+        },
+    };
+    print(&value);
+    Ok(0)
+}
+
+/// Follows `run` until it is terminal, with a spinner on a terminal, and
+/// returns the exit code for its outcome.
+async fn watch(api: &Api, mut run: Value, output: Output) -> anyhow::Result<i32> {
+    let id = run["id"].as_str().context("the run has no id")?.to_string();
+    let spinner = indicatif::ProgressBar::new_spinner();
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    loop {
+        let status = run["status"].as_str().unwrap_or_default().to_string();
+        spinner.set_message(format!("{id}: {status}"));
+        match status.as_str() {
+            "completed" | "failed" | "skipped" => break,
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        run = api.get(&format!("/deployment_runs/{id}"), &[]).await?;
+    }
+    spinner.finish_and_clear();
+    match output {
+        Output::Json => println!("{run}"),
+        Output::Table => println!("{}", render::human(&run)),
+    }
+    Ok(match run["status"].as_str() {
+        Some("completed") => 0,
+        Some("skipped") => 2,
+        _ => 1,
+    })
+}

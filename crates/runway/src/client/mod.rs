@@ -1,0 +1,98 @@
+//! The client CLI: `runway deployments|runs|agents|environments …`, over the
+//! documented REST API. `--output json` prints the API's JSON as it is;
+//! the default is a readable table.
+
+mod commands;
+mod render;
+
+pub use commands::{
+    AgentCommand, ClientArgs, ClientCommand, DeploymentCommand, EnvironmentCommand, RunCommand, run,
+};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// A REST client for one server and token.
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// A request the API refused: its envelope's type and message.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub status: u16,
+    pub error_type: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.status, self.error_type, self.message)
+    }
+}
+
+impl std::error::Error for ApiFailure {}
+
+impl Api {
+    pub fn new(url: &str, token: &str) -> anyhow::Result<Api> {
+        if token.is_empty() {
+            bail!("no token: pass --token or set RUNWAY_TOKEN");
+        }
+        Ok(Api {
+            http: reqwest::Client::new(),
+            base: format!("{}/api/v1/cloud", url.trim_end_matches('/')),
+            token: token.to_string(),
+        })
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        let status = response.status().as_u16();
+        let body: Value = response
+            .json()
+            .await
+            .context("the server's answer is not JSON")?;
+        if status >= 400 {
+            return Err(ApiFailure {
+                status,
+                error_type: body["error"]["type"]
+                    .as_str()
+                    .unwrap_or("unknown")
+                    .to_string(),
+                message: body["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            }
+            .into());
+        }
+        Ok(body)
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+        self.send(self.http.get(format!("{}{path}", self.base)).query(query))
+            .await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self.http.post(format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        self.send(request).await
+    }
+}

@@ -1,0 +1,89 @@
+//! Tables for people; JSON for scripts.
+
+use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use serde_json::Value;
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_header(headers.to_vec());
+    for row in rows {
+        t.add_row(row);
+    }
+    t.to_string()
+}
+
+/// Columns per object type: (header, JSON pointer).
+fn columns(object_type: &str) -> &'static [(&'static str, &'static str)] {
+    match object_type {
+        "deployment" => &[
+            ("ID", "/id"),
+            ("NAME", "/name"),
+            ("STATUS", "/status"),
+            ("SCHEDULE", "/schedule/expression"),
+            ("NEXT", "/metadata/cas_config/stats/next_trigger_at"),
+            ("RUNS", "/metadata/cas_config/stats/total_runs"),
+        ],
+        "deployment_run" => &[
+            ("ID", "/id"),
+            ("DEPLOYMENT", "/deployment_id"),
+            ("STATUS", "/status"),
+            ("TRIGGER", "/trigger_context/type"),
+            ("ATTEMPT", "/cas_run_extras/attempt"),
+            ("ERROR", "/error/type"),
+            ("TRIGGERED", "/triggered_at"),
+        ],
+        "agent" => &[
+            ("ID", "/id"),
+            ("NAME", "/name"),
+            ("MODEL", "/model"),
+            ("VERSION", "/version"),
+            ("ARCHIVED", "/archived_at"),
+        ],
+        "environment" => &[
+            ("ID", "/id"),
+            ("NAME", "/name"),
+            ("STATUS", "/status"),
+            ("CREATED", "/created_at"),
+        ],
+        _ => &[("ID", "/id")],
+    }
+}
+
+/// A table of one object or of a list's `data`.
+pub fn human(value: &Value) -> String {
+    let items: Vec<&Value> = match value.get("data").and_then(Value::as_array) {
+        Some(items) => items.iter().collect(),
+        None => vec![value],
+    };
+    let object_type = items.first().and_then(|i| i["type"].as_str()).unwrap_or("");
+    let cols = columns(object_type);
+    let headers: Vec<&str> = cols.iter().map(|(h, _)| *h).collect();
+    let rows = items
+        .iter()
+        .map(|item| {
+            cols.iter()
+                .map(|(_, p)| text(item.pointer(p).unwrap_or(&Value::Null)))
+                .collect()
+        })
+        .collect();
+    let mut out = table(&headers, rows);
+    if value["has_more"] == true {
+        out.push_str(&format!("\nmore: --page {}", text(&value["next_page"])));
+    }
+    if object_type == "deployment_run"
+        && value.get("data").is_none()
+        && let Some(message) = value["error"]["message"].as_str()
+    {
+        out.push_str(&format!("\n{message}"));
+    }
+    out
+}

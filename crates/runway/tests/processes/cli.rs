@@ -1,0 +1,141 @@
+//! The client CLI against a real server: JSON output, tables, exit codes.
+
+use std::process::Output;
+
+use runway_store::testing::TestDatabase;
+use serde_json::Value;
+
+use crate::harness::{BIN, Runner, Server};
+
+async fn cli(server: &Server, args: &[&str]) -> Output {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .env("RUNWAY_URL", &server.http)
+        .env("RUNWAY_TOKEN", &server.token)
+        .output()
+        .await
+        .expect("run the CLI")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--output json prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_manages_deployments_and_waits_for_runs() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(db.url(), data.path()).await;
+    let agent = json(
+        &cli(
+            &server,
+            &[
+                "agents", "create", "--name", "a", "--model", "m", "-o", "json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(agent["type"], "agent");
+    let env = json(
+        &cli(
+            &server,
+            &[
+                "environments",
+                "create",
+                "--name",
+                "pool",
+                "--output",
+                "json",
+            ],
+        )
+        .await,
+    );
+    let (agent, env) = (agent["id"].as_str().unwrap(), env["id"].as_str().unwrap());
+    let runner = Runner::start(&server, env, 2, &[]);
+
+    let create = |script: &'static str| {
+        let server = &server;
+        async move {
+            let dep = cli(
+                server,
+                &[
+                    "deployments",
+                    "create",
+                    "--name",
+                    "d",
+                    "--agent",
+                    agent,
+                    "--environment",
+                    env,
+                    "--message",
+                    script,
+                    "-o",
+                    "json",
+                ],
+            )
+            .await;
+            json(&dep)["id"].as_str().unwrap().to_string()
+        }
+    };
+    let ok = create("exit 0").await;
+    let broken = create("exit 3").await;
+
+    let table = cli(&server, &["deployments", "list"]).await;
+    assert!(table.status.success());
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("ID") && table.contains(&ok) && table.contains(&broken),
+        "{table}"
+    );
+
+    let waited = cli(
+        &server,
+        &["deployments", "run", &ok, "--wait", "-o", "json"],
+    )
+    .await;
+    assert_eq!(
+        waited.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    let run: Value = serde_json::from_slice(&waited.stdout).unwrap();
+    assert_eq!(run["status"], "completed");
+    let waited = cli(
+        &server,
+        &["deployments", "run", &broken, "--wait", "-o", "json"],
+    )
+    .await;
+    assert_eq!(waited.status.code(), Some(1), "a failed run exits 1");
+    let run: Value = serde_json::from_slice(&waited.stdout).unwrap();
+    assert_eq!(run["error"]["type"], "agent_error");
+
+    let runs = json(
+        &cli(
+            &server,
+            &["runs", "list", "--deployment", &ok, "-o", "json"],
+        )
+        .await,
+    );
+    assert_eq!(runs["data"].as_array().unwrap().len(), 1);
+    let paused = json(&cli(&server, &["deployments", "pause", &ok, "-o", "json"]).await);
+    assert_eq!(paused["status"], "paused");
+    let refused = cli(&server, &["deployments", "run", &ok]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("409 (conflict_error)"));
+    let unauthenticated = tokio::process::Command::new(BIN)
+        .args(["deployments", "list"])
+        .env("RUNWAY_URL", &server.http)
+        .env("RUNWAY_TOKEN", "rwy_pat_wrong")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unauthenticated.stderr).contains("authentication_error"));
+    runner.kill9().await;
+}
