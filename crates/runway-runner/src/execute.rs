@@ -32,12 +32,12 @@ pub enum TurnOutcome {
 
 /// The run context the agent reads on stdin: the documented JSON shapes.
 fn context(turn: &Turn) -> serde_json::Value {
-    let deployment = turn.deployment.clone().unwrap_or_default();
+    let deployment = render::deployment(&turn.deployment.clone().unwrap_or_default());
     json!({
         "run": turn.run.as_ref().map(render::run),
-        "deployment": render::deployment(&deployment),
+        "initial_events": deployment.initial_events,
+        "deployment": deployment,
         "agent": turn.agent.as_ref().map(render::agent),
-        "initial_events": render::deployment(&deployment)["initial_events"].clone(),
         "session_id": turn.session_id,
     })
 }

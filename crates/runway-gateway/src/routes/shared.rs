@@ -11,12 +11,12 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 
 /// A 200 with a JSON body.
-pub fn ok(value: Value) -> Response {
+pub fn ok(value: impl serde::Serialize) -> Response {
     Json(value).into_response()
 }
 
 /// A 201 with a JSON body.
-pub fn created(value: Value) -> Response {
+pub fn created(value: impl serde::Serialize) -> Response {
     (StatusCode::CREATED, Json(value)).into_response()
 }
 
