@@ -143,3 +143,46 @@ async fn metrics_count_runs_requests_and_rpcs() {
     }
     app.shutdown().await;
 }
+
+/// The served OpenAPI document is the checked-in `docs/openapi.json`
+/// (regenerate it with `cargo run --bin runway -- openapi > docs/openapi.json`),
+/// and every operation documents the error envelope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_and_checked_in() {
+    let app = TestApp::sqlite().await;
+    let served = app
+        .http
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "application/json");
+    let served = served.text().await.unwrap();
+    let checked_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")).unwrap();
+    assert!(
+        served == checked_in,
+        "docs/openapi.json is stale: run `cargo run --bin runway -- openapi > docs/openapi.json`"
+    );
+
+    let doc: serde_json::Value = serde_json::from_str(&served).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            for status in ["400", "401", "404", "409", "500"] {
+                let schema = &op["responses"][status]["content"]["application/json"]["schema"];
+                let envelope = schema["$ref"] == "#/components/schemas/ErrorEnvelope"
+                    || schema["properties"]["error"]["$ref"] == "#/components/schemas/ErrorBody";
+                assert!(
+                    envelope,
+                    "{method} {path} does not document {status} with the envelope"
+                );
+            }
+        }
+    }
+    assert_eq!(operations, 24, "every REST route of API.md");
+    app.shutdown().await;
+}

@@ -11,12 +11,57 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use runway_api::ERROR_DOMAIN;
 use runway_api::error_code::http_error_for;
-use serde_json::json;
 use tonic_types::StatusExt;
+use utoipa::ToSchema;
 
 use crate::context::RequestId;
 
-/// An error answer of the REST API.
+/// The envelope of every non-2xx answer.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always `error`.
+    #[serde(rename = "type")]
+    #[schema(example = "error")]
+    pub kind: &'static str,
+    pub error: ErrorBody,
+    /// The request's `x-request-id`.
+    pub request_id: String,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// `invalid_request_error`, `authentication_error`, `permission_error`,
+    /// `not_found_error`, `conflict_error`, `rate_limit_error`, `api_error`,
+    /// `feature_not_available` or `overloaded_error`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    /// The one field to blame, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+}
+
+/// The error answers every route may give, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ErrorResponses {
+    /// Malformed JSON, a wrong type, an unknown field, a bad value.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorEnvelope),
+    /// Missing, malformed or unknown token.
+    #[response(status = 401)]
+    Unauthenticated(ErrorEnvelope),
+    /// No such resource in the caller's organization (malformed ids too).
+    #[response(status = 404)]
+    NotFound(ErrorEnvelope),
+    /// The resource's state forbids the call (paused, archived, terminal…).
+    #[response(status = 409)]
+    Conflict(ErrorEnvelope),
+    /// An internal error; details are logged, not returned.
+    #[response(status = 500)]
+    Internal(ErrorEnvelope),
+}
 #[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
@@ -158,14 +203,16 @@ pub async fn render_envelopes(request: Request, next: Next) -> Response {
         }
         None => return response,
     };
-    let mut body = json!({
-        "type": "error",
-        "error": {"type": error.error_type, "message": error.message},
-        "request_id": request_id,
-    });
-    if let Some(param) = &error.param {
-        body["error"]["param"] = json!(param);
-    }
+    let body = ErrorEnvelope {
+        kind: "error",
+        error: ErrorBody {
+            kind: error.error_type.to_string(),
+            message: error.message,
+            param: error.param,
+        },
+        request_id,
+    };
+    let body = serde_json::to_string(&body).unwrap_or_default();
     let (mut parts, _) = response.into_parts();
     parts.status = error.status;
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -173,7 +220,7 @@ pub async fn render_envelopes(request: Request, next: Next) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// An envelope for an error response that axum (not a handler) produced.

@@ -11,6 +11,7 @@ mod body;
 mod context;
 mod error;
 mod metrics;
+pub mod openapi;
 mod query;
 pub mod render;
 mod routes;

@@ -37,6 +37,8 @@ enum Command {
     /// Manage personal access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print the REST API's OpenAPI 3.1 document (docs/openapi.json).
+    Openapi,
     /// Deployments: list, get, create, update, pause, unpause, archive, run.
     Deployments {
         #[command(subcommand)]
@@ -228,6 +230,10 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
                 name: args.name.unwrap_or_else(default_runner_name),
             };
             runway_runner::run(config, shutdown_signal()).await
+        }
+        Command::Openapi => {
+            print!("{}", runway_gateway::openapi::document());
+            Ok(())
         }
         Command::Migrate(db) => {
             let url = app::database_url(db.database_url.as_deref(), &db.data_dir);

@@ -8,6 +8,7 @@ use prost_types::FieldMask;
 use runway_api::v1::*;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::shared::{created, metadata_patch, ok, string_metadata, structs};
 use crate::Gateway;
@@ -17,30 +18,41 @@ use crate::error::ApiError;
 use crate::query::Query;
 use crate::render;
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /agents`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+#[schema(as = CreateAgentBody)]
+pub struct CreateBody {
     name: Option<String>,
     description: Option<String>,
     model: Option<String>,
     system: Option<String>,
     instructions: Option<String>,
+    #[schema(value_type = Option<Vec<Object>>)]
     tools: Option<Vec<Map<String, Value>>>,
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /agents/{id}`: every field optional; every update makes a new version.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+#[schema(as = UpdateAgentBody)]
+pub struct UpdateBody {
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
     model: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     system: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     instructions: Option<Option<String>>,
+    #[schema(value_type = Option<Vec<Object>>)]
     tools: Option<Vec<Map<String, Value>>>,
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Map<String, Value>>,
 }
 
@@ -48,6 +60,14 @@ fn path_error(status: tonic::Status) -> ApiError {
     ApiError::from(status).rename_param("agent_id", "id")
 }
 
+#[utoipa::path(
+    operation_id = "CreateAgent",
+    post,
+    path = "/api/v1/cloud/agents",
+    tag = "agents",
+    request_body = CreateBody,
+    responses((status = 201, description = "OK", body = crate::render::AgentJson), crate::error::ErrorResponses)
+)]
 pub async fn create(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -70,6 +90,14 @@ pub async fn create(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "ListAgents",
+    get,
+    path = "/api/v1/cloud/agents",
+    tag = "agents",
+    params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("include_archived" = Option<bool>, Query)),
+    responses((status = 200, description = "OK", body = crate::render::List<crate::render::AgentJson>), crate::error::ErrorResponses)
+)]
 pub async fn list(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -89,6 +117,14 @@ pub async fn list(
     Ok(ok(render::list(data, response.page_info.as_ref())))
 }
 
+#[utoipa::path(
+    operation_id = "GetAgent",
+    get,
+    path = "/api/v1/cloud/agents/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    responses((status = 200, description = "OK", body = crate::render::AgentJson), crate::error::ErrorResponses)
+)]
 pub async fn get(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -104,6 +140,15 @@ pub async fn get(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "UpdateAgent",
+    post,
+    path = "/api/v1/cloud/agents/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    request_body = UpdateBody,
+    responses((status = 200, description = "OK", body = crate::render::AgentJson), crate::error::ErrorResponses)
+)]
 pub async fn update(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -157,6 +202,14 @@ pub async fn update(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "ArchiveAgent",
+    post,
+    path = "/api/v1/cloud/agents/{id}/archive",
+    tag = "agents",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    responses((status = 200, description = "OK", body = crate::render::AgentJson), crate::error::ErrorResponses)
+)]
 pub async fn archive(
     State(gw): State<Gateway>,
     ctx: CallContext,

@@ -9,6 +9,7 @@ use runway_api::json_value;
 use runway_api::v1::*;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::shared::{metadata_patch, ok, string_metadata, structs};
 use crate::Gateway;
@@ -18,47 +19,65 @@ use crate::error::ApiError;
 use crate::query::Query;
 use crate::render;
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /deployments`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+#[schema(as = CreateDeploymentBody)]
+pub struct CreateBody {
     name: Option<String>,
     description: Option<String>,
+    /// `"agent_…"` (latest version) or `{"id","type":"agent","version"}`.
+    #[schema(value_type = Option<Object>)]
     agent: Option<Value>,
     environment_id: Option<String>,
     initial_events: Option<Vec<InitialEventBody>>,
     schedule: Option<ScheduleBody>,
+    #[schema(value_type = Option<Vec<Object>>)]
     resources: Option<Vec<Map<String, Value>>>,
     vault_ids: Option<Vec<String>>,
+    /// User keys (strings) and the reserved `cas_config` ({config, session_strategy}).
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /deployments/{id}`: every field optional; `metadata` is a merge-patch.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+#[schema(as = UpdateDeploymentBody)]
+pub struct UpdateBody {
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
+    /// `"agent_…"` (latest version) or `{"id","type":"agent","version"}`.
+    #[schema(value_type = Option<Object>)]
     agent: Option<Value>,
     environment_id: Option<String>,
     initial_events: Option<Vec<InitialEventBody>>,
+    /// A whole schedule, or `null` to remove it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<ScheduleBody>)]
     schedule: Option<Option<ScheduleBody>>,
+    #[schema(value_type = Option<Vec<Object>>)]
     resources: Option<Vec<Map<String, Value>>>,
     vault_ids: Option<Vec<String>>,
+    /// User keys (strings) and the reserved `cas_config` ({config, session_strategy}).
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct InitialEventBody {
+pub struct InitialEventBody {
     #[serde(rename = "type")]
     kind: String,
+    #[schema(value_type = Object)]
     content: Value,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ScheduleBody {
+pub struct ScheduleBody {
     #[serde(rename = "type")]
     kind: Option<String>,
     expression: String,
@@ -66,16 +85,16 @@ struct ScheduleBody {
 }
 
 /// The reserved `metadata.cas_config` object; `stats` is read-only.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CasConfigBody {
+pub struct CasConfigBody {
     config: Option<ConfigBody>,
     session_strategy: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ConfigBody {
+pub struct ConfigBody {
     max_concurrent: Option<i32>,
     max_retries: Option<i32>,
     timeout_ms: Option<i64>,
@@ -210,6 +229,14 @@ fn split_metadata(
     Ok((metadata, cas))
 }
 
+#[utoipa::path(
+    operation_id = "CreateDeployment",
+    post,
+    path = "/api/v1/cloud/deployments",
+    tag = "deployments",
+    request_body = CreateBody,
+    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+)]
 pub async fn create(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -251,6 +278,14 @@ pub async fn create(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "ListDeployments",
+    get,
+    path = "/api/v1/cloud/deployments",
+    tag = "deployments",
+    params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("status" = Option<String>, Query, description = "active or paused"), ("include_archived" = Option<bool>, Query), ("agent_id" = Option<String>, Query)),
+    responses((status = 200, description = "OK", body = crate::render::List<crate::render::DeploymentJson>), crate::error::ErrorResponses)
+)]
 pub async fn list(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -286,6 +321,14 @@ fn path_error(status: tonic::Status) -> ApiError {
     ApiError::from(status).rename_param("deployment_id", "id")
 }
 
+#[utoipa::path(
+    operation_id = "GetDeployment",
+    get,
+    path = "/api/v1/cloud/deployments/{id}",
+    tag = "deployments",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+)]
 pub async fn get(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -302,6 +345,15 @@ pub async fn get(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "UpdateDeployment",
+    post,
+    path = "/api/v1/cloud/deployments/{id}",
+    tag = "deployments",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    request_body = UpdateBody,
+    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+)]
 pub async fn update(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -385,6 +437,14 @@ pub async fn update(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "PauseDeployment",
+    post,
+    path = "/api/v1/cloud/deployments/{id}/pause",
+    tag = "deployments",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+)]
 pub async fn pause(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -404,6 +464,14 @@ pub async fn pause(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "UnpauseDeployment",
+    post,
+    path = "/api/v1/cloud/deployments/{id}/unpause",
+    tag = "deployments",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+)]
 pub async fn unpause(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -423,6 +491,14 @@ pub async fn unpause(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "ArchiveDeployment",
+    post,
+    path = "/api/v1/cloud/deployments/{id}/archive",
+    tag = "deployments",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+)]
 pub async fn archive(
     State(gw): State<Gateway>,
     ctx: CallContext,

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use prost_types::FieldMask;
 use runway_api::v1::*;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::shared::ok;
 use crate::Gateway;
@@ -16,18 +17,23 @@ use crate::error::ApiError;
 use crate::query::Query;
 use crate::render;
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /environments`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+#[schema(as = CreateEnvironmentBody)]
+pub struct CreateBody {
     name: Option<String>,
     description: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /environments/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateBody {
+#[schema(as = UpdateEnvironmentBody)]
+pub struct UpdateBody {
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
 }
 
@@ -35,6 +41,14 @@ fn path_error(status: tonic::Status) -> ApiError {
     ApiError::from(status).rename_param("environment_id", "id")
 }
 
+#[utoipa::path(
+    operation_id = "CreateEnvironment",
+    post,
+    path = "/api/v1/cloud/environments",
+    tag = "environments",
+    request_body = CreateBody,
+    responses((status = 200, description = "OK", body = crate::render::EnvironmentJson), crate::error::ErrorResponses)
+)]
 pub async fn create(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -55,6 +69,14 @@ pub async fn create(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "ListEnvironments",
+    get,
+    path = "/api/v1/cloud/environments",
+    tag = "environments",
+    params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("include_archived" = Option<bool>, Query)),
+    responses((status = 200, description = "OK", body = crate::render::List<crate::render::EnvironmentJson>), crate::error::ErrorResponses)
+)]
 pub async fn list(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -78,6 +100,14 @@ pub async fn list(
     Ok(ok(render::list(data, response.page_info.as_ref())))
 }
 
+#[utoipa::path(
+    operation_id = "GetEnvironment",
+    get,
+    path = "/api/v1/cloud/environments/{id}",
+    tag = "environments",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    responses((status = 200, description = "OK", body = crate::render::EnvironmentJson), crate::error::ErrorResponses)
+)]
 pub async fn get(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -93,6 +123,15 @@ pub async fn get(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "UpdateEnvironment",
+    post,
+    path = "/api/v1/cloud/environments/{id}",
+    tag = "environments",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    request_body = UpdateBody,
+    responses((status = 200, description = "OK", body = crate::render::EnvironmentJson), crate::error::ErrorResponses)
+)]
 pub async fn update(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -125,6 +164,14 @@ pub async fn update(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "ArchiveEnvironment",
+    post,
+    path = "/api/v1/cloud/environments/{id}/archive",
+    tag = "environments",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    responses((status = 200, description = "OK", body = crate::render::EnvironmentJson), crate::error::ErrorResponses)
+)]
 pub async fn archive(
     State(gw): State<Gateway>,
     ctx: CallContext,

@@ -1,12 +1,12 @@
 //! The REST routes, one module per resource. Every handler reads like the
 //! line of API.md it implements: parse, call the RPC, render.
 
-mod agents;
-mod deployments;
-mod environments;
+pub(crate) mod agents;
+pub(crate) mod deployments;
+pub(crate) mod environments;
 mod health;
-mod runs;
-mod sessions;
+pub(crate) mod runs;
+pub(crate) mod sessions;
 mod shared;
 
 use axum::Router;
@@ -24,6 +24,7 @@ pub fn probes() -> Router<Gateway> {
 /// Every route of API.md's table, relative to the base path.
 pub fn api() -> Router<Gateway> {
     Router::new()
+        .route("/openapi.json", get(crate::openapi::serve))
         .route(
             "/deployments",
             post(deployments::create).get(deployments::list),

@@ -33,6 +33,14 @@ fn path_error(status: tonic::Status) -> ApiError {
 }
 
 /// `POST /deployments/{id}/run`: body omitted or `{}`.
+#[utoipa::path(
+    operation_id = "RunDeployment",
+    post,
+    path = "/api/v1/cloud/deployments/{id}/run",
+    tag = "runs",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    responses((status = 200, description = "OK", body = crate::render::RunJson), crate::error::ErrorResponses)
+)]
 pub async fn trigger(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -52,6 +60,14 @@ pub async fn trigger(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "ListDeploymentRuns",
+    get,
+    path = "/api/v1/cloud/deployments/{id}/runs",
+    tag = "runs",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex)."), ("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("status" = Option<String>, Query), ("triggered_after" = Option<String>, Query, description = "RFC 3339"), ("triggered_before" = Option<String>, Query, description = "RFC 3339")),
+    responses((status = 200, description = "OK", body = crate::render::List<crate::render::RunJson>), crate::error::ErrorResponses)
+)]
 pub async fn list_for_deployment(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -79,6 +95,14 @@ pub async fn list_for_deployment(
     Ok(ok(render::list(data, response.page_info.as_ref())))
 }
 
+#[utoipa::path(
+    operation_id = "GetDeploymentRunOfDeployment",
+    get,
+    path = "/api/v1/cloud/deployments/{id}/runs/{run_id}",
+    tag = "runs",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex)."), ("run_id" = String, Path, description = "The run id (drun_…).")),
+    responses((status = 200, description = "OK", body = crate::render::RunJson), crate::error::ErrorResponses)
+)]
 pub async fn get_for_deployment(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -98,6 +122,14 @@ pub async fn get_for_deployment(
     )))
 }
 
+#[utoipa::path(
+    operation_id = "ListRuns",
+    get,
+    path = "/api/v1/cloud/deployment_runs",
+    tag = "runs",
+    params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("deployment_id" = Option<String>, Query), ("status" = Option<String>, Query), ("trigger_type" = Option<String>, Query), ("has_error" = Option<bool>, Query)),
+    responses((status = 200, description = "OK", body = crate::render::List<crate::render::RunJson>), crate::error::ErrorResponses)
+)]
 pub async fn list_all(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -123,6 +155,14 @@ pub async fn list_all(
     Ok(ok(render::list(data, response.page_info.as_ref())))
 }
 
+#[utoipa::path(
+    operation_id = "GetDeploymentRun",
+    get,
+    path = "/api/v1/cloud/deployment_runs/{run_id}",
+    tag = "runs",
+    params(("run_id" = String, Path, description = "The run id (drun_…).")),
+    responses((status = 200, description = "OK", body = crate::render::RunJson), crate::error::ErrorResponses)
+)]
 pub async fn get(
     State(gw): State<Gateway>,
     ctx: CallContext,
@@ -142,6 +182,14 @@ pub async fn get(
 }
 
 /// `POST /deployment_runs/{run_id}/cancel`: body omitted or `{}`.
+#[utoipa::path(
+    operation_id = "CancelDeploymentRun",
+    post,
+    path = "/api/v1/cloud/deployment_runs/{run_id}/cancel",
+    tag = "runs",
+    params(("run_id" = String, Path, description = "The run id (drun_…).")),
+    responses((status = 200, description = "OK", body = crate::render::RunJson), crate::error::ErrorResponses)
+)]
 pub async fn cancel(
     State(gw): State<Gateway>,
     ctx: CallContext,

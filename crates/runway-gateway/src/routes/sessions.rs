@@ -10,6 +10,14 @@ use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::render;
 
+#[utoipa::path(
+    operation_id = "GetSession",
+    get,
+    path = "/api/v1/cloud/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    responses((status = 200, description = "OK", body = crate::render::SessionJson), crate::error::ErrorResponses)
+)]
 pub async fn get(
     State(gw): State<Gateway>,
     ctx: CallContext,
