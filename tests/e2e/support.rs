@@ -80,6 +80,7 @@ impl TestApp {
             database_url: Some(db.url().to_string()),
             data_dir: dir.path().to_path_buf(),
             max_connections: 8,
+            sqlite_durable: true,
             scheduler_interval: interval,
             clock,
             execution: runway_server::ExecutionConfig::default(),

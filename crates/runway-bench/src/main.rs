@@ -37,6 +37,9 @@ struct Args {
     /// `postgres://…` to bench PostgreSQL; default: SQLite in a temp dir.
     #[arg(long)]
     database_url: Option<String>,
+    /// Extra arguments for `runway serve` (e.g. `--sqlite-synchronous=normal`).
+    #[arg(long, allow_hyphen_values = true)]
+    serve_arg: Vec<String>,
     /// The runway binary to start.
     #[arg(long, default_value = "target/release/runway")]
     runway: PathBuf,
@@ -61,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
             "--no-scheduler",
         ])
         .args(["--database-url", &database_url])
+        .args(&args.serve_arg)
         .arg("--data-dir")
         .arg(&data)
         .env("RUST_LOG", "warn")

@@ -26,6 +26,9 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Database connections (PostgreSQL pool, or SQLite readers).
     pub max_connections: u32,
+    /// SQLite: fsync every commit (`synchronous=FULL`, survives power loss)
+    /// when true; `NORMAL` (survives a process crash) when false.
+    pub sqlite_durable: bool,
     /// How often the scheduler looks for due deployments; `None` disables
     /// the scheduler loop in this process (another replica runs it).
     pub scheduler_interval: Option<Duration>,
@@ -46,13 +49,14 @@ pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> String {
 }
 
 /// Opens (creating the SQLite directory when needed) and migrates.
-pub async fn open_store(url: &str, data_dir: &Path, max_connections: u32) -> anyhow::Result<Store> {
+pub async fn open_store(url: &str, data_dir: &Path, max_connections: u32, sqlite_durable: bool) -> anyhow::Result<Store> {
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
     }
     let mut options = StoreOptions::new(url);
     options.max_connections = max_connections;
+    options.sqlite_durable = sqlite_durable;
     let store = Store::open(&options)
         .await
         .context("opening the database")?;
@@ -96,7 +100,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 /// to `<data_dir>/admin-token` (mode 0600) and returns it.
 pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let url = database_url(config.database_url.as_deref(), &config.data_dir);
-    let store = open_store(&url, &config.data_dir, config.max_connections).await?;
+    let store = open_store(&url, &config.data_dir, config.max_connections, config.sqlite_durable).await?;
     let admin_token = match tenants::bootstrap(&store, "default").await? {
         Some((_, token)) => {
             write_admin_token(&config.data_dir, &token.secret)?;

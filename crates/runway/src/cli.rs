@@ -92,6 +92,10 @@ struct ServeArgs {
     /// Database connections (PostgreSQL pool size, or SQLite readers).
     #[arg(long, env = "RUNWAY_MAX_CONNECTIONS", default_value_t = 8)]
     max_connections: u32,
+    /// SQLite durability: `full` fsyncs every commit (a 200 means the run is
+    /// on disk, even across power loss); `normal` survives process crashes only.
+    #[arg(long, env = "RUNWAY_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"])]
+    sqlite_synchronous: String,
     /// Do not run the scheduler in this process (another replica does).
     #[arg(long, env = "RUNWAY_NO_SCHEDULER")]
     no_scheduler: bool,
@@ -237,7 +241,7 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         }
         Command::Migrate(db) => {
             let url = app::database_url(db.database_url.as_deref(), &db.data_dir);
-            app::open_store(&url, &db.data_dir, 2).await?.close().await;
+            app::open_store(&url, &db.data_dir, 2, true).await?.close().await;
             println!("runway: migrations applied");
             Ok(())
         }
@@ -247,7 +251,7 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             name,
         }) => {
             let url = app::database_url(database.database_url.as_deref(), &database.data_dir);
-            let store = app::open_store(&url, &database.data_dir, 2).await?;
+            let store = app::open_store(&url, &database.data_dir, 2, true).await?;
             let org_row = match tenants::find_organization(&store, &org).await? {
                 Some(row) => row,
                 None => {
@@ -276,6 +280,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database.database_url,
         data_dir: args.database.data_dir,
         max_connections: args.max_connections,
+        sqlite_durable: args.sqlite_synchronous == "full",
         scheduler_interval: (!args.no_scheduler)
             .then(|| std::time::Duration::from_millis(args.scheduler_interval_ms.max(10))),
         clock: std::sync::Arc::new(runway_server::SystemClock),
