@@ -186,3 +186,48 @@ async fn the_openapi_document_is_served_and_checked_in() {
     assert_eq!(operations, 24, "every REST route of API.md");
     app.shutdown().await;
 }
+
+/// `runway gateway` alone: the same REST API over a network gRPC channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_gateway_serves_the_api_over_a_channel() {
+    let app = TestApp::sqlite().await;
+    let seed = app.seed(1).await;
+    let channel = tonic::transport::Endpoint::from_shared(app.grpc_url())
+        .unwrap()
+        .connect_lazy();
+    let gateway = runway_gateway::Gateway::new(runway_gateway::over_channel(channel));
+    let observability = runway_gateway::Observability::new(Default::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/v1/cloud", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(runway_gateway::serve(
+        listener,
+        runway_gateway::router(gateway, observability),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let auth = format!("Bearer {}", app.token);
+    let run = app
+        .call(
+            "POST",
+            &format!("{base}/deployments/{}/run", seed.deployment_id),
+            None,
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_eq!(run.status, 200, "{}", run.body);
+    assert_eq!(run.body["status"], "running");
+    let missing = app
+        .call(
+            "GET",
+            &format!("{base}/deployments/dep_x"),
+            None,
+            &[("authorization", &auth)],
+        )
+        .await;
+    crate::support::assert_envelope(&missing, 404, "not_found_error", Some("id"));
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    app.shutdown().await;
+}

@@ -49,7 +49,12 @@ pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> String {
 }
 
 /// Opens (creating the SQLite directory when needed) and migrates.
-pub async fn open_store(url: &str, data_dir: &Path, max_connections: u32, sqlite_durable: bool) -> anyhow::Result<Store> {
+pub async fn open_store(
+    url: &str,
+    data_dir: &Path,
+    max_connections: u32,
+    sqlite_durable: bool,
+) -> anyhow::Result<Store> {
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -100,7 +105,13 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 /// to `<data_dir>/admin-token` (mode 0600) and returns it.
 pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let url = database_url(config.database_url.as_deref(), &config.data_dir);
-    let store = open_store(&url, &config.data_dir, config.max_connections, config.sqlite_durable).await?;
+    let store = open_store(
+        &url,
+        &config.data_dir,
+        config.max_connections,
+        config.sqlite_durable,
+    )
+    .await?;
     let admin_token = match tenants::bootstrap(&store, "default").await? {
         Some((_, token)) => {
             write_admin_token(&config.data_dir, &token.secret)?;

@@ -241,7 +241,10 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         }
         Command::Migrate(db) => {
             let url = app::database_url(db.database_url.as_deref(), &db.data_dir);
-            app::open_store(&url, &db.data_dir, 2, true).await?.close().await;
+            app::open_store(&url, &db.data_dir, 2, true)
+                .await?
+                .close()
+                .await;
             println!("runway: migrations applied");
             Ok(())
         }
