@@ -46,17 +46,11 @@ impl HealthWatcher {
 
     /// Checks every `interval` until `shutdown`.
     pub async fn run(self, interval: Duration, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut tick = tokio::time::interval(interval);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tick.tick() => {
-                    if !self.check_once().await {
-                        tracing::warn!("the database does not answer: reporting NOT_SERVING");
-                    }
-                }
+        crate::periodic::every(interval, shutdown, || async {
+            if !self.check_once().await {
+                tracing::warn!("the database does not answer: reporting NOT_SERVING");
             }
-        }
+        })
+        .await;
     }
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod idempotency;
 pub mod metrics;
 pub mod paging;
+mod periodic;
 pub mod reaper;
 pub mod schedule;
 pub mod scheduler;

@@ -120,18 +120,11 @@ impl LeaseReaper {
     /// Runs a pass every `interval` until `shutdown`; a failed pass is
     /// logged and retried on the next tick.
     pub async fn run(self, interval: Duration, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tick.tick() => {
-                    if let Err(err) = self.run_once().await {
-                        tracing::error!(error = %err, "reaper pass failed");
-                    }
-                }
+        crate::periodic::every(interval, shutdown, || async {
+            if let Err(err) = self.run_once().await {
+                tracing::error!(error = %err, "reaper pass failed");
             }
-        }
+        })
+        .await;
     }
 }

@@ -65,19 +65,12 @@ impl Scheduler {
     /// Runs [`Scheduler::run_once`] every `interval` until `shutdown`.
     /// A failed pass is logged and retried on the next tick.
     pub async fn run(self, interval: Duration, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tick.tick() => {
-                    if let Err(err) = self.run_once().await {
-                        tracing::error!(error = %err, "scheduler pass failed");
-                    }
-                }
+        crate::periodic::every(interval, shutdown, || async {
+            if let Err(err) = self.run_once().await {
+                tracing::error!(error = %err, "scheduler pass failed");
             }
-        }
+        })
+        .await;
     }
 }
 

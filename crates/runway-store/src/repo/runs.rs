@@ -106,34 +106,15 @@ pub(crate) async fn record(
     if let Some(claim) = cause.idempotency {
         idempotency::record(txn, &dep.org_id, claim, &run_id).await?;
     }
-    let mut run = deployment_run::Model {
-        id: run_id,
-        org_id: dep.org_id.clone(),
-        deployment_id: dep.id.clone(),
-        agent_id: dep.agent_id.clone(),
-        agent_version: dep.agent_version,
-        status: status::SKIPPED.to_string(),
-        error_type: None,
-        error_message: None,
-        trigger_type: cause.trigger_type.to_string(),
-        retry_of: cause.retry_of,
-        scheduled_for: cause.scheduled_for,
-        attempt: cause.attempt,
-        session_id: None,
-        turn_id: None,
-        started_at: None,
-        completed_at: None,
-        duration_ms: None,
-        triggered_at: now,
-        created_at: now,
-        environment_id: Some(dep.environment_id.clone()),
-        timeout_ms: Some(dep.timeout_ms),
-        lease_id: None,
-        lease_expires_at: None,
-        claimed_at: None,
-        runner_name: None,
-        start_after: None,
-    };
+    let mut run = new_run(
+        dep,
+        run_id,
+        cause.trigger_type,
+        cause.retry_of,
+        cause.attempt,
+        now,
+    );
+    run.scheduled_for = cause.scheduled_for;
     let session = match decision {
         TriggerDecision::Skip {
             error_type,
@@ -155,6 +136,46 @@ pub(crate) async fn record(
     }
     bump_triggered(txn, &dep.id, now).await?;
     Ok(run)
+}
+
+/// A `pending` run of `dep` recorded at `now`, with the environment and
+/// time limit the deployment has now; the caller starts or skips it.
+pub(crate) fn new_run(
+    dep: &deployment::Model,
+    id: String,
+    trigger_type: &str,
+    retry_of: Option<String>,
+    attempt: i32,
+    now: i64,
+) -> deployment_run::Model {
+    deployment_run::Model {
+        id,
+        org_id: dep.org_id.clone(),
+        deployment_id: dep.id.clone(),
+        agent_id: dep.agent_id.clone(),
+        agent_version: dep.agent_version,
+        status: status::PENDING.to_string(),
+        error_type: None,
+        error_message: None,
+        trigger_type: trigger_type.to_string(),
+        retry_of,
+        scheduled_for: None,
+        attempt,
+        session_id: None,
+        turn_id: None,
+        started_at: None,
+        completed_at: None,
+        duration_ms: None,
+        triggered_at: now,
+        created_at: now,
+        environment_id: Some(dep.environment_id.clone()),
+        timeout_ms: Some(dep.timeout_ms),
+        lease_id: None,
+        lease_expires_at: None,
+        claimed_at: None,
+        runner_name: None,
+        start_after: None,
+    }
 }
 
 /// Marks `run` skipped: recorded, never started, terminal at once.

@@ -270,34 +270,20 @@ async fn insert_retry(
     now: i64,
     backoff: i64,
 ) -> StoreResult<deployment_run::Model> {
-    let retry = deployment_run::Model {
-        id: IdKind::Run.generate(),
-        org_id: failed.org_id.clone(),
-        deployment_id: failed.deployment_id.clone(),
-        agent_id: failed.agent_id.clone(),
-        agent_version: failed.agent_version,
-        status: status::PENDING.to_string(),
-        error_type: None,
-        error_message: None,
-        trigger_type: "retry".to_string(),
-        retry_of: Some(failed.id.clone()),
-        scheduled_for: None,
-        attempt: failed.attempt + 1,
-        session_id: None,
-        turn_id: None,
-        started_at: None,
-        completed_at: None,
-        duration_ms: None,
-        triggered_at: now,
-        created_at: now,
-        environment_id: failed.environment_id.clone(),
-        timeout_ms: Some(dep.timeout_ms),
-        lease_id: None,
-        lease_expires_at: None,
-        claimed_at: None,
-        runner_name: None,
-        start_after: Some(now + backoff),
-    };
+    // The retry runs the failed run's agent version; it is a new trigger
+    // of the deployment as it is now otherwise.
+    let mut retry = runs::new_run(
+        dep,
+        IdKind::Run.generate(),
+        "retry",
+        Some(failed.id.clone()),
+        failed.attempt + 1,
+        now,
+    );
+    retry.agent_id = failed.agent_id.clone();
+    retry.agent_version = failed.agent_version;
+    retry.environment_id = failed.environment_id.clone();
+    retry.start_after = Some(now + backoff);
     DeploymentRun::insert(retry.clone().into_active_model())
         .exec_without_returning(txn)
         .await?;
