@@ -145,7 +145,7 @@ async fn metrics_count_runs_requests_and_rpcs() {
 }
 
 /// The served OpenAPI document is the checked-in `docs/openapi.json`
-/// (regenerate it with `cargo run --bin runway -- openapi > docs/openapi.json`),
+/// (regenerate it with `cargo run -p runway -- openapi > docs/openapi.json`),
 /// and every operation documents the error envelope.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_is_served_and_checked_in() {
@@ -163,7 +163,7 @@ async fn the_openapi_document_is_served_and_checked_in() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")).unwrap();
     assert!(
         served == checked_in,
-        "docs/openapi.json is stale: run `cargo run --bin runway -- openapi > docs/openapi.json`"
+        "docs/openapi.json is stale: run `cargo run -p runway -- openapi > docs/openapi.json`"
     );
 
     let doc: serde_json::Value = serde_json::from_str(&served).unwrap();
