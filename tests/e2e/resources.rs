@@ -343,13 +343,20 @@ async fn archived_agents_and_environments_refuse_new_deployments(app: &TestApp) 
         )
         .await;
     assert_envelope(&unknown, 404, "not_found_error", Some("agent"));
+    let live_agent = app
+        .post("/agents", json!({"name": "live", "model": "m"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let unknown = app
         .post(
             "/deployments",
-            body(&seed.agent_id, "env_019ebb21ef8e7df6a559052c94875160"),
+            body(&live_agent, "env_019ebb21ef8e7df6a559052c94875160"),
         )
         .await;
-    assert!(unknown.status == 409 || unknown.status == 404);
+    assert_envelope(&unknown, 404, "not_found_error", Some("environment_id"));
 
     // The existing deployment still runs: its pinned agent version is immutable.
     let run = app

@@ -243,7 +243,7 @@ async fn the_serve_loop_fires_due_deployments() {
         if !runs.is_empty() || tokio::time::Instant::now() > deadline {
             break runs;
         }
-        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     };
     assert_eq!(runs.len(), 1, "the loop fired the due instant");
     assert_eq!(runs[0]["trigger_context"], json!({"type": "schedule"}));

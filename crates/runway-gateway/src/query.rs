@@ -76,20 +76,26 @@ impl Query {
             .transpose()
     }
 
-    /// An enum parameter: `names` lists the accepted values and their proto numbers.
-    pub fn one_of(&self, name: &str, names: &[(&str, i32)]) -> Result<Option<i32>, ApiError> {
+    /// An enum parameter: one of `values`, spelled as `name` spells them
+    /// (the same function that renders them, so the two cannot drift).
+    pub fn one_of(
+        &self,
+        param: &str,
+        values: &[i32],
+        name: fn(i32) -> &'static str,
+    ) -> Result<Option<i32>, ApiError> {
         self.pairs
-            .get(name)
+            .get(param)
             .map(|v| {
-                names
+                values
                     .iter()
-                    .find(|(n, _)| n == v)
-                    .map(|(_, n)| *n)
+                    .copied()
+                    .find(|n| name(*n) == v)
                     .ok_or_else(|| {
-                        let all: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+                        let all: Vec<&str> = values.iter().map(|n| name(*n)).collect();
                         ApiError::invalid(
-                            Some(name.into()),
-                            format!("{name} must be one of {}.", all.join(", ")),
+                            Some(param.into()),
+                            format!("{param} must be one of {}.", all.join(", ")),
                         )
                     })
             })

@@ -247,11 +247,15 @@ pub struct DeploymentJson {
     pub vault_ids: Vec<String>,
 }
 
-pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
-    let status = match v1::DeploymentStatus::try_from(d.status) {
+pub fn deployment_status_name(s: i32) -> &'static str {
+    match v1::DeploymentStatus::try_from(s) {
         Ok(v1::DeploymentStatus::Paused) => "paused",
         _ => "active",
-    };
+    }
+}
+
+pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
+    let status = deployment_status_name(d.status);
     let cas = d.cas_config.unwrap_or_default();
     let config = cas.config.unwrap_or_default();
     let stats = cas.stats.unwrap_or_default();

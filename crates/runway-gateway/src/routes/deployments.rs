@@ -297,9 +297,10 @@ pub async fn list(
         status: q.one_of(
             "status",
             &[
-                ("active", DeploymentStatus::Active as i32),
-                ("paused", DeploymentStatus::Paused as i32),
+                DeploymentStatus::Active as i32,
+                DeploymentStatus::Paused as i32,
             ],
+            render::deployment_status_name,
         )?,
         include_archived: q.bool("include_archived")?.unwrap_or(false),
         agent_id: q.string("agent_id"),

@@ -14,18 +14,18 @@ use crate::error::ApiError;
 use crate::query::Query;
 use crate::render;
 
-const STATUSES: [(&str, i32); 5] = [
-    ("pending", DeploymentRunStatus::Pending as i32),
-    ("running", DeploymentRunStatus::Running as i32),
-    ("completed", DeploymentRunStatus::Completed as i32),
-    ("failed", DeploymentRunStatus::Failed as i32),
-    ("skipped", DeploymentRunStatus::Skipped as i32),
+const STATUSES: [i32; 5] = [
+    DeploymentRunStatus::Pending as i32,
+    DeploymentRunStatus::Running as i32,
+    DeploymentRunStatus::Completed as i32,
+    DeploymentRunStatus::Failed as i32,
+    DeploymentRunStatus::Skipped as i32,
 ];
 
-const TRIGGER_TYPES: [(&str, i32); 3] = [
-    ("manual", TriggerType::Manual as i32),
-    ("schedule", TriggerType::Schedule as i32),
-    ("retry", TriggerType::Retry as i32),
+const TRIGGER_TYPES: [i32; 3] = [
+    TriggerType::Manual as i32,
+    TriggerType::Schedule as i32,
+    TriggerType::Retry as i32,
 ];
 
 fn path_error(status: tonic::Status) -> ApiError {
@@ -81,7 +81,7 @@ pub async fn list_for_deployment(
     let request = ListDeploymentRunsRequest {
         deployment_id: id,
         page: Some(q.page()?),
-        status: q.one_of("status", &STATUSES)?,
+        status: q.one_of("status", &STATUSES, render::run_status_name)?,
         triggered_after: q.timestamp("triggered_after")?,
         triggered_before: q.timestamp("triggered_before")?,
     };
@@ -142,8 +142,8 @@ pub async fn list_all(
     let request = ListRunsRequest {
         page: Some(q.page()?),
         deployment_id: q.string("deployment_id"),
-        status: q.one_of("status", &STATUSES)?,
-        trigger_type: q.one_of("trigger_type", &TRIGGER_TYPES)?,
+        status: q.one_of("status", &STATUSES, render::run_status_name)?,
+        trigger_type: q.one_of("trigger_type", &TRIGGER_TYPES, render::trigger_type_name)?,
         has_error: q.bool("has_error")?,
     };
     let response = gw
