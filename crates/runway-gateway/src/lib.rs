@@ -18,6 +18,7 @@ mod routes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
 use runway_api::v1::agent_service_client::AgentServiceClient;
 use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use runway_api::v1::environment_service_client::EnvironmentServiceClient;
@@ -141,6 +142,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = ?listener.local_addr().ok(), "REST gateway listening");
+    // Small responses go out at once instead of waiting behind Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

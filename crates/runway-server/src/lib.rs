@@ -26,8 +26,8 @@ use runway_api::v1::runner_service_server::RunnerServiceServer;
 use runway_api::v1::session_service_server::SessionServiceServer;
 use runway_store::Store;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::{ServiceError, ServiceResult};
@@ -142,6 +142,11 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .layer(runway.rpc_metrics())
         .add_routes(runway.routes())
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        // Without TCP_NODELAY a response's HTTP/2 frames wait out the peer's
+        // delayed ACK (~40 ms) behind Nagle's algorithm.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await
 }
