@@ -6,25 +6,34 @@ use std::collections::{BTreeMap, HashSet};
 use runway_store::page::{Cursor, PageQuery};
 use runway_store::repo::idempotency::IdempotencyClaim;
 use runway_store::repo::runs::{self, TriggerCause, TriggerDecision};
-use runway_store::repo::{agents, deployments, environments, tenants};
+use runway_store::repo::trigger_queue::TriggerQueue;
+use runway_store::repo::{agents, deployments, environments, sessions, tenants};
 use runway_store::{Store, StoreError};
 
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
+        on_every_backend!(@flavor (flavor = "multi_thread", worker_threads = 2) $($name),*);
+    };
+    // One thread: a test's concurrent calls are all queued before any
+    // background task (the trigger queue's writer) runs.
+    (single_thread: $($name:ident),* $(,)?) => {
+        on_every_backend!(@flavor (flavor = "current_thread") $($name),*);
+    };
+    (@flavor $flavor:tt $($name:ident),*) => {
+        $(
+        mod $name {
+            #[tokio::test $flavor]
+            async fn sqlite() {
                 let db = runway_store::testing::TestDatabase::sqlite().await;
                 super::$name(db.store()).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
+            }
+            #[tokio::test $flavor]
+            async fn postgres() {
                 let Some(db) = runway_store::testing::TestDatabase::postgres().await else { return };
                 super::$name(db.store()).await;
-            })*
+            }
         }
+        )*
     };
 }
 
@@ -34,6 +43,12 @@ on_every_backend!(
     pages_visit_every_row_exactly_once,
     parallel_triggers_never_exceed_max_concurrent,
     an_idempotency_key_is_claimed_once,
+    queued_triggers_never_exceed_max_concurrent,
+);
+
+on_every_backend!(single_thread:
+    a_trigger_batch_decides_in_arrival_order,
+    a_failed_trigger_batch_records_each_trigger_alone,
 );
 
 async fn org(store: &Store) -> String {
@@ -313,4 +328,207 @@ async fn an_idempotency_key_is_claimed_once(store: &Store) {
     assert_eq!(all.items.len(), 1, "the refused trigger left no run behind");
     let ids: HashSet<_> = all.items.iter().map(|r| r.id.clone()).collect();
     assert!(ids.contains(&first.id));
+}
+
+/// [`slot_gate`], refusing paused deployments as the server's gate does.
+fn refusing_gate(
+    dep: &runway_store::entity::deployment::Model,
+    active: u64,
+) -> Result<TriggerDecision, StoreError> {
+    if dep.status == "paused" {
+        return Err(StoreError::Corrupt(format!("{} is paused", dep.id)));
+    }
+    slot_gate(dep, active)
+}
+
+async fn queued_triggers_never_exceed_max_concurrent(store: &Store) {
+    let org_id = org(store).await;
+    let deps = [
+        deployment(store, &org_id, 3).await,
+        deployment(store, &org_id, 1).await,
+    ];
+    let queue = TriggerQueue::start(store.clone(), slot_gate);
+    let results = futures::future::join_all((0..128).map(|i| {
+        let (queue, org_id, dep) = (queue.clone(), org_id.clone(), deps[i % 2].clone());
+        tokio::spawn(async move {
+            let at = runway_store::time::now_nanos();
+            queue.trigger(&org_id, &dep, at).await
+        })
+    }))
+    .await;
+    let runs: Vec<_> = results
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().expect("deployment exists"))
+        .collect();
+    for (dep, limit) in deps.iter().zip([3, 1]) {
+        let started = runs
+            .iter()
+            .filter(|r| r.deployment_id == *dep && r.status == "running")
+            .count();
+        let skipped = runs
+            .iter()
+            .filter(|r| r.deployment_id == *dep && r.status == "skipped")
+            .count();
+        assert_eq!((started, skipped), (limit, 64 - limit), "{dep}");
+        let row = deployments::get(store, &org_id, dep)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.total_runs, 64);
+    }
+}
+
+async fn a_trigger_batch_decides_in_arrival_order(store: &Store) {
+    let org_id = org(store).await;
+    let a = deployment(store, &org_id, 2).await;
+    let b = deployment(store, &org_id, 1).await;
+    let paused = deployment(store, &org_id, 5).await;
+    deployments::modify(store, &org_id, &paused, |d| {
+        d.status = "paused".into();
+        Ok::<_, StoreError>(())
+    })
+    .await
+    .unwrap();
+    let other_org = org(store).await;
+    let foreign = deployment(store, &other_org, 5).await;
+    let unknown = runway_store::ids::IdKind::Deployment.generate();
+
+    let queue = TriggerQueue::start(store.clone(), refusing_gate);
+    let order = [&a, &b, &a, &paused, &a, &foreign, &b, &unknown, &a];
+    // On one thread every trigger is queued before the writer runs: one batch.
+    let outcomes = futures::future::join_all(
+        order
+            .iter()
+            .enumerate()
+            .map(|(i, dep)| queue.trigger(&org_id, dep, 1_000 + i as i64)),
+    )
+    .await;
+    let status = |i: usize| match &outcomes[i] {
+        Ok(Some(run)) => run.status.clone(),
+        other => panic!("trigger {i}: {other:?}"),
+    };
+    assert_eq!(
+        (0..order.len())
+            .filter(|i| ![3, 5, 7].contains(i))
+            .map(status)
+            .collect::<Vec<_>>(),
+        [
+            "running", "running", "running", "skipped", "skipped", "skipped"
+        ],
+        "a: running, b: running, a: running, a: skipped (limit 2), b: skipped (limit 1), a: skipped",
+    );
+    assert!(
+        matches!(&outcomes[3], Err(StoreError::Corrupt(m)) if m.contains("paused")),
+        "the gate's refusal is the caller's: {:?}",
+        outcomes[3]
+    );
+    assert!(
+        matches!(outcomes[5], Ok(None)),
+        "another organization's deployment is not found"
+    );
+    assert!(
+        matches!(outcomes[7], Ok(None)),
+        "an unknown deployment is not found"
+    );
+
+    for i in [0, 1, 2] {
+        let Ok(Some(run)) = &outcomes[i] else {
+            unreachable!()
+        };
+        assert_eq!(run.triggered_at, 1_000 + i as i64);
+        let session = sessions::get(store, &org_id, run.session_id.as_deref().unwrap())
+            .await
+            .unwrap()
+            .expect("a started run has its session");
+        assert_eq!(session.deployment_run_id, run.id);
+        let stored = runs::get(store, &org_id, &run.id).await.unwrap().unwrap();
+        assert_eq!(&stored, run, "the answer is the stored row");
+    }
+    let Ok(Some(skipped)) = &outcomes[4] else {
+        unreachable!()
+    };
+    assert_eq!(
+        skipped.error_type.as_deref(),
+        Some("concurrency_limit_error")
+    );
+    assert!(skipped.session_id.is_none());
+    assert_eq!(skipped.completed_at, Some(1_004));
+
+    for (dep, total, last) in [
+        (&a, 4, Some(1_008)),
+        (&b, 2, Some(1_006)),
+        (&paused, 0, None),
+    ] {
+        let row = deployments::get(store, &org_id, dep)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (row.total_runs, row.last_triggered_at),
+            (total, last),
+            "{dep}"
+        );
+    }
+    let foreign_row = deployments::get(store, &other_org, &foreign)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(foreign_row.total_runs, 0);
+
+    // A later batch counts the slots the first one took, from the database.
+    let later = queue.trigger(&org_id, &a, 2_000).await.unwrap().unwrap();
+    assert_eq!(later.status, "skipped");
+}
+
+async fn a_failed_trigger_batch_records_each_trigger_alone(store: &Store) {
+    use sea_orm::ConnectionTrait;
+    let org_id = org(store).await;
+    let good = deployment(store, &org_id, 5).await;
+    let broken = deployment(store, &org_id, 5).await;
+    // The database refuses runs of `broken`: the batch holding one fails.
+    let refuse = match store.backend() {
+        runway_store::Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse_runs BEFORE INSERT ON deployment_runs \
+             WHEN NEW.deployment_id = '{broken}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )],
+        runway_store::Backend::Postgres => vec![
+            format!(
+                "CREATE FUNCTION refuse_runs() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN IF NEW.deployment_id = '{broken}' THEN RAISE EXCEPTION 'refused'; END IF; \
+                 RETURN NEW; END $$"
+            ),
+            "CREATE TRIGGER refuse_runs BEFORE INSERT ON deployment_runs \
+             FOR EACH ROW EXECUTE FUNCTION refuse_runs()"
+                .to_string(),
+        ],
+    };
+    for sql in refuse {
+        store.writer().execute_unprepared(&sql).await.unwrap();
+    }
+
+    let queue = TriggerQueue::start(store.clone(), slot_gate);
+    let outcomes = futures::future::join_all(
+        [&good, &broken, &good]
+            .map(|dep| queue.trigger(&org_id, dep, runway_store::time::now_nanos())),
+    )
+    .await;
+    for i in [0, 2] {
+        let run = outcomes[i].as_ref().unwrap().as_ref().unwrap();
+        assert_eq!(run.status, "running");
+        assert!(runs::get(store, &org_id, &run.id).await.unwrap().is_some());
+    }
+    assert!(
+        matches!(&outcomes[1], Err(StoreError::Database(e)) if e.to_string().contains("refused")),
+        "{:?}",
+        outcomes[1]
+    );
+    let good_row = deployments::get(store, &org_id, &good)
+        .await
+        .unwrap()
+        .unwrap();
+    let broken_row = deployments::get(store, &org_id, &broken)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((good_row.total_runs, broken_row.total_runs), (2, 0));
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runway_store::Store;
+use runway_store::repo::trigger_queue::TriggerQueue;
 use runway_store::repo::turns::RetryPolicy;
 use tokio::sync::Notify;
 
@@ -24,6 +25,7 @@ pub use sessions::SessionApi;
 
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
+use crate::error::ServiceError;
 use crate::idempotency::IdempotencyGate;
 
 /// How runs are executed: leases and retries.
@@ -56,6 +58,8 @@ pub struct Core {
     /// Woken whenever a turn starts, so waiting claims return at once.
     pub turns_started: Notify,
     pub metrics: Arc<crate::metrics::ServerMetrics>,
+    /// Manual triggers without an idempotency key, recorded in batches.
+    pub triggers: TriggerQueue<ServiceError>,
 }
 
 fn nanos(d: Duration) -> i64 {
@@ -70,6 +74,7 @@ impl Core {
         metrics: crate::metrics::ServerMetrics,
     ) -> Arc<Core> {
         Arc::new(Core {
+            triggers: TriggerQueue::start(store.clone(), concurrency_gate),
             auth: Authenticator::new(store.clone()),
             idempotency: IdempotencyGate::new(store.clone()),
             store,

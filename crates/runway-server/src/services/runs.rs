@@ -113,17 +113,24 @@ pub async fn run_deployment(
             "RunDeployment",
             req,
             |claim| async move {
-                let cause = TriggerCause {
-                    trigger_type: "manual",
-                    retry_of: None,
-                    attempt: 1,
-                    scheduled_for: None,
-                    idempotency: claim.as_ref(),
-                    at: core.now(),
+                let at = core.now();
+                let recorded = match &claim {
+                    // The common case: batched with the other triggers in flight.
+                    None => core.triggers.trigger(org, id, at).await?,
+                    // A claim must roll back alone if another request took its key.
+                    Some(claim) => {
+                        let cause = TriggerCause {
+                            trigger_type: "manual",
+                            retry_of: None,
+                            attempt: 1,
+                            scheduled_for: None,
+                            idempotency: Some(claim),
+                            at,
+                        };
+                        runs::trigger(&core.store, org, id, cause, concurrency_gate).await?
+                    }
                 };
-                let run = runs::trigger(&core.store, org, id, cause, concurrency_gate)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
+                let run = recorded.ok_or_else(|| not_found(id))?;
                 if run.session_id.is_some() {
                     core.turns_started.notify_waiters();
                 }

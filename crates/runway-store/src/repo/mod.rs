@@ -11,6 +11,7 @@ pub mod runs;
 pub mod schedules;
 pub mod sessions;
 pub mod tenants;
+pub mod trigger_queue;
 pub mod turns;
 
 use sea_orm::{

@@ -1,0 +1,324 @@
+//! Manual triggers, recorded in batches.
+//!
+//! A trigger is one small transaction (lock the deployment, count its active
+//! runs, insert the run and its session, bump the stats), and under load the
+//! cost of that transaction is its round trips, not its work: on SQLite
+//! every statement is a hand-off to the single writer connection's thread,
+//! on PostgreSQL a network round trip and a commit each. The [`TriggerQueue`]
+//! collects the triggers that arrive while a batch is being written and
+//! records all of them in the next transaction with a fixed number of
+//! statements (lock the deployments, count, insert the runs, insert the
+//! sessions, bump the stats), deciding each trigger in arrival order with the
+//! counts kept up to date in memory. The rules and the guarantees are the
+//! single trigger's ([`super::runs::trigger`]): the deployment rows are
+//! locked (PostgreSQL, in id order so two batches cannot deadlock) or the
+//! writer is single (SQLite), so no batch ever exceeds `max_concurrent`.
+//!
+//! Triggers carrying an idempotency claim do not come here: a claim that
+//! loses its unique index must roll back only its own trigger.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::begin;
+use super::runs::{TriggerCause, TriggerDecision, new_run, skip, start, status, trigger};
+use crate::entity::deployment::{self, Entity as Deployment};
+use crate::entity::deployment_run::{self, Entity as DeploymentRun};
+use crate::entity::session;
+use crate::ids::IdKind;
+use crate::{Backend, Store, StoreError, StoreResult};
+
+/// The rule a trigger passes: given the locked deployment and its pending
+/// and running runs, start, skip or refuse (the caller's error).
+pub type TriggerGate<E> = fn(&deployment::Model, u64) -> Result<TriggerDecision, E>;
+
+/// What a trigger comes back with: the recorded run, or `None` when the
+/// deployment does not exist in the caller's organization.
+pub type TriggerOutcome<E> = Result<Option<deployment_run::Model>, E>;
+
+/// The most triggers one transaction records. Keeps the multi-row insert
+/// (26 columns a run) under SQLite's 32,766 bound parameters and a slow
+/// batch short.
+const MAX_BATCH: usize = 256;
+
+/// How many batches may be written at once: one on SQLite (there is one
+/// writer); on PostgreSQL two, so one batch is collected and locked while
+/// the previous one commits.
+fn writers(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 2,
+    }
+}
+
+struct Job<E> {
+    org_id: String,
+    deployment_id: String,
+    at: i64,
+    reply: oneshot::Sender<TriggerOutcome<E>>,
+}
+
+/// Records manual triggers in batches; see the module documentation.
+/// Cloning shares the queue. The writer tasks end when the last clone is
+/// dropped, after writing what was queued.
+pub struct TriggerQueue<E> {
+    jobs: mpsc::UnboundedSender<Job<E>>,
+}
+
+impl<E> Clone for TriggerQueue<E> {
+    fn clone(&self) -> Self {
+        Self {
+            jobs: self.jobs.clone(),
+        }
+    }
+}
+
+impl<E> TriggerQueue<E>
+where
+    E: From<StoreError> + Send + 'static,
+{
+    /// Starts the writer tasks on the current tokio runtime. `gate` decides
+    /// every trigger.
+    pub fn start(store: Store, gate: TriggerGate<E>) -> Self {
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..writers(store.backend()) {
+            tokio::spawn(write_batches(store.clone(), gate, receiver.clone()));
+        }
+        Self { jobs }
+    }
+
+    /// Records a manual trigger of `deployment_id` by `org_id` at `at`.
+    pub async fn trigger(&self, org_id: &str, deployment_id: &str, at: i64) -> TriggerOutcome<E> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            org_id: org_id.to_string(),
+            deployment_id: deployment_id.to_string(),
+            at,
+            reply,
+        };
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Open("the trigger queue has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| E::from(StoreError::Open("the trigger queue has stopped".into())))?
+    }
+}
+
+/// One writer: takes whatever is queued (at least one trigger, at most
+/// [`MAX_BATCH`]), writes it, answers, and goes again.
+async fn write_batches<E>(
+    store: Store,
+    gate: TriggerGate<E>,
+    receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job<E>>>>,
+) where
+    E: From<StoreError> + Send + 'static,
+{
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        {
+            let mut receiver = receiver.lock().await;
+            if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
+            }
+        }
+        write(&store, gate, &mut batch).await;
+    }
+}
+
+/// Writes `batch` in one transaction and answers every trigger. When the
+/// transaction fails before its commit, each trigger is retried in a
+/// transaction of its own, so one trigger's failure is its own and the
+/// others still get recorded. A failed commit is not retried: its outcome
+/// is unknown (the connection may have dropped after the commit landed), and
+/// retrying could record a run twice.
+async fn write<E>(store: &Store, gate: TriggerGate<E>, batch: &mut Vec<Job<E>>)
+where
+    E: From<StoreError> + Send + 'static,
+{
+    match record_batch(store, gate, batch).await {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
+                // The caller may have gone (a dropped request); the run stays recorded.
+                let _ = job.reply.send(outcome);
+            }
+        }
+        Err(BatchFailure::Commit(err)) => {
+            tracing::error!(error = %err, triggers = batch.len(), "trigger batch commit failed");
+            for job in batch.drain(..) {
+                let err = StoreError::Database(DbErr::Custom(err.to_string()));
+                let _ = job.reply.send(Err(E::from(err)));
+            }
+        }
+        Err(BatchFailure::Statement(err)) => {
+            tracing::warn!(error = %err, triggers = batch.len(), "trigger batch failed; recording each alone");
+            for job in batch.drain(..) {
+                let cause = TriggerCause {
+                    trigger_type: "manual",
+                    retry_of: None,
+                    attempt: 1,
+                    scheduled_for: None,
+                    idempotency: None,
+                    at: job.at,
+                };
+                let outcome = trigger(store, &job.org_id, &job.deployment_id, cause, gate).await;
+                let _ = job.reply.send(outcome);
+            }
+        }
+    }
+}
+
+/// How a batch transaction failed.
+enum BatchFailure {
+    /// A statement before the commit: nothing was recorded.
+    Statement(StoreError),
+    /// The commit: the batch may or may not be recorded.
+    Commit(DbErr),
+}
+
+impl<T: Into<StoreError>> From<T> for BatchFailure {
+    fn from(err: T) -> Self {
+        BatchFailure::Statement(err.into())
+    }
+}
+
+/// A deployment of the batch: its locked row, its active runs so far, and
+/// what the batch adds to its stats.
+struct Slot {
+    row: deployment::Model,
+    active: u64,
+    recorded: i64,
+    last_at: i64,
+}
+
+/// The batch transaction. Decides every trigger in order; returns one
+/// outcome per job, or the database error that rolled the batch back.
+async fn record_batch<E>(
+    store: &Store,
+    gate: TriggerGate<E>,
+    batch: &[Job<E>],
+) -> Result<Vec<TriggerOutcome<E>>, BatchFailure>
+where
+    E: From<StoreError>,
+{
+    let ids: BTreeSet<&str> = batch.iter().map(|j| j.deployment_id.as_str()).collect();
+    let txn = begin(store).await?;
+    let mut slots: HashMap<String, Slot> = Deployment::find()
+        .filter(deployment::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(deployment::Column::Id)
+        .lock_exclusive()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let slot = Slot {
+                row,
+                active: 0,
+                recorded: 0,
+                last_at: 0,
+            };
+            (slot.row.id.clone(), slot)
+        })
+        .collect();
+    // Counted after the locks are held, so the count sees every run a
+    // previous holder committed (PostgreSQL's READ COMMITTED takes a new
+    // snapshot per statement).
+    let counts: Vec<(String, i64)> = DeploymentRun::find()
+        .select_only()
+        .column(deployment_run::Column::DeploymentId)
+        .column_as(deployment_run::Column::Id.count(), "active")
+        .filter(deployment_run::Column::DeploymentId.is_in(slots.keys().map(String::as_str)))
+        .filter(deployment_run::Column::Status.is_in(status::ACTIVE))
+        .group_by(deployment_run::Column::DeploymentId)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    for (id, count) in counts {
+        if let Some(slot) = slots.get_mut(&id) {
+            slot.active = u64::try_from(count).unwrap_or(0);
+        }
+    }
+
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut runs = Vec::with_capacity(batch.len());
+    let mut sessions = Vec::with_capacity(batch.len());
+    for job in batch {
+        let Some(slot) = slots
+            .get_mut(&job.deployment_id)
+            .filter(|s| s.row.org_id == job.org_id)
+        else {
+            outcomes.push(Ok(None));
+            continue;
+        };
+        let decision = match gate(&slot.row, slot.active) {
+            Ok(decision) => decision,
+            Err(refusal) => {
+                outcomes.push(Err(refusal));
+                continue;
+            }
+        };
+        let mut run = new_run(&slot.row, IdKind::Run.generate(), "manual", None, 1, job.at);
+        match decision {
+            TriggerDecision::Skip {
+                error_type,
+                message,
+            } => skip(&mut run, error_type, message, job.at),
+            TriggerDecision::Start => {
+                sessions.push(start(&slot.row, &mut run, job.at));
+                slot.active += 1;
+            }
+        }
+        slot.recorded += 1;
+        slot.last_at = Ord::max(slot.last_at, job.at);
+        runs.push(run.clone());
+        outcomes.push(Ok(Some(run)));
+    }
+
+    DeploymentRun::insert_many(runs.into_iter().map(deployment_run::ActiveModel::from))
+        .exec_without_returning(&txn)
+        .await
+        .map_err(StoreError::classify)?;
+    session::Entity::insert_many(sessions)
+        .exec_without_returning(&txn)
+        .await?;
+    bump_stats(&txn, slots.values().filter(|s| s.recorded > 0)).await?;
+    txn.commit().await.map_err(BatchFailure::Commit)?;
+    Ok(outcomes)
+}
+
+/// One statement for every deployment's `total_runs` and `last_triggered_at`.
+async fn bump_stats<'a>(
+    txn: &sea_orm::DatabaseTransaction,
+    slots: impl Iterator<Item = &'a Slot>,
+) -> StoreResult<()> {
+    let mut ids = Vec::new();
+    let mut added = CaseStatement::new();
+    let mut last = CaseStatement::new();
+    for slot in slots {
+        let is_this = || deployment::Column::Id.eq(slot.row.id.as_str());
+        added = added.case(is_this(), slot.recorded);
+        last = last.case(is_this(), slot.last_at);
+        ids.push(slot.row.id.as_str());
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    Deployment::update_many()
+        .col_expr(
+            deployment::Column::TotalRuns,
+            Expr::col(deployment::Column::TotalRuns).add(Into::<Expr>::into(added)),
+        )
+        .col_expr(
+            deployment::Column::LastTriggeredAt,
+            Into::<Expr>::into(last),
+        )
+        .filter(deployment::Column::Id.is_in(ids))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
