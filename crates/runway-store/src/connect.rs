@@ -49,6 +49,7 @@ pub struct Store {
     read: DatabaseConnection,
     write: DatabaseConnection,
     backend: Backend,
+    max_connections: u32,
 }
 
 /// How long a SQLite connection waits for another process's lock (for
@@ -104,14 +105,16 @@ impl Store {
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(reader),
             write: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
             backend: Backend::Sqlite,
+            max_connections: options.max_connections.max(1),
         })
     }
 
     async fn open_postgres(options: &StoreOptions) -> StoreResult<Store> {
         let connect = PgConnectOptions::from_str(&options.url)
             .map_err(|e| StoreError::Open(e.to_string()))?;
+        let max_connections = options.max_connections.max(2);
         let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(2))
+            .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(connect)
             .await
@@ -121,6 +124,7 @@ impl Store {
             read: db.clone(),
             write: db,
             backend: Backend::Postgres,
+            max_connections,
         })
     }
 
@@ -133,6 +137,11 @@ impl Store {
     /// The engine behind this store.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The size of the PostgreSQL pool, or of the SQLite reader pool.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections
     }
 
     /// The handle for reads that need no transaction.

@@ -45,13 +45,16 @@ pub type TriggerOutcome<E> = Result<Option<deployment_run::Model>, E>;
 /// batch short.
 const MAX_BATCH: usize = 256;
 
-/// How many batches may be written at once: one on SQLite (there is one
-/// writer); on PostgreSQL two, so one batch is collected and locked while
-/// the previous one commits.
-fn writers(backend: Backend) -> usize {
-    match backend {
+/// How many batches may be written at once. SQLite: one (there is one
+/// writer). PostgreSQL: up to four, at most half the pool, so that while one
+/// batch waits on its count's heap reads or its commit's WAL flush the next
+/// ones are collected and locked (measured, 32 clients, started runs: one
+/// writer 1,637 triggers/s with p50 20 ms, two 2,300–3,300/s with p99 50 ms,
+/// four 3,882/s with p99 17 ms, six no better).
+fn writers(store: &Store) -> usize {
+    match store.backend() {
         Backend::Sqlite => 1,
-        Backend::Postgres => 2,
+        Backend::Postgres => (store.max_connections() / 2).clamp(1, 4) as usize,
     }
 }
 
@@ -86,7 +89,7 @@ where
     pub fn start(store: Store, gate: TriggerGate<E>) -> Self {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..writers(store.backend()) {
+        for _ in 0..writers(&store) {
             tokio::spawn(write_batches(store.clone(), gate, receiver.clone()));
         }
         Self { jobs }
