@@ -28,9 +28,14 @@ struct Args {
     /// gRPC or REST.
     #[arg(long, value_enum, default_value = "grpc")]
     transport: Transport,
-    /// Concurrent clients (each triggers its own deployment).
+    /// Concurrent clients (each triggers its own deployments).
     #[arg(long, default_value_t = 32)]
     clients: usize,
+    /// Deployments each client triggers in turn. Each takes 100 running runs
+    /// before its triggers are recorded `skipped`, so enough of them (say 20
+    /// for 10 s) measure the started path (run + session) throughout.
+    #[arg(long, default_value_t = 1)]
+    deployments_per_client: usize,
     /// How long to measure, in seconds (after a 2 s warm-up).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -93,64 +98,93 @@ async fn main() -> anyhow::Result<()> {
     let http_client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;
-    let deployments = setup(&http_client, &http, &token, args.clients).await?;
-    let grpc_channel = tonic::transport::Endpoint::from_shared(grpc)?
-        .connect()
-        .await?;
+    let deployments = setup(
+        &http_client,
+        &http,
+        &token,
+        args.clients * args.deployments_per_client.max(1),
+    )
+    .await?;
+    // Each client its own HTTP/2 connection, as independent callers would
+    // have (REST clients get theirs from reqwest's pool).
+    let endpoint = tonic::transport::Endpoint::from_shared(grpc)?;
+    let mut channels = Vec::with_capacity(args.clients);
+    for _ in 0..args.clients {
+        channels.push(endpoint.connect().await?);
+    }
 
     let warmup = Duration::from_secs(2);
     let measure = Duration::from_secs(args.seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for deployment in deployments {
-        let (token, http_client, http, channel) = (
-            token.clone(),
-            http_client.clone(),
-            http.clone(),
-            grpc_channel.clone(),
-        );
+    for (mine, channel) in deployments
+        .chunks(args.deployments_per_client.max(1))
+        .zip(channels)
+    {
+        let mine = mine.to_vec();
+        let (token, http_client, http) = (token.clone(), http_client.clone(), http.clone());
         let transport = args.transport;
         tasks.push(tokio::spawn(async move {
             let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
-            let mut errors = 0u64;
+            let (mut errors, mut started) = (0u64, 0u64);
             let mut grpc = DeploymentServiceClient::new(channel);
-            let url = format!("{http}/deployments/{deployment}/run");
+            let urls: Vec<String> = mine
+                .iter()
+                .map(|d| format!("{http}/deployments/{d}/run"))
+                .collect();
             let auth: tonic::metadata::MetadataValue<_> =
                 format!("Bearer {token}").parse().unwrap();
+            let mut turn = 0;
             while start.elapsed() < warmup + measure {
+                turn = (turn + 1) % mine.len();
                 let t = Instant::now();
-                let ok = match transport {
+                // Some(started?) on success.
+                let outcome = match transport {
                     Transport::Grpc => {
                         let mut request = tonic::Request::new(RunDeploymentRequest {
-                            deployment_id: deployment.clone(),
+                            deployment_id: mine[turn].clone(),
                         });
                         request.metadata_mut().insert("authorization", auth.clone());
-                        grpc.run_deployment(request).await.is_ok()
+                        grpc.run_deployment(request).await.ok().map(|r| {
+                            r.into_inner().run.is_some_and(|run| {
+                                run.status() == runway_api::v1::DeploymentRunStatus::Running
+                            })
+                        })
                     }
-                    Transport::Rest => http_client
-                        .post(&url)
+                    Transport::Rest => match http_client
+                        .post(&urls[turn])
                         .bearer_auth(&token)
                         .send()
                         .await
-                        .is_ok_and(|r| r.status().is_success()),
+                    {
+                        Ok(r) if r.status().is_success() => r
+                            .json::<serde_json::Value>()
+                            .await
+                            .ok()
+                            .map(|run| run["status"] == "running"),
+                        _ => None,
+                    },
                 };
                 if start.elapsed() > warmup {
-                    if ok {
-                        histogram.record(t.elapsed().as_micros() as u64).unwrap();
-                    } else {
-                        errors += 1;
+                    match outcome {
+                        Some(run_started) => {
+                            histogram.record(t.elapsed().as_micros() as u64).unwrap();
+                            started += u64::from(run_started);
+                        }
+                        None => errors += 1,
                     }
                 }
             }
-            (histogram, errors)
+            (histogram, errors, started)
         }));
     }
     let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let mut errors = 0;
+    let (mut errors, mut started) = (0, 0);
     for t in tasks {
-        let (h, e) = t.await?;
+        let (h, e, s) = t.await?;
         all.add(h)?;
         errors += e;
+        started += s;
     }
     let rss = peak_rss_kib(pid).unwrap_or(0);
     let _ = server.start_kill();
@@ -167,9 +201,11 @@ async fn main() -> anyhow::Result<()> {
         "transport": format!("{:?}", args.transport).to_lowercase(),
         "backend": backend,
         "clients": args.clients,
+        "deployments": args.clients * args.deployments_per_client.max(1),
         "seconds": args.seconds,
         "triggers": all.len(),
         "errors": errors,
+        "started": started,
         "throughput_per_s": (all.len() as f64 / measure.as_secs_f64()).round(),
         "p50_ms": ms(0.50),
         "p99_ms": ms(0.99),
@@ -180,9 +216,9 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An agent, an environment and one deployment per client (max_concurrent
-/// 100: after 100 running runs each trigger records a skipped run, which is
-/// the same transaction minus the session insert).
+/// An agent, an environment and `n` deployments (max_concurrent 100: after
+/// 100 running runs each trigger records a skipped run, which is the same
+/// transaction minus the session insert).
 async fn setup(
     client: &reqwest::Client,
     api: &str,
