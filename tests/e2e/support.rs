@@ -318,10 +318,13 @@ impl TestApp {
         dep.body["id"].as_str().unwrap().to_string()
     }
 
+    /// Stops the server, then checks what every test must leave behind:
+    /// each deployment's slot count equals its pending and running runs.
     pub async fn shutdown(mut self) {
         if let Some(app) = self.app.take() {
             app.shutdown().await.expect("clean shutdown");
         }
+        runway_store::testing::assert_slot_counts(self.db.store()).await;
     }
 }
 

@@ -131,3 +131,44 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+/// Panics unless every deployment's `active_runs` equals its pending and
+/// running runs as counted: the slot count must never drift from the runs.
+pub async fn assert_slot_counts(store: &Store) {
+    use std::collections::HashMap;
+
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+    use crate::entity::{deployment, deployment_run};
+    use crate::repo::runs::status;
+
+    let counted: HashMap<String, i64> = deployment_run::Entity::find()
+        .select_only()
+        .column(deployment_run::Column::DeploymentId)
+        .column_as(deployment_run::Column::Id.count(), "active")
+        .filter(deployment_run::Column::Status.is_in(status::ACTIVE))
+        .group_by(deployment_run::Column::DeploymentId)
+        .into_tuple::<(String, i64)>()
+        .all(store.writer())
+        .await
+        .expect("count active runs")
+        .into_iter()
+        .collect();
+    let deployments = deployment::Entity::find()
+        .all(store.writer())
+        .await
+        .expect("read deployments");
+    let drifted: Vec<String> = deployments
+        .iter()
+        .filter(|d| d.active_runs != counted.get(&d.id).copied().unwrap_or(0))
+        .map(|d| {
+            format!(
+                "{}: active_runs {} but {} pending or running",
+                d.id,
+                d.active_runs,
+                counted.get(&d.id).copied().unwrap_or(0)
+            )
+        })
+        .collect();
+    assert!(drifted.is_empty(), "slot counts drifted: {drifted:#?}");
+}

@@ -26,11 +26,13 @@ macro_rules! on_every_backend {
             async fn sqlite() {
                 let db = runway_store::testing::TestDatabase::sqlite().await;
                 super::$name(db.store()).await;
+                runway_store::testing::assert_slot_counts(db.store()).await;
             }
             #[tokio::test $flavor]
             async fn postgres() {
                 let Some(db) = runway_store::testing::TestDatabase::postgres().await else { return };
                 super::$name(db.store()).await;
+                runway_store::testing::assert_slot_counts(db.store()).await;
             }
         }
         )*
@@ -44,6 +46,7 @@ on_every_backend!(
     parallel_triggers_never_exceed_max_concurrent,
     an_idempotency_key_is_claimed_once,
     queued_triggers_never_exceed_max_concurrent,
+    the_slot_count_migration_counts_the_active_runs,
 );
 
 on_every_backend!(single_thread:
@@ -531,4 +534,37 @@ async fn a_failed_trigger_batch_records_each_trigger_alone(store: &Store) {
         .unwrap()
         .unwrap();
     assert_eq!((good_row.total_runs, broken_row.total_runs), (2, 0));
+}
+
+async fn the_slot_count_migration_counts_the_active_runs(store: &Store) {
+    use sea_orm_migration::MigratorTrait;
+    let org_id = org(store).await;
+    let busy = deployment(store, &org_id, 2).await;
+    let idle = deployment(store, &org_id, 2).await;
+    for _ in 0..3 {
+        runs::trigger(store, &org_id, &busy, manual(None), slot_gate)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    // Back to the schema before the count existed, and forward again: the
+    // migration fills the count from the runs (2 running, 1 skipped).
+    runway_store::migration::Migrator::down(store.writer(), Some(1))
+        .await
+        .unwrap();
+    runway_store::migration::Migrator::up(store.writer(), None)
+        .await
+        .unwrap();
+    for (dep, active) in [(&busy, 2), (&idle, 0)] {
+        let row = deployments::get(store, &org_id, dep)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.active_runs, active, "{dep}");
+    }
+    let skipped = runs::trigger(store, &org_id, &busy, manual(None), slot_gate)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(skipped.status, "skipped", "the backfilled count gates");
 }

@@ -47,6 +47,9 @@ pub struct Model {
     pub last_triggered_at: Option<i64>,
     /// Scheduled instants that passed while nothing fired (downtime), in all.
     pub missed_fires: i64,
+    /// Its pending and running runs: the concurrency slots taken. Changed in
+    /// the same transaction as every run that takes or gives back a slot.
+    pub active_runs: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261124_000001_initial_schema;
 mod m20261124_000002_missed_fires;
 mod m20261124_000003_run_execution;
+mod m20261124_000004_active_runs;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial_schema::Migration),
             Box::new(m20261124_000002_missed_fires::Migration),
             Box::new(m20261124_000003_run_execution::Migration),
+            Box::new(m20261124_000004_active_runs::Migration),
         ]
     }
 }

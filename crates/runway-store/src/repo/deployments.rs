@@ -84,6 +84,7 @@ pub async fn create(
         consecutive_failures: 0,
         last_triggered_at: None,
         missed_fires: 0,
+        active_runs: 0,
         created_at: now,
         updated_at: now,
     };

@@ -1,9 +1,7 @@
 //! Deployment runs: the trigger transaction, reads and lists.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::begin;
 use super::idempotency::{self, IdempotencyClaim};
@@ -50,11 +48,12 @@ pub struct TriggerCause<'a> {
 }
 
 /// Records a trigger of deployment `deployment_id` in one transaction: lock
-/// the deployment row, count its pending and running runs, let `decide`
-/// apply the rules (it may refuse), then insert the run (and, when started,
-/// its session) and bump the deployment's stats. Because the deployment row
-/// is locked (PostgreSQL) or the writer is single (SQLite), the count cannot
-/// change under the decision: parallel triggers never exceed the limit.
+/// the deployment row, let `decide` apply the rules to it and its pending
+/// and running runs (it may refuse), then insert the run (and, when started,
+/// its session) and bump the deployment's stats and slot count. Because the
+/// deployment row is locked (PostgreSQL) or the writer is single (SQLite),
+/// the count cannot change under the decision: parallel triggers never
+/// exceed the limit.
 ///
 /// `Ok(None)` when the deployment does not exist in `org_id`.
 pub async fn trigger<E: From<StoreError>>(
@@ -74,22 +73,16 @@ pub async fn trigger<E: From<StoreError>>(
     else {
         return Ok(None);
     };
-    let decision = decide(&dep, count_active(&txn, deployment_id).await?)?;
+    let decision = decide(&dep, slots_taken(&dep))?;
     let run = record(&txn, &dep, cause, decision).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(Some(run))
 }
 
-/// The deployment's runs that hold a concurrency slot (pending or running).
-pub(crate) async fn count_active(
-    txn: &DatabaseTransaction,
-    deployment_id: &str,
-) -> StoreResult<u64> {
-    Ok(DeploymentRun::find()
-        .filter(deployment_run::Column::DeploymentId.eq(deployment_id))
-        .filter(deployment_run::Column::Status.is_in(status::ACTIVE))
-        .count(txn)
-        .await?)
+/// The deployment's runs that hold a concurrency slot (pending or running),
+/// as its row counts them.
+pub(crate) fn slots_taken(dep: &deployment::Model) -> u64 {
+    u64::try_from(dep.active_runs).unwrap_or(0)
 }
 
 /// Inserts the run `decision` calls for (and its session when it starts)
@@ -125,6 +118,7 @@ pub(crate) async fn record(
         }
         TriggerDecision::Start => Some(start(dep, &mut run, now)),
     };
+    let slots = i64::from(session.is_some());
     DeploymentRun::insert(deployment_run::ActiveModel::from(run.clone()))
         .exec_without_returning(txn)
         .await
@@ -134,7 +128,7 @@ pub(crate) async fn record(
             .exec_without_returning(txn)
             .await?;
     }
-    bump_triggered(txn, &dep.id, now).await?;
+    bump_triggered(txn, &dep.id, now, slots).await?;
     Ok(run)
 }
 
@@ -217,16 +211,22 @@ pub(crate) fn start(
     }
 }
 
-/// Counts a recorded run in the deployment's stats.
+/// Counts a recorded run in the deployment's stats, and the `slots` it
+/// takes (1 for a started or pending run, 0 for a skipped one).
 pub(crate) async fn bump_triggered(
     txn: &DatabaseTransaction,
     deployment_id: &str,
     now: i64,
+    slots: i64,
 ) -> StoreResult<()> {
     Deployment::update_many()
         .col_expr(
             deployment::Column::TotalRuns,
             Expr::col(deployment::Column::TotalRuns).add(1),
+        )
+        .col_expr(
+            deployment::Column::ActiveRuns,
+            Expr::col(deployment::Column::ActiveRuns).add(slots),
         )
         .col_expr(deployment::Column::LastTriggeredAt, Expr::value(now))
         .filter(deployment::Column::Id.eq(deployment_id))

@@ -75,7 +75,7 @@ pub async fn fire_next_due<E: From<StoreError>>(
     let run = if already {
         None
     } else {
-        let decision = decide(&dep, runs::count_active(&txn, &dep.id).await?)?;
+        let decision = decide(&dep, runs::slots_taken(&dep))?;
         let cause = TriggerCause {
             trigger_type: "schedule",
             retry_of: None,

@@ -7,12 +7,13 @@
 //! on PostgreSQL a network round trip and a commit each. The [`TriggerQueue`]
 //! collects the triggers that arrive while a batch is being written and
 //! records all of them in the next transaction with a fixed number of
-//! statements (lock the deployments, count, insert the runs, insert the
-//! sessions, bump the stats), deciding each trigger in arrival order with the
-//! counts kept up to date in memory. The rules and the guarantees are the
-//! single trigger's ([`super::runs::trigger`]): the deployment rows are
-//! locked (PostgreSQL, in id order so two batches cannot deadlock) or the
-//! writer is single (SQLite), so no batch ever exceeds `max_concurrent`.
+//! statements (lock the deployments, insert the runs, insert the sessions,
+//! bump the stats and slot counts), deciding each trigger in arrival order
+//! with the slot counts kept up to date in memory. The rules and the guarantees are the
+//! single trigger's ([`super::runs::trigger`]): the deployment rows, which
+//! count their active runs, are locked (PostgreSQL, in id order so two
+//! batches cannot deadlock) or the writer is single (SQLite), so no batch
+//! ever exceeds `max_concurrent`.
 //!
 //! Triggers carrying an idempotency claim do not come here: a claim that
 //! loses its unique index must roll back only its own trigger.
@@ -25,7 +26,7 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySel
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::begin;
-use super::runs::{TriggerCause, TriggerDecision, new_run, skip, start, status, trigger};
+use super::runs::{TriggerCause, TriggerDecision, new_run, skip, slots_taken, start, trigger};
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
 use crate::entity::session;
@@ -196,6 +197,7 @@ struct Slot {
     row: deployment::Model,
     active: u64,
     recorded: i64,
+    started: i64,
     last_at: i64,
 }
 
@@ -220,33 +222,15 @@ where
         .into_iter()
         .map(|row| {
             let slot = Slot {
+                active: slots_taken(&row),
                 row,
-                active: 0,
                 recorded: 0,
+                started: 0,
                 last_at: 0,
             };
             (slot.row.id.clone(), slot)
         })
         .collect();
-    // Counted after the locks are held, so the count sees every run a
-    // previous holder committed (PostgreSQL's READ COMMITTED takes a new
-    // snapshot per statement).
-    let counts: Vec<(String, i64)> = DeploymentRun::find()
-        .select_only()
-        .column(deployment_run::Column::DeploymentId)
-        .column_as(deployment_run::Column::Id.count(), "active")
-        .filter(deployment_run::Column::DeploymentId.is_in(slots.keys().map(String::as_str)))
-        .filter(deployment_run::Column::Status.is_in(status::ACTIVE))
-        .group_by(deployment_run::Column::DeploymentId)
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    for (id, count) in counts {
-        if let Some(slot) = slots.get_mut(&id) {
-            slot.active = u64::try_from(count).unwrap_or(0);
-        }
-    }
-
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut runs = Vec::with_capacity(batch.len());
     let mut sessions = Vec::with_capacity(batch.len());
@@ -274,6 +258,7 @@ where
             TriggerDecision::Start => {
                 sessions.push(start(&slot.row, &mut run, job.at));
                 slot.active += 1;
+                slot.started += 1;
             }
         }
         slot.recorded += 1;
@@ -294,17 +279,20 @@ where
     Ok(outcomes)
 }
 
-/// One statement for every deployment's `total_runs` and `last_triggered_at`.
+/// One statement for every deployment's `total_runs`, `active_runs` and
+/// `last_triggered_at`.
 async fn bump_stats<'a>(
     txn: &sea_orm::DatabaseTransaction,
     slots: impl Iterator<Item = &'a Slot>,
 ) -> StoreResult<()> {
     let mut ids = Vec::new();
     let mut added = CaseStatement::new();
+    let mut started = CaseStatement::new();
     let mut last = CaseStatement::new();
     for slot in slots {
         let is_this = || deployment::Column::Id.eq(slot.row.id.as_str());
         added = added.case(is_this(), slot.recorded);
+        started = started.case(is_this(), slot.started);
         last = last.case(is_this(), slot.last_at);
         ids.push(slot.row.id.as_str());
     }
@@ -315,6 +303,10 @@ async fn bump_stats<'a>(
         .col_expr(
             deployment::Column::TotalRuns,
             Expr::col(deployment::Column::TotalRuns).add(Into::<Expr>::into(added)),
+        )
+        .col_expr(
+            deployment::Column::ActiveRuns,
+            Expr::col(deployment::Column::ActiveRuns).add(Into::<Expr>::into(started)),
         )
         .col_expr(
             deployment::Column::LastTriggeredAt,

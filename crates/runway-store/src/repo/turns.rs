@@ -226,7 +226,13 @@ pub async fn finish(
             .exec(&txn)
             .await?;
     }
-    let stats = Deployment::update_many().filter(deployment::Column::Id.eq(&run.deployment_id));
+    // Every expectation requires an active run: its slot is given back.
+    let stats = Deployment::update_many()
+        .filter(deployment::Column::Id.eq(&run.deployment_id))
+        .col_expr(
+            deployment::Column::ActiveRuns,
+            Expr::col(deployment::Column::ActiveRuns).sub(1),
+        );
     let stats = if failed {
         stats
             .col_expr(
@@ -287,7 +293,8 @@ async fn insert_retry(
     DeploymentRun::insert(retry.clone().into_active_model())
         .exec_without_returning(txn)
         .await?;
-    runs::bump_triggered(txn, &dep.id, now).await?;
+    // The retry takes over the failed run's slot (given back by `finish`).
+    runs::bump_triggered(txn, &dep.id, now, 1).await?;
     Ok(retry)
 }
 
@@ -328,7 +335,7 @@ pub async fn start_retry<E: From<StoreError>>(
         return Ok(None);
     };
     // The retry holds a slot already; the gate counts the others.
-    let others = runs::count_active(&txn, &dep.id).await?.saturating_sub(1);
+    let others = runs::slots_taken(&dep).saturating_sub(1);
     let session = match decide(&dep, others)? {
         runs::TriggerDecision::Start => Some(runs::start(&dep, &mut run, now)),
         runs::TriggerDecision::Skip {
@@ -336,6 +343,16 @@ pub async fn start_retry<E: From<StoreError>>(
             message,
         } => {
             runs::skip(&mut run, error_type, message, now);
+            // A skipped retry gives its slot back.
+            Deployment::update_many()
+                .col_expr(
+                    deployment::Column::ActiveRuns,
+                    Expr::col(deployment::Column::ActiveRuns).sub(1),
+                )
+                .filter(deployment::Column::Id.eq(&dep.id))
+                .exec(&txn)
+                .await
+                .map_err(StoreError::from)?;
             None
         }
     };

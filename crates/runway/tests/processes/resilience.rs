@@ -168,6 +168,9 @@ async fn a_killed_server_loses_no_run_and_runs_none_twice() {
         unique.iter().all(|id| ids.contains(*id)),
         "an unknown run executed"
     );
+    // Every run is terminal, so no slot may still be taken: a kill -9
+    // mid-transaction must not leave a count behind.
+    runway_store::testing::assert_slot_counts(db.store()).await;
     for r in runners {
         r.kill9().await;
     }
