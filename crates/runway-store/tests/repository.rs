@@ -568,3 +568,86 @@ async fn the_slot_count_migration_counts_the_active_runs(store: &Store) {
         .unwrap();
     assert_eq!(skipped.status, "skipped", "the backfilled count gates");
 }
+
+/// PostgreSQL only (SQLite has one writer: two write transactions never
+/// interleave). A finish — here a cancel — waiting for a deployment that a
+/// trigger or a retry start holds must not already hold the run: they lock
+/// the deployment first and the run next, and the other order deadlocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finish_takes_the_deployment_lock_before_the_run() {
+    use runway_store::repo::turns::{self, Expect, Finish, Outcome, RetryPolicy};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+
+    let Some(db) = runway_store::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    let store = db.store().clone();
+    let org_id = org(&store).await;
+    let dep = deployment(&store, &org_id, 5).await;
+    let run = runs::trigger(&store, &org_id, &dep, manual(None), slot_gate)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let holder = store.writer().begin().await.unwrap();
+    holder
+        .execute_unprepared(&format!(
+            "SELECT id FROM deployments WHERE id = '{dep}' FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    let cancel = tokio::spawn({
+        let (store, org_id, run_id) = (store.clone(), org_id.clone(), run.id.clone());
+        async move {
+            let outcome = Outcome::Failed {
+                error_type: "canceled_error".into(),
+                message: "canceled".into(),
+            };
+            let now = runway_store::time::now_nanos();
+            turns::finish(
+                &store,
+                Some(&org_id),
+                &run_id,
+                Expect::Active,
+                outcome,
+                RetryPolicy::Never,
+                now,
+            )
+            .await
+        }
+    });
+    // Wait until the cancel is blocked on a lock.
+    let waiting = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let row = store
+            .reader()
+            .query_one_raw(waiting.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cancel never waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    holder
+        .execute_unprepared(&format!(
+            "SELECT id FROM deployment_runs WHERE id = '{}' FOR UPDATE NOWAIT",
+            run.id
+        ))
+        .await
+        .expect("the waiting cancel must not hold the run");
+    holder.commit().await.unwrap();
+    let finished = cancel.await.unwrap().unwrap();
+    assert!(matches!(finished, Finish::Finished { .. }), "{finished:?}");
+    runway_store::testing::assert_slot_counts(&store).await;
+}

@@ -4,7 +4,7 @@
 //! report and the reaper, a cancel and a completion — exactly one applies
 //! and the other changes nothing.
 
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -185,6 +185,19 @@ pub async fn finish(
     now: i64,
 ) -> StoreResult<Finish> {
     let txn = begin(store).await?;
+    // Lock the run's deployment before the run: triggers and retry starts
+    // lock the deployment first too, and the other order would deadlock
+    // with them (a cancel of a pending retry against its start).
+    let owner = Query::select()
+        .column(deployment_run::Column::DeploymentId)
+        .from(DeploymentRun)
+        .and_where(deployment_run::Column::Id.eq(run_id))
+        .to_owned();
+    Deployment::find()
+        .filter(deployment::Column::Id.in_subquery(owner))
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
     let mut find = DeploymentRun::find_by_id(run_id);
     if let Some(org) = org_id {
         find = find.filter(deployment_run::Column::OrgId.eq(org));
