@@ -138,6 +138,9 @@ async fn metrics_count_runs_requests_and_rpcs() {
         r#"runway_http_request_duration_seconds_count{method="GET",route="/api/v1/cloud/deployments/{id}",status="404"} 1"#,
         r#"runway_grpc_request_duration_seconds_count{method="/runway.v1.DeploymentService/GetDeployment",code="Ok"} 1"#,
         "runway_active_leases 0",
+        // Two triggers one after the other: two batches of one.
+        "runway_trigger_batch_size_count 2",
+        "runway_trigger_batch_size_sum 2.0",
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
     }

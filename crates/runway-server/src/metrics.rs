@@ -47,6 +47,7 @@ pub struct ServerMetrics {
     pub runs_finished: Family<FinishLabels, Counter>,
     pub rpc_duration: Family<RpcLabels, Histogram, fn() -> Histogram>,
     pub active_leases: Gauge,
+    pub trigger_batch_size: Histogram,
 }
 
 impl ServerMetrics {
@@ -57,6 +58,8 @@ impl ServerMetrics {
             runs_finished: Family::default(),
             rpc_duration: Family::new_with_constructor(latency_histogram),
             active_leases: Gauge::default(),
+            // 1 … 256, the most a batch holds.
+            trigger_batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 9)),
         };
         registry.register(
             "runway_runs_triggered",
@@ -77,6 +80,11 @@ impl ServerMetrics {
             "runway_active_leases",
             "Turns claimed by a runner and still running (as of the last reaper pass)",
             metrics.active_leases.clone(),
+        );
+        registry.register(
+            "runway_trigger_batch_size",
+            "Manual triggers recorded per transaction (they batch while the previous batch is written)",
+            metrics.trigger_batch_size.clone(),
         );
         metrics
     }

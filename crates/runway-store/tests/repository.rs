@@ -2,6 +2,7 @@
 //! PostgreSQL (a fresh database each), through the same code.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use runway_store::page::{Cursor, PageQuery};
 use runway_store::repo::idempotency::IdempotencyClaim;
@@ -350,7 +351,7 @@ async fn queued_triggers_never_exceed_max_concurrent(store: &Store) {
         deployment(store, &org_id, 3).await,
         deployment(store, &org_id, 1).await,
     ];
-    let queue = TriggerQueue::start(store.clone(), slot_gate);
+    let queue = TriggerQueue::start(store.clone(), slot_gate, Arc::new(|_| {}));
     let results = futures::future::join_all((0..128).map(|i| {
         let (queue, org_id, dep) = (queue.clone(), org_id.clone(), deps[i % 2].clone());
         tokio::spawn(async move {
@@ -396,7 +397,7 @@ async fn a_trigger_batch_decides_in_arrival_order(store: &Store) {
     let foreign = deployment(store, &other_org, 5).await;
     let unknown = runway_store::ids::IdKind::Deployment.generate();
 
-    let queue = TriggerQueue::start(store.clone(), refusing_gate);
+    let queue = TriggerQueue::start(store.clone(), refusing_gate, Arc::new(|_| {}));
     let order = [&a, &b, &a, &paused, &a, &foreign, &b, &unknown, &a];
     // On one thread every trigger is queued before the writer runs: one batch.
     let outcomes = futures::future::join_all(
@@ -509,7 +510,7 @@ async fn a_failed_trigger_batch_records_each_trigger_alone(store: &Store) {
         store.writer().execute_unprepared(&sql).await.unwrap();
     }
 
-    let queue = TriggerQueue::start(store.clone(), slot_gate);
+    let queue = TriggerQueue::start(store.clone(), slot_gate, Arc::new(|_| {}));
     let outcomes = futures::future::join_all(
         [&good, &broken, &good]
             .map(|dep| queue.trigger(&org_id, dep, runway_store::time::now_nanos())),

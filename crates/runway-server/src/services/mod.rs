@@ -73,15 +73,18 @@ impl Core {
         execution: ExecutionConfig,
         metrics: crate::metrics::ServerMetrics,
     ) -> Arc<Core> {
+        let metrics = Arc::new(metrics);
+        let batch_sizes = metrics.trigger_batch_size.clone();
+        let observe = Arc::new(move |size: usize| batch_sizes.observe(size as f64));
         Arc::new(Core {
-            triggers: TriggerQueue::start(store.clone(), concurrency_gate),
+            triggers: TriggerQueue::start(store.clone(), concurrency_gate, observe),
             auth: Authenticator::new(store.clone()),
             idempotency: IdempotencyGate::new(store.clone()),
             store,
             clock,
             execution,
             turns_started: Notify::new(),
-            metrics: Arc::new(metrics),
+            metrics,
         })
     }
 

@@ -41,6 +41,9 @@ pub type TriggerGate<E> = fn(&deployment::Model, u64) -> Result<TriggerDecision,
 /// deployment does not exist in the caller's organization.
 pub type TriggerOutcome<E> = Result<Option<deployment_run::Model>, E>;
 
+/// Told the size of every batch written (for metrics).
+pub type BatchObserver = Arc<dyn Fn(usize) + Send + Sync>;
+
 /// The most triggers one transaction records. Keeps the multi-row insert
 /// (26 columns a run) under SQLite's 32,766 bound parameters and a slow
 /// batch short.
@@ -88,12 +91,17 @@ where
     E: From<StoreError> + Send + 'static,
 {
     /// Starts the writer tasks on the current tokio runtime. `gate` decides
-    /// every trigger.
-    pub fn start(store: Store, gate: TriggerGate<E>) -> Self {
+    /// every trigger; `observe` hears every batch's size.
+    pub fn start(store: Store, gate: TriggerGate<E>, observe: BatchObserver) -> Self {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..writers(&store) {
-            tokio::spawn(write_batches(store.clone(), gate, receiver.clone()));
+            tokio::spawn(write_batches(
+                store.clone(),
+                gate,
+                receiver.clone(),
+                observe.clone(),
+            ));
         }
         Self { jobs }
     }
@@ -122,6 +130,7 @@ async fn write_batches<E>(
     store: Store,
     gate: TriggerGate<E>,
     receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job<E>>>>,
+    observe: BatchObserver,
 ) where
     E: From<StoreError> + Send + 'static,
 {
@@ -133,6 +142,7 @@ async fn write_batches<E>(
                 return;
             }
         }
+        observe(batch.len());
         write(&store, gate, &mut batch).await;
     }
 }
