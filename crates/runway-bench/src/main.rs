@@ -187,6 +187,7 @@ async fn main() -> anyhow::Result<()> {
         started += s;
     }
     let rss = peak_rss_kib(pid).unwrap_or(0);
+    let mean_batch = mean_trigger_batch(&http_client, &http).await;
     let _ = server.start_kill();
     let _ = server.wait().await;
     let _ = std::fs::remove_dir_all(&data);
@@ -211,6 +212,7 @@ async fn main() -> anyhow::Result<()> {
         "p99_ms": ms(0.99),
         "p999_ms": ms(0.999),
         "server_peak_rss_mib": (rss as f64 / 1024.0 * 10.0).round() / 10.0,
+        "mean_trigger_batch": mean_batch.map(|m| (m * 10.0).round() / 10.0),
     });
     println!("{report}");
     Ok(())
@@ -257,6 +259,26 @@ async fn setup(
         ids.push(dep["id"].as_str().unwrap().to_string());
     }
     Ok(ids)
+}
+
+/// Triggers per batch transaction over the whole run (warm-up included),
+/// from the server's `runway_trigger_batch_size` histogram.
+async fn mean_trigger_batch(client: &reqwest::Client, api: &str) -> Option<f64> {
+    let root = api.trim_end_matches("/api/v1/cloud");
+    let text = client
+        .get(format!("{root}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let value = |name: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+    };
+    let count = value("runway_trigger_batch_size_count ")?;
+    (count > 0.0).then(|| value("runway_trigger_batch_size_sum ").unwrap_or(0.0) / count)
 }
 
 /// The peak resident set of process `pid` (VmHWM), in KiB.
