@@ -110,14 +110,7 @@ async fn deployment(store: &Store, org_id: &str, max_concurrent: i32) -> String 
 }
 
 fn manual(claim: Option<&IdempotencyClaim>) -> TriggerCause<'_> {
-    TriggerCause {
-        trigger_type: "manual",
-        retry_of: None,
-        attempt: 1,
-        scheduled_for: None,
-        idempotency: claim,
-        at: runway_store::time::now_nanos(),
-    }
+    TriggerCause::manual(runway_store::time::now_nanos(), claim)
 }
 
 /// The server's gate, reduced to the slot rule.

@@ -119,14 +119,7 @@ pub async fn run_deployment(
                     None => core.triggers.trigger(org, id, at).await?,
                     // A claim must roll back alone if another request took its key.
                     Some(claim) => {
-                        let cause = TriggerCause {
-                            trigger_type: "manual",
-                            retry_of: None,
-                            attempt: 1,
-                            scheduled_for: None,
-                            idempotency: Some(claim),
-                            at,
-                        };
+                        let cause = TriggerCause::manual(at, Some(claim));
                         runs::trigger(&core.store, org, id, cause, concurrency_gate).await?
                     }
                 };

@@ -47,6 +47,20 @@ pub struct TriggerCause<'a> {
     pub at: i64,
 }
 
+impl<'a> TriggerCause<'a> {
+    /// A manual trigger (`POST …/run`), first attempt, at `at`.
+    pub fn manual(at: i64, idempotency: Option<&'a IdempotencyClaim>) -> Self {
+        TriggerCause {
+            trigger_type: "manual",
+            retry_of: None,
+            attempt: 1,
+            scheduled_for: None,
+            idempotency,
+            at,
+        }
+    }
+}
+
 /// Records a trigger of deployment `deployment_id` in one transaction: lock
 /// the deployment row, let `decide` apply the rules to it and its pending
 /// and running runs (it may refuse), then insert the run (and, when started,

@@ -174,14 +174,7 @@ where
         Err(BatchFailure::Statement(err)) => {
             tracing::warn!(error = %err, triggers = batch.len(), "trigger batch failed; recording each alone");
             for job in batch.drain(..) {
-                let cause = TriggerCause {
-                    trigger_type: "manual",
-                    retry_of: None,
-                    attempt: 1,
-                    scheduled_for: None,
-                    idempotency: None,
-                    at: job.at,
-                };
+                let cause = TriggerCause::manual(job.at, None);
                 let outcome = trigger(store, &job.org_id, &job.deployment_id, cause, gate).await;
                 let _ = job.reply.send(outcome);
             }
