@@ -16,6 +16,10 @@ pub enum StoreError {
     /// Stored data that does not decode (a bug or a hand-edited row).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A background part of the store (the trigger queue) is no longer
+    /// running: the process is shutting down.
+    #[error("{0} has stopped")]
+    Stopped(&'static str),
     /// The database URL or file could not be used.
     #[error("cannot open database: {0}")]
     Open(String),

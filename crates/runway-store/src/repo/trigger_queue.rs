@@ -117,10 +117,10 @@ where
         };
         self.jobs
             .send(job)
-            .map_err(|_| StoreError::Open("the trigger queue has stopped".into()))?;
+            .map_err(|_| StoreError::Stopped("the trigger queue"))?;
         answer
             .await
-            .map_err(|_| E::from(StoreError::Open("the trigger queue has stopped".into())))?
+            .map_err(|_| E::from(StoreError::Stopped("the trigger queue")))?
     }
 }
 
