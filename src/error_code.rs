@@ -1,7 +1,9 @@
 //! The one table that ties a gRPC status code to the REST API's HTTP status
-//! and envelope `error.type` (see API.md, "Error envelope").
+//! and envelope `error.type` (see docs/API.md, "Error envelope").
 
 use tonic::Code;
+
+use crate::enums::ApiErrorType;
 
 /// How a gRPC status shows over REST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,11 +11,11 @@ pub struct HttpError {
     /// The HTTP status code.
     pub status: u16,
     /// The envelope's `error.type`.
-    pub error_type: &'static str,
+    pub error_type: ApiErrorType,
 }
 
 impl HttpError {
-    const fn new(status: u16, error_type: &'static str) -> Self {
+    const fn new(status: u16, error_type: ApiErrorType) -> Self {
         Self { status, error_type }
     }
 }
@@ -24,22 +26,24 @@ impl HttpError {
 /// paused or archived deployment (grpc-gateway would say 400).
 pub const fn http_error_for(code: Code) -> HttpError {
     match code {
-        Code::InvalidArgument | Code::OutOfRange => HttpError::new(400, "invalid_request_error"),
-        Code::Unauthenticated => HttpError::new(401, "authentication_error"),
-        Code::PermissionDenied => HttpError::new(403, "permission_error"),
-        Code::NotFound => HttpError::new(404, "not_found_error"),
-        Code::FailedPrecondition | Code::Aborted | Code::AlreadyExists => {
-            HttpError::new(409, "conflict_error")
+        Code::InvalidArgument | Code::OutOfRange => {
+            HttpError::new(400, ApiErrorType::InvalidRequest)
         }
-        Code::ResourceExhausted => HttpError::new(429, "rate_limit_error"),
-        Code::Unimplemented => HttpError::new(501, "feature_not_available"),
-        Code::Unavailable => HttpError::new(503, "overloaded_error"),
-        Code::DeadlineExceeded => HttpError::new(504, "api_error"),
+        Code::Unauthenticated => HttpError::new(401, ApiErrorType::Authentication),
+        Code::PermissionDenied => HttpError::new(403, ApiErrorType::Permission),
+        Code::NotFound => HttpError::new(404, ApiErrorType::NotFound),
+        Code::FailedPrecondition | Code::Aborted | Code::AlreadyExists => {
+            HttpError::new(409, ApiErrorType::Conflict)
+        }
+        Code::ResourceExhausted => HttpError::new(429, ApiErrorType::RateLimit),
+        Code::Unimplemented => HttpError::new(501, ApiErrorType::FeatureNotAvailable),
+        Code::Unavailable => HttpError::new(503, ApiErrorType::Overloaded),
+        Code::DeadlineExceeded => HttpError::new(504, ApiErrorType::Api),
         // The client went away; nobody reads this answer, but it must not
         // look like the client's fault either.
-        Code::Cancelled => HttpError::new(500, "api_error"),
+        Code::Cancelled => HttpError::new(500, ApiErrorType::Api),
         Code::Ok | Code::Unknown | Code::Internal | Code::DataLoss => {
-            HttpError::new(500, "api_error")
+            HttpError::new(500, ApiErrorType::Api)
         }
     }
 }
@@ -68,9 +72,10 @@ mod tests {
             (Code::DeadlineExceeded, 504, "api_error"),
         ];
         for (code, status, error_type) in table {
+            let mapped = http_error_for(code);
             assert_eq!(
-                http_error_for(code),
-                HttpError { status, error_type },
+                (mapped.status, mapped.error_type.name()),
+                (status, error_type),
                 "{code:?}"
             );
         }

@@ -186,7 +186,7 @@ async fn the_openapi_document_is_served_and_checked_in() {
             }
         }
     }
-    assert_eq!(operations, 24, "every REST route of API.md");
+    assert_eq!(operations, 24, "every REST route of docs/API.md");
     app.shutdown().await;
 }
 

@@ -19,8 +19,16 @@ pub fn optional<T: DeserializeOwned>(
     _headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Option<T>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    let Some(first) = body.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Ok(None);
+    };
+    // Every body is an object: a struct would also take a JSON array,
+    // field by field in order, and give it a meaning nobody wrote.
+    if *first != b'{' {
+        return Err(ApiError::invalid(
+            None,
+            "The request body must be a JSON object.",
+        ));
     }
     // The API speaks only JSON, so the body is read as JSON whatever its
     // Content-Type says (curl's `-d` sends a form type by default).

@@ -10,7 +10,9 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use runway_api::ERROR_DOMAIN;
+use runway_api::enums::ApiErrorType;
 use runway_api::error_code::http_error_for;
+use runway_json::ErrorTag;
 use tonic_types::StatusExt;
 use utoipa::ToSchema;
 
@@ -19,10 +21,8 @@ use crate::context::RequestId;
 /// The envelope of every non-2xx answer.
 #[derive(Debug, Clone, serde::Serialize, ToSchema)]
 pub struct ErrorEnvelope {
-    /// Always `error`.
     #[serde(rename = "type")]
-    #[schema(example = "error")]
-    pub kind: &'static str,
+    pub kind: ErrorTag,
     pub error: ErrorBody,
     /// The request's `x-request-id`.
     pub request_id: String,
@@ -31,11 +31,8 @@ pub struct ErrorEnvelope {
 /// What went wrong.
 #[derive(Debug, Clone, serde::Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// `invalid_request_error`, `authentication_error`, `permission_error`,
-    /// `not_found_error`, `conflict_error`, `rate_limit_error`, `api_error`,
-    /// `feature_not_available` or `overloaded_error`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ApiErrorType,
     pub message: String,
     /// The one field to blame, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,7 +62,7 @@ pub enum ErrorResponses {
 #[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
-    error_type: &'static str,
+    error_type: ApiErrorType,
     message: String,
     param: Option<String>,
 }
@@ -75,7 +72,7 @@ impl ApiError {
     pub fn invalid(param: Option<String>, message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
-            error_type: "invalid_request_error",
+            error_type: ApiErrorType::InvalidRequest,
             message: message.into(),
             param,
         }
@@ -85,7 +82,7 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            error_type: "overloaded_error",
+            error_type: ApiErrorType::Overloaded,
             message: message.into(),
             param: None,
         }
@@ -94,7 +91,7 @@ impl ApiError {
     fn not_found(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::NOT_FOUND,
-            error_type: "not_found_error",
+            error_type: ApiErrorType::NotFound,
             message: message.into(),
             param: None,
         }
@@ -182,7 +179,7 @@ pub async fn unknown_route(method: Method, uri: Uri) -> ApiError {
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError {
         status: StatusCode::METHOD_NOT_ALLOWED,
-        error_type: "invalid_request_error",
+        error_type: ApiErrorType::InvalidRequest,
         message: format!("Method {method} is not allowed on {}", uri.path()),
         param: None,
     }
@@ -204,9 +201,9 @@ pub async fn render_envelopes(request: Request, next: Next) -> Response {
         None => return response,
     };
     let body = ErrorEnvelope {
-        kind: "error",
+        kind: ErrorTag,
         error: ErrorBody {
-            kind: error.error_type.to_string(),
+            kind: error.error_type,
             message: error.message,
             param: error.param,
         },
@@ -230,19 +227,19 @@ fn from_bare_status(status: StatusCode) -> ApiError {
         StatusCode::NOT_FOUND => ApiError::not_found("Not found."),
         StatusCode::METHOD_NOT_ALLOWED => ApiError {
             status,
-            error_type: "invalid_request_error",
+            error_type: ApiErrorType::InvalidRequest,
             message: "Method not allowed.".to_string(),
             param: None,
         },
         s if s.is_client_error() => ApiError {
             status: StatusCode::BAD_REQUEST,
-            error_type: "invalid_request_error",
+            error_type: ApiErrorType::InvalidRequest,
             message: s.canonical_reason().unwrap_or("Bad request").to_string(),
             param: None,
         },
         s => ApiError {
             status: s,
-            error_type: "api_error",
+            error_type: ApiErrorType::Api,
             message: "An internal error occurred.".to_string(),
             param: None,
         },

@@ -13,7 +13,7 @@ mod error;
 mod metrics;
 pub mod openapi;
 mod query;
-pub mod render;
+
 mod routes;
 
 use axum::Router;
@@ -30,7 +30,7 @@ use tower::util::BoxCloneSyncService;
 pub use error::ApiError;
 pub use metrics::Observability;
 
-/// The largest request body the API accepts (API.md: over 32 MiB → 400).
+/// The largest request body the API accepts (docs/API.md: over 32 MiB → 400).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Any gRPC transport: an HTTP/2 channel or an in-process service.

@@ -1,9 +1,11 @@
 //! Query strings: known parameters only, each at most once, typed.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use chrono::DateTime;
 use prost_types::Timestamp;
+use runway_api::enums::{UnknownName, one_of};
 use runway_api::v1::PageRequest;
 
 use crate::error::ApiError;
@@ -76,28 +78,21 @@ impl Query {
             .transpose()
     }
 
-    /// An enum parameter: one of `values`, spelled as `name` spells them
-    /// (the same function that renders them, so the two cannot drift).
-    pub fn one_of(
+    /// A parameter of a closed set (`status=failed`), by the names the
+    /// set's one type defines.
+    pub fn member<T: FromStr<Err = UnknownName>>(
         &self,
         param: &str,
-        values: &[i32],
-        name: fn(i32) -> &'static str,
-    ) -> Result<Option<i32>, ApiError> {
+    ) -> Result<Option<T>, ApiError> {
         self.pairs
             .get(param)
             .map(|v| {
-                values
-                    .iter()
-                    .copied()
-                    .find(|n| name(*n) == v)
-                    .ok_or_else(|| {
-                        let all: Vec<&str> = values.iter().map(|n| name(*n)).collect();
-                        ApiError::invalid(
-                            Some(param.into()),
-                            format!("{param} must be one of {}.", all.join(", ")),
-                        )
-                    })
+                v.parse::<T>().map_err(|err| {
+                    ApiError::invalid(
+                        Some(param.into()),
+                        format!("{param} must be {}.", one_of(err.expected)),
+                    )
+                })
             })
             .transpose()
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use runway_api::v1::{CompleteTurnRequest, FailTurnRequest, HeartbeatRequest, RunError, Turn};
-use runway_gateway::render;
+use runway_json as render;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;

@@ -5,9 +5,58 @@
 use std::collections::HashMap;
 
 use runway_api::ERROR_DOMAIN;
+pub use runway_api::enums::ErrorReason as Reason;
 use runway_store::StoreError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+
+/// The kinds of resources a NOT_FOUND names: the word in its message and
+/// its `ErrorInfo.reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Deployment,
+    DeploymentRun,
+    Agent,
+    AgentVersion,
+    Environment,
+    Session,
+}
+
+impl ResourceKind {
+    /// Every kind, for tests that walk them all.
+    pub const ALL: [ResourceKind; 6] = [
+        ResourceKind::Deployment,
+        ResourceKind::DeploymentRun,
+        ResourceKind::Agent,
+        ResourceKind::AgentVersion,
+        ResourceKind::Environment,
+        ResourceKind::Session,
+    ];
+
+    /// The kind as a message names it (`Deployment run dep_… not found`).
+    pub const fn label(self) -> &'static str {
+        match self {
+            ResourceKind::Deployment => "Deployment",
+            ResourceKind::DeploymentRun => "Deployment run",
+            ResourceKind::Agent => "Agent",
+            ResourceKind::AgentVersion => "Agent version",
+            ResourceKind::Environment => "Environment",
+            ResourceKind::Session => "Session",
+        }
+    }
+
+    /// The `ErrorInfo.reason` of its NOT_FOUND.
+    pub const fn not_found_reason(self) -> Reason {
+        match self {
+            ResourceKind::Deployment => Reason::DeploymentNotFound,
+            ResourceKind::DeploymentRun => Reason::DeploymentRunNotFound,
+            ResourceKind::Agent => Reason::AgentNotFound,
+            ResourceKind::AgentVersion => Reason::AgentVersionNotFound,
+            ResourceKind::Environment => Reason::EnvironmentNotFound,
+            ResourceKind::Session => Reason::SessionNotFound,
+        }
+    }
+}
 
 /// Everything an RPC can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -19,28 +68,22 @@ pub enum ServiceError {
     #[error("{message}")]
     InvalidArgument {
         param: Option<String>,
-        reason: &'static str,
+        reason: Reason,
         message: String,
     },
     /// The resource does not exist in the caller's organization.
-    #[error("{kind} {id} not found")]
+    #[error("{} {id} not found", kind.label())]
     NotFound {
-        kind: &'static str,
+        kind: ResourceKind,
         id: String,
         param: &'static str,
     },
     /// The resource is in a state that forbids the call (paused, archived…).
     #[error("{message}")]
-    FailedPrecondition {
-        reason: &'static str,
-        message: String,
-    },
+    FailedPrecondition { reason: Reason, message: String },
     /// A concurrent request holds what this one needs; retry later.
     #[error("{message}")]
-    Aborted {
-        reason: &'static str,
-        message: String,
-    },
+    Aborted { reason: Reason, message: String },
     /// A bug or an outage; the details go to the log, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -51,7 +94,7 @@ impl ServiceError {
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
         ServiceError::InvalidArgument {
             param: Some(param.into()),
-            reason: "INVALID_FIELD",
+            reason: Reason::InvalidField,
             message: message.into(),
         }
     }
@@ -60,13 +103,23 @@ impl ServiceError {
     pub fn invalid_request(message: impl Into<String>) -> Self {
         ServiceError::InvalidArgument {
             param: None,
-            reason: "INVALID_REQUEST",
+            reason: Reason::InvalidRequest,
             message: message.into(),
         }
     }
 
+    /// No `kind` called `id` in the caller's organization; `param` names
+    /// the request field that carried the id.
+    pub fn not_found(kind: ResourceKind, id: impl Into<String>, param: &'static str) -> Self {
+        ServiceError::NotFound {
+            kind,
+            id: id.into(),
+            param,
+        }
+    }
+
     /// A conflict with the resource's state.
-    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn precondition(reason: Reason, message: impl Into<String>) -> Self {
         ServiceError::FailedPrecondition {
             reason,
             message: message.into(),
@@ -90,7 +143,7 @@ impl From<StoreError> for ServiceError {
         match err {
             // Only reaches a client if a replay could not be resolved.
             StoreError::IdempotencyKeyTaken => ServiceError::Aborted {
-                reason: "IDEMPOTENCY_KEY_IN_FLIGHT",
+                reason: Reason::IdempotencyKeyInFlight,
                 message: "A request with this Idempotency-Key is still in progress.".into(),
             },
             other => ServiceError::Internal(other.to_string()),
@@ -104,7 +157,7 @@ impl From<ServiceError> for Status {
         let mut metadata = HashMap::new();
         let mut details = ErrorDetails::new();
         let (reason, message) = match &err {
-            ServiceError::Unauthenticated => ("INVALID_TOKEN".to_string(), err.to_string()),
+            ServiceError::Unauthenticated => (Reason::InvalidToken, err.to_string()),
             ServiceError::InvalidArgument {
                 param,
                 reason,
@@ -114,27 +167,24 @@ impl From<ServiceError> for Status {
                     metadata.insert("param".to_string(), param.clone());
                     details.add_bad_request_violation(param.clone(), message.clone());
                 }
-                (reason.to_string(), message.clone())
+                (*reason, message.clone())
             }
             ServiceError::NotFound { kind, id, param } => {
                 metadata.insert("param".to_string(), param.to_string());
                 metadata.insert("id".to_string(), id.clone());
-                (
-                    format!("{}_NOT_FOUND", kind.to_uppercase()),
-                    err.to_string(),
-                )
+                (kind.not_found_reason(), err.to_string())
             }
             ServiceError::FailedPrecondition { reason, message }
-            | ServiceError::Aborted { reason, message } => (reason.to_string(), message.clone()),
+            | ServiceError::Aborted { reason, message } => (*reason, message.clone()),
             ServiceError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 (
-                    "INTERNAL".to_string(),
+                    Reason::Internal,
                     "An internal error occurred; it has been logged.".to_string(),
                 )
             }
         };
-        details.set_error_info(reason, ERROR_DOMAIN, metadata);
+        details.set_error_info(reason.name(), ERROR_DOMAIN, metadata);
         Status::with_error_details(code, message, details)
     }
 }

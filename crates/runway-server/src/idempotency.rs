@@ -16,7 +16,8 @@ use runway_store::repo::idempotency::{self, IdempotencyClaim};
 use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::clock::SharedClock;
+use crate::error::{Reason, ServiceError, ServiceResult};
 
 /// The metadata key (the REST header `Idempotency-Key`).
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -26,6 +27,7 @@ const MAX_KEY_LEN: usize = 255;
 #[derive(Clone)]
 pub struct IdempotencyGate {
     store: Store,
+    clock: SharedClock,
     in_flight: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
@@ -42,9 +44,10 @@ impl Drop for InFlight {
 }
 
 impl IdempotencyGate {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, clock: SharedClock) -> Self {
         Self {
             store,
+            clock,
             in_flight: Arc::default(),
         }
     }
@@ -70,20 +73,22 @@ impl IdempotencyGate {
         let Some(key) = key_from(metadata)? else {
             return create(None).await;
         };
+        let now = self.clock.now_nanos();
         let claim = IdempotencyClaim {
             key: key.clone(),
             request_hash: request_hash(operation, request),
+            at: now,
         };
         let _in_flight = self.enter(org_id, &key)?;
-        let earlier = match idempotency::find(&self.store, org_id, &key).await? {
+        let earlier = match idempotency::find(&self.store, org_id, &key, now).await? {
             Some(record) => record,
             None => match create(Some(claim.clone())).await {
                 Err(ServiceError::Aborted {
-                    reason: "IDEMPOTENCY_KEY_IN_FLIGHT",
+                    reason: Reason::IdempotencyKeyInFlight,
                     ..
                 }) => {
                     // Another replica committed this key while we ran.
-                    idempotency::find(&self.store, org_id, &key)
+                    idempotency::find(&self.store, org_id, &key, now)
                         .await?
                         .ok_or_else(|| {
                             ServiceError::Internal("idempotency record vanished".into())
@@ -95,7 +100,7 @@ impl IdempotencyGate {
         if earlier.request_hash != claim.request_hash {
             return Err(ServiceError::InvalidArgument {
                 param: Some(PARAM.into()),
-                reason: "IDEMPOTENCY_KEY_REUSED",
+                reason: Reason::IdempotencyKeyReused,
                 message: format!(
                     "Idempotency-Key {key:?} was already used with a different request."
                 ),
@@ -109,7 +114,7 @@ impl IdempotencyGate {
         let mut set = self.in_flight.lock().expect("in-flight set");
         if !set.insert(entry.clone()) {
             return Err(ServiceError::Aborted {
-                reason: "IDEMPOTENCY_KEY_IN_FLIGHT",
+                reason: Reason::IdempotencyKeyInFlight,
                 message: format!(
                     "A request with Idempotency-Key {key:?} is still in progress; retry after it completes."
                 ),

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod clock;
 pub mod convert;
+pub mod domain;
 pub mod error;
 pub mod health;
 pub mod idempotency;

@@ -1,6 +1,7 @@
 //! The server's Prometheus metrics: runs by trigger and outcome, failures
 //! by error type, gRPC latency per method, and active leases.
 
+use runway_api::enums::{RunErrorType, RunStatus, TriggerType};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -94,20 +95,20 @@ impl ServerMetrics {
         Self::register(&mut Registry::default())
     }
 
-    pub fn triggered(&self, trigger: &str, status: &str) {
+    pub fn triggered(&self, trigger: TriggerType, status: RunStatus) {
         self.runs_triggered
             .get_or_create(&TriggerLabels {
-                trigger: trigger.to_string(),
-                outcome: status.to_string(),
+                trigger: trigger.name().to_string(),
+                outcome: status.name().to_string(),
             })
             .inc();
     }
 
-    pub fn finished(&self, status: &str, error_type: Option<&str>) {
+    pub fn finished(&self, status: RunStatus, error_type: Option<RunErrorType>) {
         self.runs_finished
             .get_or_create(&FinishLabels {
-                status: status.to_string(),
-                error_type: error_type.unwrap_or_default().to_string(),
+                status: status.name().to_string(),
+                error_type: error_type.map(|t| t.name()).unwrap_or_default().to_string(),
             })
             .inc();
     }

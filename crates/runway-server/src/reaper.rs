@@ -8,10 +8,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runway_store::repo::turns::{self, Expect, Finish, Outcome};
+use runway_api::enums::{RunErrorType, TriggerType};
+use runway_store::repo::turns::{self, Finish};
 
+use crate::domain::gate::retry_gate;
+use crate::domain::run_end::{self, Expect, Outcome};
 use crate::error::ServiceResult;
-use crate::services::{Core, retry_gate};
+use crate::services::Core;
 
 /// Candidates looked at per kind per pass.
 const BATCH: u64 = 500;
@@ -42,21 +45,13 @@ impl LeaseReaper {
         let grace = core.lease_ttl_nanos();
         let found = turns::reap_candidates(&core.store, now, grace, BATCH).await?;
         let mut report = ReapReport::default();
-        let fail = |id: String, expect: Expect, error_type: &'static str, message: String| async move {
+        let fail = |id: String, expect: Expect, error_type: RunErrorType, message: String| async move {
             let outcome = Outcome::Failed {
-                error_type: error_type.to_string(),
+                error_type,
                 message,
             };
-            turns::finish(
-                &core.store,
-                None,
-                &id,
-                expect,
-                outcome,
-                core.retry_policy(),
-                now,
-            )
-            .await
+            let decide = run_end::finish(expect, outcome, core.retry_policy(), now);
+            turns::finish(&core.store, None, &id, now, decide).await
         };
         for id in found.lost {
             let message = "The runner executing this run stopped heartbeating; its lease expired."
@@ -64,7 +59,7 @@ impl LeaseReaper {
             if let Finish::Finished { .. } = fail(
                 id,
                 Expect::LeaseExpiredBefore(now),
-                "runner_lost_error",
+                RunErrorType::RunnerLost,
                 message,
             )
             .await?
@@ -77,7 +72,7 @@ impl LeaseReaper {
             if let Finish::Finished { .. } = fail(
                 id,
                 Expect::UnclaimedPastTimeout(now),
-                "timeout_error",
+                RunErrorType::Timeout,
                 message,
             )
             .await?
@@ -88,18 +83,20 @@ impl LeaseReaper {
         for id in found.overrun {
             let message = "The run exceeded its timeout_ms.".to_string();
             let expect = Expect::ClaimedPastTimeout { now, grace };
-            if let Finish::Finished { .. } = fail(id, expect, "timeout_error", message).await? {
+            if let Finish::Finished { .. } =
+                fail(id, expect, RunErrorType::Timeout, message).await?
+            {
                 report.timed_out += 1;
             }
         }
         for id in found.due_retries {
             match turns::start_retry(&core.store, &id, now, retry_gate).await? {
                 Some(run) if run.session_id.is_some() => {
-                    core.metrics.triggered("retry", &run.status);
+                    core.metrics.triggered(TriggerType::Retry, run.status);
                     report.retries_started += 1;
                 }
                 Some(run) => {
-                    core.metrics.triggered("retry", &run.status);
+                    core.metrics.triggered(TriggerType::Retry, run.status);
                     report.retries_skipped += 1;
                 }
                 None => {}

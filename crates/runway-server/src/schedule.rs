@@ -206,7 +206,7 @@ mod dst_tests {
 
     #[test]
     fn a_zone_without_dst_matches_the_documented_example() {
-        // API.md: "0 9 * * *" in Asia/Shanghai; 09:00 CST is 01:00 UTC, all year.
+        // docs/API.md: "0 9 * * *" in Asia/Shanghai; 09:00 CST is 01:00 UTC, all year.
         for (from, first) in [
             ("2026-01-10T00:00:00Z", "2026-01-10T01:00:00Z"),
             ("2026-07-10T02:00:00Z", "2026-07-11T01:00:00Z"),

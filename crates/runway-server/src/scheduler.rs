@@ -7,6 +7,7 @@
 //! instant fires exactly once. After downtime a deployment fires once, for
 //! its latest missed instant; the instants skipped are counted and logged.
 
+use runway_api::enums::TriggerType;
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -14,9 +15,10 @@ use std::sync::Arc;
 use runway_store::entity::deployment;
 use runway_store::repo::schedules::{self, FirePlan, Fired};
 
+use crate::domain::gate::concurrency_gate;
 use crate::error::{ServiceError, ServiceResult};
 use crate::schedule::CronSchedule;
-use crate::services::{Core, concurrency_gate};
+use crate::services::Core;
 
 /// Counting missed instants stops here (an every-minute schedule down for a
 /// year would otherwise cost half a million steps); the log says "at least".
@@ -42,7 +44,9 @@ impl Scheduler {
                 .await?
         {
             if let Some(run) = &f.run {
-                self.core.metrics.triggered("schedule", &run.status);
+                self.core
+                    .metrics
+                    .triggered(TriggerType::Schedule, run.status);
                 if run.session_id.is_some() {
                     self.core.turns_started.notify_waiters();
                 }

@@ -7,7 +7,7 @@ use prost_types::Struct;
 use runway_api::json_value;
 use runway_store::ids::IdKind;
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{ResourceKind, ServiceError, ServiceResult};
 
 pub const MAX_NAME_CHARS: usize = 256;
 pub const MAX_TEXT_CHARS: usize = 65_536;
@@ -79,7 +79,10 @@ pub fn metadata(param: &str, map: &BTreeMap<String, String>) -> ServiceResult<()
 }
 
 /// A list of JSON objects that each carry a non-empty string `type`.
-pub fn typed_objects(param: &str, items: &[Struct]) -> ServiceResult<serde_json::Value> {
+pub fn typed_objects(
+    param: &str,
+    items: &[Struct],
+) -> ServiceResult<Vec<serde_json::Map<String, serde_json::Value>>> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let object = json_value::struct_to_object(item);
@@ -92,26 +95,24 @@ pub fn typed_objects(param: &str, items: &[Struct]) -> ServiceResult<serde_json:
                 ));
             }
         }
-        out.push(serde_json::Value::Object(object));
+        out.push(object);
     }
-    Ok(serde_json::Value::Array(out))
+    Ok(out)
 }
 
 /// NOT_FOUND for an id that cannot name a row of `kind` (wrong prefix,
 /// wrong length, not lowercase hex): malformed ids are simply unknown.
-pub fn known_id(
-    kind: IdKind,
-    what: &'static str,
-    param: &'static str,
-    id: &str,
-) -> ServiceResult<()> {
-    if kind.is_valid(id) {
+pub fn known_id(kind: ResourceKind, param: &'static str, id: &str) -> ServiceResult<()> {
+    let ids = match kind {
+        ResourceKind::Deployment => IdKind::Deployment,
+        ResourceKind::DeploymentRun => IdKind::Run,
+        ResourceKind::Agent | ResourceKind::AgentVersion => IdKind::Agent,
+        ResourceKind::Environment => IdKind::Environment,
+        ResourceKind::Session => IdKind::Session,
+    };
+    if ids.is_valid(id) {
         Ok(())
     } else {
-        Err(ServiceError::NotFound {
-            kind: what,
-            id: id.to_string(),
-            param,
-        })
+        Err(ServiceError::not_found(kind, id, param))
     }
 }

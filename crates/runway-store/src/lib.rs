@@ -11,6 +11,7 @@ pub mod connect;
 pub mod entity;
 mod error;
 pub mod ids;
+pub mod json_text;
 pub mod migration;
 pub mod page;
 pub mod repo;

@@ -140,13 +140,13 @@ pub async fn assert_slot_counts(store: &Store) {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
     use crate::entity::{deployment, deployment_run};
-    use crate::repo::runs::status;
+    use runway_api::enums::RunStatus;
 
     let counted: HashMap<String, i64> = deployment_run::Entity::find()
         .select_only()
         .column(deployment_run::Column::DeploymentId)
         .column_as(deployment_run::Column::Id.count(), "active")
-        .filter(deployment_run::Column::Status.is_in(status::ACTIVE))
+        .filter(deployment_run::Column::Status.is_in(RunStatus::ACTIVE))
         .group_by(deployment_run::Column::DeploymentId)
         .into_tuple::<(String, i64)>()
         .all(store.writer())

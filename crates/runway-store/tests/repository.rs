@@ -4,6 +4,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use runway_api::enums::{
+    DeploymentStatus, InitialEventType, RunErrorType, RunStatus, SessionStrategy,
+};
+use runway_store::entity::deployment::InitialEvent;
 use runway_store::page::{Cursor, PageQuery};
 use runway_store::repo::idempotency::IdempotencyClaim;
 use runway_store::repo::runs::{self, TriggerCause, TriggerDecision};
@@ -73,16 +77,16 @@ fn agent_fields(name: &str) -> agents::AgentFields {
         model: "claude-sonnet-4-5".into(),
         system: Some("be brief".into()),
         instructions: None,
-        tools: serde_json::json!([]),
+        tools: vec![],
         metadata: BTreeMap::new(),
     }
 }
 
 async fn deployment(store: &Store, org_id: &str, max_concurrent: i32) -> String {
-    let agent = agents::create(store, org_id, agent_fields("a"), None)
+    let agent = agents::create(store, org_id, agent_fields("a"), None, now())
         .await
         .unwrap();
-    let env = environments::create(store, org_id, "e".into(), None, None)
+    let env = environments::create(store, org_id, "e".into(), None, None, now())
         .await
         .unwrap();
     let draft = deployments::DeploymentDraft {
@@ -91,26 +95,33 @@ async fn deployment(store: &Store, org_id: &str, max_concurrent: i32) -> String 
         agent_id: agent.id,
         agent_version: 1,
         environment_id: env.id,
-        initial_events: serde_json::json!([{"type":"user.message","content":"hi"}]),
+        initial_events: vec![InitialEvent {
+            kind: InitialEventType::UserMessage,
+            content: "hi".into(),
+        }],
         schedule_expression: None,
         schedule_timezone: None,
         next_fire_at: None,
-        resources: serde_json::json!([]),
+        resources: vec![],
         vault_ids: vec![],
         metadata: BTreeMap::new(),
         max_concurrent,
         max_retries: 0,
         timeout_ms: 300_000,
-        session_strategy: "new_session".into(),
+        session_strategy: SessionStrategy::NewSession,
     };
-    deployments::create(store, org_id, draft, None)
+    deployments::create(store, org_id, draft, None, now())
         .await
         .unwrap()
         .id
 }
 
+fn now() -> i64 {
+    runway_store::time::now_nanos()
+}
+
 fn manual(claim: Option<&IdempotencyClaim>) -> TriggerCause<'_> {
-    TriggerCause::manual(runway_store::time::now_nanos(), claim)
+    TriggerCause::manual(now(), claim)
 }
 
 /// The server's gate, reduced to the slot rule.
@@ -122,7 +133,7 @@ fn slot_gate(
         TriggerDecision::Start
     } else {
         TriggerDecision::Skip {
-            error_type: "concurrency_limit_error".into(),
+            error_type: RunErrorType::ConcurrencyLimit,
             message: "limit".into(),
         }
     })
@@ -159,11 +170,11 @@ async fn bootstrap_issues_one_token_that_authenticates(store: &Store) {
 
 async fn agent_updates_create_versions(store: &Store) {
     let org_id = org(store).await;
-    let agent = agents::create(store, &org_id, agent_fields("v1"), None)
+    let agent = agents::create(store, &org_id, agent_fields("v1"), None, now())
         .await
         .unwrap();
     let updated =
-        agents::update::<StoreError>(store, &org_id, &agent.id, |_| Ok(agent_fields("v2")))
+        agents::update::<StoreError>(store, &org_id, &agent.id, now(), |_| Ok(agent_fields("v2")))
             .await
             .unwrap()
             .expect("exists");
@@ -202,7 +213,7 @@ async fn pages_visit_every_row_exactly_once(store: &Store) {
     let mut made = Vec::new();
     for i in 0..45 {
         made.push(
-            environments::create(store, &org_id, format!("e{i}"), None, None)
+            environments::create(store, &org_id, format!("e{i}"), None, None, now())
                 .await
                 .unwrap()
                 .id,
@@ -273,16 +284,25 @@ async fn parallel_triggers_never_exceed_max_concurrent(store: &Store) {
         )
     }))
     .await;
-    let statuses: Vec<String> = results
+    let statuses: Vec<RunStatus> = results
         .into_iter()
         .map(|r| r.unwrap().unwrap().expect("deployment exists").status)
         .collect();
     assert_eq!(
-        statuses.iter().filter(|s| *s == "running").count(),
+        statuses
+            .iter()
+            .filter(|s| **s == RunStatus::Running)
+            .count(),
         3,
         "{statuses:?}"
     );
-    assert_eq!(statuses.iter().filter(|s| *s == "skipped").count(), 61);
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == RunStatus::Skipped)
+            .count(),
+        61
+    );
     let dep_row = deployments::get(store, &org_id, &dep)
         .await
         .unwrap()
@@ -296,6 +316,7 @@ async fn an_idempotency_key_is_claimed_once(store: &Store) {
     let claim = IdempotencyClaim {
         key: "k1".into(),
         request_hash: "h".into(),
+        at: now(),
     };
     let first = runs::trigger(store, &org_id, &dep, manual(Some(&claim)), slot_gate)
         .await
@@ -306,7 +327,7 @@ async fn an_idempotency_key_is_claimed_once(store: &Store) {
         matches!(second, Err(StoreError::IdempotencyKeyTaken)),
         "{second:?}"
     );
-    let record = runway_store::repo::idempotency::find(store, &org_id, "k1")
+    let record = runway_store::repo::idempotency::find(store, &org_id, "k1", now())
         .await
         .unwrap()
         .unwrap();
@@ -332,7 +353,7 @@ fn refusing_gate(
     dep: &runway_store::entity::deployment::Model,
     active: u64,
 ) -> Result<TriggerDecision, StoreError> {
-    if dep.status == "paused" {
+    if dep.status == DeploymentStatus::Paused {
         return Err(StoreError::Corrupt(format!("{} is paused", dep.id)));
     }
     slot_gate(dep, active)
@@ -360,11 +381,11 @@ async fn queued_triggers_never_exceed_max_concurrent(store: &Store) {
     for (dep, limit) in deps.iter().zip([3, 1]) {
         let started = runs
             .iter()
-            .filter(|r| r.deployment_id == *dep && r.status == "running")
+            .filter(|r| r.deployment_id == *dep && r.status == RunStatus::Running)
             .count();
         let skipped = runs
             .iter()
-            .filter(|r| r.deployment_id == *dep && r.status == "skipped")
+            .filter(|r| r.deployment_id == *dep && r.status == RunStatus::Skipped)
             .count();
         assert_eq!((started, skipped), (limit, 64 - limit), "{dep}");
         let row = deployments::get(store, &org_id, dep)
@@ -380,8 +401,8 @@ async fn a_trigger_batch_decides_in_arrival_order(store: &Store) {
     let a = deployment(store, &org_id, 2).await;
     let b = deployment(store, &org_id, 1).await;
     let paused = deployment(store, &org_id, 5).await;
-    deployments::modify(store, &org_id, &paused, |d| {
-        d.status = "paused".into();
+    deployments::modify(store, &org_id, &paused, now(), |d| {
+        d.status = DeploymentStatus::Paused;
         Ok::<_, StoreError>(())
     })
     .await
@@ -401,7 +422,7 @@ async fn a_trigger_batch_decides_in_arrival_order(store: &Store) {
     )
     .await;
     let status = |i: usize| match &outcomes[i] {
-        Ok(Some(run)) => run.status.clone(),
+        Ok(Some(run)) => run.status.name(),
         other => panic!("trigger {i}: {other:?}"),
     };
     assert_eq!(
@@ -445,7 +466,7 @@ async fn a_trigger_batch_decides_in_arrival_order(store: &Store) {
         unreachable!()
     };
     assert_eq!(
-        skipped.error_type.as_deref(),
+        skipped.error_type.map(|t| t.name()),
         Some("concurrency_limit_error")
     );
     assert!(skipped.session_id.is_none());
@@ -474,7 +495,7 @@ async fn a_trigger_batch_decides_in_arrival_order(store: &Store) {
 
     // A later batch counts the slots the first one took, from the database.
     let later = queue.trigger(&org_id, &a, 2_000).await.unwrap().unwrap();
-    assert_eq!(later.status, "skipped");
+    assert_eq!(later.status.name(), "skipped");
 }
 
 async fn a_failed_trigger_batch_records_each_trigger_alone(store: &Store) {
@@ -511,7 +532,7 @@ async fn a_failed_trigger_batch_records_each_trigger_alone(store: &Store) {
     .await;
     for i in [0, 2] {
         let run = outcomes[i].as_ref().unwrap().as_ref().unwrap();
-        assert_eq!(run.status, "running");
+        assert_eq!(run.status.name(), "running");
         assert!(runs::get(store, &org_id, &run.id).await.unwrap().is_some());
     }
     assert!(
@@ -560,7 +581,11 @@ async fn the_slot_count_migration_counts_the_active_runs(store: &Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(skipped.status, "skipped", "the backfilled count gates");
+    assert_eq!(
+        skipped.status.name(),
+        "skipped",
+        "the backfilled count gates"
+    );
 }
 
 /// PostgreSQL only (SQLite has one writer: two write transactions never
@@ -569,7 +594,7 @@ async fn the_slot_count_migration_counts_the_active_runs(store: &Store) {
 /// the deployment first and the run next, and the other order deadlocks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finish_takes_the_deployment_lock_before_the_run() {
-    use runway_store::repo::turns::{self, Expect, Finish, Outcome, RetryPolicy};
+    use runway_store::repo::turns::{self, Finish, FinishDecision};
     use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 
     let Some(db) = runway_store::testing::TestDatabase::postgres().await else {
@@ -593,20 +618,20 @@ async fn a_finish_takes_the_deployment_lock_before_the_run() {
     let cancel = tokio::spawn({
         let (store, org_id, run_id) = (store.clone(), org_id.clone(), run.id.clone());
         async move {
-            let outcome = Outcome::Failed {
-                error_type: "canceled_error".into(),
-                message: "canceled".into(),
-            };
             let now = runway_store::time::now_nanos();
-            turns::finish(
-                &store,
-                Some(&org_id),
-                &run_id,
-                Expect::Active,
-                outcome,
-                RetryPolicy::Never,
-                now,
-            )
+            // A cancel, as the server decides it: fail the run, no retry.
+            turns::finish(&store, Some(&org_id), &run_id, now, |_, run| {
+                let mut ended = run.clone();
+                ended.status = RunStatus::Failed;
+                ended.error_type = Some(RunErrorType::Canceled);
+                ended.error_message = Some("canceled".into());
+                ended.completed_at = Some(now);
+                Ok::<_, StoreError>(FinishDecision::End {
+                    ended: Box::new(ended),
+                    session: runway_api::enums::SessionStatus::Failed,
+                    retry_after: None,
+                })
+            })
             .await
         }
     });

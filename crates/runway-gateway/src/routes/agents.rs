@@ -16,7 +16,7 @@ use crate::body::{self, nullable};
 use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::query::Query;
-use crate::render;
+use runway_json as render;
 
 /// The body of `POST /agents`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -66,7 +66,7 @@ fn path_error(status: tonic::Status) -> ApiError {
     path = "/api/v1/cloud/agents",
     tag = "agents",
     request_body = CreateBody,
-    responses((status = 201, description = "OK", body = crate::render::AgentJson), crate::error::ErrorResponses)
+    responses((status = 201, description = "OK", body = runway_json::AgentJson), crate::error::ErrorResponses)
 )]
 pub async fn create(
     State(gw): State<Gateway>,
@@ -96,7 +96,7 @@ pub async fn create(
     path = "/api/v1/cloud/agents",
     tag = "agents",
     params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("include_archived" = Option<bool>, Query)),
-    responses((status = 200, description = "OK", body = crate::render::List<crate::render::AgentJson>), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::List<runway_json::AgentJson>), crate::error::ErrorResponses)
 )]
 pub async fn list(
     State(gw): State<Gateway>,
@@ -123,7 +123,7 @@ pub async fn list(
     path = "/api/v1/cloud/agents/{id}",
     tag = "agents",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
-    responses((status = 200, description = "OK", body = crate::render::AgentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::AgentJson), crate::error::ErrorResponses)
 )]
 pub async fn get(
     State(gw): State<Gateway>,
@@ -147,7 +147,7 @@ pub async fn get(
     tag = "agents",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
     request_body = UpdateBody,
-    responses((status = 200, description = "OK", body = crate::render::AgentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::AgentJson), crate::error::ErrorResponses)
 )]
 pub async fn update(
     State(gw): State<Gateway>,
@@ -208,7 +208,7 @@ pub async fn update(
     path = "/api/v1/cloud/agents/{id}/archive",
     tag = "agents",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
-    responses((status = 200, description = "OK", body = crate::render::AgentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::AgentJson), crate::error::ErrorResponses)
 )]
 pub async fn archive(
     State(gw): State<Gateway>,

@@ -5,6 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
 use prost_types::FieldMask;
+use runway_api::enums::{self, InitialEventType, ScheduleType, SessionStrategy};
 use runway_api::json_value;
 use runway_api::v1::*;
 use serde::Deserialize;
@@ -17,27 +18,69 @@ use crate::body::{self, from_value_at, nullable};
 use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::query::Query;
-use crate::render;
+use runway_json as render;
+
+// Nested objects are read as JSON maps first and typed in a second step
+// (`from_value_at`): a map refuses an array, where a struct would take one
+// positionally, and the second step still names the whole field path.
 
 /// The body of `POST /deployments`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateDeploymentBody)]
 pub struct CreateBody {
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
     name: Option<String>,
+    #[schema(max_length = 65536)]
     description: Option<String>,
-    /// `"agent_…"` (latest version) or `{"id","type":"agent","version"}`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = AgentInputSchema)]
     agent: Option<Value>,
+    #[schema(value_type = String, pattern = "^env_[0-9a-f]{32}$")]
     environment_id: Option<String>,
-    initial_events: Option<Vec<InitialEventBody>>,
-    schedule: Option<ScheduleBody>,
+    #[schema(value_type = Vec<InitialEventBody>, min_items = 1, max_items = 50)]
+    initial_events: Option<Vec<Map<String, Value>>>,
+    #[schema(value_type = Option<ScheduleBody>)]
+    schedule: Option<Map<String, Value>>,
     #[schema(value_type = Option<Vec<Object>>)]
     resources: Option<Vec<Map<String, Value>>>,
+    #[schema(max_items = 50)]
     vault_ids: Option<Vec<String>>,
-    /// User keys (strings) and the reserved `cas_config` ({config, session_strategy}).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<MetadataInputSchema>)]
     metadata: Option<Map<String, Value>>,
+}
+
+/// `"agent_…"` (the agent's latest version, pinned now) or a version.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(as = AgentInput)]
+enum AgentInputSchema {
+    /// An agent id (`agent_` + 32 lowercase hex).
+    Latest(String),
+    Version(AgentVersionInput),
+}
+
+/// `{"id","type":"agent","version"}`; without `version`, the latest.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct AgentVersionInput {
+    #[schema(pattern = "^agent_[0-9a-f]{32}$")]
+    id: String,
+    #[serde(rename = "type")]
+    kind: Option<runway_json::AgentTag>,
+    #[schema(minimum = 1, maximum = 2147483647)]
+    version: Option<i32>,
+}
+
+/// Up to 16 user keys (string values; `null` deletes on update) and the
+/// reserved `cas_config`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(as = MetadataInput)]
+struct MetadataInputSchema {
+    cas_config: Option<CasConfigBody>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    user: std::collections::BTreeMap<String, Option<String>>,
 }
 
 /// The body of `POST /deployments/{id}`: every field optional; `metadata` is a merge-patch.
@@ -49,55 +92,82 @@ pub struct UpdateBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
-    /// `"agent_…"` (latest version) or `{"id","type":"agent","version"}`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<AgentInputSchema>)]
     agent: Option<Value>,
+    #[schema(pattern = "^env_[0-9a-f]{32}$")]
     environment_id: Option<String>,
-    initial_events: Option<Vec<InitialEventBody>>,
+    #[schema(value_type = Option<Vec<InitialEventBody>>, min_items = 1, max_items = 50)]
+    initial_events: Option<Vec<Map<String, Value>>>,
     /// A whole schedule, or `null` to remove it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<ScheduleBody>)]
-    schedule: Option<Option<ScheduleBody>>,
+    schedule: Option<Option<Map<String, Value>>>,
     #[schema(value_type = Option<Vec<Object>>)]
     resources: Option<Vec<Map<String, Value>>>,
+    #[schema(max_items = 50)]
     vault_ids: Option<Vec<String>>,
-    /// User keys (strings) and the reserved `cas_config` ({config, session_strategy}).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<MetadataInputSchema>)]
     metadata: Option<Map<String, Value>>,
 }
 
+/// An event every run starts with.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = InitialEventInput)]
 pub struct InitialEventBody {
     #[serde(rename = "type")]
-    kind: String,
-    #[schema(value_type = Object)]
+    kind: InitialEventType,
+    #[schema(value_type = runway_json::EventContentJson)]
     content: Value,
 }
 
+/// A schedule: a 5-field cron expression in an IANA time zone.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ScheduleInput)]
 pub struct ScheduleBody {
+    /// `cron` (the default).
     #[serde(rename = "type")]
-    kind: Option<String>,
+    kind: Option<ScheduleType>,
+    #[schema(min_length = 1)]
     expression: String,
+    /// An IANA time zone; `UTC` by default.
     timezone: Option<String>,
 }
 
 /// The reserved `metadata.cas_config` object; `stats` is read-only.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CasConfigInput)]
 pub struct CasConfigBody {
-    config: Option<ConfigBody>,
-    session_strategy: Option<String>,
+    #[schema(value_type = Option<ConfigBody>)]
+    config: Option<Map<String, Value>>,
+    session_strategy: Option<SessionStrategy>,
 }
 
+/// Run limits; each absent one keeps its value (its default on create).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DeploymentConfigInput)]
 pub struct ConfigBody {
+    /// Default 1.
+    #[schema(minimum = 1, maximum = 100)]
     max_concurrent: Option<i32>,
+    /// Default 0.
+    #[schema(minimum = 0, maximum = 10)]
     max_retries: Option<i32>,
+    /// Default 300000.
+    #[schema(minimum = 1000, maximum = 86400000)]
     timeout_ms: Option<i64>,
+}
+
+impl CasConfigBody {
+    fn config(&self) -> Result<ConfigBody, ApiError> {
+        match &self.config {
+            None => Ok(ConfigBody::default()),
+            Some(map) => from_value_at(Value::Object(map.clone()), "metadata.cas_config.config"),
+        }
+    }
 }
 
 /// `"agent_…"` (its latest version) or `{"id","type":"agent","version"}`.
@@ -122,14 +192,14 @@ fn agent_ref(value: Value) -> Result<AgentRef, ApiError> {
                     _ => {
                         return Err(bad(
                             "agent.version",
-                            "agent.version must be a positive integer",
+                            "agent.version must be an integer from 1 to 2147483647",
                         ));
                     }
                 },
                 Some(_) => {
                     return Err(bad(
                         "agent.version",
-                        "agent.version must be a positive integer",
+                        "agent.version must be an integer from 1 to 2147483647",
                     ));
                 }
             };
@@ -148,54 +218,30 @@ fn agent_ref(value: Value) -> Result<AgentRef, ApiError> {
     }
 }
 
-fn initial_events(events: Vec<InitialEventBody>) -> Result<Vec<InitialEvent>, ApiError> {
+fn initial_events(events: Vec<Map<String, Value>>) -> Result<Vec<InitialEvent>, ApiError> {
     events
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
-            let kind = match e.kind.as_str() {
-                "user.message" => InitialEventType::UserMessage,
-                "user.define_outcome" => InitialEventType::UserDefineOutcome,
-                "system.message" => InitialEventType::SystemMessage,
-                _ => {
-                    return Err(ApiError::invalid(
-                        Some(format!("initial_events[{i}].type")),
-                        "type must be one of user.message, user.define_outcome, system.message",
-                    ));
-                }
-            };
+            let e: InitialEventBody =
+                from_value_at(Value::Object(e), &format!("initial_events[{i}]"))?;
             Ok(InitialEvent {
-                r#type: kind as i32,
+                r#type: e.kind.to_proto(),
                 content: Some(json_value::to_proto(e.content)),
             })
         })
         .collect()
 }
 
-fn schedule(s: ScheduleBody) -> Result<Schedule, ApiError> {
-    if s.kind.as_deref().is_some_and(|k| k != "cron") {
-        return Err(ApiError::invalid(
-            Some("schedule.type".into()),
-            "schedule.type must be cron",
-        ));
-    }
+fn schedule(s: Map<String, Value>) -> Result<Schedule, ApiError> {
+    let s: ScheduleBody = from_value_at(Value::Object(s), "schedule")?;
     Ok(Schedule {
-        r#type: ScheduleType::Cron as i32,
+        r#type: s.kind.unwrap_or(ScheduleType::Cron).to_proto(),
         expression: s.expression,
         timezone: s.timezone.unwrap_or_else(|| "UTC".to_string()),
         last_run_at: None,
         upcoming_runs_at: Vec::new(),
     })
-}
-
-fn session_strategy(s: &str) -> Result<SessionStrategy, ApiError> {
-    match s {
-        "new_session" => Ok(SessionStrategy::NewSession),
-        _ => Err(ApiError::invalid(
-            Some("metadata.cas_config.session_strategy".into()),
-            "session_strategy must be new_session",
-        )),
-    }
 }
 
 /// Splits REST `metadata` into the user's keys and the reserved `cas_config`.
@@ -235,7 +281,7 @@ fn split_metadata(
     path = "/api/v1/cloud/deployments",
     tag = "deployments",
     request_body = CreateBody,
-    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::DeploymentJson), crate::error::ErrorResponses)
 )]
 pub async fn create(
     State(gw): State<Gateway>,
@@ -246,7 +292,7 @@ pub async fn create(
     let b: CreateBody = body::required(&headers, &body)?;
     let (metadata, cas) = split_metadata(b.metadata.unwrap_or_default())?;
     let cas = cas.unwrap_or_default();
-    let config = cas.config.unwrap_or_default();
+    let config = cas.config()?;
     let request = CreateDeploymentRequest {
         name: b.name.unwrap_or_default(),
         description: b.description,
@@ -264,10 +310,8 @@ pub async fn create(
         }),
         session_strategy: cas
             .session_strategy
-            .as_deref()
-            .map(session_strategy)
-            .transpose()?
-            .unwrap_or_default() as i32,
+            .unwrap_or(SessionStrategy::NewSession)
+            .to_proto(),
     };
     let response = gw
         .deployments()
@@ -284,7 +328,7 @@ pub async fn create(
     path = "/api/v1/cloud/deployments",
     tag = "deployments",
     params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("status" = Option<String>, Query, description = "active or paused"), ("include_archived" = Option<bool>, Query), ("agent_id" = Option<String>, Query)),
-    responses((status = 200, description = "OK", body = crate::render::List<crate::render::DeploymentJson>), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::List<runway_json::DeploymentJson>), crate::error::ErrorResponses)
 )]
 pub async fn list(
     State(gw): State<Gateway>,
@@ -294,14 +338,9 @@ pub async fn list(
     let q = Query::parse(raw.as_deref(), &["status", "include_archived", "agent_id"])?;
     let request = ListDeploymentsRequest {
         page: Some(q.page()?),
-        status: q.one_of(
-            "status",
-            &[
-                DeploymentStatus::Active as i32,
-                DeploymentStatus::Paused as i32,
-            ],
-            render::deployment_status_name,
-        )?,
+        status: q
+            .member::<enums::DeploymentStatus>("status")?
+            .map(enums::DeploymentStatus::to_proto),
         include_archived: q.bool("include_archived")?.unwrap_or(false),
         agent_id: q.string("agent_id"),
     };
@@ -328,7 +367,7 @@ fn path_error(status: tonic::Status) -> ApiError {
     path = "/api/v1/cloud/deployments/{id}",
     tag = "deployments",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
-    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::DeploymentJson), crate::error::ErrorResponses)
 )]
 pub async fn get(
     State(gw): State<Gateway>,
@@ -353,7 +392,7 @@ pub async fn get(
     tag = "deployments",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
     request_body = UpdateBody,
-    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::DeploymentJson), crate::error::ErrorResponses)
 )]
 pub async fn update(
     State(gw): State<Gateway>,
@@ -406,7 +445,7 @@ pub async fn update(
         request.metadata = values;
         paths.extend(metadata_paths);
         if let Some(cas) = cas {
-            let config = cas.config.unwrap_or_default();
+            let config = cas.config()?;
             let mut input = DeploymentConfigInput::default();
             if let Some(v) = config.max_concurrent {
                 input.max_concurrent = Some(v);
@@ -422,7 +461,7 @@ pub async fn update(
             }
             request.config = Some(input);
             if let Some(s) = cas.session_strategy {
-                request.session_strategy = session_strategy(&s)? as i32;
+                request.session_strategy = s.to_proto();
                 paths.push("session_strategy".into());
             }
         }
@@ -444,7 +483,7 @@ pub async fn update(
     path = "/api/v1/cloud/deployments/{id}/pause",
     tag = "deployments",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
-    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::DeploymentJson), crate::error::ErrorResponses)
 )]
 pub async fn pause(
     State(gw): State<Gateway>,
@@ -471,7 +510,7 @@ pub async fn pause(
     path = "/api/v1/cloud/deployments/{id}/unpause",
     tag = "deployments",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
-    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::DeploymentJson), crate::error::ErrorResponses)
 )]
 pub async fn unpause(
     State(gw): State<Gateway>,
@@ -498,7 +537,7 @@ pub async fn unpause(
     path = "/api/v1/cloud/deployments/{id}/archive",
     tag = "deployments",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
-    responses((status = 200, description = "OK", body = crate::render::DeploymentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::DeploymentJson), crate::error::ErrorResponses)
 )]
 pub async fn archive(
     State(gw): State<Gateway>,

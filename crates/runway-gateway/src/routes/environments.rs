@@ -15,7 +15,7 @@ use crate::body::{self, nullable};
 use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::query::Query;
-use crate::render;
+use runway_json as render;
 
 /// The body of `POST /environments`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,7 +47,7 @@ fn path_error(status: tonic::Status) -> ApiError {
     path = "/api/v1/cloud/environments",
     tag = "environments",
     request_body = CreateBody,
-    responses((status = 200, description = "OK", body = crate::render::EnvironmentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::EnvironmentJson), crate::error::ErrorResponses)
 )]
 pub async fn create(
     State(gw): State<Gateway>,
@@ -75,7 +75,7 @@ pub async fn create(
     path = "/api/v1/cloud/environments",
     tag = "environments",
     params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("include_archived" = Option<bool>, Query)),
-    responses((status = 200, description = "OK", body = crate::render::List<crate::render::EnvironmentJson>), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::List<runway_json::EnvironmentJson>), crate::error::ErrorResponses)
 )]
 pub async fn list(
     State(gw): State<Gateway>,
@@ -106,7 +106,7 @@ pub async fn list(
     path = "/api/v1/cloud/environments/{id}",
     tag = "environments",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
-    responses((status = 200, description = "OK", body = crate::render::EnvironmentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::EnvironmentJson), crate::error::ErrorResponses)
 )]
 pub async fn get(
     State(gw): State<Gateway>,
@@ -130,7 +130,7 @@ pub async fn get(
     tag = "environments",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
     request_body = UpdateBody,
-    responses((status = 200, description = "OK", body = crate::render::EnvironmentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::EnvironmentJson), crate::error::ErrorResponses)
 )]
 pub async fn update(
     State(gw): State<Gateway>,
@@ -170,7 +170,7 @@ pub async fn update(
     path = "/api/v1/cloud/environments/{id}/archive",
     tag = "environments",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
-    responses((status = 200, description = "OK", body = crate::render::EnvironmentJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::EnvironmentJson), crate::error::ErrorResponses)
 )]
 pub async fn archive(
     State(gw): State<Gateway>,

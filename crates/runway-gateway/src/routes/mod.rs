@@ -1,5 +1,5 @@
 //! The REST routes, one module per resource. Every handler reads like the
-//! line of API.md it implements: parse, call the RPC, render.
+//! line of docs/API.md it implements: parse, call the RPC, render.
 
 pub(crate) mod agents;
 pub(crate) mod deployments;
@@ -21,7 +21,7 @@ pub fn probes() -> Router<Gateway> {
         .route("/readyz", get(health::readyz))
 }
 
-/// Every route of API.md's table, relative to the base path.
+/// Every route of docs/API.md's table, relative to the base path.
 pub fn api() -> Router<Gateway> {
     Router::new()
         .route("/openapi.json", get(crate::openapi::serve))

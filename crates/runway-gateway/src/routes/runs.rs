@@ -4,6 +4,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
+use runway_api::enums::{RunStatus, TriggerType};
 use runway_api::v1::*;
 
 use super::shared::ok;
@@ -12,21 +13,7 @@ use crate::body;
 use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::query::Query;
-use crate::render;
-
-const STATUSES: [i32; 5] = [
-    DeploymentRunStatus::Pending as i32,
-    DeploymentRunStatus::Running as i32,
-    DeploymentRunStatus::Completed as i32,
-    DeploymentRunStatus::Failed as i32,
-    DeploymentRunStatus::Skipped as i32,
-];
-
-const TRIGGER_TYPES: [i32; 3] = [
-    TriggerType::Manual as i32,
-    TriggerType::Schedule as i32,
-    TriggerType::Retry as i32,
-];
+use runway_json as render;
 
 fn path_error(status: tonic::Status) -> ApiError {
     ApiError::from(status).rename_param("deployment_id", "id")
@@ -39,7 +26,7 @@ fn path_error(status: tonic::Status) -> ApiError {
     path = "/api/v1/cloud/deployments/{id}/run",
     tag = "runs",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
-    responses((status = 200, description = "OK", body = crate::render::RunJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::RunJson), crate::error::ErrorResponses)
 )]
 pub async fn trigger(
     State(gw): State<Gateway>,
@@ -66,7 +53,7 @@ pub async fn trigger(
     path = "/api/v1/cloud/deployments/{id}/runs",
     tag = "runs",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex)."), ("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("status" = Option<String>, Query), ("triggered_after" = Option<String>, Query, description = "RFC 3339"), ("triggered_before" = Option<String>, Query, description = "RFC 3339")),
-    responses((status = 200, description = "OK", body = crate::render::List<crate::render::RunJson>), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::List<runway_json::RunJson>), crate::error::ErrorResponses)
 )]
 pub async fn list_for_deployment(
     State(gw): State<Gateway>,
@@ -81,7 +68,7 @@ pub async fn list_for_deployment(
     let request = ListDeploymentRunsRequest {
         deployment_id: id,
         page: Some(q.page()?),
-        status: q.one_of("status", &STATUSES, render::run_status_name)?,
+        status: q.member::<RunStatus>("status")?.map(RunStatus::to_proto),
         triggered_after: q.timestamp("triggered_after")?,
         triggered_before: q.timestamp("triggered_before")?,
     };
@@ -101,7 +88,7 @@ pub async fn list_for_deployment(
     path = "/api/v1/cloud/deployments/{id}/runs/{run_id}",
     tag = "runs",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex)."), ("run_id" = String, Path, description = "The run id (drun_…).")),
-    responses((status = 200, description = "OK", body = crate::render::RunJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::RunJson), crate::error::ErrorResponses)
 )]
 pub async fn get_for_deployment(
     State(gw): State<Gateway>,
@@ -128,7 +115,7 @@ pub async fn get_for_deployment(
     path = "/api/v1/cloud/deployment_runs",
     tag = "runs",
     params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("deployment_id" = Option<String>, Query), ("status" = Option<String>, Query), ("trigger_type" = Option<String>, Query), ("has_error" = Option<bool>, Query)),
-    responses((status = 200, description = "OK", body = crate::render::List<crate::render::RunJson>), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::List<runway_json::RunJson>), crate::error::ErrorResponses)
 )]
 pub async fn list_all(
     State(gw): State<Gateway>,
@@ -142,8 +129,10 @@ pub async fn list_all(
     let request = ListRunsRequest {
         page: Some(q.page()?),
         deployment_id: q.string("deployment_id"),
-        status: q.one_of("status", &STATUSES, render::run_status_name)?,
-        trigger_type: q.one_of("trigger_type", &TRIGGER_TYPES, render::trigger_type_name)?,
+        status: q.member::<RunStatus>("status")?.map(RunStatus::to_proto),
+        trigger_type: q
+            .member::<TriggerType>("trigger_type")?
+            .map(TriggerType::to_proto),
         has_error: q.bool("has_error")?,
     };
     let response = gw
@@ -161,7 +150,7 @@ pub async fn list_all(
     path = "/api/v1/cloud/deployment_runs/{run_id}",
     tag = "runs",
     params(("run_id" = String, Path, description = "The run id (drun_…).")),
-    responses((status = 200, description = "OK", body = crate::render::RunJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::RunJson), crate::error::ErrorResponses)
 )]
 pub async fn get(
     State(gw): State<Gateway>,
@@ -188,7 +177,7 @@ pub async fn get(
     path = "/api/v1/cloud/deployment_runs/{run_id}/cancel",
     tag = "runs",
     params(("run_id" = String, Path, description = "The run id (drun_…).")),
-    responses((status = 200, description = "OK", body = crate::render::RunJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::RunJson), crate::error::ErrorResponses)
 )]
 pub async fn cancel(
     State(gw): State<Gateway>,

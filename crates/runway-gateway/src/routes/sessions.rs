@@ -8,7 +8,7 @@ use super::shared::ok;
 use crate::Gateway;
 use crate::context::CallContext;
 use crate::error::ApiError;
-use crate::render;
+use runway_json as render;
 
 #[utoipa::path(
     operation_id = "GetSession",
@@ -16,7 +16,7 @@ use crate::render;
     path = "/api/v1/cloud/sessions/{id}",
     tag = "sessions",
     params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
-    responses((status = 200, description = "OK", body = crate::render::SessionJson), crate::error::ErrorResponses)
+    responses((status = 200, description = "OK", body = runway_json::SessionJson), crate::error::ErrorResponses)
 )]
 pub async fn get(
     State(gw): State<Gateway>,

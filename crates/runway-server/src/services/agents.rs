@@ -4,13 +4,12 @@ use std::sync::Arc;
 
 use runway_api::v1::agent_service_server::AgentService;
 use runway_api::v1::*;
-use runway_store::ids::IdKind;
 use runway_store::repo::agents::{self, AgentFields};
 use tonic::{Request, Response, Status};
 
 use super::{Core, mask_paths};
 use crate::convert;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging;
 use crate::validate;
 
@@ -28,7 +27,7 @@ impl AgentApi {
         org_id: &str,
         id: &str,
     ) -> ServiceResult<runway_store::entity::agent::Model> {
-        validate::known_id(IdKind::Agent, "Agent", "agent_id", id)?;
+        validate::known_id(ResourceKind::Agent, "agent_id", id)?;
         agents::get(&self.core.store, org_id, id)
             .await?
             .ok_or_else(|| not_found(id))
@@ -36,11 +35,7 @@ impl AgentApi {
 }
 
 fn not_found(id: &str) -> ServiceError {
-    ServiceError::NotFound {
-        kind: "Agent",
-        id: id.to_string(),
-        param: "agent_id",
-    }
+    ServiceError::not_found(ResourceKind::Agent, id.to_string(), "agent_id")
 }
 
 fn model(param: &str, value: &str) -> ServiceResult<String> {
@@ -85,13 +80,20 @@ impl AgentService for AgentApi {
                 "CreateAgent",
                 req,
                 |claim| async move {
-                    Ok(agents::create(&self.core.store, org, fields, claim.as_ref()).await?)
+                    Ok(agents::create(
+                        &self.core.store,
+                        org,
+                        fields,
+                        claim.as_ref(),
+                        self.core.now(),
+                    )
+                    .await?)
                 },
                 |id| async move { self.load(org, &id).await },
             )
             .await?;
         Ok(Response::new(CreateAgentResponse {
-            agent: Some(convert::agent(&agent)?),
+            agent: Some(convert::agent(&agent)),
         }))
     }
 
@@ -102,7 +104,7 @@ impl AgentService for AgentApi {
         let who = self.core.auth.principal(request.metadata()).await?;
         let agent = self.load(&who.org_id, &request.get_ref().agent_id).await?;
         Ok(Response::new(GetAgentResponse {
-            agent: Some(convert::agent(&agent)?),
+            agent: Some(convert::agent(&agent)),
         }))
     }
 
@@ -121,11 +123,7 @@ impl AgentService for AgentApi {
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(ListAgentsResponse {
-            agents: page
-                .items
-                .iter()
-                .map(convert::agent)
-                .collect::<ServiceResult<_>>()?,
+            agents: page.items.iter().map(convert::agent).collect(),
             page_info: Some(paging::info(&page, |a| &a.id)),
         }))
     }
@@ -136,7 +134,7 @@ impl AgentService for AgentApi {
     ) -> Result<Response<UpdateAgentResponse>, Status> {
         let who = self.core.auth.principal(request.metadata()).await?;
         let req = request.get_ref();
-        validate::known_id(IdKind::Agent, "Agent", "agent_id", &req.agent_id)?;
+        validate::known_id(ResourceKind::Agent, "agent_id", &req.agent_id)?;
         let paths = mask_paths(
             req.update_mask.as_ref(),
             &[
@@ -162,38 +160,46 @@ impl AgentService for AgentApi {
             }
         }
         let agent_id = req.agent_id.clone();
-        let updated = agents::update(&self.core.store, &who.org_id, &req.agent_id, |row| {
-            if row.archived_at.is_some() {
-                return Err(ServiceError::precondition(
-                    "AGENT_ARCHIVED",
-                    format!("Agent {agent_id} is archived and cannot be updated"),
-                ));
-            }
-            let mut fields = AgentFields::of(row)?;
-            for path in &paths {
-                match *path {
-                    "name" => fields.name = req.name.clone(),
-                    "description" => fields.description = req.description.clone(),
-                    "model" => fields.model = req.model.clone(),
-                    "system" => fields.system = req.system.clone(),
-                    "instructions" => fields.instructions = req.instructions.clone(),
-                    "tools" => fields.tools = tools.clone(),
-                    key_path => {
-                        let key = &key_path["metadata.".len()..];
-                        match req.metadata.get(key) {
-                            Some(value) => fields.metadata.insert(key.to_string(), value.clone()),
-                            None => fields.metadata.remove(key),
-                        };
+        let updated = agents::update(
+            &self.core.store,
+            &who.org_id,
+            &req.agent_id,
+            self.core.now(),
+            |row| {
+                if row.archived_at.is_some() {
+                    return Err(ServiceError::precondition(
+                        Reason::AgentArchived,
+                        format!("Agent {agent_id} is archived and cannot be updated"),
+                    ));
+                }
+                let mut fields = AgentFields::of(row);
+                for path in &paths {
+                    match *path {
+                        "name" => fields.name = req.name.clone(),
+                        "description" => fields.description = req.description.clone(),
+                        "model" => fields.model = req.model.clone(),
+                        "system" => fields.system = req.system.clone(),
+                        "instructions" => fields.instructions = req.instructions.clone(),
+                        "tools" => fields.tools = tools.clone(),
+                        key_path => {
+                            let key = &key_path["metadata.".len()..];
+                            match req.metadata.get(key) {
+                                Some(value) => {
+                                    fields.metadata.insert(key.to_string(), value.clone())
+                                }
+                                None => fields.metadata.remove(key),
+                            };
+                        }
                     }
                 }
-            }
-            validate::metadata("metadata", &fields.metadata)?;
-            Ok(fields)
-        })
+                validate::metadata("metadata", &fields.metadata)?;
+                Ok(fields)
+            },
+        )
         .await?
         .ok_or_else(|| not_found(&req.agent_id))?;
         Ok(Response::new(UpdateAgentResponse {
-            agent: Some(convert::agent(&updated)?),
+            agent: Some(convert::agent(&updated)),
         }))
     }
 
@@ -203,11 +209,11 @@ impl AgentService for AgentApi {
     ) -> Result<Response<ArchiveAgentResponse>, Status> {
         let who = self.core.auth.principal(request.metadata()).await?;
         let id = &request.get_ref().agent_id;
-        validate::known_id(IdKind::Agent, "Agent", "agent_id", id)?;
-        let archived = agents::archive(&self.core.store, &who.org_id, id, |row| {
+        validate::known_id(ResourceKind::Agent, "agent_id", id)?;
+        let archived = agents::archive(&self.core.store, &who.org_id, id, self.core.now(), |row| {
             if row.archived_at.is_some() {
                 return Err(ServiceError::precondition(
-                    "AGENT_ALREADY_ARCHIVED",
+                    Reason::AgentAlreadyArchived,
                     format!("Agent {id} is already archived"),
                 ));
             }
@@ -216,7 +222,7 @@ impl AgentService for AgentApi {
         .await?
         .ok_or_else(|| not_found(id))?;
         Ok(Response::new(ArchiveAgentResponse {
-            agent: Some(convert::agent(&archived)?),
+            agent: Some(convert::agent(&archived)),
         }))
     }
 }

@@ -2,18 +2,21 @@
 
 use std::sync::Arc;
 
+use runway_api::enums::{self, InitialEventType, ScheduleType, SessionStrategy};
 use runway_api::json_value;
 use runway_api::v1::deployment_service_server::DeploymentService;
 use runway_api::v1::*;
-use runway_store::entity::deployment;
-use runway_store::ids::IdKind;
-use runway_store::repo::deployments::{self, ACTIVE, DeploymentDraft, DeploymentFilter, PAUSED};
+use runway_store::entity::deployment::{self, InitialEvent as StoredEvent};
+use runway_store::json_text::JsonText;
+use runway_store::repo::deployments::{self, DeploymentDraft, DeploymentFilter};
 use runway_store::repo::{agents, environments};
 use tonic::{Request, Response, Status};
 
 use super::{Core, mask_paths, runs};
 use crate::convert;
-use crate::error::{ServiceError, ServiceResult};
+use crate::domain::deployment_not_found as not_found;
+use crate::domain::{archived, lifecycle};
+use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging;
 use crate::schedule::CronSchedule;
 use crate::validate;
@@ -23,25 +26,9 @@ const MAX_VAULT_IDS: usize = 50;
 const DEFAULT_MAX_CONCURRENT: i32 = 1;
 const DEFAULT_MAX_RETRIES: i32 = 0;
 const DEFAULT_TIMEOUT_MS: i64 = 300_000;
-const NEW_SESSION: &str = "new_session";
 
 pub struct DeploymentApi {
     core: Arc<Core>,
-}
-
-pub(super) fn not_found(id: &str) -> ServiceError {
-    ServiceError::NotFound {
-        kind: "Deployment",
-        id: id.to_string(),
-        param: "deployment_id",
-    }
-}
-
-pub(super) fn archived(id: &str) -> ServiceError {
-    ServiceError::precondition(
-        "DEPLOYMENT_ARCHIVED",
-        format!("Deployment {id} is archived"),
-    )
 }
 
 impl DeploymentApi {
@@ -50,7 +37,7 @@ impl DeploymentApi {
     }
 
     async fn load(&self, org_id: &str, id: &str) -> ServiceResult<deployment::Model> {
-        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+        validate::known_id(ResourceKind::Deployment, "deployment_id", id)?;
         deployments::get(&self.core.store, org_id, id)
             .await?
             .ok_or_else(|| not_found(id))
@@ -63,31 +50,25 @@ impl DeploymentApi {
         agent: Option<&AgentRef>,
     ) -> ServiceResult<(String, i32)> {
         let agent = agent.ok_or_else(|| ServiceError::invalid("agent", "agent is required"))?;
-        let not_found = || ServiceError::NotFound {
-            kind: "Agent",
-            id: agent.id.clone(),
-            param: "agent",
-        };
-        if !IdKind::Agent.is_valid(&agent.id) {
-            return Err(not_found());
-        }
+        validate::known_id(ResourceKind::Agent, "agent", &agent.id)?;
+        let not_found = || ServiceError::not_found(ResourceKind::Agent, agent.id.clone(), "agent");
         let row = agents::get(&self.core.store, org_id, &agent.id)
             .await?
             .ok_or_else(not_found)?;
         if row.archived_at.is_some() {
             return Err(ServiceError::precondition(
-                "AGENT_ARCHIVED",
+                Reason::AgentArchived,
                 format!("Agent {} is archived", agent.id),
             ));
         }
         match agent.version {
             0 => Ok((row.id, row.version)),
             v if v > 0 && v <= row.version => Ok((row.id, v)),
-            v => Err(ServiceError::NotFound {
-                kind: "Agent version",
-                id: format!("{} version {v}", agent.id),
-                param: "agent.version",
-            }),
+            v => Err(ServiceError::not_found(
+                ResourceKind::AgentVersion,
+                format!("{} version {v}", agent.id),
+                "agent.version",
+            )),
         }
     }
 
@@ -98,20 +79,15 @@ impl DeploymentApi {
                 "environment_id is required",
             ));
         }
-        let not_found = || ServiceError::NotFound {
-            kind: "Environment",
-            id: id.to_string(),
-            param: "environment_id",
-        };
-        if !IdKind::Environment.is_valid(id) {
-            return Err(not_found());
-        }
+        validate::known_id(ResourceKind::Environment, "environment_id", id)?;
+        let not_found =
+            || ServiceError::not_found(ResourceKind::Environment, id.to_string(), "environment_id");
         let row = environments::get(&self.core.store, org_id, id)
             .await?
             .ok_or_else(not_found)?;
         if row.archived_at.is_some() {
             return Err(ServiceError::precondition(
-                "ENVIRONMENT_ARCHIVED",
+                Reason::EnvironmentArchived,
                 format!("Environment {id} is archived"),
             ));
         }
@@ -131,68 +107,16 @@ impl DeploymentApi {
         rule: impl FnOnce(&mut deployment::Model) -> ServiceResult<()>,
     ) -> ServiceResult<Option<Deployment>> {
         let who = self.core.auth.principal(metadata).await?;
-        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
-        let row = deployments::modify(&self.core.store, &who.org_id, id, rule)
+        validate::known_id(ResourceKind::Deployment, "deployment_id", id)?;
+        let now = self.core.now();
+        let row = deployments::modify(&self.core.store, &who.org_id, id, now, rule)
             .await?
             .ok_or_else(|| not_found(id))?;
         self.answer(&row)
     }
 }
 
-/// Pause: refused when archived or already paused; no fire times while paused.
-fn pause(row: &mut deployment::Model) -> ServiceResult<()> {
-    if row.archived_at.is_some() {
-        return Err(archived(&row.id));
-    }
-    if row.status == PAUSED {
-        return Err(ServiceError::precondition(
-            "DEPLOYMENT_ALREADY_PAUSED",
-            format!("Deployment {} is already paused", row.id),
-        ));
-    }
-    row.status = PAUSED.to_string();
-    row.paused_reason = Some("manual".to_string());
-    row.next_fire_at = None;
-    Ok(())
-}
-
-/// Unpause: refused when archived or not paused; fire times restart from
-/// now, so nothing fires for the paused period.
-fn unpause(row: &mut deployment::Model, now: i64) -> ServiceResult<()> {
-    if row.archived_at.is_some() {
-        return Err(archived(&row.id));
-    }
-    if row.status != PAUSED {
-        return Err(ServiceError::precondition(
-            "DEPLOYMENT_NOT_PAUSED",
-            format!("Deployment {} is not paused", row.id),
-        ));
-    }
-    row.status = ACTIVE.to_string();
-    row.paused_reason = None;
-    row.next_fire_at = match (&row.schedule_expression, &row.schedule_timezone) {
-        (Some(e), Some(z)) => CronSchedule::parse(e, z)?.next_after(now),
-        _ => None,
-    };
-    Ok(())
-}
-
-/// Archive, irreversibly: the name gets `_archived_<unix_seconds>` so it
-/// can be reused, and nothing fires again.
-fn archive(row: &mut deployment::Model, now: i64) -> ServiceResult<()> {
-    if row.archived_at.is_some() {
-        return Err(ServiceError::precondition(
-            "DEPLOYMENT_ALREADY_ARCHIVED",
-            format!("Deployment {} is already archived", row.id),
-        ));
-    }
-    row.archived_at = Some(now);
-    row.name = format!("{}_archived_{}", row.name, now.div_euclid(1_000_000_000));
-    row.next_fire_at = None;
-    Ok(())
-}
-
-fn initial_events(events: &[InitialEvent]) -> ServiceResult<serde_json::Value> {
+fn initial_events(events: &[InitialEvent]) -> ServiceResult<Vec<StoredEvent>> {
     if events.is_empty() || events.len() > MAX_INITIAL_EVENTS {
         return Err(ServiceError::invalid(
             "initial_events",
@@ -204,19 +128,20 @@ fn initial_events(events: &[InitialEvent]) -> ServiceResult<serde_json::Value> {
     }
     let mut out = Vec::with_capacity(events.len());
     for (i, event) in events.iter().enumerate() {
-        let kind = InitialEventType::try_from(event.r#type)
-            .ok()
-            .and_then(convert::initial_event_name)
-            .ok_or_else(|| {
-                ServiceError::invalid(
-                    format!("initial_events[{i}].type"),
-                    "type must be one of user.message, user.define_outcome, system.message",
-                )
-            })?;
-        let content = event.content.as_ref().map(json_value::from_proto);
+        let kind = InitialEventType::from_proto(event.r#type).ok_or_else(|| {
+            ServiceError::invalid(
+                format!("initial_events[{i}].type"),
+                format!("type must be {}", InitialEventType::expected()),
+            )
+        })?;
+        let content = event
+            .content
+            .as_ref()
+            .map(json_value::from_proto)
+            .unwrap_or_default();
         let valid = match &content {
-            Some(serde_json::Value::String(s)) => !s.is_empty(),
-            Some(serde_json::Value::Array(blocks)) => {
+            serde_json::Value::String(s) => !s.is_empty(),
+            serde_json::Value::Array(blocks) => {
                 !blocks.is_empty() && blocks.iter().all(serde_json::Value::is_object)
             }
             _ => false,
@@ -227,9 +152,9 @@ fn initial_events(events: &[InitialEvent]) -> ServiceResult<serde_json::Value> {
                 "content must be a non-empty string or a non-empty list of content blocks",
             ));
         }
-        out.push(serde_json::json!({"type": kind, "content": content}));
+        out.push(StoredEvent { kind, content });
     }
-    Ok(serde_json::Value::Array(out))
+    Ok(out)
 }
 
 fn vault_ids(ids: &[String]) -> ServiceResult<Vec<String>> {
@@ -274,26 +199,27 @@ fn in_range(param: &str, v: i64, min: i64, max: i64) -> ServiceResult<()> {
     }
 }
 
-fn session_strategy(v: i32) -> ServiceResult<&'static str> {
-    match SessionStrategy::try_from(v) {
-        Ok(SessionStrategy::Unspecified | SessionStrategy::NewSession) => Ok(NEW_SESSION),
-        Err(_) => Err(ServiceError::invalid(
-            "session_strategy",
-            "session_strategy must be new_session",
-        )),
+/// The session strategy; proto's UNSPECIFIED (0) means the default.
+fn session_strategy(v: i32) -> ServiceResult<SessionStrategy> {
+    if v == 0 {
+        return Ok(SessionStrategy::NewSession);
     }
+    SessionStrategy::from_proto(v).ok_or_else(|| {
+        ServiceError::invalid(
+            "session_strategy",
+            format!("session_strategy must be {}", SessionStrategy::expected()),
+        )
+    })
 }
 
 /// A schedule's expression and zone, validated, or `None` for no schedule.
 fn schedule(s: Option<&Schedule>) -> ServiceResult<Option<(String, String, CronSchedule)>> {
     let Some(s) = s else { return Ok(None) };
-    if !matches!(
-        ScheduleType::try_from(s.r#type),
-        Ok(ScheduleType::Unspecified | ScheduleType::Cron)
-    ) {
+    // Proto's UNSPECIFIED (0) means the default, cron.
+    if s.r#type != 0 && ScheduleType::from_proto(s.r#type).is_none() {
         return Err(ServiceError::invalid(
             "schedule.type",
-            "schedule.type must be cron",
+            format!("schedule.type must be {}", ScheduleType::expected()),
         ));
     }
     let parsed = CronSchedule::parse(&s.expression, &s.timezone)?;
@@ -342,7 +268,7 @@ impl DeploymentService for DeploymentApi {
             max_concurrent,
             max_retries,
             timeout_ms,
-            session_strategy: session_strategy.to_string(),
+            session_strategy,
         };
         let row = self
             .core
@@ -353,7 +279,8 @@ impl DeploymentService for DeploymentApi {
                 "CreateDeployment",
                 req,
                 |claim| async move {
-                    Ok(deployments::create(&self.core.store, org, draft, claim.as_ref()).await?)
+                    let store = &self.core.store;
+                    Ok(deployments::create(store, org, draft, claim.as_ref(), now).await?)
                 },
                 |id| async move { self.load(org, &id).await },
             )
@@ -382,16 +309,17 @@ impl DeploymentService for DeploymentApi {
     ) -> Result<Response<ListDeploymentsResponse>, Status> {
         let who = self.core.auth.principal(request.metadata()).await?;
         let req = request.get_ref();
-        let status = match req.status.map(DeploymentStatus::try_from) {
-            None => None,
-            Some(Ok(DeploymentStatus::Active)) => Some(ACTIVE.to_string()),
-            Some(Ok(DeploymentStatus::Paused)) => Some(PAUSED.to_string()),
-            Some(_) => {
-                return Err(
-                    ServiceError::invalid("status", "status must be active or paused").into(),
-                );
-            }
-        };
+        let status = req
+            .status
+            .map(|s| {
+                enums::DeploymentStatus::from_proto(s).ok_or_else(|| {
+                    ServiceError::invalid(
+                        "status",
+                        format!("status must be {}", enums::DeploymentStatus::expected()),
+                    )
+                })
+            })
+            .transpose()?;
         let filter = DeploymentFilter {
             status,
             include_archived: req.include_archived,
@@ -424,7 +352,7 @@ impl DeploymentService for DeploymentApi {
         let req = request.get_ref();
         let org = who.org_id.as_str();
         let id = req.deployment_id.as_str();
-        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+        validate::known_id(ResourceKind::Deployment, "deployment_id", id)?;
         let paths = mask_paths(
             req.update_mask.as_ref(),
             &[
@@ -503,7 +431,8 @@ impl DeploymentService for DeploymentApi {
             session_strategy(req.session_strategy)?;
         }
 
-        let row = deployments::modify(&self.core.store, org, id, |row| {
+        let now = self.core.now();
+        let row = deployments::modify(&self.core.store, org, id, now, |row| {
             if row.archived_at.is_some() {
                 return Err(archived(id));
             }
@@ -521,26 +450,23 @@ impl DeploymentService for DeploymentApi {
                 row.environment_id = env;
             }
             if let Some(events) = events {
-                row.initial_events = events.to_string();
+                row.initial_events = JsonText(events);
             }
             if let Some(schedule) = schedule {
-                let now = self.core.now();
-                row.next_fire_at = match (&schedule, row.status.as_str()) {
-                    (Some((_, _, s)), ACTIVE) => s.next_after(now),
+                row.next_fire_at = match &schedule {
+                    Some((_, _, s)) if crate::domain::is_live(row) => s.next_after(now),
                     _ => None,
                 };
                 row.schedule_expression = schedule.as_ref().map(|(e, _, _)| e.clone());
                 row.schedule_timezone = schedule.map(|(_, z, _)| z);
             }
             if let Some(resources) = resources {
-                row.resources = resources.to_string();
+                row.resources = JsonText(resources);
             }
             if let Some(vault_ids) = vault_ids {
-                row.vault_ids = serde_json::Value::from(vault_ids).to_string();
+                row.vault_ids = JsonText(vault_ids);
             }
-            let mut metadata: std::collections::BTreeMap<String, String> =
-                serde_json::from_str(&row.metadata)
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let metadata = &mut row.metadata.0;
             for path in &paths {
                 if let Some(key) = path.strip_prefix("metadata.") {
                     match req.metadata.get(key) {
@@ -549,9 +475,7 @@ impl DeploymentService for DeploymentApi {
                     };
                 }
             }
-            validate::metadata("metadata", &metadata)?;
-            row.metadata = serde_json::to_string(&metadata)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            validate::metadata("metadata", metadata)?;
             if let Some(v) = max_concurrent {
                 row.max_concurrent = v;
             }
@@ -575,7 +499,9 @@ impl DeploymentService for DeploymentApi {
         request: Request<PauseDeploymentRequest>,
     ) -> Result<Response<PauseDeploymentResponse>, Status> {
         let id = &request.get_ref().deployment_id;
-        let deployment = self.transition(request.metadata(), id, pause).await?;
+        let deployment = self
+            .transition(request.metadata(), id, lifecycle::pause)
+            .await?;
         Ok(Response::new(PauseDeploymentResponse { deployment }))
     }
 
@@ -586,7 +512,7 @@ impl DeploymentService for DeploymentApi {
         let id = &request.get_ref().deployment_id;
         let now = self.core.now();
         let deployment = self
-            .transition(request.metadata(), id, |row| unpause(row, now))
+            .transition(request.metadata(), id, |row| lifecycle::unpause(row, now))
             .await?;
         Ok(Response::new(UnpauseDeploymentResponse { deployment }))
     }
@@ -598,7 +524,7 @@ impl DeploymentService for DeploymentApi {
         let id = &request.get_ref().deployment_id;
         let now = self.core.now();
         let deployment = self
-            .transition(request.metadata(), id, |row| archive(row, now))
+            .transition(request.metadata(), id, |row| lifecycle::archive(row, now))
             .await?;
         Ok(Response::new(ArchiveDeploymentResponse { deployment }))
     }

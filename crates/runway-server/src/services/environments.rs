@@ -4,13 +4,12 @@ use std::sync::Arc;
 
 use runway_api::v1::environment_service_server::EnvironmentService;
 use runway_api::v1::*;
-use runway_store::ids::IdKind;
 use runway_store::repo::environments;
 use tonic::{Request, Response, Status};
 
 use super::{Core, mask_paths};
 use crate::convert;
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging;
 use crate::validate;
 
@@ -28,7 +27,7 @@ impl EnvironmentApi {
         org_id: &str,
         id: &str,
     ) -> ServiceResult<runway_store::entity::environment::Model> {
-        validate::known_id(IdKind::Environment, "Environment", "environment_id", id)?;
+        validate::known_id(ResourceKind::Environment, "environment_id", id)?;
         environments::get(&self.core.store, org_id, id)
             .await?
             .ok_or_else(|| not_found(id))
@@ -36,11 +35,7 @@ impl EnvironmentApi {
 }
 
 fn not_found(id: &str) -> ServiceError {
-    ServiceError::NotFound {
-        kind: "Environment",
-        id: id.to_string(),
-        param: "environment_id",
-    }
+    ServiceError::not_found(ResourceKind::Environment, id.to_string(), "environment_id")
 }
 
 #[tonic::async_trait]
@@ -69,6 +64,7 @@ impl EnvironmentService for EnvironmentApi {
                         name,
                         description,
                         claim.as_ref(),
+                        self.core.now(),
                     )
                     .await?)
                 },
@@ -120,8 +116,7 @@ impl EnvironmentService for EnvironmentApi {
         let who = self.core.auth.principal(request.metadata()).await?;
         let req = request.get_ref();
         validate::known_id(
-            IdKind::Environment,
-            "Environment",
+            ResourceKind::Environment,
             "environment_id",
             &req.environment_id,
         )?;
@@ -133,10 +128,11 @@ impl EnvironmentService for EnvironmentApi {
         };
         let description = validate::text("description", req.description.as_ref())?;
         let id = &req.environment_id;
-        let env = environments::modify(&self.core.store, &who.org_id, id, |row| {
+        let now = self.core.now();
+        let env = environments::modify(&self.core.store, &who.org_id, id, now, |row| {
             if row.archived_at.is_some() {
                 return Err(ServiceError::precondition(
-                    "ENVIRONMENT_ARCHIVED",
+                    Reason::EnvironmentArchived,
                     format!("Environment {id} is archived and cannot be updated"),
                 ));
             }
@@ -161,15 +157,16 @@ impl EnvironmentService for EnvironmentApi {
     ) -> Result<Response<ArchiveEnvironmentResponse>, Status> {
         let who = self.core.auth.principal(request.metadata()).await?;
         let id = &request.get_ref().environment_id;
-        validate::known_id(IdKind::Environment, "Environment", "environment_id", id)?;
-        let env = environments::modify(&self.core.store, &who.org_id, id, |row| {
+        validate::known_id(ResourceKind::Environment, "environment_id", id)?;
+        let now = self.core.now();
+        let env = environments::modify(&self.core.store, &who.org_id, id, now, |row| {
             if row.archived_at.is_some() {
                 return Err(ServiceError::precondition(
-                    "ENVIRONMENT_ALREADY_ARCHIVED",
+                    Reason::EnvironmentAlreadyArchived,
                     format!("Environment {id} is already archived"),
                 ));
             }
-            row.archived_at = Some(runway_store::time::now_nanos());
+            row.archived_at = Some(now);
             Ok(())
         })
         .await?

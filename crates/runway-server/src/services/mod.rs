@@ -13,18 +13,18 @@ use std::time::Duration;
 
 use runway_store::Store;
 use runway_store::repo::trigger_queue::TriggerQueue;
-use runway_store::repo::turns::RetryPolicy;
 use tokio::sync::Notify;
 
 pub use agents::AgentApi;
 pub use deployments::DeploymentApi;
 pub use environments::EnvironmentApi;
 pub use runner::RunnerApi;
-pub use runs::{concurrency_gate, retry_gate};
 pub use sessions::SessionApi;
 
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
+use crate::domain::gate::concurrency_gate;
+use crate::domain::run_end::RetryPolicy;
 use crate::error::ServiceError;
 use crate::idempotency::IdempotencyGate;
 
@@ -79,7 +79,7 @@ impl Core {
         Arc::new(Core {
             triggers: TriggerQueue::start(store.clone(), concurrency_gate, observe),
             auth: Authenticator::new(store.clone()),
-            idempotency: IdempotencyGate::new(store.clone()),
+            idempotency: IdempotencyGate::new(store.clone(), clock.clone()),
             store,
             clock,
             execution,
@@ -96,8 +96,7 @@ impl Core {
     /// Counts how a finish ended in the metrics.
     pub fn record_finish(&self, finish: &runway_store::repo::turns::Finish) {
         if let runway_store::repo::turns::Finish::Finished { run, .. } = finish {
-            self.metrics
-                .finished(&run.status, run.error_type.as_deref());
+            self.metrics.finished(run.status, run.error_type);
         }
     }
 

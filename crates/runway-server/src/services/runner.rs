@@ -3,16 +3,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use runway_api::enums::RunErrorType;
 use runway_api::v1::runner_service_server::RunnerService;
 use runway_api::v1::*;
-use runway_store::ids::IdKind;
-use runway_store::repo::turns::{self, Expect, Finish, Outcome};
+use runway_store::repo::turns::{self, Finish};
 use runway_store::repo::{agents, deployments, environments};
 use tonic::{Request, Response, Status};
 
 use super::Core;
 use crate::convert;
-use crate::error::{ServiceError, ServiceResult};
+use crate::domain::run_end::{self, Expect, Outcome};
+use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::validate;
 
 const MAX_WAIT_MS: i32 = 30_000;
@@ -46,7 +47,7 @@ impl RunnerApi {
             session_id: run.session_id.clone().unwrap_or_default(),
             timeout_ms: run.timeout_ms.unwrap_or(dep.timeout_ms),
             deployment: Some(convert::deployment(&dep, self.core.now())?),
-            agent: Some(convert::agent_snapshot(&agent, dep.created_at)?),
+            agent: Some(convert::agent_snapshot(&agent, dep.created_at)),
             run: Some(convert::run(&run)),
         })
     }
@@ -54,7 +55,7 @@ impl RunnerApi {
 
 fn not_leased(run_id: &str) -> ServiceError {
     ServiceError::precondition(
-        "RUN_NOT_LEASED",
+        Reason::RunNotLeased,
         format!(
             "Run {run_id} is no longer running under this lease; stop its work and report nothing."
         ),
@@ -66,11 +67,11 @@ fn finish_answer(
     run_id: &str,
 ) -> ServiceResult<(DeploymentRun, Option<DeploymentRun>)> {
     match result {
-        Finish::NotFound => Err(ServiceError::NotFound {
-            kind: "Deployment run",
-            id: run_id.to_string(),
-            param: "run_id",
-        }),
+        Finish::NotFound => Err(ServiceError::not_found(
+            ResourceKind::DeploymentRun,
+            run_id.to_string(),
+            "run_id",
+        )),
         Finish::Refused(_) => Err(not_leased(run_id)),
         Finish::Finished { run, retry } => {
             Ok((convert::run(&run), retry.as_deref().map(convert::run)))
@@ -88,17 +89,17 @@ impl RunnerService for RunnerApi {
         let req = request.get_ref();
         let environment = (!req.environment_id.is_empty()).then_some(req.environment_id.as_str());
         if let Some(env) = environment {
-            validate::known_id(IdKind::Environment, "Environment", "environment_id", env)?;
+            validate::known_id(ResourceKind::Environment, "environment_id", env)?;
             if environments::get(&self.core.store, &who.org_id, env)
                 .await
                 .map_err(ServiceError::from)?
                 .is_none()
             {
-                return Err(ServiceError::NotFound {
-                    kind: "Environment",
-                    id: env.to_string(),
-                    param: "environment_id",
-                }
+                return Err(ServiceError::not_found(
+                    ResourceKind::Environment,
+                    env.to_string(),
+                    "environment_id",
+                )
                 .into());
             }
         }
@@ -173,17 +174,17 @@ impl RunnerService for RunnerApi {
     ) -> Result<Response<CompleteTurnResponse>, Status> {
         let who = self.core.auth.principal(request.metadata()).await?;
         let req = request.get_ref();
+        let now = self.core.now();
+        let expect = Expect::Lease(req.lease_id.clone());
+        let decide = run_end::finish(expect, Outcome::Completed, self.core.retry_policy(), now);
         let result = turns::finish(
             &self.core.store,
             Some(&who.org_id),
             &req.run_id,
-            Expect::Lease(req.lease_id.clone()),
-            Outcome::Completed,
-            self.core.retry_policy(),
-            self.core.now(),
+            now,
+            decide,
         )
-        .await
-        .map_err(ServiceError::from)?;
+        .await?;
         self.core.record_finish(&result);
         let (run, _) = finish_answer(result, &req.run_id)?;
         Ok(Response::new(CompleteTurnResponse { run: Some(run) }))
@@ -196,13 +197,12 @@ impl RunnerService for RunnerApi {
         let who = self.core.auth.principal(request.metadata()).await?;
         let req = request.get_ref();
         let error = req.error.clone().unwrap_or_default();
-        if error.r#type.is_empty() || error.r#type.len() > 64 {
-            return Err(ServiceError::invalid(
+        let error_type = RunErrorType::from_name(&error.r#type).ok_or_else(|| {
+            ServiceError::invalid(
                 "error.type",
-                "error.type must be 1 to 64 characters",
+                format!("error.type must be {}", RunErrorType::expected()),
             )
-            .into());
-        }
+        })?;
         let mut message = error.message;
         if message.len() > MAX_ERROR_MESSAGE_BYTES {
             let mut cut = message.len() - MAX_ERROR_MESSAGE_BYTES;
@@ -211,20 +211,21 @@ impl RunnerService for RunnerApi {
             }
             message = message[cut..].to_string();
         }
+        let now = self.core.now();
+        let outcome = Outcome::Failed {
+            error_type,
+            message,
+        };
+        let expect = Expect::Lease(req.lease_id.clone());
+        let decide = run_end::finish(expect, outcome, self.core.retry_policy(), now);
         let result = turns::finish(
             &self.core.store,
             Some(&who.org_id),
             &req.run_id,
-            Expect::Lease(req.lease_id.clone()),
-            Outcome::Failed {
-                error_type: error.r#type,
-                message,
-            },
-            self.core.retry_policy(),
-            self.core.now(),
+            now,
+            decide,
         )
-        .await
-        .map_err(ServiceError::from)?;
+        .await?;
         self.core.record_finish(&result);
         let (run, retry) = finish_answer(result, &req.run_id)?;
         Ok(Response::new(FailTurnResponse {

@@ -1,88 +1,24 @@
 //! The run RPCs of DeploymentService: trigger, read, list.
 
+use runway_api::enums::{RunErrorType, RunStatus, TriggerType};
 use runway_api::v1::*;
 use runway_store::ids::IdKind;
-use runway_store::repo::deployments::{self, PAUSED};
-use runway_store::repo::runs::{self, RunFilter, TriggerCause, TriggerDecision};
-use runway_store::repo::turns::{self, Expect, Finish, Outcome, RetryPolicy};
+use runway_store::repo::deployments;
+use runway_store::repo::runs::{self, RunFilter, TriggerCause};
+use runway_store::repo::turns::{self, Finish};
 use tonic::Request;
 
 use super::Core;
-use super::deployments::{archived, not_found};
 use crate::convert;
-use crate::error::{ServiceError, ServiceResult};
+use crate::domain::deployment_not_found as not_found;
+use crate::domain::gate::concurrency_gate;
+use crate::domain::run_end::{self, Expect, Outcome, RetryPolicy};
+use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging;
 use crate::validate;
 
-/// The trigger rule, decided inside the trigger transaction with the
-/// deployment row locked: paused or archived deployments refuse; at
-/// `max_concurrent` pending + running runs the run is recorded `skipped`.
-pub fn concurrency_gate(
-    deployment: &runway_store::entity::deployment::Model,
-    active_runs: u64,
-) -> ServiceResult<TriggerDecision> {
-    if deployment.archived_at.is_some() {
-        return Err(archived(&deployment.id));
-    }
-    if deployment.status == PAUSED {
-        return Err(ServiceError::precondition(
-            "DEPLOYMENT_PAUSED",
-            format!("Deployment {} is paused", deployment.id),
-        ));
-    }
-    let limit = u64::try_from(deployment.max_concurrent).unwrap_or(0);
-    if active_runs >= limit {
-        return Ok(TriggerDecision::Skip {
-            error_type: "concurrency_limit_error".to_string(),
-            message: format!(
-                "Deployment {} is at its limit of {limit} concurrent runs (max_concurrent); {active_runs} are pending or running.",
-                deployment.id
-            ),
-        });
-    }
-    Ok(TriggerDecision::Start)
-}
-
-/// The gate a pending retry passes when its backoff is over: like a
-/// trigger's, except that a paused or archived deployment records the retry
-/// as `skipped` instead of refusing (nobody is there to refuse to).
-pub fn retry_gate(
-    deployment: &runway_store::entity::deployment::Model,
-    other_active_runs: u64,
-) -> ServiceResult<TriggerDecision> {
-    let skip = |error_type: &str, message: String| {
-        Ok(TriggerDecision::Skip {
-            error_type: error_type.to_string(),
-            message,
-        })
-    };
-    if deployment.archived_at.is_some() {
-        return skip(
-            "deployment_archived_error",
-            format!(
-                "Deployment {} was archived before the retry started",
-                deployment.id
-            ),
-        );
-    }
-    if deployment.status == PAUSED {
-        return skip(
-            "deployment_paused_error",
-            format!(
-                "Deployment {} was paused before the retry started",
-                deployment.id
-            ),
-        );
-    }
-    concurrency_gate(deployment, other_active_runs)
-}
-
 fn run_not_found(id: &str) -> ServiceError {
-    ServiceError::NotFound {
-        kind: "Deployment run",
-        id: id.to_string(),
-        param: "run_id",
-    }
+    ServiceError::not_found(ResourceKind::DeploymentRun, id, "run_id")
 }
 
 async fn load_run(
@@ -90,7 +26,7 @@ async fn load_run(
     org_id: &str,
     id: &str,
 ) -> ServiceResult<runway_store::entity::deployment_run::Model> {
-    validate::known_id(IdKind::Run, "Deployment run", "run_id", id)?;
+    validate::known_id(ResourceKind::DeploymentRun, "run_id", id)?;
     runs::get(&core.store, org_id, id)
         .await?
         .ok_or_else(|| run_not_found(id))
@@ -104,7 +40,7 @@ pub async fn run_deployment(
     let req = request.get_ref();
     let org = who.org_id.as_str();
     let id = req.deployment_id.as_str();
-    validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+    validate::known_id(ResourceKind::Deployment, "deployment_id", id)?;
     let run = core
         .idempotency
         .run(
@@ -127,7 +63,7 @@ pub async fn run_deployment(
                 if run.session_id.is_some() {
                     core.turns_started.notify_waiters();
                 }
-                core.metrics.triggered("manual", &run.status);
+                core.metrics.triggered(TriggerType::Manual, run.status);
                 Ok(run)
             },
             |run_id| async move { load_run(core, org, &run_id).await },
@@ -145,7 +81,7 @@ pub async fn get_run(
     let who = core.auth.principal(request.metadata()).await?;
     let req = request.get_ref();
     if let Some(dep) = &req.deployment_id {
-        validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", dep)?;
+        validate::known_id(ResourceKind::Deployment, "deployment_id", dep)?;
     }
     let run = load_run(core, &who.org_id, &req.run_id).await?;
     if req
@@ -160,19 +96,15 @@ pub async fn get_run(
     })
 }
 
-fn status_filter(status: Option<i32>) -> ServiceResult<Option<String>> {
+fn status_filter(status: Option<i32>) -> ServiceResult<Option<RunStatus>> {
     status
         .map(|s| {
-            DeploymentRunStatus::try_from(s)
-                .ok()
-                .and_then(convert::run_status_name)
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    ServiceError::invalid(
-                        "status",
-                        "status must be pending, running, completed, failed or skipped",
-                    )
-                })
+            RunStatus::from_proto(s).ok_or_else(|| {
+                ServiceError::invalid(
+                    "status",
+                    format!("status must be {}", RunStatus::expected()),
+                )
+            })
         })
         .transpose()
 }
@@ -201,7 +133,7 @@ pub async fn list_deployment_runs(
     let who = core.auth.principal(request.metadata()).await?;
     let req = request.get_ref();
     let id = req.deployment_id.as_str();
-    validate::known_id(IdKind::Deployment, "Deployment", "deployment_id", id)?;
+    validate::known_id(ResourceKind::Deployment, "deployment_id", id)?;
     if deployments::get(&core.store, &who.org_id, id)
         .await?
         .is_none()
@@ -239,16 +171,12 @@ pub async fn list_runs(
     let trigger_type = req
         .trigger_type
         .map(|t| {
-            TriggerType::try_from(t)
-                .ok()
-                .and_then(convert::trigger_type_name)
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    ServiceError::invalid(
-                        "trigger_type",
-                        "trigger_type must be manual, schedule or retry",
-                    )
-                })
+            TriggerType::from_proto(t).ok_or_else(|| {
+                ServiceError::invalid(
+                    "trigger_type",
+                    format!("trigger_type must be {}", TriggerType::expected()),
+                )
+            })
         })
         .transpose()?;
     let filter = RunFilter {
@@ -271,25 +199,19 @@ pub async fn cancel_run(
 ) -> ServiceResult<CancelDeploymentRunResponse> {
     let who = core.auth.principal(request.metadata()).await?;
     let id = request.get_ref().run_id.as_str();
-    validate::known_id(IdKind::Run, "Deployment run", "run_id", id)?;
-    let result = turns::finish(
-        &core.store,
-        Some(&who.org_id),
-        id,
-        Expect::Active,
-        Outcome::Failed {
-            error_type: "canceled_error".to_string(),
-            message: "The run was canceled.".to_string(),
-        },
-        RetryPolicy::Never,
-        core.now(),
-    )
-    .await?;
+    validate::known_id(ResourceKind::DeploymentRun, "run_id", id)?;
+    let now = core.now();
+    let outcome = Outcome::Failed {
+        error_type: RunErrorType::Canceled,
+        message: "The run was canceled.".to_string(),
+    };
+    let decide = run_end::finish(Expect::Active, outcome, RetryPolicy::Never, now);
+    let result = turns::finish(&core.store, Some(&who.org_id), id, now, decide).await?;
     core.record_finish(&result);
     match result {
         Finish::NotFound => Err(run_not_found(id)),
         Finish::Refused(run) => Err(ServiceError::precondition(
-            "RUN_ALREADY_TERMINAL",
+            Reason::RunAlreadyTerminal,
             format!("Deployment run {id} is already {}", run.status),
         )),
         Finish::Finished { run, .. } => Ok(CancelDeploymentRunResponse {

@@ -4,13 +4,12 @@ use std::sync::Arc;
 
 use runway_api::v1::session_service_server::SessionService;
 use runway_api::v1::*;
-use runway_store::ids::IdKind;
 use runway_store::repo::{agents, sessions};
 use tonic::{Request, Response, Status};
 
 use super::Core;
 use crate::convert;
-use crate::error::ServiceError;
+use crate::error::{ResourceKind, ServiceError};
 use crate::validate;
 
 pub struct SessionApi {
@@ -31,12 +30,8 @@ impl SessionService for SessionApi {
     ) -> Result<Response<GetSessionResponse>, Status> {
         let who = self.core.auth.principal(request.metadata()).await?;
         let id = &request.get_ref().session_id;
-        let not_found = || ServiceError::NotFound {
-            kind: "Session",
-            id: id.clone(),
-            param: "session_id",
-        };
-        validate::known_id(IdKind::Session, "Session", "session_id", id)?;
+        let not_found = || ServiceError::not_found(ResourceKind::Session, id.clone(), "session_id");
+        validate::known_id(ResourceKind::Session, "session_id", id)?;
         let session = sessions::get(&self.core.store, &who.org_id, id)
             .await
             .map_err(ServiceError::from)?
@@ -51,7 +46,7 @@ impl SessionService for SessionApi {
         .map_err(ServiceError::from)?
         .ok_or_else(|| ServiceError::Internal(format!("session {id} has no agent version")))?;
         Ok(Response::new(GetSessionResponse {
-            session: Some(convert::session(&session, &agent)?),
+            session: Some(convert::session(&session, &agent)),
         }))
     }
 }

@@ -1,6 +1,10 @@
 //! An agent at its latest version; older versions live in `agent_versions`.
 
+use std::collections::BTreeMap;
+
 use sea_orm::entity::prelude::*;
+
+use crate::json_text::JsonText;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "agents")]
@@ -15,12 +19,11 @@ pub struct Model {
     pub system: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub instructions: Option<String>,
-    /// JSON array of tool objects.
+    /// Tool objects.
     #[sea_orm(column_type = "Text")]
-    pub tools: String,
-    /// JSON object of string values.
+    pub tools: JsonText<Vec<serde_json::Map<String, serde_json::Value>>>,
     #[sea_orm(column_type = "Text")]
-    pub metadata: String,
+    pub metadata: JsonText<BTreeMap<String, String>>,
     pub version: i32,
     pub archived_at: Option<i64>,
     pub created_at: i64,

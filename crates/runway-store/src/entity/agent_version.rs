@@ -2,6 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::json_text::JsonText;
+use crate::repo::agents::AgentSnapshot;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "agent_versions")]
 pub struct Model {
@@ -10,9 +13,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub version: i32,
     pub org_id: String,
-    /// JSON of [`crate::repo::agents::AgentSnapshot`].
     #[sea_orm(column_type = "Text")]
-    pub snapshot: String,
+    pub snapshot: JsonText<AgentSnapshot>,
     pub created_at: i64,
 }
 

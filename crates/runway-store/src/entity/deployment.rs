@@ -1,6 +1,21 @@
 //! A deployment: its configuration, status, schedule and stats.
 
+use std::collections::BTreeMap;
+
+use runway_api::enums::{DeploymentStatus, InitialEventType, PausedReasonType, SessionStrategy};
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::json_text::JsonText;
+
+/// An event every run of the deployment starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitialEvent {
+    #[serde(rename = "type")]
+    pub kind: InitialEventType,
+    /// A string, or a list of content blocks.
+    pub content: serde_json::Value,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "deployments")]
@@ -14,33 +29,30 @@ pub struct Model {
     pub agent_id: String,
     pub agent_version: i32,
     pub environment_id: String,
-    /// JSON array of `{"type","content"}`.
     #[sea_orm(column_type = "Text")]
-    pub initial_events: String,
+    pub initial_events: JsonText<Vec<InitialEvent>>,
     pub schedule_expression: Option<String>,
     pub schedule_timezone: Option<String>,
     /// When the schedule last fired.
     pub last_run_at: Option<i64>,
     /// When the schedule fires next (null: no schedule, paused or archived).
     pub next_fire_at: Option<i64>,
-    /// `active` or `paused`.
-    pub status: String,
-    /// `manual`, or null when active.
-    pub paused_reason: Option<String>,
+    pub status: DeploymentStatus,
+    /// Null when active.
+    pub paused_reason: Option<PausedReasonType>,
     pub archived_at: Option<i64>,
-    /// JSON array of resource objects.
+    /// Resource objects, each with a `type`.
     #[sea_orm(column_type = "Text")]
-    pub resources: String,
-    /// JSON array of vault id strings.
+    pub resources: JsonText<Vec<serde_json::Map<String, serde_json::Value>>>,
     #[sea_orm(column_type = "Text")]
-    pub vault_ids: String,
-    /// JSON object of the user's metadata keys (never `cas_config`).
+    pub vault_ids: JsonText<Vec<String>>,
+    /// The user's metadata keys (never `cas_config`).
     #[sea_orm(column_type = "Text")]
-    pub metadata: String,
+    pub metadata: JsonText<BTreeMap<String, String>>,
     pub max_concurrent: i32,
     pub max_retries: i32,
     pub timeout_ms: i64,
-    pub session_strategy: String,
+    pub session_strategy: SessionStrategy,
     pub total_runs: i64,
     pub total_failures: i64,
     pub consecutive_failures: i64,

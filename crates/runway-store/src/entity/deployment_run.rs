@@ -1,5 +1,6 @@
 //! One trigger of a deployment and where it is in its life.
 
+use runway_api::enums::{RunErrorType, RunStatus, TriggerType};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -11,13 +12,11 @@ pub struct Model {
     pub deployment_id: String,
     pub agent_id: String,
     pub agent_version: i32,
-    /// `pending`, `running`, `completed`, `failed` or `skipped`.
-    pub status: String,
-    pub error_type: Option<String>,
+    pub status: RunStatus,
+    pub error_type: Option<RunErrorType>,
     #[sea_orm(column_type = "Text", nullable)]
     pub error_message: Option<String>,
-    /// `manual`, `schedule` or `retry`.
-    pub trigger_type: String,
+    pub trigger_type: TriggerType,
     pub retry_of: Option<String>,
     /// For scheduled runs, the instant fired: unique per deployment.
     pub scheduled_for: Option<i64>,

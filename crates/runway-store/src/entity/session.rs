@@ -1,5 +1,6 @@
 //! The session a started run executes in, with the agent snapshot it uses.
 
+use runway_api::enums::SessionStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,8 +16,7 @@ pub struct Model {
     /// The agent version the session runs; versions are immutable, so the
     /// snapshot is the `agent_versions` row, not a copy.
     pub agent_version: i32,
-    /// `running`, `completed` or `failed`.
-    pub status: String,
+    pub status: SessionStatus,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -12,40 +12,40 @@ use super::{begin, modify_row};
 use crate::entity::agent::{self, Entity as Agent};
 use crate::entity::agent_version::{self, Entity as AgentVersion};
 use crate::ids::IdKind;
+use crate::json_text::JsonText;
 use crate::page::{self, Key, Page, PageQuery};
-use crate::time::now_nanos;
 use crate::{Store, StoreError, StoreResult};
 
 /// The editable fields of an agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentFields {
     pub name: String,
     pub description: Option<String>,
     pub model: String,
     pub system: Option<String>,
     pub instructions: Option<String>,
-    /// A JSON array of tool objects.
-    pub tools: serde_json::Value,
+    /// Tool objects.
+    pub tools: Vec<serde_json::Map<String, serde_json::Value>>,
     pub metadata: BTreeMap<String, String>,
 }
 
 impl AgentFields {
     /// The fields of a stored agent row.
-    pub fn of(row: &agent::Model) -> StoreResult<AgentFields> {
-        Ok(AgentFields {
+    pub fn of(row: &agent::Model) -> AgentFields {
+        AgentFields {
             name: row.name.clone(),
             description: row.description.clone(),
             model: row.model.clone(),
             system: row.system.clone(),
             instructions: row.instructions.clone(),
-            tools: serde_json::from_str(&row.tools)?,
-            metadata: serde_json::from_str(&row.metadata)?,
-        })
+            tools: row.tools.0.clone(),
+            metadata: row.metadata.0.clone(),
+        }
     }
 }
 
 /// One version of an agent as sessions run it (stored in `agent_versions`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentSnapshot {
     pub id: String,
     pub version: i32,
@@ -53,15 +53,14 @@ pub struct AgentSnapshot {
     pub fields: AgentFields,
 }
 
-fn apply_fields(row: &mut agent::Model, fields: &AgentFields) -> StoreResult<()> {
+fn apply_fields(row: &mut agent::Model, fields: &AgentFields) {
     row.name = fields.name.clone();
     row.description = fields.description.clone();
     row.model = fields.model.clone();
     row.system = fields.system.clone();
     row.instructions = fields.instructions.clone();
-    row.tools = serde_json::to_string(&fields.tools)?;
-    row.metadata = serde_json::to_string(&fields.metadata)?;
-    Ok(())
+    row.tools = JsonText(fields.tools.clone());
+    row.metadata = JsonText(fields.metadata.clone());
 }
 
 fn version_row(
@@ -70,29 +69,30 @@ fn version_row(
     version: i32,
     fields: AgentFields,
     at: i64,
-) -> StoreResult<agent_version::ActiveModel> {
+) -> agent_version::ActiveModel {
     let snapshot = AgentSnapshot {
         id: id.to_string(),
         version,
         fields,
     };
-    Ok(agent_version::ActiveModel {
+    agent_version::ActiveModel {
         agent_id: Set(id.to_string()),
         version: Set(version),
         org_id: Set(org_id.to_string()),
-        snapshot: Set(serde_json::to_string(&snapshot)?),
+        snapshot: Set(JsonText(snapshot)),
         created_at: Set(at),
-    })
+    }
 }
 
-/// Creates an agent at version 1, claiming `idempotency` in the same transaction.
+/// Creates an agent at version 1 at `now`, claiming `idempotency` in the
+/// same transaction.
 pub async fn create(
     store: &Store,
     org_id: &str,
     fields: AgentFields,
     idempotency: Option<&IdempotencyClaim>,
+    now: i64,
 ) -> StoreResult<agent::Model> {
-    let now = now_nanos();
     let id = IdKind::Agent.generate();
     let mut row = agent::Model {
         id: id.clone(),
@@ -102,14 +102,14 @@ pub async fn create(
         model: String::new(),
         system: None,
         instructions: None,
-        tools: String::new(),
-        metadata: String::new(),
+        tools: JsonText::default(),
+        metadata: JsonText::default(),
         version: 1,
         archived_at: None,
         created_at: now,
         updated_at: now,
     };
-    apply_fields(&mut row, &fields)?;
+    apply_fields(&mut row, &fields);
     let txn = begin(store).await?;
     if let Some(claim) = idempotency {
         idempotency::record(&txn, org_id, claim, &id).await?;
@@ -117,7 +117,7 @@ pub async fn create(
     let saved = Agent::insert(row.into_active_model())
         .exec_with_returning(&txn)
         .await?;
-    AgentVersion::insert(version_row(org_id, &id, 1, fields, now)?)
+    AgentVersion::insert(version_row(org_id, &id, 1, fields, now))
         .exec_without_returning(&txn)
         .await?;
     txn.commit().await?;
@@ -143,8 +143,7 @@ pub async fn get_version(
         .filter(agent_version::Column::OrgId.eq(org_id))
         .one(store.reader())
         .await?;
-    row.map(|r| serde_json::from_str(&r.snapshot).map_err(StoreError::from))
-        .transpose()
+    Ok(row.map(|r| r.snapshot.0))
 }
 
 /// The paging key of agent `id`, to resolve `after_id` / `before_id`.
@@ -180,13 +179,14 @@ pub async fn list(
     .await
 }
 
-/// Updates agent `id`: `change` sees the locked row and returns its new
+/// Updates agent `id` at `now`: `change` sees the locked row and returns its new
 /// fields (or refuses). The agent moves to a new version, stored beside the
 /// old ones. `Ok(None)` when the agent does not exist.
 pub async fn update<E: From<StoreError>>(
     store: &Store,
     org_id: &str,
     id: &str,
+    now: i64,
     change: impl FnOnce(&agent::Model) -> Result<AgentFields, E>,
 ) -> Result<Option<agent::Model>, E> {
     let txn = begin(store).await?;
@@ -200,11 +200,10 @@ pub async fn update<E: From<StoreError>>(
         return Ok(None);
     };
     let fields = change(&row)?;
-    let now = now_nanos();
-    apply_fields(&mut row, &fields)?;
+    apply_fields(&mut row, &fields);
     row.version += 1;
     row.updated_at = now;
-    AgentVersion::insert(version_row(org_id, id, row.version, fields, now)?)
+    AgentVersion::insert(version_row(org_id, id, row.version, fields, now))
         .exec_without_returning(&txn)
         .await
         .map_err(StoreError::from)?;
@@ -218,17 +217,17 @@ pub async fn update<E: From<StoreError>>(
     Ok(Some(saved))
 }
 
-/// Archives agent `id` once `check` allows it. `Ok(None)` when it does not exist.
+/// Archives agent `id` at `now` once `check` allows it. `Ok(None)` when it does not exist.
 pub async fn archive<E: From<StoreError>>(
     store: &Store,
     org_id: &str,
     id: &str,
+    now: i64,
     check: impl FnOnce(&agent::Model) -> Result<(), E>,
 ) -> Result<Option<agent::Model>, E> {
     let find = Agent::find_by_id(id).filter(agent::Column::OrgId.eq(org_id));
     modify_row(store, find, |row| {
         check(row)?;
-        let now = now_nanos();
         row.archived_at = Some(now);
         row.updated_at = now;
         Ok(())

@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 
+use runway_api::enums::{DeploymentStatus, SessionStrategy};
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 
 use super::idempotency::{self, IdempotencyClaim};
 use super::{begin, modify_row};
-use crate::entity::deployment::{self, Entity as Deployment};
+use crate::entity::deployment::{self, Entity as Deployment, InitialEvent};
 use crate::ids::IdKind;
+use crate::json_text::JsonText;
 use crate::page::{self, Key, Page, PageQuery};
-use crate::time::now_nanos;
 use crate::{Store, StoreError, StoreResult};
 
 /// A validated new deployment.
@@ -20,42 +21,37 @@ pub struct DeploymentDraft {
     pub agent_id: String,
     pub agent_version: i32,
     pub environment_id: String,
-    /// JSON array of `{"type","content"}` objects.
-    pub initial_events: serde_json::Value,
+    pub initial_events: Vec<InitialEvent>,
     pub schedule_expression: Option<String>,
     pub schedule_timezone: Option<String>,
     pub next_fire_at: Option<i64>,
-    /// JSON array of resource objects.
-    pub resources: serde_json::Value,
+    /// Resource objects, each with a `type`.
+    pub resources: Vec<serde_json::Map<String, serde_json::Value>>,
     pub vault_ids: Vec<String>,
     pub metadata: BTreeMap<String, String>,
     pub max_concurrent: i32,
     pub max_retries: i32,
     pub timeout_ms: i64,
-    pub session_strategy: String,
+    pub session_strategy: SessionStrategy,
 }
 
 /// Which deployments a list shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeploymentFilter {
-    pub status: Option<String>,
+    pub status: Option<DeploymentStatus>,
     pub include_archived: bool,
     pub agent_id: Option<String>,
 }
 
-/// The status of a deployment that takes triggers.
-pub const ACTIVE: &str = "active";
-/// The status of a paused deployment.
-pub const PAUSED: &str = "paused";
-
-/// Creates an `active` deployment, claiming `idempotency` in the same transaction.
+/// Creates an `active` deployment at `now`, claiming `idempotency` in the
+/// same transaction.
 pub async fn create(
     store: &Store,
     org_id: &str,
     draft: DeploymentDraft,
     idempotency: Option<&IdempotencyClaim>,
+    now: i64,
 ) -> StoreResult<deployment::Model> {
-    let now = now_nanos();
     let row = deployment::Model {
         id: IdKind::Deployment.generate(),
         org_id: org_id.to_string(),
@@ -64,17 +60,17 @@ pub async fn create(
         agent_id: draft.agent_id,
         agent_version: draft.agent_version,
         environment_id: draft.environment_id,
-        initial_events: serde_json::to_string(&draft.initial_events)?,
+        initial_events: JsonText(draft.initial_events),
         schedule_expression: draft.schedule_expression,
         schedule_timezone: draft.schedule_timezone,
         last_run_at: None,
         next_fire_at: draft.next_fire_at,
-        status: ACTIVE.to_string(),
+        status: DeploymentStatus::Active,
         paused_reason: None,
         archived_at: None,
-        resources: serde_json::to_string(&draft.resources)?,
-        vault_ids: serde_json::to_string(&draft.vault_ids)?,
-        metadata: serde_json::to_string(&draft.metadata)?,
+        resources: JsonText(draft.resources),
+        vault_ids: JsonText(draft.vault_ids),
+        metadata: JsonText(draft.metadata),
         max_concurrent: draft.max_concurrent,
         max_retries: draft.max_retries,
         timeout_ms: draft.timeout_ms,
@@ -127,7 +123,7 @@ pub async fn list(
         select = select.filter(deployment::Column::ArchivedAt.is_null());
     }
     if let Some(status) = &filter.status {
-        select = select.filter(deployment::Column::Status.eq(status));
+        select = select.filter(deployment::Column::Status.eq(*status));
     }
     if let Some(agent_id) = &filter.agent_id {
         select = select.filter(deployment::Column::AgentId.eq(agent_id));
@@ -146,18 +142,19 @@ pub async fn list(
     .await
 }
 
-/// Changes deployment `id` through `change`, which sees the locked row and
-/// may refuse. `Ok(None)` when it does not exist.
+/// Changes deployment `id` at `now` through `change`, which sees the locked
+/// row and may refuse. `Ok(None)` when it does not exist.
 pub async fn modify<E: From<StoreError>>(
     store: &Store,
     org_id: &str,
     id: &str,
+    now: i64,
     change: impl FnOnce(&mut deployment::Model) -> Result<(), E>,
 ) -> Result<Option<deployment::Model>, E> {
     let find = Deployment::find_by_id(id).filter(deployment::Column::OrgId.eq(org_id));
     modify_row(store, find, |row| {
         change(row)?;
-        row.updated_at = now_nanos();
+        row.updated_at = now;
         Ok(())
     })
     .await

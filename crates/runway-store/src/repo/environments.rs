@@ -7,18 +7,18 @@ use super::{begin, modify_row};
 use crate::entity::environment::{self, Entity as Environment};
 use crate::ids::IdKind;
 use crate::page::{self, Key, Page, PageQuery};
-use crate::time::now_nanos;
 use crate::{Store, StoreError, StoreResult};
 
-/// Creates an environment, claiming `idempotency` in the same transaction.
+/// Creates an environment at `now`, claiming `idempotency` in the same
+/// transaction.
 pub async fn create(
     store: &Store,
     org_id: &str,
     name: String,
     description: Option<String>,
     idempotency: Option<&IdempotencyClaim>,
+    now: i64,
 ) -> StoreResult<environment::Model> {
-    let now = now_nanos();
     let row = environment::Model {
         id: IdKind::Environment.generate(),
         org_id: org_id.to_string(),
@@ -80,18 +80,19 @@ pub async fn list(
     .await
 }
 
-/// Changes environment `id` through `change`, which sees the locked row and
-/// may refuse. `Ok(None)` when it does not exist.
+/// Changes environment `id` at `now` through `change`, which sees the
+/// locked row and may refuse. `Ok(None)` when it does not exist.
 pub async fn modify<E: From<StoreError>>(
     store: &Store,
     org_id: &str,
     id: &str,
+    now: i64,
     change: impl FnOnce(&mut environment::Model) -> Result<(), E>,
 ) -> Result<Option<environment::Model>, E> {
     let find = Environment::find_by_id(id).filter(environment::Column::OrgId.eq(org_id));
     modify_row(store, find, |row| {
         change(row)?;
-        row.updated_at = now_nanos();
+        row.updated_at = now;
         Ok(())
     })
     .await

@@ -5,7 +5,7 @@
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entity::idempotency_key::{self, Entity as IdempotencyKey};
-use crate::time::{DAY_NANOS, now_nanos};
+use crate::time::DAY_NANOS;
 use crate::{Store, StoreError, StoreResult};
 
 /// A key to claim with a create: the client's key and a hash of what was
@@ -14,18 +14,21 @@ use crate::{Store, StoreError, StoreResult};
 pub struct IdempotencyClaim {
     pub key: String,
     pub request_hash: String,
+    /// When the key is claimed, by the service's clock.
+    pub at: i64,
 }
 
-/// The live (younger than 24 h) record of `key` in `org_id`.
+/// The record of `key` in `org_id` that is live (younger than 24 h) at `now`.
 pub async fn find(
     store: &Store,
     org_id: &str,
     key: &str,
+    now: i64,
 ) -> StoreResult<Option<idempotency_key::Model>> {
     Ok(IdempotencyKey::find()
         .filter(idempotency_key::Column::OrgId.eq(org_id))
         .filter(idempotency_key::Column::Key.eq(key))
-        .filter(idempotency_key::Column::CreatedAt.gt(now_nanos() - DAY_NANOS))
+        .filter(idempotency_key::Column::CreatedAt.gt(now - DAY_NANOS))
         .one(store.reader())
         .await?)
 }
@@ -38,7 +41,7 @@ pub(crate) async fn record(
     claim: &IdempotencyClaim,
     resource_id: &str,
 ) -> StoreResult<()> {
-    let now = now_nanos();
+    let now = claim.at;
     // An expired record no longer reserves its key.
     IdempotencyKey::delete_many()
         .filter(idempotency_key::Column::OrgId.eq(org_id))

@@ -1,5 +1,6 @@
 //! Deployment runs: the trigger transaction, reads and lists.
 
+use runway_api::enums::{RunErrorType, RunStatus, SessionStatus, TriggerType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
 
@@ -10,19 +11,7 @@ use crate::entity::deployment_run::{self, Entity as DeploymentRun};
 use crate::entity::session;
 use crate::ids::IdKind;
 use crate::page::{self, Key, Page, PageQuery};
-use crate::time::now_nanos;
 use crate::{Store, StoreError, StoreResult};
-
-/// Run statuses as stored.
-pub mod status {
-    pub const PENDING: &str = "pending";
-    pub const RUNNING: &str = "running";
-    pub const COMPLETED: &str = "completed";
-    pub const FAILED: &str = "failed";
-    pub const SKIPPED: &str = "skipped";
-    /// The statuses that hold one of the deployment's concurrency slots.
-    pub const ACTIVE: [&str; 2] = [PENDING, RUNNING];
-}
 
 /// What the caller decided, inside the trigger transaction, about a trigger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,14 +19,16 @@ pub enum TriggerDecision {
     /// Start the run now: create its session and turn.
     Start,
     /// Record the run as `skipped` with this error.
-    Skip { error_type: String, message: String },
+    Skip {
+        error_type: RunErrorType,
+        message: String,
+    },
 }
 
 /// What caused a trigger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriggerCause<'a> {
-    /// `manual`, `schedule` or `retry`.
-    pub trigger_type: &'a str,
+    pub trigger_type: TriggerType,
     pub retry_of: Option<String>,
     pub attempt: i32,
     /// For scheduled runs, the instant fired.
@@ -51,7 +42,7 @@ impl<'a> TriggerCause<'a> {
     /// A manual trigger (`POST …/run`), first attempt, at `at`.
     pub fn manual(at: i64, idempotency: Option<&'a IdempotencyClaim>) -> Self {
         TriggerCause {
-            trigger_type: "manual",
+            trigger_type: TriggerType::Manual,
             retry_of: None,
             attempt: 1,
             scheduled_for: None,
@@ -151,7 +142,7 @@ pub(crate) async fn record(
 pub(crate) fn new_run(
     dep: &deployment::Model,
     id: String,
-    trigger_type: &str,
+    trigger_type: TriggerType,
     retry_of: Option<String>,
     attempt: i32,
     now: i64,
@@ -162,10 +153,10 @@ pub(crate) fn new_run(
         deployment_id: dep.id.clone(),
         agent_id: dep.agent_id.clone(),
         agent_version: dep.agent_version,
-        status: status::PENDING.to_string(),
+        status: RunStatus::Pending,
         error_type: None,
         error_message: None,
-        trigger_type: trigger_type.to_string(),
+        trigger_type,
         retry_of,
         scheduled_for: None,
         attempt,
@@ -187,8 +178,13 @@ pub(crate) fn new_run(
 }
 
 /// Marks `run` skipped: recorded, never started, terminal at once.
-pub(crate) fn skip(run: &mut deployment_run::Model, error_type: String, message: String, now: i64) {
-    run.status = status::SKIPPED.to_string();
+pub(crate) fn skip(
+    run: &mut deployment_run::Model,
+    error_type: RunErrorType,
+    message: String,
+    now: i64,
+) {
+    run.status = RunStatus::Skipped;
     run.error_type = Some(error_type);
     run.error_message = Some(message);
     run.completed_at = Some(now);
@@ -202,12 +198,11 @@ pub(crate) fn start(
     now: i64,
 ) -> session::ActiveModel {
     let session_id = IdKind::Session.generate();
-    run.status = status::RUNNING.to_string();
+    run.status = RunStatus::Running;
     run.session_id = Some(session_id.clone());
     run.turn_id = Some(IdKind::Turn.generate());
     run.start_after = None;
-    // The session and turn exist from here on.
-    run.started_at = Some(Ord::max(now, now_nanos()));
+    run.started_at = Some(now);
     session::ActiveModel {
         id: Set(session_id),
         org_id: Set(dep.org_id.clone()),
@@ -219,7 +214,7 @@ pub(crate) fn start(
             .unwrap_or_else(|| dep.environment_id.clone())),
         agent_id: Set(run.agent_id.clone()),
         agent_version: Set(run.agent_version),
-        status: Set(status::RUNNING.to_string()),
+        status: Set(SessionStatus::Running),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -273,8 +268,8 @@ pub async fn key_of(store: &Store, org_id: &str, id: &str) -> StoreResult<Option
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunFilter {
     pub deployment_id: Option<String>,
-    pub status: Option<String>,
-    pub trigger_type: Option<String>,
+    pub status: Option<RunStatus>,
+    pub trigger_type: Option<TriggerType>,
     pub has_error: Option<bool>,
     /// Runs triggered at or after this instant.
     pub triggered_after: Option<i64>,
@@ -295,10 +290,10 @@ pub async fn list(
         select = select.filter(C::DeploymentId.eq(id));
     }
     if let Some(s) = &filter.status {
-        select = select.filter(C::Status.eq(s));
+        select = select.filter(C::Status.eq(*s));
     }
     if let Some(t) = &filter.trigger_type {
-        select = select.filter(C::TriggerType.eq(t));
+        select = select.filter(C::TriggerType.eq(*t));
     }
     match filter.has_error {
         Some(true) => select = select.filter(C::ErrorType.is_not_null()),

@@ -11,11 +11,11 @@ use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::begin;
-use super::deployments::ACTIVE;
 use super::runs::{self, TriggerCause, TriggerDecision};
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
 use crate::{Store, StoreError};
+use runway_api::enums::{DeploymentStatus, TriggerType};
 
 /// What to fire for a due deployment, decided by the caller's cron rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub async fn fire_next_due<E: From<StoreError>>(
     let txn = begin(store).await?;
     let Some(dep) = Deployment::find()
         .filter(deployment::Column::NextFireAt.lte(now))
-        .filter(deployment::Column::Status.eq(ACTIVE))
+        .filter(deployment::Column::Status.eq(DeploymentStatus::Active))
         .filter(deployment::Column::ArchivedAt.is_null())
         .order_by_asc(deployment::Column::NextFireAt)
         .limit(1)
@@ -77,7 +77,7 @@ pub async fn fire_next_due<E: From<StoreError>>(
     } else {
         let decision = decide(&dep, runs::slots_taken(&dep))?;
         let cause = TriggerCause {
-            trigger_type: "schedule",
+            trigger_type: TriggerType::Schedule,
             retry_of: None,
             attempt: 1,
             scheduled_for: Some(plan.fire_at),

@@ -21,6 +21,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use runway_api::enums::TriggerType;
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -254,7 +255,14 @@ where
                 continue;
             }
         };
-        let mut run = new_run(&slot.row, IdKind::Run.generate(), "manual", None, 1, job.at);
+        let mut run = new_run(
+            &slot.row,
+            IdKind::Run.generate(),
+            TriggerType::Manual,
+            None,
+            1,
+            job.at,
+        );
         match decision {
             TriggerDecision::Skip {
                 error_type,

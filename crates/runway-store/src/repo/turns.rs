@@ -4,6 +4,7 @@
 //! report and the reaper, a cancel and a completion — exactly one applies
 //! and the other changes nothing.
 
+use runway_api::enums::{RunStatus, SessionStatus, TriggerType};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
@@ -11,14 +12,15 @@ use sea_orm::{
 };
 
 use super::begin;
-use super::runs::{self, status};
+use super::runs;
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
 use crate::entity::session;
 use crate::ids::IdKind;
 use crate::{Store, StoreError, StoreResult};
 
-const NANOS_PER_MS: i64 = 1_000_000;
+/// Nanoseconds in a millisecond (`timeout_ms` is in milliseconds).
+pub const NANOS_PER_MS: i64 = 1_000_000;
 
 /// Claims the oldest started, unclaimed turn (of `environment_id`, or of
 /// any environment of `org_id`) whose time limit has not passed, under a
@@ -36,7 +38,7 @@ pub async fn claim(
     let txn = begin(store).await?;
     let mut select = DeploymentRun::find()
         .filter(C::OrgId.eq(org_id))
-        .filter(C::Status.eq(status::RUNNING))
+        .filter(C::Status.eq(RunStatus::Running))
         .filter(C::ClaimedAt.is_null())
         .filter(
             Expr::col(C::StartedAt)
@@ -81,81 +83,26 @@ pub async fn heartbeat(
         .col_expr(C::LeaseExpiresAt, Expr::value(expires))
         .filter(C::Id.eq(run_id))
         .filter(C::OrgId.eq(org_id))
-        .filter(C::Status.eq(status::RUNNING))
+        .filter(C::Status.eq(RunStatus::Running))
         .filter(C::LeaseId.eq(lease_id))
         .exec(store.writer())
         .await?;
     Ok((updated.rows_affected == 1).then_some(expires))
 }
 
-/// How a run ends.
+/// What the caller decided, inside the finish transaction, about a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Completed,
-    Failed { error_type: String, message: String },
-}
-
-/// What must hold for the change to apply: the compare of compare-and-set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expect {
-    /// Running, under this lease (a runner's report).
-    Lease(String),
-    /// Running, claimed, with a lease that expired before this instant.
-    LeaseExpiredBefore(i64),
-    /// Running, unclaimed, started more than its time limit before this instant.
-    UnclaimedPastTimeout(i64),
-    /// Running, claimed, started more than its time limit plus `grace`
-    /// before `now` (the runner neither finished nor stopped it).
-    ClaimedPastTimeout { now: i64, grace: i64 },
-    /// Pending or running (a cancel).
-    Active,
-}
-
-impl Expect {
-    fn holds(&self, run: &deployment_run::Model) -> bool {
-        let running = run.status == status::RUNNING;
-        let deadline = |grace: i64| {
-            run.started_at.unwrap_or(run.triggered_at)
-                + run.timeout_ms.unwrap_or(0) * NANOS_PER_MS
-                + grace
-        };
-        match self {
-            Expect::Lease(lease) => running && run.lease_id.as_deref() == Some(lease.as_str()),
-            Expect::LeaseExpiredBefore(t) => {
-                running && run.claimed_at.is_some() && run.lease_expires_at.is_some_and(|e| e < *t)
-            }
-            Expect::UnclaimedPastTimeout(t) => {
-                running && run.claimed_at.is_none() && deadline(0) < *t
-            }
-            Expect::ClaimedPastTimeout { now, grace } => {
-                running && run.claimed_at.is_some() && deadline(*grace) < *now
-            }
-            Expect::Active => status::ACTIVE.contains(&run.status.as_str()),
-        }
-    }
-}
-
-/// Whether a failure may be retried, and after how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryPolicy {
-    /// Never (a cancel: the user asked for the run to stop).
-    Never,
-    /// When the deployment has attempts left, after an exponential backoff:
-    /// `base` after attempt 1, doubling per attempt, at most `cap` (nanoseconds).
-    Backoff { base: i64, cap: i64 },
-}
-
-impl RetryPolicy {
-    /// How long the retry of a failed attempt `attempt` waits.
-    pub fn delay(&self, attempt: i32) -> i64 {
-        match *self {
-            RetryPolicy::Never => 0,
-            RetryPolicy::Backoff { base, cap } => {
-                let doublings = Ord::min(u32::try_from(attempt.saturating_sub(1)).unwrap_or(0), 40);
-                Ord::min(base.saturating_mul(1i64 << doublings), cap)
-            }
-        }
-    }
+pub enum FinishDecision {
+    /// Change nothing: the run is not in a state this finish applies to.
+    Refuse,
+    /// Store the run as `ended` (terminal), its session as `session`, and,
+    /// with `retry_after`, a `pending` retry that starts at that instant and
+    /// takes over the run's slot.
+    End {
+        ended: Box<deployment_run::Model>,
+        session: SessionStatus,
+        retry_after: Option<i64>,
+    },
 }
 
 /// The result of [`finish`].
@@ -163,7 +110,7 @@ impl RetryPolicy {
 pub enum Finish {
     /// No such run in the organization.
     NotFound,
-    /// The expectation did not hold; nothing changed. Carries the run as it is.
+    /// The decision refused; nothing changed. Carries the run as it is.
     Refused(Box<deployment_run::Model>),
     /// The run ended (and maybe a retry was created).
     Finished {
@@ -172,18 +119,17 @@ pub enum Finish {
     },
 }
 
-/// Ends run `run_id` with `outcome` if `expect` holds, in one transaction:
-/// the run, its session, the deployment's stats, and — for a failure with
-/// attempts left — a `pending` retry that takes over the run's slot.
-pub async fn finish(
+/// Ends run `run_id` at `now` as `decide` says, in one transaction: `decide`
+/// sees the run's deployment and the run, both locked, and the run, its
+/// session, the deployment's stats and slot count and any retry are written
+/// together. Every ending gives the run's slot back (a retry takes it over).
+pub async fn finish<E: From<StoreError>>(
     store: &Store,
     org_id: Option<&str>,
     run_id: &str,
-    expect: Expect,
-    outcome: Outcome,
-    retry: RetryPolicy,
     now: i64,
-) -> StoreResult<Finish> {
+    decide: impl FnOnce(&deployment::Model, &deployment_run::Model) -> Result<FinishDecision, E>,
+) -> Result<Finish, E> {
     let txn = begin(store).await?;
     // Lock the run's deployment before the run: triggers and retry starts
     // lock the deployment first too, and the other order would deadlock
@@ -193,53 +139,49 @@ pub async fn finish(
         .from(DeploymentRun)
         .and_where(deployment_run::Column::Id.eq(run_id))
         .to_owned();
-    Deployment::find()
+    let dep = Deployment::find()
         .filter(deployment::Column::Id.in_subquery(owner))
         .lock_exclusive()
         .one(&txn)
-        .await?;
+        .await
+        .map_err(StoreError::from)?;
     let mut find = DeploymentRun::find_by_id(run_id);
     if let Some(org) = org_id {
         find = find.filter(deployment_run::Column::OrgId.eq(org));
     }
-    let Some(run) = find.lock_exclusive().one(&txn).await? else {
+    let Some(run) = find
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .map_err(StoreError::from)?
+    else {
         return Ok(Finish::NotFound);
     };
-    if !expect.holds(&run) {
-        return Ok(Finish::Refused(Box::new(run)));
-    }
-    let mut ended = run.clone();
-    ended.completed_at = Some(now);
-    ended.lease_expires_at = None;
-    ended.start_after = None;
-    if let Some(started) = run.started_at {
-        ended.duration_ms = Some(Ord::max(now - started, 0) / NANOS_PER_MS);
-    }
-    let failed = match &outcome {
-        Outcome::Completed => {
-            ended.status = status::COMPLETED.to_string();
-            false
-        }
-        Outcome::Failed {
-            error_type,
-            message,
-        } => {
-            ended.status = status::FAILED.to_string();
-            ended.error_type = Some(error_type.clone());
-            ended.error_message = Some(message.clone());
-            true
-        }
+    let dep = dep.ok_or_else(|| StoreError::Corrupt(format!("run {run_id} has no deployment")))?;
+    let (ended, session_status, retry_after) = match decide(&dep, &run)? {
+        FinishDecision::Refuse => return Ok(Finish::Refused(Box::new(run))),
+        FinishDecision::End {
+            ended,
+            session,
+            retry_after,
+        } => (*ended, session, retry_after),
     };
-    let ended = ended.into_active_model().reset_all().update(&txn).await?;
+    let failed = ended.status == RunStatus::Failed;
+    let ended = ended
+        .into_active_model()
+        .reset_all()
+        .update(&txn)
+        .await
+        .map_err(StoreError::from)?;
     if let Some(session_id) = &run.session_id {
         session::Entity::update_many()
-            .col_expr(session::Column::Status, Expr::value(ended.status.clone()))
+            .col_expr(session::Column::Status, Expr::value(session_status))
             .col_expr(session::Column::UpdatedAt, Expr::value(now))
             .filter(session::Column::Id.eq(session_id))
             .exec(&txn)
-            .await?;
+            .await
+            .map_err(StoreError::from)?;
     }
-    // Every expectation requires an active run: its slot is given back.
     let stats = Deployment::update_many()
         .filter(deployment::Column::Id.eq(&run.deployment_id))
         .col_expr(
@@ -259,23 +201,12 @@ pub async fn finish(
     } else {
         stats.col_expr(deployment::Column::ConsecutiveFailures, Expr::value(0i64))
     };
-    stats.exec(&txn).await?;
-
-    let retry = match retry {
-        policy @ RetryPolicy::Backoff { .. } if failed => {
-            let dep = Deployment::find_by_id(&run.deployment_id)
-                .one(&txn)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt(format!("run {run_id} has no deployment")))?;
-            if run.attempt < dep.max_retries + 1 {
-                Some(insert_retry(&txn, &dep, &run, now, policy.delay(run.attempt)).await?)
-            } else {
-                None
-            }
-        }
-        _ => None,
+    stats.exec(&txn).await.map_err(StoreError::from)?;
+    let retry = match retry_after {
+        Some(at) => Some(insert_retry(&txn, &dep, &run, now, at).await?),
+        None => None,
     };
-    txn.commit().await?;
+    txn.commit().await.map_err(StoreError::from)?;
     Ok(Finish::Finished {
         run: Box::new(ended),
         retry: retry.map(Box::new),
@@ -287,14 +218,14 @@ async fn insert_retry(
     dep: &deployment::Model,
     failed: &deployment_run::Model,
     now: i64,
-    backoff: i64,
+    start_after: i64,
 ) -> StoreResult<deployment_run::Model> {
     // The retry runs the failed run's agent version; it is a new trigger
     // of the deployment as it is now otherwise.
     let mut retry = runs::new_run(
         dep,
         IdKind::Run.generate(),
-        "retry",
+        TriggerType::Retry,
         Some(failed.id.clone()),
         failed.attempt + 1,
         now,
@@ -302,7 +233,7 @@ async fn insert_retry(
     retry.agent_id = failed.agent_id.clone();
     retry.agent_version = failed.agent_version;
     retry.environment_id = failed.environment_id.clone();
-    retry.start_after = Some(now + backoff);
+    retry.start_after = Some(start_after);
     DeploymentRun::insert(retry.clone().into_active_model())
         .exec_without_returning(txn)
         .await?;
@@ -338,7 +269,7 @@ pub async fn start_retry<E: From<StoreError>>(
         return Ok(None);
     };
     let Some(mut run) = DeploymentRun::find_by_id(run_id)
-        .filter(deployment_run::Column::Status.eq(status::PENDING))
+        .filter(deployment_run::Column::Status.eq(RunStatus::Pending))
         .filter(deployment_run::Column::StartAfter.lte(now))
         .lock_exclusive()
         .one(&txn)
@@ -411,28 +342,28 @@ pub async fn reap_candidates(
     let deadline = Expr::col(C::StartedAt).add(Expr::col(C::TimeoutMs).mul(NANOS_PER_MS));
     let ids = |rows: Vec<deployment_run::Model>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
     let lost = DeploymentRun::find()
-        .filter(C::Status.eq(status::RUNNING))
+        .filter(C::Status.eq(RunStatus::Running))
         .filter(C::LeaseExpiresAt.lt(now))
         .filter(C::ClaimedAt.is_not_null())
         .limit(limit)
         .all(db)
         .await?;
     let unclaimed = DeploymentRun::find()
-        .filter(C::Status.eq(status::RUNNING))
+        .filter(C::Status.eq(RunStatus::Running))
         .filter(C::ClaimedAt.is_null())
         .filter(deadline.clone().lt(now))
         .limit(limit)
         .all(db)
         .await?;
     let overrun = DeploymentRun::find()
-        .filter(C::Status.eq(status::RUNNING))
+        .filter(C::Status.eq(RunStatus::Running))
         .filter(C::ClaimedAt.is_not_null())
         .filter(deadline.add(grace).lt(now))
         .limit(limit)
         .all(db)
         .await?;
     let due_retries = DeploymentRun::find()
-        .filter(C::Status.eq(status::PENDING))
+        .filter(C::Status.eq(RunStatus::Pending))
         .filter(C::StartAfter.lte(now))
         .order_by_asc(C::StartAfter)
         .limit(limit)
@@ -450,7 +381,7 @@ pub async fn reap_candidates(
 pub async fn count_leased(store: &Store, now: i64) -> StoreResult<i64> {
     use sea_orm::PaginatorTrait;
     let n = DeploymentRun::find()
-        .filter(deployment_run::Column::Status.eq(status::RUNNING))
+        .filter(deployment_run::Column::Status.eq(RunStatus::Running))
         .filter(deployment_run::Column::LeaseExpiresAt.gte(now))
         .count(store.reader())
         .await?;

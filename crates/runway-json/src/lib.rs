@@ -1,19 +1,29 @@
-//! Proto messages → the documented JSON objects, as typed structs (so the
-//! OpenAPI document is generated from the very types that are served).
+//! The REST contract's objects (docs/API.md): proto messages rendered as
+//! the documented JSON, as typed structs, so the OpenAPI document is
+//! generated from the very types that are served. The gateway serves them;
+//! the reference runner hands them to agents.
 //!
 //! Fields are declared in alphabetical order, as the documented examples
-//! print them. Nullable fields are `Option` and serialize as `null`;
-//! "present when …" fields are skipped when absent.
+//! print them. Nullable fields are `Option`, always present (`required`)
+//! and `null` when empty; "present when …" fields are skipped when absent.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat};
 use prost_types::Timestamp;
+use runway_api::enums::{
+    DeploymentStatus, EnvironmentStatus, InitialEventType, PausedReasonType, RunErrorType,
+    RunStatus, ScheduleType, SessionStatus, SessionStrategy, TriggerType,
+};
 use runway_api::json_value;
 use runway_api::v1;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
+
+mod tag;
+
+pub use tag::*;
 
 /// RFC 3339, UTC, `Z`, nanoseconds: `2026-06-14T08:58:17.133340942Z`.
 pub fn timestamp(ts: &Timestamp) -> String {
@@ -34,15 +44,25 @@ fn objects(items: &[prost_types::Struct]) -> Vec<Map<String, Value>> {
     items.iter().map(json_value::struct_to_object).collect()
 }
 
+/// The member a proto enum number stands for. The server never sends
+/// `…_UNSPECIFIED`; should a newer server send a member this build does not
+/// know, the set's first member stands in rather than failing the answer.
+fn member<T: Copy>(number: i32, from_proto: fn(i32) -> Option<T>, all: &[T]) -> T {
+    from_proto(number).unwrap_or(all[0])
+}
+
 /// `{"id","type":"agent","version"}`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AgentRef)]
 pub struct AgentRefJson {
-    #[schema(example = "agent_019ebb21ef8e7df6a559052c94875160")]
+    #[schema(
+        pattern = "^agent_[0-9a-f]{32}$",
+        example = "agent_019ebb21ef8e7df6a559052c94875160"
+    )]
     pub id: String,
-    /// Always `agent`.
     #[serde(rename = "type")]
-    #[schema(example = "agent")]
-    pub kind: &'static str,
+    pub kind: AgentTag,
+    #[schema(minimum = 1)]
     pub version: i32,
 }
 
@@ -50,7 +70,7 @@ fn agent_ref(a: Option<&v1::AgentRef>) -> AgentRefJson {
     let a = a.cloned().unwrap_or_default();
     AgentRefJson {
         id: a.id,
-        kind: "agent",
+        kind: AgentTag,
         version: a.version,
     }
 }
@@ -59,10 +79,15 @@ fn agent_ref(a: Option<&v1::AgentRef>) -> AgentRefJson {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct List<T: ToSchema> {
     pub data: Vec<T>,
+    /// The id of the page's first item; null when the page is empty.
+    #[schema(required = true)]
     pub first_id: Option<String>,
     pub has_more: bool,
+    /// The id of the page's last item; null when the page is empty.
+    #[schema(required = true)]
     pub last_id: Option<String>,
     /// Pass as `page` to read the next page; null without more.
+    #[schema(required = true)]
     pub next_page: Option<String>,
 }
 
@@ -79,22 +104,30 @@ pub fn list<T: ToSchema>(data: Vec<T>, info: Option<&v1::PageInfo>) -> List<T> {
 
 /// An agent at its latest version.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Agent)]
 pub struct AgentJson {
+    #[schema(required = true, format = DateTime)]
     pub archived_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(required = true)]
     pub description: Option<String>,
+    #[schema(pattern = "^agent_[0-9a-f]{32}$")]
     pub id: String,
+    #[schema(required = true)]
     pub instructions: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub model: String,
     pub name: String,
+    #[schema(required = true)]
     pub system: Option<String>,
     #[schema(value_type = Vec<Object>)]
     pub tools: Vec<Map<String, Value>>,
-    /// Always `agent`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: AgentTag,
+    #[schema(format = DateTime)]
     pub updated_at: String,
+    #[schema(minimum = 1)]
     pub version: i32,
 }
 
@@ -110,7 +143,7 @@ pub fn agent(a: &v1::Agent) -> AgentJson {
         name: a.name.clone(),
         system: a.system.clone(),
         tools: objects(&a.tools),
-        kind: "agent",
+        kind: AgentTag,
         updated_at: ts_or_empty(a.updated_at.as_ref()),
         version: a.version,
     }
@@ -118,144 +151,213 @@ pub fn agent(a: &v1::Agent) -> AgentJson {
 
 /// An environment: the pool of runners that execute its runs.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Environment)]
 pub struct EnvironmentJson {
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(required = true)]
     pub description: Option<String>,
+    #[schema(pattern = "^env_[0-9a-f]{32}$")]
     pub id: String,
     pub name: String,
-    /// `ready` or `archived`.
-    pub status: &'static str,
-    /// Always `environment`.
+    pub status: EnvironmentStatus,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: EnvironmentTag,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
 pub fn environment(e: &v1::Environment) -> EnvironmentJson {
-    let status = match v1::EnvironmentStatus::try_from(e.status) {
-        Ok(v1::EnvironmentStatus::Archived) => "archived",
-        _ => "ready",
-    };
+    let status = member(
+        e.status,
+        EnvironmentStatus::from_proto,
+        EnvironmentStatus::ALL,
+    );
     EnvironmentJson {
         created_at: ts_or_empty(e.created_at.as_ref()),
         description: e.description.clone(),
         id: e.id.clone(),
         name: e.name.clone(),
         status,
-        kind: "environment",
+        kind: EnvironmentTag,
         updated_at: ts_or_empty(e.updated_at.as_ref()),
     }
 }
 
-pub fn initial_event_type_name(t: i32) -> &'static str {
-    match v1::InitialEventType::try_from(t) {
-        Ok(v1::InitialEventType::UserMessage) => "user.message",
-        Ok(v1::InitialEventType::UserDefineOutcome) => "user.define_outcome",
-        Ok(v1::InitialEventType::SystemMessage) => "system.message",
-        _ => "unspecified",
+/// A content block: an object with a `type` (e.g. `{"type":"text","text":"…"}`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ContentBlock)]
+pub struct ContentBlockJson {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub rest: BTreeMap<String, Value>,
+}
+
+/// An event's content: a non-empty string, or a non-empty list of content blocks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = EventContent)]
+pub enum EventContentJson {
+    Text(String),
+    Blocks(Vec<ContentBlockJson>),
+}
+
+impl From<Value> for EventContentJson {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::String(text) => EventContentJson::Text(text),
+            Value::Array(items) => EventContentJson::Blocks(
+                items
+                    .into_iter()
+                    .map(|item| {
+                        let mut rest: BTreeMap<String, Value> = match item {
+                            Value::Object(map) => map.into_iter().collect(),
+                            _ => BTreeMap::new(),
+                        };
+                        let kind = match rest.remove("type") {
+                            Some(Value::String(kind)) => kind,
+                            _ => String::new(),
+                        };
+                        ContentBlockJson { kind, rest }
+                    })
+                    .collect(),
+            ),
+            other => EventContentJson::Text(other.to_string()),
+        }
     }
 }
 
 /// An event every run starts with.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = InitialEvent)]
 pub struct InitialEventJson {
-    /// A string, or a list of content blocks.
-    #[schema(value_type = Object)]
-    pub content: Value,
-    /// `user.message`, `user.define_outcome` or `system.message`.
+    pub content: EventContentJson,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: InitialEventType,
 }
 
 /// When a deployment fires by itself.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Schedule)]
 pub struct ScheduleJson {
+    /// A 5-field cron expression.
     pub expression: String,
     /// Present after the first scheduled run.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub last_run_at: Option<String>,
+    /// The IANA time zone the expression is evaluated in.
     pub timezone: String,
-    /// Always `cron`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: ScheduleType,
     /// The next 5 fire times (UTC); empty while paused or archived.
-    pub upcoming_runs_at: Vec<String>,
+    #[schema(max_items = 5)]
+    pub upcoming_runs_at: Vec<Timestamp3339>,
 }
 
+/// Why a deployment is paused.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = PausedReason)]
 pub struct PausedReasonJson {
-    /// Always `manual`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: PausedReasonType,
 }
 
+/// Limits applied to every run.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DeploymentConfig)]
 pub struct ConfigJson {
+    #[schema(minimum = 1, maximum = 100)]
     pub max_concurrent: i32,
+    #[schema(minimum = 0, maximum = 10)]
     pub max_retries: i32,
+    #[schema(minimum = 1000, maximum = 86400000)]
     pub timeout_ms: i64,
 }
 
 /// Read-only counters.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DeploymentStats)]
 pub struct StatsJson {
+    #[schema(minimum = 0)]
     pub consecutive_failures: i64,
+    #[schema(required = true, format = DateTime)]
     pub last_triggered_at: Option<String>,
+    #[schema(required = true, format = DateTime)]
     pub next_trigger_at: Option<String>,
+    #[schema(minimum = 0)]
     pub total_failures: i64,
+    #[schema(minimum = 0)]
     pub total_runs: i64,
 }
 
+/// The reserved `metadata.cas_config`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CasConfig)]
 pub struct CasConfigJson {
     pub config: ConfigJson,
-    /// Always `new_session`.
-    pub session_strategy: &'static str,
+    pub session_strategy: SessionStrategy,
     pub stats: StatsJson,
 }
 
 /// User keys (string values) beside the reserved `cas_config`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DeploymentMetadata)]
 pub struct DeploymentMetadataJson {
     pub cas_config: CasConfigJson,
     #[serde(flatten)]
+    #[schema(inline)]
     pub user: BTreeMap<String, String>,
 }
 
 /// A deployment.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Deployment)]
 pub struct DeploymentJson {
     pub agent: AgentRefJson,
+    #[schema(required = true, format = DateTime)]
     pub archived_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(required = true)]
     pub description: Option<String>,
+    #[schema(pattern = "^env_[0-9a-f]{32}$")]
     pub environment_id: String,
+    #[schema(pattern = "^dep_[0-9a-f]{32}$")]
     pub id: String,
+    #[schema(min_items = 1, max_items = 50)]
     pub initial_events: Vec<InitialEventJson>,
     pub metadata: DeploymentMetadataJson,
+    #[schema(min_length = 1)]
     pub name: String,
+    #[schema(required = true)]
     pub paused_reason: Option<PausedReasonJson>,
     #[schema(value_type = Vec<Object>)]
     pub resources: Vec<Map<String, Value>>,
+    #[schema(required = true)]
     pub schedule: Option<ScheduleJson>,
-    /// `active` or `paused`.
-    pub status: &'static str,
-    /// Always `deployment`.
+    pub status: DeploymentStatus,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: DeploymentTag,
+    #[schema(format = DateTime)]
     pub updated_at: String,
+    #[schema(max_items = 50)]
     pub vault_ids: Vec<String>,
 }
 
-pub fn deployment_status_name(s: i32) -> &'static str {
-    match v1::DeploymentStatus::try_from(s) {
-        Ok(v1::DeploymentStatus::Paused) => "paused",
-        _ => "active",
-    }
-}
+/// A timestamp: RFC 3339, UTC, `Z`, up to 9 fractional digits.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(value_type = String, format = DateTime)]
+pub struct Timestamp3339(pub String);
 
 pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
-    let status = deployment_status_name(d.status);
+    let status = member(
+        d.status,
+        DeploymentStatus::from_proto,
+        DeploymentStatus::ALL,
+    );
     let cas = d.cas_config.unwrap_or_default();
     let config = cas.config.unwrap_or_default();
     let stats = cas.stats.unwrap_or_default();
@@ -274,8 +376,13 @@ pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
                     .content
                     .as_ref()
                     .map(json_value::from_proto)
-                    .unwrap_or(Value::Null),
-                kind: initial_event_type_name(e.r#type),
+                    .unwrap_or(Value::Null)
+                    .into(),
+                kind: member(
+                    e.r#type,
+                    InitialEventType::from_proto,
+                    InitialEventType::ALL,
+                ),
             })
             .collect(),
         metadata: DeploymentMetadataJson {
@@ -285,7 +392,11 @@ pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
                     max_retries: config.max_retries,
                     timeout_ms: config.timeout_ms,
                 },
-                session_strategy: "new_session",
+                session_strategy: member(
+                    cas.session_strategy,
+                    SessionStrategy::from_proto,
+                    SessionStrategy::ALL,
+                ),
                 stats: StatsJson {
                     consecutive_failures: stats.consecutive_failures,
                     last_triggered_at: ts(stats.last_triggered_at.as_ref()),
@@ -297,102 +408,103 @@ pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
             user: d.metadata.clone(),
         },
         name: d.name.clone(),
-        paused_reason: d
-            .paused_reason
-            .as_ref()
-            .map(|_| PausedReasonJson { kind: "manual" }),
+        paused_reason: d.paused_reason.as_ref().map(|reason| PausedReasonJson {
+            kind: member(
+                reason.r#type,
+                PausedReasonType::from_proto,
+                PausedReasonType::ALL,
+            ),
+        }),
         resources: objects(&d.resources),
         schedule: d.schedule.as_ref().map(|s| ScheduleJson {
             expression: s.expression.clone(),
             last_run_at: ts(s.last_run_at.as_ref()),
             timezone: s.timezone.clone(),
-            kind: "cron",
-            upcoming_runs_at: s.upcoming_runs_at.iter().map(timestamp).collect(),
+            kind: member(s.r#type, ScheduleType::from_proto, ScheduleType::ALL),
+            upcoming_runs_at: s
+                .upcoming_runs_at
+                .iter()
+                .map(|t| Timestamp3339(timestamp(t)))
+                .collect(),
         }),
         status,
-        kind: "deployment",
+        kind: DeploymentTag,
         updated_at: ts_or_empty(d.updated_at.as_ref()),
         vault_ids: d.vault_ids.clone(),
     }
 }
 
-pub fn run_status_name(s: i32) -> &'static str {
-    match v1::DeploymentRunStatus::try_from(s) {
-        Ok(v1::DeploymentRunStatus::Pending) => "pending",
-        Ok(v1::DeploymentRunStatus::Running) => "running",
-        Ok(v1::DeploymentRunStatus::Completed) => "completed",
-        Ok(v1::DeploymentRunStatus::Failed) => "failed",
-        Ok(v1::DeploymentRunStatus::Skipped) => "skipped",
-        _ => "unspecified",
-    }
-}
-
-pub fn trigger_type_name(t: i32) -> &'static str {
-    match v1::TriggerType::try_from(t) {
-        Ok(v1::TriggerType::Manual) => "manual",
-        Ok(v1::TriggerType::Schedule) => "schedule",
-        Ok(v1::TriggerType::Retry) => "retry",
-        _ => "unspecified",
-    }
-}
-
 /// What caused a run.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = TriggerContext)]
 pub struct TriggerContextJson {
     /// For a retry: the run it retries.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^drun_[0-9a-f]{32}$")]
     pub retry_of: Option<String>,
-    /// `manual`, `schedule` or `retry`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: TriggerType,
 }
 
 /// Why a run failed or was skipped.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = RunError)]
 pub struct RunErrorJson {
     pub message: String,
-    /// e.g. `concurrency_limit_error`, `timeout_error`, `agent_error`,
-    /// `runner_lost_error`, `canceled_error`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: RunErrorType,
 }
 
+/// Run details of runway's execution model.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CasRunExtras)]
 pub struct CasRunExtrasJson {
+    /// 1 for the first attempt; a retry has its predecessor's + 1.
+    #[schema(minimum = 1)]
     pub attempt: i32,
     /// Present once the run started.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub started_at: Option<String>,
     /// Present once the run started.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^turn_[0-9a-f]{32}$")]
     pub turn_id: Option<String>,
 }
 
 /// A deployment run.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DeploymentRun)]
 pub struct RunJson {
     pub agent: AgentRefJson,
     pub cas_run_extras: CasRunExtrasJson,
     /// Present once terminal.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub completed_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(pattern = "^dep_[0-9a-f]{32}$")]
     pub deployment_id: String,
     /// Present once completed or failed after starting.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
     pub duration_ms: Option<i64>,
+    /// Why the run failed or was skipped; null otherwise.
+    #[schema(required = true)]
     pub error: Option<RunErrorJson>,
+    #[schema(pattern = "^drun_[0-9a-f]{32}$")]
     pub id: String,
     /// Present once the session is created.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^sess_[0-9a-f]{32}$")]
     pub session_id: Option<String>,
-    /// `pending`, `running`, `completed`, `failed` or `skipped`.
-    pub status: &'static str,
+    pub status: RunStatus,
     pub trigger_context: TriggerContextJson,
+    #[schema(format = DateTime)]
     pub triggered_at: String,
-    /// Always `deployment_run`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: DeploymentRunTag,
 }
 
 pub fn run(r: &v1::DeploymentRun) -> RunJson {
@@ -411,49 +523,48 @@ pub fn run(r: &v1::DeploymentRun) -> RunJson {
         duration_ms: r.duration_ms,
         error: r.error.as_ref().map(|e| RunErrorJson {
             message: e.message.clone(),
-            kind: e.r#type.clone(),
+            kind: RunErrorType::from_name(&e.r#type).unwrap_or(RunErrorType::ALL[0]),
         }),
         id: r.id.clone(),
         session_id: r.session_id.clone(),
-        status: run_status_name(r.status),
+        status: member(r.status, RunStatus::from_proto, RunStatus::ALL),
         trigger_context: TriggerContextJson {
             retry_of: context.retry_of,
-            kind: trigger_type_name(context.r#type),
+            kind: member(context.r#type, TriggerType::from_proto, TriggerType::ALL),
         },
         triggered_at: ts_or_empty(r.triggered_at.as_ref()),
-        kind: "deployment_run",
+        kind: DeploymentRunTag,
     }
 }
 
 /// The session a started run executes in.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionJson {
     /// The agent version the session runs.
-    pub agent: Option<AgentJson>,
+    pub agent: AgentJson,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(pattern = "^drun_[0-9a-f]{32}$")]
     pub deployment_run_id: String,
+    #[schema(pattern = "^env_[0-9a-f]{32}$")]
     pub environment_id: String,
+    #[schema(pattern = "^sess_[0-9a-f]{32}$")]
     pub id: String,
-    /// `running`, `completed` or `failed`.
-    pub status: &'static str,
-    /// Always `session`.
+    pub status: SessionStatus,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: SessionTag,
 }
 
 pub fn session(s: &v1::Session) -> SessionJson {
-    let status = match v1::SessionStatus::try_from(s.status) {
-        Ok(v1::SessionStatus::Completed) => "completed",
-        Ok(v1::SessionStatus::Failed) => "failed",
-        _ => "running",
-    };
+    let status = member(s.status, SessionStatus::from_proto, SessionStatus::ALL);
     SessionJson {
-        agent: s.agent.as_ref().map(agent),
+        agent: agent(&s.agent.clone().unwrap_or_default()),
         created_at: ts_or_empty(s.created_at.as_ref()),
         deployment_run_id: s.deployment_run_id.clone(),
         environment_id: s.environment_id.clone(),
         id: s.id.clone(),
         status,
-        kind: "session",
+        kind: SessionTag,
     }
 }

@@ -1,0 +1,281 @@
+//! How a run ends: the state it must be in for an ending to apply (the
+//! compare of compare-and-set), the terminal state it moves to, and whether
+//! a failure is retried and when.
+
+use runway_api::enums::{RunErrorType, RunStatus, SessionStatus};
+use runway_store::entity::{deployment, deployment_run};
+use runway_store::repo::turns::{FinishDecision, NANOS_PER_MS};
+
+use crate::error::ServiceResult;
+
+/// How a run ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Failed {
+        error_type: RunErrorType,
+        message: String,
+    },
+}
+
+/// What must hold for an ending to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Running, under this lease (a runner's report).
+    Lease(String),
+    /// Running, claimed, with a lease that expired before this instant.
+    LeaseExpiredBefore(i64),
+    /// Running, unclaimed, started more than its time limit before this instant.
+    UnclaimedPastTimeout(i64),
+    /// Running, claimed, started more than its time limit plus `grace`
+    /// before `now` (the runner neither finished nor stopped it).
+    ClaimedPastTimeout { now: i64, grace: i64 },
+    /// Pending or running (a cancel).
+    Active,
+}
+
+impl Expect {
+    /// True when `run` is in the state this expectation names.
+    pub fn holds(&self, run: &deployment_run::Model) -> bool {
+        let running = run.status == RunStatus::Running;
+        let deadline = |grace: i64| {
+            run.started_at.unwrap_or(run.triggered_at)
+                + run.timeout_ms.unwrap_or(0) * NANOS_PER_MS
+                + grace
+        };
+        match self {
+            Expect::Lease(lease) => running && run.lease_id.as_deref() == Some(lease.as_str()),
+            Expect::LeaseExpiredBefore(t) => {
+                running && run.claimed_at.is_some() && run.lease_expires_at.is_some_and(|e| e < *t)
+            }
+            Expect::UnclaimedPastTimeout(t) => {
+                running && run.claimed_at.is_none() && deadline(0) < *t
+            }
+            Expect::ClaimedPastTimeout { now, grace } => {
+                running && run.claimed_at.is_some() && deadline(*grace) < *now
+            }
+            Expect::Active => run.status.is_active(),
+        }
+    }
+}
+
+/// Whether a failure may be retried, and after how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryPolicy {
+    /// Never (a cancel: the user asked for the run to stop).
+    Never,
+    /// When the deployment has attempts left, after an exponential backoff:
+    /// `base` after attempt 1, doubling per attempt, at most `cap` (nanoseconds).
+    Backoff { base: i64, cap: i64 },
+}
+
+impl RetryPolicy {
+    /// How long the retry of a failed attempt `attempt` waits.
+    pub fn delay(&self, attempt: i32) -> i64 {
+        match *self {
+            RetryPolicy::Never => 0,
+            RetryPolicy::Backoff { base, cap } => {
+                let doublings = Ord::min(u32::try_from(attempt.saturating_sub(1)).unwrap_or(0), 40);
+                Ord::min(base.saturating_mul(1i64 << doublings), cap)
+            }
+        }
+    }
+
+    /// When the retry of failed `run` starts, if it is retried: the
+    /// deployment allows `max_retries` retries after the first attempt.
+    pub fn retry_at(&self, run: &deployment_run::Model, max_retries: i32, now: i64) -> Option<i64> {
+        match self {
+            RetryPolicy::Never => None,
+            RetryPolicy::Backoff { .. } if run.attempt <= max_retries => {
+                Some(now.saturating_add(self.delay(run.attempt)))
+            }
+            RetryPolicy::Backoff { .. } => None,
+        }
+    }
+}
+
+/// `run` as it is once it ended with `outcome` at `now`.
+pub fn ended(run: &deployment_run::Model, outcome: &Outcome, now: i64) -> deployment_run::Model {
+    let mut ended = run.clone();
+    ended.completed_at = Some(now);
+    ended.lease_expires_at = None;
+    ended.start_after = None;
+    if let Some(started) = run.started_at {
+        ended.duration_ms = Some(Ord::max(now - started, 0) / NANOS_PER_MS);
+    }
+    match outcome {
+        Outcome::Completed => ended.status = RunStatus::Completed,
+        Outcome::Failed {
+            error_type,
+            message,
+        } => {
+            ended.status = RunStatus::Failed;
+            ended.error_type = Some(*error_type);
+            ended.error_message = Some(message.clone());
+        }
+    }
+    ended
+}
+
+/// The session status that goes with an ended run.
+pub fn session_status(outcome: &Outcome) -> SessionStatus {
+    match outcome {
+        Outcome::Completed => SessionStatus::Completed,
+        Outcome::Failed { .. } => SessionStatus::Failed,
+    }
+}
+
+/// The decision `runway_store::repo::turns::finish` applies: end the run
+/// with `outcome` at `now` if `expect` holds, and retry it under `retry`.
+pub fn finish(
+    expect: Expect,
+    outcome: Outcome,
+    retry: RetryPolicy,
+    now: i64,
+) -> impl FnOnce(&deployment::Model, &deployment_run::Model) -> ServiceResult<FinishDecision> {
+    move |dep, run| {
+        if !expect.holds(run) {
+            return Ok(FinishDecision::Refuse);
+        }
+        let retry_after = match outcome {
+            Outcome::Failed { .. } => retry.retry_at(run, dep.max_retries, now),
+            Outcome::Completed => None,
+        };
+        Ok(FinishDecision::End {
+            ended: Box::new(ended(run, &outcome, now)),
+            session: session_status(&outcome),
+            retry_after,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::{deployment, run};
+
+    const MS: i64 = NANOS_PER_MS;
+
+    fn running(started_at: i64, timeout_ms: i64) -> deployment_run::Model {
+        let mut r = run();
+        r.status = RunStatus::Running;
+        r.started_at = Some(started_at);
+        r.timeout_ms = Some(timeout_ms);
+        r
+    }
+
+    #[test]
+    fn only_the_lease_holder_reports() {
+        let mut r = running(0, 1000);
+        r.lease_id = Some("a".into());
+        assert!(Expect::Lease("a".into()).holds(&r));
+        assert!(!Expect::Lease("b".into()).holds(&r));
+        r.status = RunStatus::Failed;
+        assert!(
+            !Expect::Lease("a".into()).holds(&r),
+            "a late report cannot resurrect a failed run"
+        );
+    }
+
+    #[test]
+    fn leases_and_time_limits_expire_strictly_after_their_instant() {
+        let mut r = running(0, 1000);
+        assert!(!Expect::UnclaimedPastTimeout(1000 * MS).holds(&r));
+        assert!(Expect::UnclaimedPastTimeout(1000 * MS + 1).holds(&r));
+        r.claimed_at = Some(1);
+        r.lease_expires_at = Some(500);
+        assert!(!Expect::UnclaimedPastTimeout(i64::MAX).holds(&r));
+        assert!(!Expect::LeaseExpiredBefore(500).holds(&r));
+        assert!(Expect::LeaseExpiredBefore(501).holds(&r));
+        let past = |now| Expect::ClaimedPastTimeout { now, grace: 10 };
+        assert!(!past(1000 * MS + 10).holds(&r));
+        assert!(past(1000 * MS + 11).holds(&r));
+    }
+
+    #[test]
+    fn cancel_applies_to_pending_and_running_only() {
+        let mut r = run();
+        for status in RunStatus::ALL {
+            r.status = *status;
+            assert_eq!(Expect::Active.holds(&r), status.is_active(), "{status}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_per_attempt_up_to_the_cap() {
+        let policy = RetryPolicy::Backoff {
+            base: 1000,
+            cap: 5000,
+        };
+        let delays: Vec<i64> = (1..=5).map(|a| policy.delay(a)).collect();
+        assert_eq!(delays, [1000, 2000, 4000, 5000, 5000]);
+        assert_eq!(policy.delay(i32::MAX), 5000, "no overflow");
+        assert_eq!(RetryPolicy::Never.delay(3), 0);
+    }
+
+    #[test]
+    fn a_failure_is_retried_while_attempts_are_left() {
+        let policy = RetryPolicy::Backoff {
+            base: 10,
+            cap: 1000,
+        };
+        let mut r = run();
+        r.attempt = 1;
+        assert_eq!(policy.retry_at(&r, 0, 100), None, "max_retries 0");
+        assert_eq!(policy.retry_at(&r, 2, 100), Some(110));
+        r.attempt = 2;
+        assert_eq!(policy.retry_at(&r, 2, 100), Some(120));
+        r.attempt = 3;
+        assert_eq!(
+            policy.retry_at(&r, 2, 100),
+            None,
+            "3 attempts = 1 + 2 retries"
+        );
+        assert_eq!(RetryPolicy::Never.retry_at(&r, 10, 100), None);
+    }
+
+    #[test]
+    fn finishing_ends_the_run_and_its_session() {
+        let mut dep = deployment();
+        dep.max_retries = 1;
+        let r = running(1_000 * MS, 60_000);
+        let outcome = Outcome::Failed {
+            error_type: RunErrorType::Agent,
+            message: "exit 1".into(),
+        };
+        let policy = RetryPolicy::Backoff { base: 5, cap: 5 };
+        let decision = finish(Expect::Active, outcome, policy, 3_500 * MS)(&dep, &r).unwrap();
+        let FinishDecision::End {
+            ended,
+            session,
+            retry_after,
+        } = decision
+        else {
+            panic!("refused");
+        };
+        assert_eq!(ended.status, RunStatus::Failed);
+        assert_eq!(ended.error_type, Some(RunErrorType::Agent));
+        assert_eq!(ended.error_message.as_deref(), Some("exit 1"));
+        assert_eq!(ended.completed_at, Some(3_500 * MS));
+        assert_eq!(ended.duration_ms, Some(2_500));
+        assert_eq!(session, SessionStatus::Failed);
+        assert_eq!(retry_after, Some(3_500 * MS + 5));
+
+        let done = finish(Expect::Active, Outcome::Completed, policy, 2_000 * MS)(&dep, &r);
+        match done.unwrap() {
+            FinishDecision::End {
+                ended,
+                session,
+                retry_after,
+            } => {
+                assert_eq!(ended.status, RunStatus::Completed);
+                assert_eq!(ended.error_type, None);
+                assert_eq!(session, SessionStatus::Completed);
+                assert_eq!(retry_after, None, "a completed run is never retried");
+            }
+            FinishDecision::Refuse => panic!("refused"),
+        }
+        let refused = finish(Expect::Lease("x".into()), Outcome::Completed, policy, 0)(&dep, &r);
+        assert_eq!(refused.unwrap(), FinishDecision::Refuse);
+    }
+}
