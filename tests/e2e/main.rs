@@ -10,4 +10,5 @@ mod resources;
 mod rest_errors;
 mod schedules;
 mod seed_flow;
+mod strict_input;
 mod support;

@@ -79,12 +79,46 @@ fn missing_field(message: &str) -> Option<&str> {
         .and_then(|rest| rest.split('`').next())
 }
 
-/// serde_json appends " at line L column C"; the param already says where.
+/// serde's message in the API's words: without serde_json's " at line L
+/// column C" (the param says where) and with JSON's names for types
+/// instead of Rust's (`i32`, `struct X`, `sequence`, `map`).
 fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
+    let message = match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    api_words(message)
+}
+
+fn api_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 12] = [
+        (
+            "expected i32",
+            "expected an integer from -2147483648 to 2147483647",
+        ),
+        ("expected i64", "expected an integer"),
+        ("expected u32", "expected an integer from 0 to 4294967295"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected an object"),
+        ("expected a borrowed string", "expected a string"),
+        ("invalid type: sequence", "invalid type: array"),
+        ("invalid type: map", "invalid type: object"),
+        ("invalid type: unit value", "invalid type: null"),
+        ("unknown field", "unknown field"),
+    ];
+    let mut out = message.to_string();
+    for (rust, json) in WORDS {
+        out = out.replace(rust, json);
     }
+    // "expected struct FooBody" / "expected a boolean"... name the JSON shape.
+    if let Some(i) = out.find("expected struct ") {
+        out.replace_range(i.., "expected an object");
+    }
+    // serde lists the known fields of an unknown one ("expected one of `a`,
+    // `b`"): keep the list, it is in the API's names already.
+    out
 }
 
 /// For optional fields where `null` and absent differ (updates): absent is

@@ -52,9 +52,15 @@ pub enum ErrorResponses {
     /// No such resource in the caller's organization (malformed ids too).
     #[response(status = 404)]
     NotFound(ErrorEnvelope),
+    /// A method the path does not serve (with an `Allow` header).
+    #[response(status = 405)]
+    MethodNotAllowed(ErrorEnvelope),
     /// The resource's state forbids the call (paused, archived, terminal…).
     #[response(status = 409)]
     Conflict(ErrorEnvelope),
+    /// Request headers over 64 KiB in all.
+    #[response(status = 431)]
+    HeadersTooLarge(ErrorEnvelope),
     /// An internal error; details are logged, not returned.
     #[response(status = 500)]
     Internal(ErrorEnvelope),
@@ -88,7 +94,7 @@ impl ApiError {
         }
     }
 
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::NOT_FOUND,
             error_type: ApiErrorType::NotFound,
@@ -183,6 +189,29 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         message: format!("Method {method} is not allowed on {}", uri.path()),
         param: None,
     }
+}
+
+/// Refuses a request whose headers add up to more than
+/// [`crate::MAX_HEADER_BYTES`]: 431, in the envelope.
+pub async fn limit_headers(request: Request, next: Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > crate::MAX_HEADER_BYTES {
+        return ApiError {
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            error_type: ApiErrorType::InvalidRequest,
+            message: format!(
+                "Request headers exceed {} KiB.",
+                crate::MAX_HEADER_BYTES / 1024
+            ),
+            param: None,
+        }
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Renders every error response as the documented envelope.

@@ -12,13 +12,13 @@ mod context;
 mod error;
 mod metrics;
 pub mod openapi;
+mod path;
 mod query;
 
 mod routes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::serve::ListenerExt;
 use runway_api::v1::agent_service_client::AgentServiceClient;
 use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use runway_api::v1::environment_service_client::EnvironmentServiceClient;
@@ -100,6 +100,8 @@ impl Gateway {
 
     fn sessions(&self) -> SessionServiceClient<GrpcTransport> {
         SessionServiceClient::new(self.transport.clone())
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024)
     }
 
     fn environments(&self) -> EnvironmentServiceClient<GrpcTransport> {
@@ -128,27 +130,69 @@ pub fn router(gateway: Gateway, observability: Observability) -> Router {
             observability,
             metrics::record,
         ))
+        .layer(axum::middleware::from_fn(error::limit_headers))
         .layer(axum::middleware::from_fn(error::render_envelopes))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(context::request_id))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
+/// How much of a request's head (request line and headers) a connection
+/// reads. Heads past [`MAX_HEADER_BYTES`] but within this buffer are
+/// answered 431 in the envelope; only a larger one gets hyper's bare 431.
+const HEAD_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest total of header names and values a request may carry.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open
-/// requests finish.
+/// requests finish. (axum's own `serve` cannot size the head buffer.)
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
     tracing::info!(addr = ?listener.local_addr().ok(), "REST gateway listening");
-    // Small responses go out at once instead of waiting behind Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().max_buf_size(HEAD_BUFFER_BYTES);
+    builder
+        .http2()
+        .max_header_list_size(HEAD_BUFFER_BYTES as u32);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: wait, go on.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small responses go out at once instead of waiting behind Nagle's algorithm.
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(%err, "TCP_NODELAY not set");
         }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%err, "connection ended with an error");
+            }
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
 }

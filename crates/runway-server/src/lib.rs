@@ -88,23 +88,46 @@ impl Runway {
     /// in-process (the gateway does that inside `runway serve`).
     pub fn routes(&self) -> Routes {
         let core = &self.core;
-        Routes::new(DeploymentServiceServer::new(DeploymentApi::new(
-            core.clone(),
-        )))
-        .add_service(AgentServiceServer::new(AgentApi::new(core.clone())))
-        .add_service(EnvironmentServiceServer::new(EnvironmentApi::new(
-            core.clone(),
-        )))
-        .add_service(RunnerServiceServer::new(RunnerApi::new(core.clone())))
-        .add_service(SessionServiceServer::new(SessionApi::new(core.clone())))
+        // Every message may be as large as the REST body limit allows (a
+        // 32 MiB JSON body can encode larger), not tonic's 4 MiB default.
+        let limit = MAX_MESSAGE_BYTES;
+        Routes::new(
+            DeploymentServiceServer::new(DeploymentApi::new(core.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            AgentServiceServer::new(AgentApi::new(core.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            EnvironmentServiceServer::new(EnvironmentApi::new(core.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            RunnerServiceServer::new(RunnerApi::new(core.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            SessionServiceServer::new(SessionApi::new(core.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
         .add_service(tonic_health::pb::health_server::HealthServer::new(
             tonic_health::server::HealthService::from_health_reporter(self.health.clone()),
         ))
         .add_service(
-            tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(runway_api::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            reflection()
                 .build_v1()
+                .expect("the descriptor sets are valid"),
+        )
+        // grpcurl up to 1.8, grpcui and many IDE plugins ask v1alpha only.
+        .add_service(
+            reflection()
+                .build_v1alpha()
                 .expect("the descriptor sets are valid"),
         )
     }
@@ -129,6 +152,16 @@ impl Runway {
     pub fn rpc_metrics(&self) -> metrics::RpcMetricsLayer {
         metrics::RpcMetricsLayer(self.core.metrics.clone())
     }
+}
+
+/// The largest gRPC message a service decodes or encodes: twice the REST
+/// body limit, since the proto form of a JSON body can be larger.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(runway_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
 /// Serves `runway`'s routes on `listener` until `shutdown` resolves, then

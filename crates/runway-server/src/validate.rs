@@ -17,29 +17,57 @@ pub const MAX_METADATA_VALUE_CHARS: usize = 512;
 /// The metadata key the REST API reserves for the deployment's config.
 pub const RESERVED_METADATA_KEY: &str = "cas_config";
 
-/// A required name of 1–256 characters.
+/// A required name of 1–256 characters: no control characters, and at
+/// least one that shows (not only spaces or zero-width marks).
 pub fn name(param: &str, value: &str) -> ServiceResult<String> {
     let chars = value.chars().count();
-    if value.trim().is_empty() || chars > MAX_NAME_CHARS {
+    if !value.chars().any(shows) || chars > MAX_NAME_CHARS {
         return Err(ServiceError::invalid(
             param,
             format!("{param} must be 1 to {MAX_NAME_CHARS} characters and not blank"),
         ));
     }
+    if value.chars().any(char::is_control) {
+        return Err(ServiceError::invalid(
+            param,
+            format!("{param} must not contain control characters"),
+        ));
+    }
     Ok(value.to_string())
 }
 
-/// Optional free text of at most 65536 characters.
+/// True for a character that leaves a mark: not white space, not a
+/// zero-width or other format character.
+fn shows(c: char) -> bool {
+    !c.is_whitespace()
+        && !c.is_control()
+        && !matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}' | '\u{034f}' | '\u{180e}')
+}
+
+/// Optional free text of at most 65536 characters, without NUL (which no
+/// database text column can hold).
 pub fn text(param: &str, value: Option<&String>) -> ServiceResult<Option<String>> {
-    if let Some(v) = value
-        && v.chars().count() > MAX_TEXT_CHARS
-    {
-        return Err(ServiceError::invalid(
-            param,
-            format!("{param} must be at most {MAX_TEXT_CHARS} characters"),
-        ));
+    if let Some(v) = value {
+        if v.chars().count() > MAX_TEXT_CHARS {
+            return Err(ServiceError::invalid(
+                param,
+                format!("{param} must be at most {MAX_TEXT_CHARS} characters"),
+            ));
+        }
+        no_nul(param, v)?;
     }
     Ok(value.cloned())
+}
+
+/// Refuses a NUL character: PostgreSQL text cannot store it.
+pub fn no_nul(param: &str, value: &str) -> ServiceResult<()> {
+    if value.contains('\0') {
+        return Err(ServiceError::invalid(
+            param,
+            format!("{param} must not contain NUL characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// User metadata: at most 16 keys of 1–64 characters with values of at most
@@ -68,6 +96,8 @@ pub fn metadata(param: &str, map: &BTreeMap<String, String>) -> ServiceResult<()
                 "cas_config is reserved for the deployment's configuration",
             ));
         }
+        no_nul(&key_param, key)?;
+        no_nul(&key_param, value)?;
         if value.chars().count() > MAX_METADATA_VALUE_CHARS {
             return Err(ServiceError::invalid(
                 key_param,

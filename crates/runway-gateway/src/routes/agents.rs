@@ -1,6 +1,6 @@
 //! `/agents`: create (201), list, get, update (new version), archive.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use crate::Gateway;
 use crate::body::{self, nullable};
 use crate::context::CallContext;
 use crate::error::ApiError;
+use crate::path::Path;
 use crate::query::Query;
 use runway_json as render;
 

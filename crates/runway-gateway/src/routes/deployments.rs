@@ -1,6 +1,6 @@
 //! `/deployments`: create, list, get, update, pause, unpause, archive.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use crate::Gateway;
 use crate::body::{self, from_value_at, nullable};
 use crate::context::CallContext;
 use crate::error::ApiError;
+use crate::path::Path;
 use crate::query::Query;
 use runway_json as render;
 

@@ -1,6 +1,6 @@
 //! Runs: trigger (`/deployments/{id}/run`), read and list.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
@@ -12,6 +12,7 @@ use crate::Gateway;
 use crate::body;
 use crate::context::CallContext;
 use crate::error::ApiError;
+use crate::path::Path;
 use crate::query::Query;
 use runway_json as render;
 

@@ -1,6 +1,6 @@
 //! `/sessions/{id}`: the session a run executes in.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use runway_api::v1::GetSessionRequest;
 
@@ -8,6 +8,7 @@ use super::shared::ok;
 use crate::Gateway;
 use crate::context::CallContext;
 use crate::error::ApiError;
+use crate::path::Path;
 use runway_json as render;
 
 #[utoipa::path(

@@ -2,7 +2,6 @@
 
 use runway_api::enums::{RunErrorType, RunStatus, TriggerType};
 use runway_api::v1::*;
-use runway_store::ids::IdKind;
 use runway_store::repo::deployments;
 use runway_store::repo::runs::{self, RunFilter, TriggerCause};
 use runway_store::repo::turns::{self, Finish};
@@ -160,14 +159,8 @@ pub async fn list_runs(
 ) -> ServiceResult<ListRunsResponse> {
     let who = core.auth.principal(request.metadata()).await?;
     let req = request.get_ref();
-    if let Some(dep) = &req.deployment_id
-        && !IdKind::Deployment.is_valid(dep)
-    {
-        return Err(ServiceError::invalid(
-            "deployment_id",
-            format!("{dep:?} is not a deployment id"),
-        ));
-    }
+    // A filter by an id that names nothing matches nothing, malformed or
+    // not, as `agent_id` does on deployments.
     let trigger_type = req
         .trigger_type
         .map(|t| {
