@@ -246,7 +246,7 @@ pub struct ScheduleJson {
     pub expression: String,
     /// Present after the first scheduled run.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(format = DateTime)]
+    #[schema(nullable = false, format = DateTime)]
     pub last_run_at: Option<String>,
     /// The IANA time zone the expression is evaluated in.
     pub timezone: String,
@@ -440,7 +440,7 @@ pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
 pub struct TriggerContextJson {
     /// For a retry: the run it retries.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^drun_[0-9a-f]{32}$")]
+    #[schema(nullable = false, pattern = "^drun_[0-9a-f]{32}$")]
     pub retry_of: Option<String>,
     #[serde(rename = "type")]
     pub kind: TriggerType,
@@ -464,11 +464,11 @@ pub struct CasRunExtrasJson {
     pub attempt: i32,
     /// Present once the run started.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(format = DateTime)]
+    #[schema(nullable = false, format = DateTime)]
     pub started_at: Option<String>,
     /// Present once the run started.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^turn_[0-9a-f]{32}$")]
+    #[schema(nullable = false, pattern = "^turn_[0-9a-f]{32}$")]
     pub turn_id: Option<String>,
 }
 
@@ -480,7 +480,7 @@ pub struct RunJson {
     pub cas_run_extras: CasRunExtrasJson,
     /// Present once terminal.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(format = DateTime)]
+    #[schema(nullable = false, format = DateTime)]
     pub completed_at: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -488,7 +488,7 @@ pub struct RunJson {
     pub deployment_id: String,
     /// Present once completed or failed after starting.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0)]
+    #[schema(nullable = false, minimum = 0)]
     pub duration_ms: Option<i64>,
     /// Why the run failed or was skipped; null otherwise.
     #[schema(required = true)]
@@ -497,7 +497,7 @@ pub struct RunJson {
     pub id: String,
     /// Present once the session is created.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^sess_[0-9a-f]{32}$")]
+    #[schema(nullable = false, pattern = "^sess_[0-9a-f]{32}$")]
     pub session_id: Option<String>,
     pub status: RunStatus,
     pub trigger_context: TriggerContextJson,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use runway_api::enums::RunErrorType;
 use runway_api::v1::{CompleteTurnRequest, FailTurnRequest, HeartbeatRequest, RunError, Turn};
 use runway_json as render;
 use serde_json::json;
@@ -21,7 +22,7 @@ pub const STDERR_TAIL_BYTES: usize = 4096;
 pub enum TurnOutcome {
     Completed,
     Failed {
-        error_type: String,
+        error_type: RunErrorType,
     },
     /// The server refused a heartbeat (canceled, lost): the work was stopped
     /// and nothing was reported.
@@ -62,7 +63,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
         Ok(child) => child,
         Err(err) => {
             let message = format!("could not start {exec:?}: {err}");
-            return report_failure(client, &run.id, &lease, "agent_error", message).await;
+            return report_failure(client, &run.id, &lease, RunErrorType::Agent, message).await;
         }
     };
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
@@ -112,7 +113,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
                 kill("timeout");
                 let _ = child.wait().await;
                 let message = format!("The agent ran past timeout_ms ({} ms) and was killed.", turn.timeout_ms);
-                return report_failure(client, &run.id, &lease, "timeout_error", message).await;
+                return report_failure(client, &run.id, &lease, RunErrorType::Timeout, message).await;
             }
             _ = beat.tick() => {
                 let request = HeartbeatRequest { run_id: run.id.clone(), lease_id: lease.clone() };
@@ -146,14 +147,14 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
             } else {
                 format!("The agent exited with {code}. stderr (last 4 KiB):\n{tail}")
             };
-            report_failure(client, &run.id, &lease, "agent_error", message).await
+            report_failure(client, &run.id, &lease, RunErrorType::Agent, message).await
         }
         Err(err) => {
             report_failure(
                 client,
                 &run.id,
                 &lease,
-                "agent_error",
+                RunErrorType::Agent,
                 format!("waiting for the agent failed: {err}"),
             )
             .await
@@ -209,14 +210,14 @@ async fn report_failure(
     client: &mut Client,
     run_id: &str,
     lease: &str,
-    error_type: &str,
+    error_type: RunErrorType,
     message: String,
 ) -> TurnOutcome {
     let request = FailTurnRequest {
         run_id: run_id.to_string(),
         lease_id: lease.to_string(),
         error: Some(RunError {
-            r#type: error_type.to_string(),
+            r#type: error_type.name().to_string(),
             message,
         }),
     };
@@ -227,9 +228,7 @@ async fn report_failure(
     })
     .await
     {
-        Ok(_) => TurnOutcome::Failed {
-            error_type: error_type.to_string(),
-        },
+        Ok(_) => TurnOutcome::Failed { error_type },
         Err(s) => {
             tracing::warn!(run_id, code = ?s.code(), message = s.message(), "failure not recorded");
             TurnOutcome::Broken

@@ -142,14 +142,17 @@ fn initial_events(events: &[InitialEvent]) -> ServiceResult<Vec<StoredEvent>> {
         let valid = match &content {
             serde_json::Value::String(s) => !s.is_empty(),
             serde_json::Value::Array(blocks) => {
-                !blocks.is_empty() && blocks.iter().all(serde_json::Value::is_object)
+                !blocks.is_empty()
+                    && blocks
+                        .iter()
+                        .all(|b| b["type"].as_str().is_some_and(|t| !t.is_empty()))
             }
             _ => false,
         };
         if !valid {
             return Err(ServiceError::invalid(
                 format!("initial_events[{i}].content"),
-                "content must be a non-empty string or a non-empty list of content blocks",
+                "content must be a non-empty string or a non-empty list of content blocks, each an object with a type",
             ));
         }
         out.push(StoredEvent { kind, content });

@@ -1,5 +1,6 @@
 //! The client subcommands and what each sends.
 
+use runway_api::enums::RunStatus;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -552,9 +553,8 @@ async fn watch(api: &Api, mut run: Value, output: Output) -> anyhow::Result<i32>
     loop {
         let status = run["status"].as_str().unwrap_or_default().to_string();
         spinner.set_message(format!("{id}: {status}"));
-        match status.as_str() {
-            "completed" | "failed" | "skipped" => break,
-            _ => {}
+        if RunStatus::from_name(&status).is_some_and(|s| !s.is_active()) {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
         run = api.get(&format!("/deployment_runs/{id}"), &[]).await?;
@@ -564,9 +564,11 @@ async fn watch(api: &Api, mut run: Value, output: Output) -> anyhow::Result<i32>
         Output::Json => println!("{run}"),
         Output::Table => println!("{}", render::human(&run)),
     }
-    Ok(match run["status"].as_str() {
-        Some("completed") => 0,
-        Some("skipped") => 2,
-        _ => 1,
-    })
+    Ok(
+        match run["status"].as_str().and_then(RunStatus::from_name) {
+            Some(RunStatus::Completed) => 0,
+            Some(RunStatus::Skipped) => 2,
+            _ => 1,
+        },
+    )
 }
