@@ -217,22 +217,52 @@ async fn the_openapi_document_is_served_and_checked_in() {
 
     let doc: serde_json::Value = serde_json::from_str(&served).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
+    // Every error answer is one shared response, the envelope, with its headers.
+    let shared = [
+        ("400", "BadRequest"),
+        ("401", "Unauthenticated"),
+        ("404", "NotFound"),
+        ("405", "MethodNotAllowed"),
+        ("409", "Conflict"),
+        ("431", "HeadersTooLarge"),
+        ("500", "Internal"),
+    ];
+    for (_, name) in shared {
+        let response = &doc["components"]["responses"][name];
+        assert_eq!(
+            response["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorEnvelope",
+            "{name}"
+        );
+        assert!(response["headers"]["x-request-id"].is_object(), "{name}");
+    }
+    assert!(doc["components"]["responses"]["MethodNotAllowed"]["headers"]["Allow"].is_object());
     let mut operations = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             operations += 1;
-            for status in ["400", "401", "404", "409", "500"] {
-                let schema = &op["responses"][status]["content"]["application/json"]["schema"];
-                let envelope = schema["$ref"] == "#/components/schemas/ErrorEnvelope"
-                    || schema["properties"]["error"]["$ref"] == "#/components/schemas/ErrorBody";
-                assert!(
-                    envelope,
-                    "{method} {path} does not document {status} with the envelope"
+            for (status, name) in shared {
+                assert_eq!(
+                    op["responses"][status]["$ref"],
+                    format!("#/components/responses/{name}"),
+                    "{method} {path} does not refer {status} to the shared envelope"
                 );
             }
         }
     }
     assert_eq!(operations, 24, "every REST route of docs/API.md");
+    // The closed sets are enums from their one type; creates take Idempotency-Key;
+    // what a create returns links to what uses its id.
+    assert_eq!(
+        doc["components"]["schemas"]["RunStatus"]["enum"],
+        serde_json::json!(["pending", "running", "completed", "failed", "skipped"])
+    );
+    let create = &doc["paths"]["/api/v1/cloud/deployments"]["post"];
+    assert_eq!(create["parameters"][0]["name"], "Idempotency-Key");
+    assert_eq!(
+        create["responses"]["200"]["links"]["GetDeployment"],
+        serde_json::json!({"operationId": "GetDeployment", "parameters": {"id": "$response.body#/id"}})
+    );
     app.shutdown().await;
 }
 

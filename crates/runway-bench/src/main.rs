@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
+use runway_api::enums::RunStatus;
 use runway_api::v1::RunDeploymentRequest;
 use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use serde_json::json;
@@ -161,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
                             .json::<serde_json::Value>()
                             .await
                             .ok()
-                            .map(|run| run["status"] == "running"),
+                            .map(|run| run["status"] == RunStatus::Running.name()),
                         _ => None,
                     },
                 };

@@ -121,6 +121,17 @@ fn api_words(message: &str) -> String {
     out
 }
 
+/// For optional fields that may not be `null`: absent is `None`, a value is
+/// `Some`, and `null` is refused (serde's `Option` would read it as absent,
+/// silently ignoring what the client sent).
+pub fn present<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(de).map(Some)
+}
+
 /// For optional fields where `null` and absent differ (updates): absent is
 /// `None`, `null` is `Some(None)`.
 pub fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>

@@ -45,7 +45,7 @@ pub struct ErrorBody {
 pub enum ErrorResponses {
     /// Malformed JSON, a wrong type, an unknown field, a bad value.
     #[response(status = 400)]
-    BadRequest(#[to_schema] ErrorEnvelope),
+    BadRequest(ErrorEnvelope),
     /// Missing, malformed or unknown token.
     #[response(status = 401)]
     Unauthenticated(ErrorEnvelope),
@@ -189,6 +189,23 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         message: format!("Method {method} is not allowed on {}", uri.path()),
         param: None,
     }
+}
+
+/// Answers 401 at once when an API request carries no `Authorization`
+/// header, before its body is read: a request without credentials learns
+/// nothing about what else is wrong with it.
+pub async fn require_credentials(request: Request, next: Next) -> Response {
+    let public = request.uri().path().ends_with("/openapi.json");
+    if !public && !request.headers().contains_key(header::AUTHORIZATION) {
+        return ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            error_type: ApiErrorType::Authentication,
+            message: "Invalid API key or token.".to_string(),
+            param: None,
+        }
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Refuses a request whose headers add up to more than

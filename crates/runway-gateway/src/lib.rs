@@ -12,10 +12,12 @@ mod context;
 mod error;
 mod metrics;
 pub mod openapi;
+mod params;
 mod path;
 mod query;
 
 mod routes;
+mod schemas;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -115,7 +117,9 @@ impl Gateway {
 /// (unknown routes and wrong methods included), `x-request-id`, the probes
 /// and `/metrics` (rendering `observability`'s registry).
 pub fn router(gateway: Gateway, observability: Observability) -> Router {
-    let api = routes::api().with_state(gateway.clone());
+    let api = routes::api()
+        .route_layer(axum::middleware::from_fn(error::require_credentials))
+        .with_state(gateway.clone());
     Router::new()
         .merge(routes::probes().with_state(gateway))
         .route(

@@ -31,6 +31,12 @@ impl Query {
                     format!("Unknown query parameter {key:?}."),
                 ));
             }
+            if value.is_empty() {
+                return Err(ApiError::invalid(
+                    Some(key.clone()),
+                    format!("Query parameter {key:?} is empty."),
+                ));
+            }
             if pairs.insert(key.clone(), value).is_some() {
                 return Err(ApiError::invalid(
                     Some(key.clone()),

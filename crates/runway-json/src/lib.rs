@@ -76,19 +76,71 @@ fn agent_ref(a: Option<&v1::AgentRef>) -> AgentRefJson {
 }
 
 /// A page of a list, newest first.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct List<T: ToSchema> {
     pub data: Vec<T>,
     /// The id of the page's first item; null when the page is empty.
-    #[schema(required = true)]
     pub first_id: Option<String>,
     pub has_more: bool,
     /// The id of the page's last item; null when the page is empty.
-    #[schema(required = true)]
     pub last_id: Option<String>,
     /// Pass as `page` to read the next page; null without more.
-    #[schema(required = true)]
     pub next_page: Option<String>,
+}
+
+// By hand: utoipa's derive would spell the item type out inside every list
+// (a generated client then has a second class per object); this refers to it.
+impl<T: ToSchema> utoipa::PartialSchema for List<T> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+        let nullable_string = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .description(Some(description))
+        };
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("A page of a list, newest first."))
+            .property(
+                "data",
+                ArrayBuilder::new().items(utoipa::openapi::Ref::from_schema_name(T::name())),
+            )
+            .property(
+                "first_id",
+                nullable_string("The id of the page's first item; null when the page is empty."),
+            )
+            .property("has_more", ObjectBuilder::new().schema_type(Type::Boolean))
+            .property(
+                "last_id",
+                nullable_string("The id of the page's last item; null when the page is empty."),
+            )
+            .property(
+                "next_page",
+                nullable_string("Pass as `page` to read the next page; null without more."),
+            )
+            .required("data")
+            .required("first_id")
+            .required("has_more")
+            .required("last_id")
+            .required("next_page")
+            .into()
+    }
+}
+
+impl<T: ToSchema> ToSchema for List<T> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("{}List", T::name()).into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
 }
 
 pub fn list<T: ToSchema>(data: Vec<T>, info: Option<&v1::PageInfo>) -> List<T> {
@@ -568,3 +620,12 @@ pub fn session(s: &v1::Session) -> SessionJson {
         kind: SessionTag,
     }
 }
+
+/// A page of deployments.
+pub type DeploymentList = List<DeploymentJson>;
+/// A page of runs.
+pub type RunList = List<RunJson>;
+/// A page of agents.
+pub type AgentList = List<AgentJson>;
+/// A page of environments.
+pub type EnvironmentList = List<EnvironmentJson>;

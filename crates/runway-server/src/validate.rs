@@ -70,8 +70,20 @@ pub fn no_nul(param: &str, value: &str) -> ServiceResult<()> {
     Ok(())
 }
 
+/// A deployment's user metadata: [`metadata`], and `cas_config` is
+/// reserved (in REST it is the sibling object that holds the config).
+pub fn deployment_metadata(param: &str, map: &BTreeMap<String, String>) -> ServiceResult<()> {
+    if map.contains_key(RESERVED_METADATA_KEY) {
+        return Err(ServiceError::invalid(
+            format!("{param}.{RESERVED_METADATA_KEY}"),
+            "cas_config is reserved for the deployment's configuration",
+        ));
+    }
+    metadata(param, map)
+}
+
 /// User metadata: at most 16 keys of 1–64 characters with values of at most
-/// 512 characters; `cas_config` is reserved.
+/// 512 characters, no NUL.
 pub fn metadata(param: &str, map: &BTreeMap<String, String>) -> ServiceResult<()> {
     if map.len() > MAX_METADATA_KEYS {
         return Err(ServiceError::invalid(
@@ -88,12 +100,6 @@ pub fn metadata(param: &str, map: &BTreeMap<String, String>) -> ServiceResult<()
             return Err(ServiceError::invalid(
                 key_param,
                 format!("metadata keys must be 1 to {MAX_METADATA_KEY_CHARS} characters"),
-            ));
-        }
-        if key == RESERVED_METADATA_KEY {
-            return Err(ServiceError::invalid(
-                key_param,
-                "cas_config is reserved for the deployment's configuration",
             ));
         }
         no_nul(&key_param, key)?;

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::shared::{created, metadata_patch, ok, string_metadata, structs};
 use crate::Gateway;
-use crate::body::{self, nullable};
+use crate::body::{self, nullable, present};
 use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::path::Path;
@@ -24,14 +24,24 @@ use runway_json as render;
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateAgentBody)]
 pub struct CreateBody {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = crate::schemas::Name, required = true)]
     name: Option<String>,
+    #[schema(value_type = crate::schemas::NullableLongText, required = false)]
     description: Option<String>,
+    /// The model the agent runs, e.g. `claude-sonnet-4-5`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = crate::schemas::Name, required = true)]
     model: Option<String>,
+    #[schema(value_type = crate::schemas::NullableLongText, required = false)]
     system: Option<String>,
+    #[schema(value_type = crate::schemas::NullableLongText, required = false)]
     instructions: Option<String>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::TypedObjects>, nullable = false)]
     tools: Option<Vec<Map<String, Value>>>,
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::UserMetadata>, nullable = false)]
     metadata: Option<Map<String, Value>>,
 }
 
@@ -40,20 +50,26 @@ pub struct CreateBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = UpdateAgentBody)]
 pub struct UpdateBody {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::Name>, nullable = false)]
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = crate::schemas::NullableLongText, required = false)]
     description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::Name>, nullable = false)]
     model: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = crate::schemas::NullableLongText, required = false)]
     system: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = crate::schemas::NullableLongText, required = false)]
     instructions: Option<Option<String>>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::TypedObjects>, nullable = false)]
     tools: Option<Vec<Map<String, Value>>>,
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::UserMetadataPatch>, nullable = false)]
     metadata: Option<Map<String, Value>>,
 }
 
@@ -66,6 +82,7 @@ fn path_error(status: tonic::Status) -> ApiError {
     post,
     path = "/api/v1/cloud/agents",
     tag = "agents",
+    params(crate::params::IdempotencyKey),
     request_body = CreateBody,
     responses((status = 201, description = "OK", body = runway_json::AgentJson), crate::error::ErrorResponses)
 )]
@@ -96,8 +113,8 @@ pub async fn create(
     get,
     path = "/api/v1/cloud/agents",
     tag = "agents",
-    params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("include_archived" = Option<bool>, Query)),
-    responses((status = 200, description = "OK", body = runway_json::List<runway_json::AgentJson>), crate::error::ErrorResponses)
+    params(crate::params::PageParams, crate::params::ArchiveFilter),
+    responses((status = 200, description = "OK", body = runway_json::AgentList), crate::error::ErrorResponses)
 )]
 pub async fn list(
     State(gw): State<Gateway>,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::shared::{metadata_patch, ok, string_metadata, structs};
 use crate::Gateway;
-use crate::body::{self, from_value_at, nullable};
+use crate::body::{self, from_value_at, nullable, present};
 use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::path::Path;
@@ -30,28 +30,37 @@ use runway_json as render;
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateDeploymentBody)]
 pub struct CreateBody {
-    #[schema(value_type = String, min_length = 1, max_length = 256)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = crate::schemas::Name, required = true)]
     name: Option<String>,
-    #[schema(max_length = 65536)]
+    #[schema(value_type = crate::schemas::NullableLongText, required = false)]
     description: Option<String>,
-    #[schema(value_type = AgentInputSchema)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = AgentInputSchema, required = true)]
     agent: Option<Value>,
-    #[schema(value_type = String, pattern = "^env_[0-9a-f]{32}$")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, required = true, pattern = "^env_[0-9a-f]{32}$")]
     environment_id: Option<String>,
-    #[schema(value_type = Vec<InitialEventBody>, min_items = 1, max_items = 50)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<InitialEventBody>, required = true, min_items = 1, max_items = 50)]
     initial_events: Option<Vec<Map<String, Value>>>,
+    /// A schedule, or `null` (or absent) for a manual-only deployment.
     #[schema(value_type = Option<ScheduleBody>)]
     schedule: Option<Map<String, Value>>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::TypedObjects>, nullable = false)]
     resources: Option<Vec<Map<String, Value>>>,
-    #[schema(max_items = 50)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::VaultIds>, nullable = false)]
     vault_ids: Option<Vec<String>>,
-    #[schema(value_type = Option<MetadataInputSchema>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::DeploymentMetadataInput>, nullable = false)]
     metadata: Option<Map<String, Value>>,
 }
 
 /// `"agent_…"` (the agent's latest version, pinned now) or a version.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
+#[serde(untagged)]
 #[allow(dead_code)]
 #[schema(as = AgentInput)]
 enum AgentInputSchema {
@@ -61,27 +70,16 @@ enum AgentInputSchema {
 }
 
 /// `{"id","type":"agent","version"}`; without `version`, the latest.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 #[allow(dead_code)]
 struct AgentVersionInput {
     #[schema(pattern = "^agent_[0-9a-f]{32}$")]
     id: String,
     #[serde(rename = "type")]
+    #[schema(nullable = false)]
     kind: Option<runway_json::AgentTag>,
-    #[schema(minimum = 1, maximum = 2147483647)]
+    #[schema(nullable = false, minimum = 1, maximum = 2147483647)]
     version: Option<i32>,
-}
-
-/// Up to 16 user keys (string values; `null` deletes on update) and the
-/// reserved `cas_config`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-#[schema(as = MetadataInput)]
-struct MetadataInputSchema {
-    cas_config: Option<CasConfigBody>,
-    #[serde(flatten)]
-    #[schema(inline)]
-    user: std::collections::BTreeMap<String, Option<String>>,
 }
 
 /// The body of `POST /deployments/{id}`: every field optional; `metadata` is a merge-patch.
@@ -89,25 +87,33 @@ struct MetadataInputSchema {
 #[serde(deny_unknown_fields)]
 #[schema(as = UpdateDeploymentBody)]
 pub struct UpdateBody {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::Name>, nullable = false)]
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = crate::schemas::NullableLongText, required = false)]
     description: Option<Option<String>>,
-    #[schema(value_type = Option<AgentInputSchema>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<AgentInputSchema>, nullable = false)]
     agent: Option<Value>,
-    #[schema(pattern = "^env_[0-9a-f]{32}$")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, pattern = "^env_[0-9a-f]{32}$")]
     environment_id: Option<String>,
-    #[schema(value_type = Option<Vec<InitialEventBody>>, min_items = 1, max_items = 50)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<InitialEventBody>>, nullable = false, min_items = 1, max_items = 50)]
     initial_events: Option<Vec<Map<String, Value>>>,
     /// A whole schedule, or `null` to remove it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<ScheduleBody>)]
     schedule: Option<Option<Map<String, Value>>>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::TypedObjects>, nullable = false)]
     resources: Option<Vec<Map<String, Value>>>,
-    #[schema(max_items = 50)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::VaultIds>, nullable = false)]
     vault_ids: Option<Vec<String>>,
-    #[schema(value_type = Option<MetadataInputSchema>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::DeploymentMetadataPatch>, nullable = false)]
     metadata: Option<Map<String, Value>>,
 }
 
@@ -118,7 +124,7 @@ pub struct UpdateBody {
 pub struct InitialEventBody {
     #[serde(rename = "type")]
     kind: InitialEventType,
-    #[schema(value_type = runway_json::EventContentJson)]
+    #[schema(value_type = crate::schemas::EventContentInput)]
     content: Value,
 }
 
@@ -128,11 +134,15 @@ pub struct InitialEventBody {
 #[schema(as = ScheduleInput)]
 pub struct ScheduleBody {
     /// `cron` (the default).
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     kind: Option<ScheduleType>,
+    /// Minute, hour, day of month, month, day of week (e.g. `0 9 * * *`).
     #[schema(min_length = 1)]
     expression: String,
     /// An IANA time zone; `UTC` by default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     timezone: Option<String>,
 }
 
@@ -141,8 +151,11 @@ pub struct ScheduleBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = CasConfigInput)]
 pub struct CasConfigBody {
-    #[schema(value_type = Option<ConfigBody>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<ConfigBody>, nullable = false)]
     config: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     session_strategy: Option<SessionStrategy>,
 }
 
@@ -152,13 +165,16 @@ pub struct CasConfigBody {
 #[schema(as = DeploymentConfigInput)]
 pub struct ConfigBody {
     /// Default 1.
-    #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, minimum = 1, maximum = 100)]
     max_concurrent: Option<i32>,
     /// Default 0.
-    #[schema(minimum = 0, maximum = 10)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, minimum = 0, maximum = 10)]
     max_retries: Option<i32>,
     /// Default 300000.
-    #[schema(minimum = 1000, maximum = 86400000)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, minimum = 1000, maximum = 86400000)]
     timeout_ms: Option<i64>,
 }
 
@@ -187,7 +203,7 @@ fn agent_ref(value: Value) -> Result<AgentRef, ApiError> {
                 Some(_) => return Err(bad("agent.type", "agent.type must be \"agent\"")),
             }
             let version = match map.remove("version") {
-                None | Some(Value::Null) => 0,
+                None => 0,
                 Some(Value::Number(n)) => match n.as_i64().and_then(|v| i32::try_from(v).ok()) {
                     Some(v) if v >= 1 => v,
                     _ => {
@@ -281,6 +297,7 @@ fn split_metadata(
     post,
     path = "/api/v1/cloud/deployments",
     tag = "deployments",
+    params(crate::params::IdempotencyKey),
     request_body = CreateBody,
     responses((status = 200, description = "OK", body = runway_json::DeploymentJson), crate::error::ErrorResponses)
 )]
@@ -328,8 +345,8 @@ pub async fn create(
     get,
     path = "/api/v1/cloud/deployments",
     tag = "deployments",
-    params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("status" = Option<String>, Query, description = "active or paused"), ("include_archived" = Option<bool>, Query), ("agent_id" = Option<String>, Query)),
-    responses((status = 200, description = "OK", body = runway_json::List<runway_json::DeploymentJson>), crate::error::ErrorResponses)
+    params(crate::params::PageParams, crate::params::DeploymentFilters),
+    responses((status = 200, description = "OK", body = runway_json::DeploymentList), crate::error::ErrorResponses)
 )]
 pub async fn list(
     State(gw): State<Gateway>,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::shared::ok;
 use crate::Gateway;
-use crate::body::{self, nullable};
+use crate::body::{self, nullable, present};
 use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::path::Path;
@@ -23,7 +23,10 @@ use runway_json as render;
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateEnvironmentBody)]
 pub struct CreateBody {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = crate::schemas::Name, required = true)]
     name: Option<String>,
+    #[schema(value_type = crate::schemas::NullableLongText, required = false)]
     description: Option<String>,
 }
 
@@ -32,9 +35,11 @@ pub struct CreateBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = UpdateEnvironmentBody)]
 pub struct UpdateBody {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::schemas::Name>, nullable = false)]
     name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = crate::schemas::NullableLongText, required = false)]
     description: Option<Option<String>>,
 }
 
@@ -47,6 +52,7 @@ fn path_error(status: tonic::Status) -> ApiError {
     post,
     path = "/api/v1/cloud/environments",
     tag = "environments",
+    params(crate::params::IdempotencyKey),
     request_body = CreateBody,
     responses((status = 200, description = "OK", body = runway_json::EnvironmentJson), crate::error::ErrorResponses)
 )]
@@ -75,8 +81,8 @@ pub async fn create(
     get,
     path = "/api/v1/cloud/environments",
     tag = "environments",
-    params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("include_archived" = Option<bool>, Query)),
-    responses((status = 200, description = "OK", body = runway_json::List<runway_json::EnvironmentJson>), crate::error::ErrorResponses)
+    params(crate::params::PageParams, crate::params::ArchiveFilter),
+    responses((status = 200, description = "OK", body = runway_json::EnvironmentList), crate::error::ErrorResponses)
 )]
 pub async fn list(
     State(gw): State<Gateway>,

@@ -26,7 +26,7 @@ fn path_error(status: tonic::Status) -> ApiError {
     post,
     path = "/api/v1/cloud/deployments/{id}/run",
     tag = "runs",
-    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex).")),
+    params(("id" = String, Path, description = "The deployment id (dep_ + 32 lowercase hex)."), crate::params::IdempotencyKey),
     responses((status = 200, description = "OK", body = runway_json::RunJson), crate::error::ErrorResponses)
 )]
 pub async fn trigger(
@@ -53,8 +53,8 @@ pub async fn trigger(
     get,
     path = "/api/v1/cloud/deployments/{id}/runs",
     tag = "runs",
-    params(("id" = String, Path, description = "The resource id (prefix + 32 lowercase hex)."), ("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("status" = Option<String>, Query), ("triggered_after" = Option<String>, Query, description = "RFC 3339"), ("triggered_before" = Option<String>, Query, description = "RFC 3339")),
-    responses((status = 200, description = "OK", body = runway_json::List<runway_json::RunJson>), crate::error::ErrorResponses)
+    params(("id" = String, Path, description = "The deployment id (dep_ + 32 lowercase hex)."), crate::params::PageParams, crate::params::DeploymentRunFilters),
+    responses((status = 200, description = "OK", body = runway_json::RunList), crate::error::ErrorResponses)
 )]
 pub async fn list_for_deployment(
     State(gw): State<Gateway>,
@@ -115,8 +115,8 @@ pub async fn get_for_deployment(
     get,
     path = "/api/v1/cloud/deployment_runs",
     tag = "runs",
-    params(("limit" = Option<u32>, Query, description = "1–1000, default 20"), ("page" = Option<String>, Query, description = "next_page of a previous page"), ("after_id" = Option<String>, Query), ("before_id" = Option<String>, Query), ("deployment_id" = Option<String>, Query), ("status" = Option<String>, Query), ("trigger_type" = Option<String>, Query), ("has_error" = Option<bool>, Query)),
-    responses((status = 200, description = "OK", body = runway_json::List<runway_json::RunJson>), crate::error::ErrorResponses)
+    params(crate::params::PageParams, crate::params::RunFilters),
+    responses((status = 200, description = "OK", body = runway_json::RunList), crate::error::ErrorResponses)
 )]
 pub async fn list_all(
     State(gw): State<Gateway>,

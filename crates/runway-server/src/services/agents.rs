@@ -38,14 +38,9 @@ fn not_found(id: &str) -> ServiceError {
     ServiceError::not_found(ResourceKind::Agent, id.to_string(), "agent_id")
 }
 
+/// A model name follows the rules of a name.
 fn model(param: &str, value: &str) -> ServiceResult<String> {
-    if value.trim().is_empty() || value.chars().count() > validate::MAX_NAME_CHARS {
-        return Err(ServiceError::invalid(
-            param,
-            "model must be 1 to 256 characters and not blank",
-        ));
-    }
-    Ok(value.to_string())
+    validate::name(param, value)
 }
 
 fn fields_of_create(req: &CreateAgentRequest) -> ServiceResult<AgentFields> {

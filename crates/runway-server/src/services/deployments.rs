@@ -170,7 +170,10 @@ fn vault_ids(ids: &[String]) -> ServiceResult<Vec<String>> {
             ),
         ));
     }
-    if let Some(i) = ids.iter().position(|id| id.is_empty() || id.len() > 256) {
+    if let Some(i) = ids
+        .iter()
+        .position(|id| id.is_empty() || id.chars().count() > 256)
+    {
         return Err(ServiceError::invalid(
             format!("vault_ids[{i}]"),
             "vault ids must be 1 to 256 characters",
@@ -244,7 +247,7 @@ impl DeploymentService for DeploymentApi {
         let schedule = schedule(req.schedule.as_ref())?;
         let resources = validate::typed_objects("resources", &req.resources)?;
         let vault_ids = vault_ids(&req.vault_ids)?;
-        validate::metadata("metadata", &req.metadata)?;
+        validate::deployment_metadata("metadata", &req.metadata)?;
         let config = req.config.unwrap_or_default();
         let max_concurrent =
             max_concurrent(config.max_concurrent.unwrap_or(DEFAULT_MAX_CONCURRENT))?;
@@ -478,7 +481,7 @@ impl DeploymentService for DeploymentApi {
                     };
                 }
             }
-            validate::metadata("metadata", metadata)?;
+            validate::deployment_metadata("metadata", metadata)?;
             if let Some(v) = max_concurrent {
                 row.max_concurrent = v;
             }

@@ -1,6 +1,7 @@
 //! Tables for people; JSON for scripts.
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use runway_json::{AgentTag, DeploymentRunTag, DeploymentTag, EnvironmentTag};
 use serde_json::Value;
 
 fn text(v: &Value) -> String {
@@ -24,7 +25,7 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
 /// Columns per object type: (header, JSON pointer).
 fn columns(object_type: &str) -> &'static [(&'static str, &'static str)] {
     match object_type {
-        "deployment" => &[
+        DeploymentTag::VALUE => &[
             ("ID", "/id"),
             ("NAME", "/name"),
             ("STATUS", "/status"),
@@ -32,7 +33,7 @@ fn columns(object_type: &str) -> &'static [(&'static str, &'static str)] {
             ("NEXT", "/metadata/cas_config/stats/next_trigger_at"),
             ("RUNS", "/metadata/cas_config/stats/total_runs"),
         ],
-        "deployment_run" => &[
+        DeploymentRunTag::VALUE => &[
             ("ID", "/id"),
             ("DEPLOYMENT", "/deployment_id"),
             ("STATUS", "/status"),
@@ -41,14 +42,14 @@ fn columns(object_type: &str) -> &'static [(&'static str, &'static str)] {
             ("ERROR", "/error/type"),
             ("TRIGGERED", "/triggered_at"),
         ],
-        "agent" => &[
+        AgentTag::VALUE => &[
             ("ID", "/id"),
             ("NAME", "/name"),
             ("MODEL", "/model"),
             ("VERSION", "/version"),
             ("ARCHIVED", "/archived_at"),
         ],
-        "environment" => &[
+        EnvironmentTag::VALUE => &[
             ("ID", "/id"),
             ("NAME", "/name"),
             ("STATUS", "/status"),
@@ -79,7 +80,7 @@ pub fn human(value: &Value) -> String {
     if value["has_more"] == true {
         out.push_str(&format!("\nmore: --page {}", text(&value["next_page"])));
     }
-    if object_type == "deployment_run"
+    if object_type == DeploymentRunTag::VALUE
         && value.get("data").is_none()
         && let Some(message) = value["error"]["message"].as_str()
     {

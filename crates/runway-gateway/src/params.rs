@@ -1,0 +1,93 @@
+//! The query and header parameters of the REST operations, as the OpenAPI
+//! document describes them (the handlers parse them with `query::Query`,
+//! which refuses anything else).
+
+use runway_api::enums::{DeploymentStatus, RunStatus, TriggerType};
+use utoipa::IntoParams;
+
+/// Paging, on every list: at most one of `page`, `after_id`, `before_id`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageParams {
+    /// Items per page, 1–1000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i32>,
+    /// The `next_page` of a previous page.
+    #[param(min_length = 1)]
+    page: Option<String>,
+    /// The page of items that come right after (older than) this id.
+    #[param(min_length = 1)]
+    after_id: Option<String>,
+    /// The page of items that come right before (newer than) this id.
+    #[param(min_length = 1)]
+    before_id: Option<String>,
+}
+
+/// `GET /deployments` filters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct DeploymentFilters {
+    status: Option<DeploymentStatus>,
+    /// Archived deployments are hidden unless this is `true`.
+    include_archived: Option<bool>,
+    /// Deployments of this agent only.
+    #[param(min_length = 1)]
+    agent_id: Option<String>,
+}
+
+/// `GET /deployments/{id}/runs` filters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct DeploymentRunFilters {
+    status: Option<RunStatus>,
+    /// Runs triggered at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
+    triggered_after: Option<String>,
+    /// Runs triggered before this instant (RFC 3339).
+    #[param(format = DateTime)]
+    triggered_before: Option<String>,
+}
+
+/// `GET /deployment_runs` filters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RunFilters {
+    /// Runs of this deployment only.
+    #[param(min_length = 1)]
+    deployment_id: Option<String>,
+    status: Option<RunStatus>,
+    trigger_type: Option<TriggerType>,
+    /// Only runs with (`true`) or without (`false`) an error.
+    has_error: Option<bool>,
+}
+
+/// `GET /agents` and `GET /environments` filters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ArchiveFilter {
+    /// Archived resources are hidden unless this is `true`.
+    include_archived: Option<bool>,
+}
+
+/// The optional `Idempotency-Key` of a POST that creates something.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKey {
+    /// The same key with the same request within 24 h answers with the
+    /// first request's resource; with another request, 400; while the
+    /// first is in flight, 409. 1–255 printable ASCII characters.
+    #[param(
+        rename = "Idempotency-Key",
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]+$"
+    )]
+    idempotency_key: Option<String>,
+}

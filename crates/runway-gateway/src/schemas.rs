@@ -1,0 +1,156 @@
+//! Schemas of input values whose rules the derive cannot spell: names that
+//! must show a character, text without NUL, metadata maps with their key
+//! and size limits, lists of typed objects. Each mirrors a rule of
+//! `runway_server::validate`, so a schema-valid request is accepted.
+
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
+use utoipa::{PartialSchema, ToSchema};
+
+/// Not a control character anywhere, and at least one character that
+/// shows (not white space, not a zero-width or other format mark).
+pub const NAME_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u180e\\u200b-\\u200f\\u2060-\\u2064\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// No NUL (no database text column can hold it).
+pub const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+macro_rules! doc_schema {
+    ($(#[$meta:meta])* $name:ident => $schema:expr) => {
+        $(#[$meta])*
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                $schema.into()
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+doc_schema!(
+    /// A name: 1–256 characters that show something, no control characters.
+    Name => string()
+        .min_length(Some(1))
+        .max_length(Some(256))
+        .pattern(Some(NAME_PATTERN))
+);
+
+doc_schema!(
+    /// Free text of at most 65536 characters, without NUL.
+    LongText => string().max_length(Some(65_536)).pattern(Some(NO_NUL_PATTERN))
+);
+
+doc_schema!(
+    /// Free text (at most 65536 characters, without NUL), or `null`.
+    NullableLongText => OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(LongText::schema())
+);
+
+fn metadata(value: ObjectBuilder, nullable_values: bool) -> ObjectBuilder {
+    let value: RefOr<Schema> = if nullable_values {
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(value)
+            .into()
+    } else {
+        value.into()
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .max_properties(Some(16))
+        .property_names(Some(
+            string()
+                .min_length(Some(1))
+                .max_length(Some(64))
+                .pattern(Some(NO_NUL_PATTERN)),
+        ))
+        .additional_properties(Some(AdditionalProperties::RefOr(value)))
+}
+
+fn metadata_value() -> ObjectBuilder {
+    string().max_length(Some(512)).pattern(Some(NO_NUL_PATTERN))
+}
+
+doc_schema!(
+    /// Up to 16 keys (1–64 characters) with string values of at most 512
+    /// characters.
+    UserMetadata => metadata(metadata_value(), false)
+);
+
+doc_schema!(
+    /// A merge-patch of metadata: a string sets a key, `null` deletes it.
+    UserMetadataPatch => metadata(metadata_value(), true)
+);
+
+doc_schema!(
+    /// Objects that each carry a non-empty string `type`.
+    TypedObjects => ArrayBuilder::new().items(
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("type", string().min_length(Some(1)))
+            .required("type")
+            .additional_properties(Some(AdditionalProperties::FreeForm(true))),
+    )
+);
+
+fn deployment_metadata(nullable_values: bool) -> ObjectBuilder {
+    metadata(metadata_value(), nullable_values)
+        // 16 user keys beside the reserved one.
+        .max_properties(Some(17))
+        .property_names(Some(
+            string()
+                .min_length(Some(1))
+                .max_length(Some(64))
+                .pattern(Some(NO_NUL_PATTERN)),
+        ))
+        .property(
+            "cas_config",
+            utoipa::openapi::Ref::from_schema_name("CasConfigInput"),
+        )
+}
+
+doc_schema!(
+    /// Up to 16 user keys (1–64 characters) with string values of at most
+    /// 512 characters, and the reserved `cas_config`.
+    DeploymentMetadataInput => deployment_metadata(false)
+);
+
+doc_schema!(
+    /// A merge-patch of metadata: a string sets a user key, `null` deletes
+    /// it; `cas_config` changes the limits it names.
+    DeploymentMetadataPatch => deployment_metadata(true)
+);
+
+doc_schema!(
+    /// An event's content: a non-empty string, or a non-empty list of
+    /// content blocks, each an object with a non-empty string `type`.
+    EventContentInput => OneOfBuilder::new()
+        .item(string().min_length(Some(1)))
+        .item(
+            ArrayBuilder::new()
+                .min_items(Some(1))
+                .items(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Object)
+                        .property("type", string().min_length(Some(1)))
+                        .required("type")
+                        .additional_properties(Some(AdditionalProperties::FreeForm(true))),
+                ),
+        )
+);
+
+doc_schema!(
+    /// Up to 50 vault ids of 1–256 characters.
+    VaultIds => ArrayBuilder::new()
+        .max_items(Some(50))
+        .items(string().min_length(Some(1)).max_length(Some(256)))
+);
