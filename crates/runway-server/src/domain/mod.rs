@@ -9,7 +9,7 @@ pub mod gate;
 pub mod lifecycle;
 pub mod run_end;
 
-use runway_api::enums::RunStatus;
+use runway_api::enums::DeploymentStatus;
 use runway_store::entity::deployment;
 
 use crate::error::{Reason, ResourceKind, ServiceError};
@@ -29,12 +29,7 @@ pub fn deployment_not_found(id: &str) -> ServiceError {
 
 /// True while `dep` takes triggers and fires its schedule.
 pub fn is_live(dep: &deployment::Model) -> bool {
-    dep.archived_at.is_none() && dep.status == runway_api::enums::DeploymentStatus::Active
-}
-
-/// Whether a run in `status` is done (it never changes again).
-pub fn is_terminal(status: RunStatus) -> bool {
-    !status.is_active()
+    dep.archived_at.is_none() && dep.status == DeploymentStatus::Active
 }
 
 /// Rows to test rules with: a live deployment and a pending run of it.
