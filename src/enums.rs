@@ -325,6 +325,74 @@ closed_set! {
 }
 
 closed_set! {
+    /// The kind of a session event: the catalog a transcript is made of.
+    pub enum EventType: proto SessionEventType {
+        /// A message from the user.
+        UserMessage = "user.message",
+        /// The user stops the running turn.
+        UserInterrupt = "user.interrupt",
+        /// The outcome the user wants.
+        UserDefineOutcome = "user.define_outcome",
+        /// A system message.
+        SystemMessage = "system.message",
+        /// The session started working on a turn.
+        SessionStatusRunning = "session.status_running",
+        /// The session stopped working (with a `stop_reason`).
+        SessionStatusIdle = "session.status_idle",
+        /// A model request began.
+        SpanModelRequestStart = "span.model_request_start",
+        /// A model request ended (with its `usage`).
+        SpanModelRequestEnd = "span.model_request_end",
+        /// The agent's reasoning.
+        AgentThinking = "agent.thinking",
+        /// A message from the agent.
+        AgentMessage = "agent.message",
+        /// The agent calls a tool.
+        AgentToolUse = "agent.tool_use",
+        /// A tool's answer, paired with its call by `tool_use_id`.
+        AgentToolResult = "agent.tool_result",
+        /// The agent calls a custom tool.
+        AgentCustomToolUse = "agent.custom_tool_use",
+        /// The agent delivered an artifact.
+        AgentArtifactDelivered = "agent.artifact_delivered",
+    }
+}
+
+impl From<InitialEventType> for EventType {
+    fn from(kind: InitialEventType) -> Self {
+        match kind {
+            InitialEventType::UserMessage => EventType::UserMessage,
+            InitialEventType::UserDefineOutcome => EventType::UserDefineOutcome,
+            InitialEventType::SystemMessage => EventType::SystemMessage,
+        }
+    }
+}
+
+closed_set! {
+    /// Which way a list reads.
+    pub enum SortOrder: proto SortOrder {
+        /// Oldest first.
+        Asc = "asc",
+        /// Newest first.
+        Desc = "desc",
+    }
+}
+
+closed_set! {
+    /// Why a session stopped working (`stop_reason.type` of `session.status_idle`).
+    pub enum StopReasonType {
+        /// The turn completed.
+        EndTurn = "end_turn",
+        /// The turn failed and its run is retried (the retry has its own session).
+        Error = "error",
+        /// The turn failed and no attempt is left.
+        RetriesExhausted = "retries_exhausted",
+        /// The turn was stopped by a user (cancel or `user.interrupt`).
+        Interrupted = "interrupted",
+    }
+}
+
+closed_set! {
     /// `google.rpc.ErrorInfo.reason` of every runway error (domain `runway`):
     /// UPPER_SNAKE, stable, for clients to branch on.
     pub enum ErrorReason {
@@ -346,6 +414,8 @@ closed_set! {
         EnvironmentNotFound = "ENVIRONMENT_NOT_FOUND",
         /// No such session in the caller's organization.
         SessionNotFound = "SESSION_NOT_FOUND",
+        /// No such event in the session (an `after_id` / `before_id`).
+        SessionEventNotFound = "SESSION_EVENT_NOT_FOUND",
         /// The deployment is archived.
         DeploymentArchived = "DEPLOYMENT_ARCHIVED",
         /// The deployment is paused.

@@ -2,6 +2,7 @@
 //! gRPC, on SQLite and on PostgreSQL. One test binary for the whole area.
 
 mod concurrency;
+mod events;
 mod execution;
 mod grpc_errors;
 mod idempotency;

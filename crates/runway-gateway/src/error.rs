@@ -126,6 +126,9 @@ fn json_param(proto_path: &str) -> String {
     if let Some(rest) = proto_path.strip_prefix("config.") {
         return format!("metadata.cas_config.config.{rest}");
     }
+    if proto_path == "types" {
+        return "types[]".to_string();
+    }
     if proto_path == "session_strategy" {
         return "metadata.cas_config.session_strategy".to_string();
     }

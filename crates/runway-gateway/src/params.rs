@@ -2,7 +2,7 @@
 //! document describes them (the handlers parse them with `query::Query`,
 //! which refuses anything else).
 
-use runway_api::enums::{DeploymentStatus, RunStatus, TriggerType};
+use runway_api::enums::{DeploymentStatus, EventType, RunStatus, SortOrder, TriggerType};
 use utoipa::IntoParams;
 
 /// Paging, on every list: at most one of `page`, `after_id`, `before_id`.
@@ -90,4 +90,34 @@ pub struct IdempotencyKey {
         pattern = "^[!-~]+$"
     )]
     idempotency_key: Option<String>,
+}
+
+/// `GET /sessions/{id}/events`: paging by event, and filters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct EventFilters {
+    /// Events per page, 1–1000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i32>,
+    /// Only events after this one (in the session's order).
+    #[param(min_length = 1)]
+    after_id: Option<String>,
+    /// Only events before this one (in the session's order).
+    #[param(min_length = 1)]
+    before_id: Option<String>,
+    /// `asc` (oldest first, the default) or `desc`.
+    order: Option<SortOrder>,
+    /// Only events of these types (repeat the parameter for more).
+    #[param(rename = "types[]", style = Form, explode)]
+    types: Option<Vec<EventType>>,
+    /// Only events of this type (added to `types[]`).
+    #[param(rename = "type")]
+    kind: Option<EventType>,
+    /// Only events created at or after this instant (RFC 3339).
+    #[param(rename = "created_at[gte]", format = DateTime)]
+    created_at_gte: Option<String>,
+    /// Only events created at or before this instant (RFC 3339).
+    #[param(rename = "created_at[lte]", format = DateTime)]
+    created_at_lte: Option<String>,
 }

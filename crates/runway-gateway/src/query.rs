@@ -15,17 +15,29 @@ pub const PAGING: [&str; 4] = ["limit", "page", "after_id", "before_id"];
 
 pub struct Query {
     pairs: BTreeMap<String, String>,
+    /// Parameters named `name[]`, which may repeat (`types[]=a&types[]=b`).
+    lists: BTreeMap<String, Vec<String>>,
 }
 
 impl Query {
     /// Parses `raw`, refusing parameters outside `PAGING` and `allowed` (a
     /// typo like `stauts=` must not silently widen a list) and repeats.
     pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Query, ApiError> {
+        Self::parse_with(raw, |key| PAGING.contains(&key) || allowed.contains(&key))
+    }
+
+    /// Like [`Query::parse`], for a list that pages otherwise: only `allowed`.
+    pub fn parse_only(raw: Option<&str>, allowed: &[&str]) -> Result<Query, ApiError> {
+        Self::parse_with(raw, |key| allowed.contains(&key))
+    }
+
+    fn parse_with(raw: Option<&str>, known: impl Fn(&str) -> bool) -> Result<Query, ApiError> {
         let list: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or_default())
             .map_err(|e| ApiError::invalid(None, format!("Malformed query string: {e}")))?;
         let mut pairs = BTreeMap::new();
+        let mut lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (key, value) in list {
-            if !PAGING.contains(&key.as_str()) && !allowed.contains(&key.as_str()) {
+            if !known(key.as_str()) {
                 return Err(ApiError::invalid(
                     Some(key.clone()),
                     format!("Unknown query parameter {key:?}."),
@@ -37,6 +49,10 @@ impl Query {
                     format!("Query parameter {key:?} is empty."),
                 ));
             }
+            if key.ends_with("[]") {
+                lists.entry(key).or_default().push(value);
+                continue;
+            }
             if pairs.insert(key.clone(), value).is_some() {
                 return Err(ApiError::invalid(
                     Some(key.clone()),
@@ -44,7 +60,7 @@ impl Query {
                 ));
             }
         }
-        Ok(Query { pairs })
+        Ok(Query { pairs, lists })
     }
 
     pub fn string(&self, name: &str) -> Option<String> {
@@ -98,6 +114,36 @@ impl Query {
                         Some(param.into()),
                         format!("{param} must be {}.", one_of(err.expected)),
                     )
+                })
+            })
+            .transpose()
+    }
+
+    /// Every value of a repeatable `name[]` parameter, as members of a
+    /// closed set.
+    pub fn members<T: FromStr<Err = UnknownName>>(&self, param: &str) -> Result<Vec<T>, ApiError> {
+        self.lists
+            .get(param)
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                v.parse::<T>().map_err(|err| {
+                    ApiError::invalid(
+                        Some(param.into()),
+                        format!("{param} must be {}.", one_of(err.expected)),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// An integer parameter.
+    pub fn integer(&self, name: &str) -> Result<Option<i32>, ApiError> {
+        self.pairs
+            .get(name)
+            .map(|v| {
+                v.parse::<i32>().map_err(|_| {
+                    ApiError::invalid(Some(name.into()), format!("{name} must be an integer."))
                 })
             })
             .transpose()

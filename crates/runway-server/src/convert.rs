@@ -5,8 +5,11 @@ use prost_types::{Struct, Timestamp};
 use runway_api::enums::{EnvironmentStatus, ScheduleType};
 use runway_api::json_value;
 use runway_api::v1;
-use runway_store::entity::{agent, deployment, deployment_run, environment, session};
+use runway_store::entity::{
+    agent, deployment, deployment_run, environment, session, session_event,
+};
 use runway_store::repo::agents::AgentSnapshot;
+use runway_store::repo::events::SCHEMA_VERSION;
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::schedule::{CronSchedule, UPCOMING};
@@ -198,5 +201,18 @@ pub fn session(row: &session::Model, agent: &AgentSnapshot) -> v1::Session {
         deployment_run_id: row.deployment_run_id.clone(),
         status: row.status.to_proto(),
         created_at: Some(timestamp(row.created_at)),
+    }
+}
+
+pub fn event(row: &session_event::Model) -> v1::SessionEvent {
+    v1::SessionEvent {
+        id: row.id.clone(),
+        r#type: row.kind.to_proto(),
+        session_id: row.session_id.clone(),
+        turn_id: row.turn_id.clone(),
+        schema_version: SCHEMA_VERSION.to_string(),
+        created_at: Some(timestamp(row.created_at)),
+        processed_at: Some(timestamp(row.processed_at)),
+        fields: Some(json_value::object_to_struct(row.fields.0.clone())),
     }
 }

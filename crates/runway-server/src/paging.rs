@@ -5,8 +5,8 @@ use runway_store::page::{Cursor, Key, Page, PageQuery};
 
 use crate::error::{ServiceError, ServiceResult};
 
-const DEFAULT_LIMIT: i32 = 20;
-const MAX_LIMIT: i32 = 1000;
+pub const DEFAULT_LIMIT: i32 = 20;
+pub const MAX_LIMIT: i32 = 1000;
 
 /// A validated page request whose `after_id` / `before_id`, if any, still
 /// has to be resolved to a key.

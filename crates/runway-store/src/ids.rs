@@ -14,6 +14,7 @@ pub enum IdKind {
     Run,
     Session,
     Turn,
+    Event,
 }
 
 impl IdKind {
@@ -28,6 +29,7 @@ impl IdKind {
             IdKind::Run => "drun_",
             IdKind::Session => "sess_",
             IdKind::Turn => "turn_",
+            IdKind::Event => "evt_",
         }
     }
 

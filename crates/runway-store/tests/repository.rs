@@ -629,6 +629,9 @@ async fn a_finish_takes_the_deployment_lock_before_the_run() {
                 Ok::<_, StoreError>(FinishDecision::End {
                     ended: Box::new(ended),
                     session: runway_api::enums::SessionStatus::Failed,
+                    closing: runway_store::repo::events::NewEvent::bare(
+                        runway_api::enums::EventType::SessionStatusIdle,
+                    ),
                     retry_after: None,
                 })
             })

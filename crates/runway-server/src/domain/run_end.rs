@@ -2,8 +2,9 @@
 //! compare of compare-and-set), the terminal state it moves to, and whether
 //! a failure is retried and when.
 
-use runway_api::enums::{RunErrorType, RunStatus, SessionStatus};
+use runway_api::enums::{EventType, RunErrorType, RunStatus, SessionStatus, StopReasonType};
 use runway_store::entity::{deployment, deployment_run};
+use runway_store::repo::events::NewEvent;
 use runway_store::repo::turns::{FinishDecision, NANOS_PER_MS};
 
 use crate::error::ServiceResult;
@@ -125,6 +126,38 @@ pub fn session_status(outcome: &Outcome) -> SessionStatus {
     }
 }
 
+/// The `session.status_idle` that closes the run's turn: why the session
+/// stopped (`stop_reason.type`) and, for a failure, the run's error.
+pub fn closing_event(outcome: &Outcome, retried: bool) -> NewEvent {
+    let reason = match outcome {
+        Outcome::Completed => StopReasonType::EndTurn,
+        Outcome::Failed {
+            error_type: RunErrorType::Canceled,
+            ..
+        } => StopReasonType::Interrupted,
+        Outcome::Failed { .. } if retried => StopReasonType::Error,
+        Outcome::Failed { .. } => StopReasonType::RetriesExhausted,
+    };
+    let mut stop_reason = serde_json::Map::new();
+    stop_reason.insert("type".into(), reason.name().into());
+    if let Outcome::Failed {
+        error_type,
+        message,
+    } = outcome
+    {
+        stop_reason.insert(
+            "error".into(),
+            serde_json::json!({"type": error_type.name(), "message": message}),
+        );
+    }
+    let mut fields = serde_json::Map::new();
+    fields.insert("stop_reason".into(), serde_json::Value::Object(stop_reason));
+    NewEvent {
+        kind: EventType::SessionStatusIdle,
+        fields,
+    }
+}
+
 /// The decision `runway_store::repo::turns::finish` applies: end the run
 /// with `outcome` at `now` if `expect` holds, and retry it under `retry`.
 pub fn finish(
@@ -144,6 +177,7 @@ pub fn finish(
         Ok(FinishDecision::End {
             ended: Box::new(ended(run, &outcome, now)),
             session: session_status(&outcome),
+            closing: closing_event(&outcome, retry_after.is_some()),
             retry_after,
         })
     }
@@ -235,6 +269,27 @@ mod tests {
     }
 
     #[test]
+    fn the_stop_reason_says_how_the_turn_ended() {
+        let failed = |error_type| Outcome::Failed {
+            error_type,
+            message: "m".into(),
+        };
+        let reason = |outcome: &Outcome, retried| {
+            closing_event(outcome, retried).fields["stop_reason"]["type"].clone()
+        };
+        assert_eq!(reason(&Outcome::Completed, false), "end_turn");
+        assert_eq!(reason(&failed(RunErrorType::Timeout), true), "error");
+        assert_eq!(
+            reason(&failed(RunErrorType::RunnerLost), false),
+            "retries_exhausted"
+        );
+        assert_eq!(
+            reason(&failed(RunErrorType::Canceled), false),
+            "interrupted"
+        );
+    }
+
+    #[test]
     fn finishing_ends_the_run_and_its_session() {
         let mut dep = deployment();
         dep.max_retries = 1;
@@ -248,11 +303,21 @@ mod tests {
         let FinishDecision::End {
             ended,
             session,
+            closing,
             retry_after,
         } = decision
         else {
             panic!("refused");
         };
+        assert_eq!(closing.kind, EventType::SessionStatusIdle);
+        assert_eq!(
+            serde_json::Value::Object(closing.fields),
+            serde_json::json!({"stop_reason": {
+                "type": "error",
+                "error": {"type": "agent_error", "message": "exit 1"}
+            }}),
+            "a failure that is retried"
+        );
         assert_eq!(ended.status, RunStatus::Failed);
         assert_eq!(ended.error_type, Some(RunErrorType::Agent));
         assert_eq!(ended.error_message.as_deref(), Some("exit 1"));
@@ -266,8 +331,13 @@ mod tests {
             FinishDecision::End {
                 ended,
                 session,
+                closing,
                 retry_after,
             } => {
+                assert_eq!(
+                    serde_json::Value::Object(closing.fields),
+                    serde_json::json!({"stop_reason": {"type": "end_turn"}})
+                );
                 assert_eq!(ended.status, RunStatus::Completed);
                 assert_eq!(ended.error_type, None);
                 assert_eq!(session, SessionStatus::Completed);

@@ -2,14 +2,18 @@
 
 use std::sync::Arc;
 
+use runway_api::enums::{EventType, SortOrder};
 use runway_api::v1::session_service_server::SessionService;
 use runway_api::v1::*;
+use runway_store::entity::session;
+use runway_store::repo::events::{self, EventQuery, Order};
 use runway_store::repo::{agents, sessions};
 use tonic::{Request, Response, Status};
 
 use super::Core;
 use crate::convert;
-use crate::error::{ResourceKind, ServiceError};
+use crate::error::{ResourceKind, ServiceError, ServiceResult};
+use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::validate;
 
 pub struct SessionApi {
@@ -19,6 +23,76 @@ pub struct SessionApi {
 impl SessionApi {
     pub fn new(core: Arc<Core>) -> Self {
         Self { core }
+    }
+
+    async fn load(&self, org_id: &str, id: &str) -> ServiceResult<session::Model> {
+        validate::known_id(ResourceKind::Session, "session_id", id)?;
+        sessions::get(&self.core.store, org_id, id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(ResourceKind::Session, id, "session_id"))
+    }
+
+    /// The `seq` of event `id` of `session_id`, for `after_id`/`before_id`.
+    async fn seq_of(&self, session_id: &str, param: &str, id: &str) -> ServiceResult<i64> {
+        events::get(&self.core.store, session_id, id)
+            .await?
+            .map(|e| e.seq)
+            .ok_or_else(|| {
+                ServiceError::invalid(param, format!("{id} is not an event of this session"))
+            })
+    }
+
+    /// The list a request asks for, checked.
+    async fn query(&self, req: &ListSessionEventsRequest) -> ServiceResult<EventQuery> {
+        let limit = req.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ServiceError::invalid(
+                "limit",
+                format!("limit must be between 1 and {MAX_LIMIT}, got {limit}"),
+            ));
+        }
+        let order = match req.order {
+            0 => Order::Asc,
+            n => match SortOrder::from_proto(n) {
+                Some(SortOrder::Asc) => Order::Asc,
+                Some(SortOrder::Desc) => Order::Desc,
+                None => {
+                    return Err(ServiceError::invalid(
+                        "order",
+                        format!("order must be {}", SortOrder::expected()),
+                    ));
+                }
+            },
+        };
+        let types = req
+            .types
+            .iter()
+            .map(|t| {
+                EventType::from_proto(*t).ok_or_else(|| {
+                    ServiceError::invalid(
+                        "types",
+                        format!("types must be {}", EventType::expected()),
+                    )
+                })
+            })
+            .collect::<ServiceResult<Vec<_>>>()?;
+        let after_seq = match &req.after_id {
+            Some(id) => Some(self.seq_of(&req.session_id, "after_id", id).await?),
+            None => None,
+        };
+        let before_seq = match &req.before_id {
+            Some(id) => Some(self.seq_of(&req.session_id, "before_id", id).await?),
+            None => None,
+        };
+        Ok(EventQuery {
+            limit: limit as u64,
+            order,
+            after_seq,
+            before_seq,
+            types,
+            created_gte: req.created_at_gte.as_ref().map(convert::nanos),
+            created_lte: req.created_at_lte.as_ref().map(convert::nanos),
+        })
     }
 }
 
@@ -47,6 +121,25 @@ impl SessionService for SessionApi {
         .ok_or_else(|| ServiceError::Internal(format!("session {id} has no agent version")))?;
         Ok(Response::new(GetSessionResponse {
             session: Some(convert::session(&session, &agent)),
+        }))
+    }
+
+    async fn list_session_events(
+        &self,
+        request: Request<ListSessionEventsRequest>,
+    ) -> Result<Response<ListSessionEventsResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let session = self.load(&who.org_id, &req.session_id).await?;
+        let query = self.query(req).await?;
+        let page = events::list(&self.core.store, &who.org_id, &session.id, &query)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(ListSessionEventsResponse {
+            first_id: page.events.first().map(|e| e.id.clone()),
+            last_id: page.events.last().map(|e| e.id.clone()),
+            has_more: page.has_more,
+            events: page.events.iter().map(convert::event).collect(),
         }))
     }
 }

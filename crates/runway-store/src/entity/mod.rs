@@ -10,3 +10,4 @@ pub mod environment;
 pub mod idempotency_key;
 pub mod organization;
 pub mod session;
+pub mod session_event;

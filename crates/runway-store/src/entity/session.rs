@@ -17,6 +17,8 @@ pub struct Model {
     /// snapshot is the `agent_versions` row, not a copy.
     pub agent_version: i32,
     pub status: SessionStatus,
+    /// The `seq` of its last event (0 before the first).
+    pub event_seq: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -7,6 +7,7 @@ mod m20261124_000001_initial_schema;
 mod m20261124_000002_missed_fires;
 mod m20261124_000003_run_execution;
 mod m20261124_000004_active_runs;
+mod m20261125_000005_session_events;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_missed_fires::Migration),
             Box::new(m20261124_000003_run_execution::Migration),
             Box::new(m20261124_000004_active_runs::Migration),
+            Box::new(m20261125_000005_session_events::Migration),
         ]
     }
 }

@@ -4,11 +4,11 @@ use runway_api::enums::{RunErrorType, RunStatus, SessionStatus, TriggerType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
 
-use super::begin;
 use super::idempotency::{self, IdempotencyClaim};
+use super::{begin, events};
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
-use crate::entity::session;
+use crate::entity::{session, session_event};
 use crate::ids::IdKind;
 use crate::page::{self, Key, Page, PageQuery};
 use crate::{Store, StoreError, StoreResult};
@@ -128,10 +128,8 @@ pub(crate) async fn record(
         .exec_without_returning(txn)
         .await
         .map_err(StoreError::classify)?;
-    if let Some(session) = session {
-        session::Entity::insert(session)
-            .exec_without_returning(txn)
-            .await?;
+    if let Some(started) = session {
+        started.insert(txn).await?;
     }
     bump_triggered(txn, &dep.id, now, slots).await?;
     Ok(run)
@@ -190,9 +188,34 @@ pub(crate) fn skip(
     run.completed_at = Some(now);
 }
 
+/// What starting a run adds: its session and the session's opening events.
+pub(crate) struct Started {
+    pub session: session::ActiveModel,
+    pub events: Vec<session_event::ActiveModel>,
+}
+
+impl Started {
+    /// Inserts the session and its events in the caller's transaction.
+    pub(crate) async fn insert(self, txn: &DatabaseTransaction) -> StoreResult<()> {
+        session::Entity::insert(self.session)
+            .exec_without_returning(txn)
+            .await?;
+        events::insert(txn, self.events).await
+    }
+}
+
 /// Starts `run`: it gets its session and turn and becomes claimable by the
-/// runners of its environment. Returns the session row to insert.
-pub(crate) fn start(
+/// runners of its environment; the session opens with the deployment's
+/// initial events and `session.status_running`.
+pub(crate) fn start(dep: &deployment::Model, run: &mut deployment_run::Model, now: i64) -> Started {
+    let session = open_session(dep, run, now);
+    let events = events::opening_rows(dep, run, now);
+    let mut session = session;
+    session.event_seq = Set(events.len() as i64);
+    Started { session, events }
+}
+
+fn open_session(
     dep: &deployment::Model,
     run: &mut deployment_run::Model,
     now: i64,
@@ -215,6 +238,7 @@ pub(crate) fn start(
         agent_id: Set(run.agent_id.clone()),
         agent_version: Set(run.agent_version),
         status: Set(SessionStatus::Running),
+        event_seq: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }

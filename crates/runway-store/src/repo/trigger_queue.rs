@@ -26,8 +26,8 @@ use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::begin;
 use super::runs::{TriggerCause, TriggerDecision, new_run, skip, slots_taken, start, trigger};
+use super::{begin, events};
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
 use crate::entity::session;
@@ -240,6 +240,7 @@ where
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut runs = Vec::with_capacity(batch.len());
     let mut sessions = Vec::with_capacity(batch.len());
+    let mut events = Vec::with_capacity(batch.len());
     for job in batch {
         let Some(slot) = slots
             .get_mut(&job.deployment_id)
@@ -269,7 +270,9 @@ where
                 message,
             } => skip(&mut run, error_type, message, job.at),
             TriggerDecision::Start => {
-                sessions.push(start(&slot.row, &mut run, job.at));
+                let started = start(&slot.row, &mut run, job.at);
+                sessions.push(started.session);
+                events.extend(started.events);
                 slot.active += 1;
                 slot.started += 1;
             }
@@ -287,6 +290,7 @@ where
     session::Entity::insert_many(sessions)
         .exec_without_returning(&txn)
         .await?;
+    events::insert(&txn, events).await?;
     bump_stats(&txn, slots.values().filter(|s| s.recorded > 0)).await?;
     txn.commit().await.map_err(BatchFailure::Commit)?;
     Ok(outcomes)

@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use super::begin;
+use super::events::{self, NewEvent};
 use super::runs;
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
@@ -95,12 +96,14 @@ pub async fn heartbeat(
 pub enum FinishDecision {
     /// Change nothing: the run is not in a state this finish applies to.
     Refuse,
-    /// Store the run as `ended` (terminal), its session as `session`, and,
-    /// with `retry_after`, a `pending` retry that starts at that instant and
+    /// Store the run as `ended` (terminal), its session as `session` with
+    /// the event `closing` (`session.status_idle`) appended, and, with
+    /// `retry_after`, a `pending` retry that starts at that instant and
     /// takes over the run's slot.
     End {
         ended: Box<deployment_run::Model>,
         session: SessionStatus,
+        closing: NewEvent,
         retry_after: Option<i64>,
     },
 }
@@ -158,13 +161,14 @@ pub async fn finish<E: From<StoreError>>(
         return Ok(Finish::NotFound);
     };
     let dep = dep.ok_or_else(|| StoreError::Corrupt(format!("run {run_id} has no deployment")))?;
-    let (ended, session_status, retry_after) = match decide(&dep, &run)? {
+    let (ended, session_status, closing, retry_after) = match decide(&dep, &run)? {
         FinishDecision::Refuse => return Ok(Finish::Refused(Box::new(run))),
         FinishDecision::End {
             ended,
             session,
+            closing,
             retry_after,
-        } => (*ended, session, retry_after),
+        } => (*ended, session, closing, retry_after),
     };
     let failed = ended.status == RunStatus::Failed;
     let ended = ended
@@ -181,6 +185,8 @@ pub async fn finish<E: From<StoreError>>(
             .exec(&txn)
             .await
             .map_err(StoreError::from)?;
+        // The run row is locked: nothing else appends to its session now.
+        events::append_to_run(&txn, &run, closing, now).await?;
     }
     let stats = Deployment::update_many()
         .filter(deployment::Column::Id.eq(&run.deployment_id))
@@ -306,11 +312,8 @@ pub async fn start_retry<E: From<StoreError>>(
         .update(&txn)
         .await
         .map_err(StoreError::from)?;
-    if let Some(session) = session {
-        session::Entity::insert(session)
-            .exec_without_returning(&txn)
-            .await
-            .map_err(StoreError::from)?;
+    if let Some(started) = session {
+        started.insert(&txn).await?;
     }
     txn.commit().await.map_err(StoreError::from)?;
     Ok(Some(run))

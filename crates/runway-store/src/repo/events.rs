@@ -1,0 +1,230 @@
+//! Session events: the transcript rows. The server's own events (a run's
+//! initial events and its session's status changes) are written in the
+//! transaction that starts or ends the run; reads page by `seq`.
+
+use runway_api::enums::EventType;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::{Map, Value};
+
+use crate::entity::{deployment, deployment_run, session, session_event};
+use crate::ids::IdKind;
+use crate::json_text::JsonText;
+use crate::{Store, StoreResult};
+
+/// The schema version of every event runway records.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+/// Rows per insert statement: SQLite allows 32766 bound values, an event
+/// row binds 11.
+const INSERT_CHUNK: usize = 1000;
+
+/// An event to record, before it gets its id and place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub kind: EventType,
+    pub fields: Map<String, Value>,
+}
+
+impl NewEvent {
+    /// An event with no fields beyond the common ones.
+    pub fn bare(kind: EventType) -> Self {
+        NewEvent {
+            kind,
+            fields: Map::new(),
+        }
+    }
+}
+
+/// The rows of `events`, the session's `first_seq`-th event onwards.
+pub(crate) fn rows(
+    org_id: &str,
+    session_id: &str,
+    turn_id: Option<&str>,
+    first_seq: i64,
+    events: Vec<NewEvent>,
+    now: i64,
+) -> Vec<session_event::ActiveModel> {
+    events
+        .into_iter()
+        .zip(first_seq..)
+        .map(|(event, seq)| session_event::ActiveModel {
+            id: Set(IdKind::Event.generate()),
+            org_id: Set(org_id.to_string()),
+            session_id: Set(session_id.to_string()),
+            seq: Set(seq),
+            kind: Set(event.kind),
+            turn_id: Set(turn_id.map(str::to_string)),
+            fields: Set(JsonText(event.fields)),
+            runner_seq: Set(None),
+            created_at: Set(now),
+            processed_at: Set(now),
+        })
+        .collect()
+}
+
+/// The events a session starts with when `run` starts: the deployment's
+/// initial events, then `session.status_running`.
+pub(crate) fn opening(dep: &deployment::Model) -> Vec<NewEvent> {
+    let mut events: Vec<NewEvent> = dep
+        .initial_events
+        .iter()
+        .map(|e| {
+            let mut fields = Map::new();
+            fields.insert("content".into(), e.content.clone());
+            NewEvent {
+                kind: e.kind.into(),
+                fields,
+            }
+        })
+        .collect();
+    events.push(NewEvent::bare(EventType::SessionStatusRunning));
+    events
+}
+
+/// The opening events of a started run's session, as rows.
+pub(crate) fn opening_rows(
+    dep: &deployment::Model,
+    run: &deployment_run::Model,
+    now: i64,
+) -> Vec<session_event::ActiveModel> {
+    let session_id = run.session_id.as_deref().unwrap_or_default();
+    rows(
+        &dep.org_id,
+        session_id,
+        run.turn_id.as_deref(),
+        1,
+        opening(dep),
+        now,
+    )
+}
+
+/// Inserts `rows` in statements of bounded size.
+pub(crate) async fn insert(
+    db: &impl ConnectionTrait,
+    rows: Vec<session_event::ActiveModel>,
+) -> StoreResult<()> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
+        session_event::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Appends `event` to the session of run `run`, in the caller's
+/// transaction, which holds the run's row (so nothing else appends).
+pub(crate) async fn append_to_run(
+    db: &impl ConnectionTrait,
+    run: &deployment_run::Model,
+    event: NewEvent,
+    now: i64,
+) -> StoreResult<()> {
+    let Some(session_id) = &run.session_id else {
+        return Ok(());
+    };
+    let Some(session) = session::Entity::find_by_id(session_id).one(db).await? else {
+        return Ok(());
+    };
+    let seq = session.event_seq + 1;
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::EventSeq,
+            sea_orm::sea_query::Expr::value(seq),
+        )
+        .filter(session::Column::Id.eq(session_id))
+        .exec(db)
+        .await?;
+    let rows = rows(
+        &run.org_id,
+        session_id,
+        run.turn_id.as_deref(),
+        seq,
+        vec![event],
+        now,
+    );
+    insert(db, rows).await
+}
+
+/// Which way a list reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Oldest first (the transcript as it happened).
+    #[default]
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
+/// Which events of a session a list shows, and where its page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub limit: u64,
+    pub order: Order,
+    /// Only events after (`seq >`) this one.
+    pub after_seq: Option<i64>,
+    /// Only events before (`seq <`) this one.
+    pub before_seq: Option<i64>,
+    /// Only these types (all when empty).
+    pub types: Vec<EventType>,
+    pub created_gte: Option<i64>,
+    pub created_lte: Option<i64>,
+}
+
+/// One page of events and whether more match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    pub events: Vec<session_event::Model>,
+    pub has_more: bool,
+}
+
+/// One page of session `session_id`'s events (of `org_id`).
+pub async fn list(
+    store: &Store,
+    org_id: &str,
+    session_id: &str,
+    query: &EventQuery,
+) -> StoreResult<EventPage> {
+    use session_event::Column as C;
+    let mut select = session_event::Entity::find()
+        .filter(C::SessionId.eq(session_id))
+        .filter(C::OrgId.eq(org_id));
+    if let Some(seq) = query.after_seq {
+        select = select.filter(C::Seq.gt(seq));
+    }
+    if let Some(seq) = query.before_seq {
+        select = select.filter(C::Seq.lt(seq));
+    }
+    if !query.types.is_empty() {
+        select = select.filter(C::Kind.is_in(query.types.iter().copied()));
+    }
+    if let Some(at) = query.created_gte {
+        select = select.filter(C::CreatedAt.gte(at));
+    }
+    if let Some(at) = query.created_lte {
+        select = select.filter(C::CreatedAt.lte(at));
+    }
+    select = match query.order {
+        Order::Asc => select.order_by_asc(C::Seq),
+        Order::Desc => select.order_by_desc(C::Seq),
+    };
+    let mut events = select.limit(query.limit + 1).all(store.reader()).await?;
+    let has_more = events.len() as u64 > query.limit;
+    events.truncate(query.limit as usize);
+    Ok(EventPage { events, has_more })
+}
+
+/// Event `id` of session `session_id`.
+pub async fn get(
+    store: &Store,
+    session_id: &str,
+    id: &str,
+) -> StoreResult<Option<session_event::Model>> {
+    Ok(session_event::Entity::find_by_id(id)
+        .filter(session_event::Column::SessionId.eq(session_id))
+        .one(store.reader())
+        .await?)
+}
