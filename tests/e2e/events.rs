@@ -14,6 +14,7 @@ on_every_backend!(
     a_run_opens_and_closes_its_session_transcript,
     events_page_and_filter,
     event_lists_refuse_what_they_cannot_serve,
+    runner_appends_are_exactly_once_and_under_the_lease,
 );
 
 async fn events_of(app: &TestApp, session: &str, query: &str) -> Value {
@@ -188,4 +189,143 @@ async fn event_lists_refuse_what_they_cannot_serve(app: &TestApp) {
         let resp = app.get(&format!("/sessions/{id}/events")).await;
         assert_envelope(&resp, 404, "not_found_error", Some("id"));
     }
+}
+
+fn runner_event(
+    sequence: i64,
+    kind: runway_api::enums::EventType,
+    text: &str,
+) -> runway_api::v1::RunnerEvent {
+    runway_api::v1::RunnerEvent {
+        sequence,
+        r#type: kind.to_proto(),
+        created_at: None,
+        fields: Some(runway_api::json_value::object_to_struct(
+            json!({"content": [{"type": "text", "text": text}]})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )),
+    }
+}
+
+async fn runner_appends_are_exactly_once_and_under_the_lease(app: &TestApp) {
+    use runway_api::enums::EventType;
+    use runway_api::v1::{AppendEventsRequest, ClaimTurnRequest, CompleteTurnRequest};
+
+    let seed = app.seed(1).await;
+    app.post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    let mut runner = app.runner_client().await;
+    let turn = runner
+        .claim_turn(app.authed(ClaimTurnRequest {
+            environment_id: seed.environment_id.clone(),
+            runner_name: "test".into(),
+            wait_ms: 5000,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .turn
+        .expect("a turn");
+    let run_id = turn.run.as_ref().unwrap().id.clone();
+    let batch = AppendEventsRequest {
+        run_id: run_id.clone(),
+        lease_id: turn.lease_id.clone(),
+        events: vec![
+            runner_event(1, EventType::AgentMessage, "one"),
+            runner_event(2, EventType::AgentMessage, "two"),
+        ],
+    };
+    let first = runner
+        .append_events(app.authed(batch.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.events.len(), 2);
+    // The answer was lost: the runner sends the same batch, and one more.
+    let mut again = batch.clone();
+    again
+        .events
+        .push(runner_event(3, EventType::AgentMessage, "three"));
+    let second = runner
+        .append_events(app.authed(again))
+        .await
+        .unwrap()
+        .into_inner();
+    let first_ids: Vec<&str> = first.events.iter().map(|e| e.id.as_str()).collect();
+    let second_ids: Vec<&str> = second.events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        &second_ids[..2],
+        &first_ids[..],
+        "the resend records nothing new"
+    );
+    assert_eq!(second_ids.len(), 3);
+
+    // Events of the server's own types, or without a number, are refused.
+    for (event, param) in [
+        (
+            runner_event(4, EventType::SessionStatusIdle, "x"),
+            "events[0].type",
+        ),
+        (
+            runner_event(0, EventType::AgentMessage, "x"),
+            "events[0].sequence",
+        ),
+    ] {
+        let status = runner
+            .append_events(app.authed(AppendEventsRequest {
+                events: vec![event],
+                ..batch.clone()
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        let details = tonic_types::StatusExt::get_error_details(&status);
+        assert_eq!(
+            details.bad_request().unwrap().field_violations[0].field,
+            param
+        );
+    }
+    // Another lease is refused.
+    let wrong = runner
+        .append_events(app.authed(AppendEventsRequest {
+            lease_id: "not-the-lease".into(),
+            ..batch.clone()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), tonic::Code::FailedPrecondition);
+
+    runner
+        .complete_turn(app.authed(CompleteTurnRequest {
+            run_id: run_id.clone(),
+            lease_id: turn.lease_id.clone(),
+        }))
+        .await
+        .unwrap();
+    let late = runner.append_events(app.authed(batch)).await.unwrap_err();
+    assert_eq!(
+        late.code(),
+        tonic::Code::FailedPrecondition,
+        "a finished run takes no events"
+    );
+
+    let page = events_of(app, &turn.session_id, "").await;
+    assert_eq!(
+        types(&page),
+        [
+            "user.message",
+            "session.status_running",
+            "agent.message",
+            "agent.message",
+            "agent.message",
+            "session.status_idle"
+        ]
+    );
+    let texts: Vec<&str> = page["data"].as_array().unwrap()[2..5]
+        .iter()
+        .map(|e| e["content"][0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["one", "two", "three"]);
 }

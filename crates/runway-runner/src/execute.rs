@@ -12,10 +12,14 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use crate::Client;
+use crate::{Client, transcript};
 
 /// How much of the end of stderr a failure report carries.
 pub const STDERR_TAIL_BYTES: usize = 4096;
+
+/// Events read from stdout but not yet uploaded, at most (each at most
+/// 256 KiB): past that the reader waits, and so does the agent.
+const EVENT_QUEUE: usize = 16;
 
 /// How a turn ended, from the runner's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +58,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
         .env("RUNWAY_SESSION_ID", &turn.session_id)
         .env("RUNWAY_DEPLOYMENT_ID", &run.deployment_id)
         .stdin(Stdio::piped())
-        .stdout(Stdio::inherit())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group, so a kill reaches everything it started.
         .process_group(0)
@@ -93,6 +97,35 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
         })
     });
 
+    // The transcript: stdout → events → AppendEvents, with back-pressure.
+    let (events_tx, events_rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let reader = child
+        .stdout
+        .take()
+        .map(|stdout| tokio::spawn(transcript::read(stdout, events_tx)));
+    let uploader = {
+        let mut client = client.clone();
+        let (run_id, lease) = (run.id.clone(), lease.clone());
+        tokio::spawn(
+            async move { transcript::upload(&mut client, &run_id, &lease, events_rx).await },
+        )
+    };
+    // Everything the agent printed is stored before the turn is reported.
+    let transcript_stored = || async {
+        if let Some(reader) = reader {
+            let _ = reader.await;
+        }
+        match uploader.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(transcript::UploadError::LeaseLost)) => Err(TurnOutcome::Abandoned),
+            Ok(Err(transcript::UploadError::Failed(why))) => {
+                tracing::warn!(run_id = %run.id, why, "transcript not stored; the turn is not reported");
+                Err(TurnOutcome::Broken)
+            }
+            Err(_) => Err(TurnOutcome::Broken),
+        }
+    };
+
     let heartbeat_every = Duration::from_millis(turn.heartbeat_interval_ms.max(50) as u64);
     let timeout = Duration::from_millis(turn.timeout_ms.max(0) as u64);
     let deadline = tokio::time::sleep(timeout);
@@ -112,6 +145,9 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
             _ = &mut deadline => {
                 kill("timeout");
                 let _ = child.wait().await;
+                if let Err(outcome) = transcript_stored().await {
+                    return outcome;
+                }
                 let message = format!("The agent ran past timeout_ms ({} ms) and was killed.", turn.timeout_ms);
                 return report_failure(client, &run.id, &lease, RunErrorType::Timeout, message).await;
             }
@@ -132,6 +168,9 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     };
     // The process is gone; whatever it left in its group goes too.
     kill("turn finished");
+    if let Err(outcome) = transcript_stored().await {
+        return outcome;
+    }
     let tail = match stderr {
         Some(task) => task.await.unwrap_or_default(),
         None => String::new(),
@@ -163,7 +202,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
 }
 
 /// Retries a report a few times: the server may be restarting.
-async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
+pub(crate) async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, tonic::Status>>,

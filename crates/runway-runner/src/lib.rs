@@ -9,6 +9,7 @@
 //! process group is killed and nothing is reported.
 
 mod execute;
+pub mod transcript;
 
 use std::time::Duration;
 

@@ -3,9 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runway_api::enums::RunErrorType;
+use runway_api::enums::{EventType, RunErrorType};
+use runway_api::json_value;
 use runway_api::v1::runner_service_server::RunnerService;
 use runway_api::v1::*;
+use runway_store::repo::events::{self, Appended, NewEvent, RunnerEvent};
 use runway_store::repo::turns::{self, Finish};
 use runway_store::repo::{agents, deployments, environments};
 use tonic::{Request, Response, Status};
@@ -18,6 +20,73 @@ use crate::validate;
 
 const MAX_WAIT_MS: i32 = 30_000;
 const MAX_ERROR_MESSAGE_BYTES: usize = 64 * 1024;
+/// Events one `AppendEvents` call may carry.
+pub const MAX_EVENTS_PER_APPEND: usize = 1000;
+/// The largest event, its fields as JSON (a runner splits longer text).
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// A runner's events, checked: known types that are not the server's own,
+/// positive numbers, at most [`MAX_EVENT_BYTES`] each.
+fn runner_events(
+    events: &[runway_api::v1::RunnerEvent],
+    now: i64,
+) -> ServiceResult<Vec<RunnerEvent>> {
+    if events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(ServiceError::invalid(
+            "events",
+            format!(
+                "events may hold at most {MAX_EVENTS_PER_APPEND} events, got {}",
+                events.len()
+            ),
+        ));
+    }
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let kind = EventType::from_proto(e.r#type)
+                .filter(|k| {
+                    !matches!(
+                        k,
+                        EventType::SessionStatusRunning | EventType::SessionStatusIdle
+                    )
+                })
+                .ok_or_else(|| {
+                    ServiceError::invalid(
+                        format!("events[{i}].type"),
+                        "type must be an event type of the catalog other than session.status_*",
+                    )
+                })?;
+            if e.sequence < 1 {
+                return Err(ServiceError::invalid(
+                    format!("events[{i}].sequence"),
+                    "sequence must be 1 or more",
+                ));
+            }
+            let fields = e
+                .fields
+                .as_ref()
+                .map(json_value::struct_to_object)
+                .unwrap_or_default();
+            let size = serde_json::to_vec(&fields)
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX);
+            if size > MAX_EVENT_BYTES {
+                return Err(ServiceError::invalid(
+                    format!("events[{i}].fields"),
+                    format!(
+                        "an event may hold at most {MAX_EVENT_BYTES} bytes of fields, got {size}"
+                    ),
+                ));
+            }
+            Ok(RunnerEvent {
+                runner_seq: e.sequence,
+                event: NewEvent { kind, fields },
+                created_at: e.created_at.as_ref().map(convert::nanos).unwrap_or(now),
+            })
+        })
+        .collect()
+}
 
 pub struct RunnerApi {
     core: Arc<Core>,
@@ -232,5 +301,38 @@ impl RunnerService for RunnerApi {
             run: Some(run),
             retry,
         }))
+    }
+
+    async fn append_events(
+        &self,
+        request: Request<AppendEventsRequest>,
+    ) -> Result<Response<AppendEventsResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let now = self.core.now();
+        let batch = runner_events(&req.events, now)?;
+        let expect = Expect::Lease(req.lease_id.clone());
+        let appended = events::append_for_runner(
+            &self.core.store,
+            &who.org_id,
+            &req.run_id,
+            now,
+            |run| expect.holds(run),
+            batch,
+        )
+        .await
+        .map_err(ServiceError::from)?;
+        match appended {
+            Appended::NotFound => Err(ServiceError::not_found(
+                ResourceKind::DeploymentRun,
+                req.run_id.clone(),
+                "run_id",
+            )
+            .into()),
+            Appended::Refused => Err(not_leased(&req.run_id).into()),
+            Appended::Recorded(rows) => Ok(Response::new(AppendEventsResponse {
+                events: rows.iter().map(convert::event).collect(),
+            })),
+        }
     }
 }

@@ -6,3 +6,4 @@ mod cli;
 mod execution;
 mod harness;
 mod resilience;
+mod transcript;

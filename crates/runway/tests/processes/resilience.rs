@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use runway_store::testing::TestDatabase;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::{LEASE_TTL, Runner, Server, eventually};
 
@@ -24,9 +24,8 @@ async fn a_killed_runner_loses_its_run_and_the_retry_completes_on_another() {
         ("PIDS", pids.path().to_str().unwrap()),
         ("MARKS", marks.path().to_str().unwrap()),
     ];
-    // The first attempt hangs; any later one completes at once.
-    let script =
-        r#"m=$MARKS/$RUNWAY_DEPLOYMENT_ID; if [ -e $m ]; then exit 0; fi; touch $m; sleep 30"#;
+    // The first attempt says so and hangs; any later one says so and completes.
+    let script = r#"m=$MARKS/$RUNWAY_DEPLOYMENT_ID; if [ -e $m ]; then echo second attempt; exit 0; fi; touch $m; echo first attempt; sleep 30"#;
     let dep = api
         .deployment(&agent, &env, script, json!({"max_retries": 1}))
         .await;
@@ -41,6 +40,18 @@ async fn a_killed_runner_loses_its_run_and_the_retry_completes_on_another() {
             .ok()
     })
     .await;
+    let first_run = api.run(&run).await;
+    let first_session = first_run["session_id"].as_str().unwrap().to_string();
+    // What the runner stored before it died stays, once.
+    eventually(
+        LIMIT,
+        "the first attempt's text in its transcript",
+        || async {
+            let page = api.get(&format!("/sessions/{first_session}/events")).await;
+            (page["data"].as_array().unwrap().len() == 3).then_some(())
+        },
+    )
+    .await;
     first_runner.kill9().await;
     let killed_at = Instant::now();
     let lost = api.terminal(&run, LIMIT).await;
@@ -53,6 +64,34 @@ async fn a_killed_runner_loses_its_run_and_the_retry_completes_on_another() {
     assert_eq!(lost["status"], "failed", "{lost}");
     assert_eq!(lost["error"]["type"], "runner_lost_error");
     assert!(noticed <= 2 * LEASE_TTL, "noticed after {noticed:?}");
+    let transcript = api.get(&format!("/sessions/{first_session}/events")).await;
+    let kinds: Vec<&str> = transcript["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "user.message",
+            "session.status_running",
+            "agent.message",
+            "session.status_idle"
+        ]
+    );
+    assert_eq!(
+        transcript["data"][2]["content"],
+        json!([{"type": "text", "text": "first attempt\n"}])
+    );
+    assert_eq!(
+        transcript["data"][3]["stop_reason"]["type"], "error",
+        "a retry follows"
+    );
+    assert_eq!(
+        transcript["data"][3]["stop_reason"]["error"]["type"],
+        "runner_lost_error"
+    );
 
     let second_runner = Runner::start(&server, &env, 1, &env_vars);
     let retry = eventually(LIMIT, "the retry", || async {
@@ -71,6 +110,20 @@ async fn a_killed_runner_loses_its_run_and_the_retry_completes_on_another() {
     assert_eq!(retry["cas_run_extras"]["attempt"], 2);
     let retry = api.terminal(retry["id"].as_str().unwrap(), LIMIT).await;
     assert_eq!(retry["status"], "completed", "{retry}");
+    // The retry has a session and a transcript of its own.
+    let retry_session = retry["session_id"].as_str().unwrap();
+    assert_ne!(retry_session, first_session);
+    let transcript = api.get(&format!("/sessions/{retry_session}/events")).await;
+    let texts: Vec<&Value> = transcript["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "agent.message")
+        .map(|e| &e["content"][0]["text"])
+        .collect();
+    assert_eq!(texts, [&json!("second attempt\n")]);
+    let last = transcript["data"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["stop_reason"], json!({"type": "end_turn"}));
     let dep = api.get(&format!("/deployments/{dep}")).await;
     let stats = &dep["metadata"]["cas_config"]["stats"];
     assert_eq!(stats["total_runs"], 2);
