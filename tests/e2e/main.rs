@@ -11,5 +11,6 @@ mod resources;
 mod rest_errors;
 mod schedules;
 mod seed_flow;
+mod streams;
 mod strict_input;
 mod support;

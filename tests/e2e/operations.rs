@@ -250,7 +250,28 @@ async fn the_openapi_document_is_served_and_checked_in() {
             }
         }
     }
-    assert_eq!(operations, 25, "every REST route of docs/API.md");
+    assert_eq!(operations, 26, "every REST route of docs/API.md");
+    // Every reference resolves (a dangling one makes tools skip what it names).
+    fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v.as_str()) {
+                        ("$ref", Some(target)) => out.push(target),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for target in all {
+        let pointer = target.trim_start_matches('#');
+        assert!(doc.pointer(pointer).is_some(), "dangling {target}");
+    }
     // The closed sets are enums from their one type; creates take Idempotency-Key;
     // what a create returns links to what uses its id.
     assert_eq!(

@@ -85,6 +85,8 @@ impl TestApp {
             clock,
             execution: runway_server::ExecutionConfig::default(),
             reaper_interval: None,
+            // Short, so a test sees heartbeats without waiting 15 s.
+            sse_heartbeat: std::time::Duration::from_millis(300),
         };
         let app = runway::app::start(&config)
             .await

@@ -73,15 +73,32 @@ pub fn over_channel(channel: tonic::transport::Channel) -> GrpcTransport {
     BoxCloneSyncService::new(channel.map_err(|e| TransportError(e.into())))
 }
 
+/// How often an event stream sends a `heartbeat` by default.
+pub const DEFAULT_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The gRPC clients every handler uses.
 #[derive(Clone)]
 pub struct Gateway {
     transport: GrpcTransport,
+    heartbeat: std::time::Duration,
 }
 
 impl Gateway {
     pub fn new(transport: GrpcTransport) -> Self {
-        Self { transport }
+        Self {
+            transport,
+            heartbeat: DEFAULT_HEARTBEAT,
+        }
+    }
+
+    /// Sends an event stream's `heartbeat` every `interval` instead.
+    pub fn with_heartbeat(mut self, interval: std::time::Duration) -> Self {
+        self.heartbeat = interval;
+        self
+    }
+
+    fn heartbeat(&self) -> std::time::Duration {
+        self.heartbeat
     }
 
     fn deployments(&self) -> DeploymentServiceClient<GrpcTransport> {

@@ -121,3 +121,29 @@ pub struct EventFilters {
     #[param(rename = "created_at[lte]", format = DateTime)]
     created_at_lte: Option<String>,
 }
+
+/// `GET /sessions/{id}/events/stream`: where to start and which events.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct StreamFilters {
+    /// Only events of these types (repeat the parameter for more).
+    #[param(rename = "types[]", style = Form, explode)]
+    types: Option<Vec<EventType>>,
+    /// Only events of this type (added to `types[]`).
+    #[param(rename = "type")]
+    kind: Option<EventType>,
+    /// Start after this event; `Last-Event-ID` wins when both are given.
+    #[param(min_length = 1)]
+    after_id: Option<String>,
+}
+
+/// The resume position of a reconnecting SSE client.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct LastEventId {
+    /// The last event id the client saw: the stream resumes right after it.
+    #[param(rename = "Last-Event-ID", min_length = 1, nullable = false)]
+    last_event_id: Option<String>,
+}

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod convert;
 pub mod domain;
 pub mod error;
+pub mod event_bus;
 pub mod health;
 pub mod idempotency;
 pub mod metrics;
@@ -136,6 +137,22 @@ impl Runway {
     /// `check_once`, before answering readiness).
     pub fn health_watcher(&self) -> health::HealthWatcher {
         health::HealthWatcher::new(self.core.store.clone(), self.health.clone())
+    }
+
+    /// Forwards other replicas' event announcements to this process's
+    /// streams until `shutdown` (PostgreSQL; returns at once on SQLite).
+    pub async fn follow_replica_events(&self, shutdown: impl Future<Output = ()>) {
+        self.core
+            .events
+            .clone()
+            .follow_replicas(self.core.store.clone(), shutdown)
+            .await;
+    }
+
+    /// Ends every open event stream (before a graceful shutdown, which
+    /// would otherwise wait for them).
+    pub fn close_streams(&self) {
+        self.core.closing.send_replace(true);
     }
 
     /// The scheduler (fires due schedules).

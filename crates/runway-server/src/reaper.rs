@@ -51,7 +51,9 @@ impl LeaseReaper {
                 message,
             };
             let decide = run_end::finish(expect, outcome, core.retry_policy(), now);
-            turns::finish(&core.store, None, &id, now, decide).await
+            let finish = turns::finish(&core.store, None, &id, now, decide).await?;
+            core.record_finish(&finish);
+            Ok::<_, crate::error::ServiceError>(finish)
         };
         for id in found.lost {
             let message = "The runner executing this run stopped heartbeating; its lease expired."

@@ -38,6 +38,8 @@ pub struct ServeConfig {
     pub execution: ExecutionConfig,
     /// How often the lease reaper runs; `None` disables it in this process.
     pub reaper_interval: Option<Duration>,
+    /// How often an event stream (SSE) sends a `heartbeat`.
+    pub sse_heartbeat: Duration,
 }
 
 /// The database URL `config` means.
@@ -142,7 +144,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let reaper = runway.reaper();
     let health = runway.health_watcher();
     health.check_once().await;
-    let gateway = runway_gateway::Gateway::new(runway_gateway::in_process(routes.clone()));
+    let gateway = runway_gateway::Gateway::new(runway_gateway::in_process(routes.clone()))
+        .with_heartbeat(config.sse_heartbeat);
     let (stop, rx) = watch::channel(false);
     let grpc_task = tokio::spawn({
         let rx = rx.clone();
@@ -172,6 +175,21 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         let rx = rx.clone();
         async move {
             health.run(Duration::from_secs(2), stopped(rx)).await;
+            Ok(())
+        }
+    }));
+    tasks.push(tokio::spawn({
+        let (rx, runway) = (rx.clone(), runway.clone());
+        async move {
+            runway.follow_replica_events(stopped(rx)).await;
+            Ok(())
+        }
+    }));
+    tasks.push(tokio::spawn({
+        let (rx, runway) = (rx.clone(), runway.clone());
+        async move {
+            stopped(rx).await;
+            runway.close_streams();
             Ok(())
         }
     }));

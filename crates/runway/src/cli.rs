@@ -114,6 +114,9 @@ struct ServeArgs {
     /// Do not run the lease reaper in this process (another replica does).
     #[arg(long, env = "RUNWAY_NO_REAPER")]
     no_reaper: bool,
+    /// How often an event stream (SSE) sends a `heartbeat`, in milliseconds.
+    #[arg(long, env = "RUNWAY_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
+    sse_heartbeat_ms: u64,
     /// Also run an embedded runner that executes every turn of the
     /// `default` organization with this command (the single-machine case).
     #[arg(long, env = "RUNWAY_EXEC")]
@@ -154,6 +157,9 @@ struct GatewayArgs {
     /// REST listen address.
     #[arg(long, env = "RUNWAY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     http_addr: SocketAddr,
+    /// How often an event stream (SSE) sends a `heartbeat`, in milliseconds.
+    #[arg(long, env = "RUNWAY_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
+    sse_heartbeat_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -299,6 +305,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .clamp(10, 5_000),
             )
         }),
+        sse_heartbeat: Duration::from_millis(args.sse_heartbeat_ms.max(10)),
     };
     let running = app::start(&config).await?;
     let embedded = match &args.exec {
@@ -363,7 +370,8 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let channel = tonic::transport::Endpoint::from_shared(args.grpc.clone())
         .with_context(|| format!("{:?} is not a URL", args.grpc))?
         .connect_lazy();
-    let gateway = runway_gateway::Gateway::new(runway_gateway::over_channel(channel));
+    let gateway = runway_gateway::Gateway::new(runway_gateway::over_channel(channel))
+        .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
     let listener = tokio::net::TcpListener::bind(args.http_addr)
         .await
         .with_context(|| format!("binding REST to {}", args.http_addr))?;

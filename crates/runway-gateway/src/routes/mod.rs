@@ -47,6 +47,7 @@ pub fn api() -> Router<Gateway> {
         .route("/deployment_runs/{run_id}/cancel", post(runs::cancel))
         .route("/sessions/{id}", get(sessions::get))
         .route("/sessions/{id}/events", get(sessions::list_events))
+        .route("/sessions/{id}/events/stream", get(sessions::stream_events))
         .route("/agents", post(agents::create).get(agents::list))
         .route("/agents/{id}", get(agents::get).post(agents::update))
         .route("/agents/{id}/archive", post(agents::archive))

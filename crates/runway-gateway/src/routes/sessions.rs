@@ -1,9 +1,12 @@
 //! `/sessions/{id}`: the session a run executes in, and its events.
 
 use axum::extract::{RawQuery, State};
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use runway_api::enums::{EventType, SortOrder};
-use runway_api::v1::{GetSessionRequest, ListSessionEventsRequest};
+use runway_api::v1::{GetSessionRequest, ListSessionEventsRequest, StreamSessionEventsRequest};
 
 use super::shared::ok;
 use crate::Gateway;
@@ -81,4 +84,70 @@ pub async fn list_events(
         .await
         .map_err(|s| ApiError::from(s).rename_param("session_id", "id"))?;
     Ok(ok(render::event_list(&response.into_inner())))
+}
+
+/// The header a reconnecting SSE client sends: the last event id it saw.
+const LAST_EVENT_ID: &str = "last-event-id";
+
+#[utoipa::path(
+    operation_id = "StreamSessionEvents",
+    get,
+    path = "/api/v1/cloud/sessions/{id}/events/stream",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session id (sess_ + 32 lowercase hex)."), crate::params::StreamFilters, crate::params::LastEventId),
+    responses(
+        (status = 200, description = "Server-Sent Events: each message is `id: evt_…`, `event: <type>`, `data: <the event as one JSON line>`; the history after `Last-Event-ID` (or all of it) first, then each new event; a `heartbeat` message (`data: {}`) about every 15 s.", content_type = "text/event-stream", body = String),
+        crate::error::ErrorResponses
+    )
+)]
+pub async fn stream_events(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse_only(raw.as_deref(), &["types[]", "type", "after_id"])?;
+    let mut types: Vec<EventType> = q.members("types[]")?;
+    types.extend(q.member::<EventType>("type")?);
+    // A reconnecting client resumes where it stopped, whatever the query says.
+    let resume = headers
+        .get(LAST_EVENT_ID)
+        .map(|v| {
+            v.to_str().map(str::to_string).map_err(|_| {
+                ApiError::invalid(
+                    Some("Last-Event-ID".into()),
+                    "Last-Event-ID must be an event id.",
+                )
+            })
+        })
+        .transpose()?
+        .filter(|v| !v.is_empty());
+    let request = StreamSessionEventsRequest {
+        session_id: id,
+        after_id: resume.or_else(|| q.string("after_id")),
+        types: types.into_iter().map(EventType::to_proto).collect(),
+    };
+    let stream = gw
+        .sessions()
+        .stream_session_events(ctx.request(request))
+        .await
+        .map_err(|s| {
+            ApiError::from(s)
+                .rename_param("session_id", "id")
+                .rename_param("after_id", "Last-Event-ID")
+        })?
+        .into_inner();
+    let events = stream.map(|message| {
+        let event = render::event(&message?.event.unwrap_or_default());
+        SseEvent::default()
+            .id(event.id.clone())
+            .event(event.kind.name())
+            .json_data(&event)
+            .map_err(|e| tonic::Status::internal(e.to_string()))
+    });
+    let heartbeat = KeepAlive::new()
+        .interval(gw.heartbeat())
+        .event(SseEvent::default().event("heartbeat").data("{}"));
+    Ok(Sse::new(events).keep_alive(heartbeat).into_response())
 }

@@ -60,6 +60,11 @@ pub struct Core {
     pub metrics: Arc<crate::metrics::ServerMetrics>,
     /// Manual triggers without an idempotency key, recorded in batches.
     pub triggers: TriggerQueue<ServiceError>,
+    /// Wakes the streams following a session when its events change.
+    pub events: Arc<crate::event_bus::EventBus>,
+    /// Set when the server shuts down: open streams end, so a graceful
+    /// shutdown does not wait for clients that follow forever.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 fn nanos(d: Duration) -> i64 {
@@ -85,6 +90,8 @@ impl Core {
             execution,
             turns_started: Notify::new(),
             metrics,
+            events: Arc::default(),
+            closing: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -93,9 +100,13 @@ impl Core {
         nanos(self.execution.lease_ttl)
     }
 
-    /// Counts how a finish ended in the metrics.
+    /// Counts how a finish ended in the metrics, and wakes the streams
+    /// following its session (its closing event is in).
     pub fn record_finish(&self, finish: &runway_store::repo::turns::Finish) {
         if let runway_store::repo::turns::Finish::Finished { run, .. } = finish {
+            if let Some(session_id) = &run.session_id {
+                self.events.publish(session_id);
+            }
             self.metrics.finished(run.status, run.error_type);
         }
     }

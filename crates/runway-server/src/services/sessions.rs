@@ -8,6 +8,8 @@ use runway_api::v1::*;
 use runway_store::entity::session;
 use runway_store::repo::events::{self, EventQuery, Order};
 use runway_store::repo::{agents, sessions};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::Core;
@@ -42,6 +44,21 @@ impl SessionApi {
             })
     }
 
+    /// Event types named by a request, checked.
+    fn types(types: &[i32]) -> ServiceResult<Vec<EventType>> {
+        types
+            .iter()
+            .map(|t| {
+                EventType::from_proto(*t).ok_or_else(|| {
+                    ServiceError::invalid(
+                        "types",
+                        format!("types must be {}", EventType::expected()),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The list a request asks for, checked.
     async fn query(&self, req: &ListSessionEventsRequest) -> ServiceResult<EventQuery> {
         let limit = req.limit.unwrap_or(DEFAULT_LIMIT);
@@ -64,18 +81,7 @@ impl SessionApi {
                 }
             },
         };
-        let types = req
-            .types
-            .iter()
-            .map(|t| {
-                EventType::from_proto(*t).ok_or_else(|| {
-                    ServiceError::invalid(
-                        "types",
-                        format!("types must be {}", EventType::expected()),
-                    )
-                })
-            })
-            .collect::<ServiceResult<Vec<_>>>()?;
+        let types = Self::types(&req.types)?;
         let after_seq = match &req.after_id {
             Some(id) => Some(self.seq_of(&req.session_id, "after_id", id).await?),
             None => None,
@@ -141,5 +147,97 @@ impl SessionService for SessionApi {
             has_more: page.has_more,
             events: page.events.iter().map(convert::event).collect(),
         }))
+    }
+
+    type StreamSessionEventsStream = ReceiverStream<Result<StreamSessionEventsResponse, Status>>;
+
+    async fn stream_session_events(
+        &self,
+        request: Request<StreamSessionEventsRequest>,
+    ) -> Result<Response<Self::StreamSessionEventsStream>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.into_inner();
+        let session = self.load(&who.org_id, &req.session_id).await?;
+        let types = Self::types(&req.types)?;
+        let after = match &req.after_id {
+            Some(id) => Some(self.seq_of(&session.id, "after_id", id).await?),
+            None => None,
+        };
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let follow = Follow {
+            core: self.core.clone(),
+            org_id: who.org_id,
+            session_id: session.id,
+            types,
+            after,
+        };
+        tokio::spawn(follow.run(tx));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// Events a stream holds for a slow reader before it waits for it.
+const STREAM_BUFFER: usize = 64;
+/// Events read per query while catching up.
+const STREAM_PAGE: u64 = 500;
+
+/// One stream following one session.
+struct Follow {
+    core: Arc<Core>,
+    org_id: String,
+    session_id: String,
+    types: Vec<EventType>,
+    /// The `seq` of the last event sent.
+    after: Option<i64>,
+}
+
+impl Follow {
+    /// Sends what was recorded after the last event sent, then waits to be
+    /// woken, until the client goes away.
+    async fn run(mut self, tx: mpsc::Sender<Result<StreamSessionEventsResponse, Status>>) {
+        let wake = self.core.events.subscribe(&self.session_id);
+        let mut closing = self.core.closing.subscribe();
+        loop {
+            // Registered before reading, so an append in between still wakes.
+            let woken = wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let query = EventQuery {
+                limit: STREAM_PAGE,
+                order: Order::Asc,
+                after_seq: self.after,
+                types: self.types.clone(),
+                ..EventQuery::default()
+            };
+            let page = match events::list(&self.core.store, &self.org_id, &self.session_id, &query)
+                .await
+            {
+                Ok(page) => page,
+                Err(err) => {
+                    let _ = tx.send(Err(ServiceError::from(err).into())).await;
+                    return;
+                }
+            };
+            for event in &page.events {
+                self.after = Some(event.seq);
+                let message = StreamSessionEventsResponse {
+                    event: Some(convert::event(event)),
+                };
+                if tx.send(Ok(message)).await.is_err() {
+                    return;
+                }
+            }
+            if page.has_more {
+                continue;
+            }
+            if *closing.borrow() {
+                return;
+            }
+            tokio::select! {
+                () = &mut woken => {}
+                () = tx.closed() => return,
+                _ = closing.changed() => return,
+            }
+        }
     }
 }

@@ -185,3 +185,119 @@ async fn what_the_agent_prints_is_the_transcript() {
     let rest_ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(grpc_ids, rest_ids);
 }
+
+/// Two `serve` processes on one PostgreSQL: a stream open on one sees
+/// events appended through the other within a second (the database's own
+/// notifications, not polling).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_on_one_replica_follows_appends_through_another() {
+    use eventsource_stream::Eventsource;
+    use futures::StreamExt;
+    use runway_api::enums::EventType;
+    use runway_api::v1::runner_service_client::RunnerServiceClient;
+    use runway_api::v1::{AppendEventsRequest, ClaimTurnRequest, RunnerEvent};
+
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Server::start(db.url(), data_a.path()).await;
+    std::fs::copy(
+        data_a.path().join("admin-token"),
+        data_b.path().join("admin-token"),
+    )
+    .unwrap();
+    let b = Server::start(db.url(), data_b.path()).await;
+    let api = a.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let dep = api.deployment(&agent, &env, "true", json!({})).await;
+    let session = api.trigger(&dep).await["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Following on A.
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/cloud/sessions/{session}/events/stream",
+            a.http
+        ))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = Box::pin(response.bytes_stream().eventsource());
+    let mut next = async || loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("an event")
+            .unwrap()
+            .unwrap();
+        if event.event != "heartbeat" {
+            return event;
+        }
+    };
+    assert_eq!(next().await.event, "user.message");
+    assert_eq!(next().await.event, "session.status_running");
+
+    // Appending through B.
+    let channel = tonic::transport::Channel::from_shared(b.grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut runner = RunnerServiceClient::new(channel);
+    fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request
+    }
+    let turn = runner
+        .claim_turn(authed(
+            &b.token,
+            ClaimTurnRequest {
+                environment_id: env.clone(),
+                runner_name: "b".into(),
+                wait_ms: 5000,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .turn
+        .expect("a turn");
+    let appended_at = std::time::Instant::now();
+    runner
+        .append_events(authed(
+            &b.token,
+            AppendEventsRequest {
+                run_id: turn.run.unwrap().id,
+                lease_id: turn.lease_id,
+                events: vec![RunnerEvent {
+                    sequence: 1,
+                    r#type: EventType::AgentMessage.to_proto(),
+                    created_at: None,
+                    fields: Some(runway_api::json_value::object_to_struct(
+                        json!({"content": [{"type": "text", "text": "from b"}]})
+                            .as_object()
+                            .unwrap()
+                            .clone(),
+                    )),
+                }],
+            },
+        ))
+        .await
+        .unwrap();
+    let event = next().await;
+    let waited = appended_at.elapsed();
+    assert_eq!(event.event, "agent.message");
+    let data: Value = serde_json::from_str(&event.data).unwrap();
+    assert_eq!(data["content"][0]["text"], "from b");
+    assert!(
+        waited < Duration::from_secs(1),
+        "seen on the other replica after {waited:?}"
+    );
+}

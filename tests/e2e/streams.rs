@@ -1,0 +1,219 @@
+//! Following a transcript live over Server-Sent Events, read with a
+//! maintained SSE parser (eventsource-stream): the history first, then
+//! each event as a runner appends it; `Last-Event-ID` resumes exactly after
+//! the last event seen; type filters; heartbeats while nothing happens.
+
+use std::time::Duration;
+
+use eventsource_stream::{Event, Eventsource};
+use futures::{Stream, StreamExt};
+use runway_api::enums::EventType;
+use runway_api::v1::{AppendEventsRequest, ClaimTurnRequest, RunnerEvent, Turn};
+use serde_json::{Value, json};
+
+use crate::on_every_backend;
+use crate::support::{TestApp, assert_envelope};
+
+on_every_backend!(
+    a_stream_replays_then_follows_and_resumes,
+    a_stream_refuses_what_it_cannot_follow,
+);
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn open(
+    app: &TestApp,
+    session: &str,
+    query: &str,
+    last_event_id: Option<&str>,
+) -> impl Stream<Item = Event> + Unpin {
+    let mut request = app
+        .http
+        .get(format!(
+            "{}/sessions/{session}/events/stream{query}",
+            app.base
+        ))
+        .bearer_auth(&app.token);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    Box::pin(
+        response
+            .bytes_stream()
+            .eventsource()
+            .map(|event| event.expect("a well-formed SSE message")),
+    )
+}
+
+/// The next message that is not a heartbeat.
+async fn next_event(stream: &mut (impl Stream<Item = Event> + Unpin)) -> Event {
+    loop {
+        let event = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("an event in time")
+            .expect("the stream stays open");
+        if event.event != "heartbeat" {
+            return event;
+        }
+    }
+}
+
+fn message(sequence: i64, text: &str) -> RunnerEvent {
+    RunnerEvent {
+        sequence,
+        r#type: EventType::AgentMessage.to_proto(),
+        created_at: None,
+        fields: Some(runway_api::json_value::object_to_struct(
+            json!({"content": [{"type": "text", "text": text}]})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )),
+    }
+}
+
+async fn claim(app: &TestApp, environment: &str) -> Turn {
+    app.runner_client()
+        .await
+        .claim_turn(app.authed(ClaimTurnRequest {
+            environment_id: environment.to_string(),
+            runner_name: "test".into(),
+            wait_ms: 5000,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .turn
+        .expect("a turn")
+}
+
+async fn append(app: &TestApp, turn: &Turn, events: Vec<RunnerEvent>) {
+    app.runner_client()
+        .await
+        .append_events(app.authed(AppendEventsRequest {
+            run_id: turn.run.as_ref().unwrap().id.clone(),
+            lease_id: turn.lease_id.clone(),
+            events,
+        }))
+        .await
+        .unwrap();
+}
+
+async fn a_stream_replays_then_follows_and_resumes(app: &TestApp) {
+    let seed = app.seed(1).await;
+    let run = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    let session = run.body["session_id"].as_str().unwrap().to_string();
+    let listed = app.get(&format!("/sessions/{session}/events")).await.body;
+
+    // Connected mid-run: the history first, exactly as the list shows it.
+    let mut stream = open(app, &session, "", None).await;
+    for expected in listed["data"].as_array().unwrap() {
+        let event = next_event(&mut stream).await;
+        assert_eq!(event.id, expected["id"].as_str().unwrap());
+        assert_eq!(event.event, expected["type"].as_str().unwrap());
+        let data: Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(&data, expected);
+        assert!(!event.data.contains('\n'), "one JSON line");
+    }
+
+    // Then live: what the runner appends arrives as it is recorded.
+    let turn = claim(app, &seed.environment_id).await;
+    append(app, &turn, vec![message(1, "one"), message(2, "two")]).await;
+    let one = next_event(&mut stream).await;
+    let two = next_event(&mut stream).await;
+    assert_eq!(one.event, "agent.message");
+    let one_data: Value = serde_json::from_str(&one.data).unwrap();
+    assert_eq!(one_data["content"][0]["text"], "one");
+    let two_data: Value = serde_json::from_str(&two.data).unwrap();
+    assert_eq!(two_data["content"][0]["text"], "two");
+
+    // While nothing happens, heartbeats.
+    let heartbeat = tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("a heartbeat in time")
+        .unwrap();
+    assert_eq!(heartbeat.event, "heartbeat");
+    assert_eq!(heartbeat.data, "{}");
+    drop(stream);
+
+    // Reconnected with Last-Event-ID: exactly what came after it.
+    append(app, &turn, vec![message(3, "three")]).await;
+    let mut resumed = open(app, &session, "", Some(&one.id)).await;
+    let first = next_event(&mut resumed).await;
+    assert_eq!(first.id, two.id);
+    let second = next_event(&mut resumed).await;
+    let data: Value = serde_json::from_str(&second.data).unwrap();
+    assert_eq!(data["content"][0]["text"], "three");
+
+    // A type filter: only those events, history and live.
+    let mut filtered = open(app, &session, "?types[]=agent.message", None).await;
+    for text in ["one", "two", "three"] {
+        let event = next_event(&mut filtered).await;
+        assert_eq!(event.event, "agent.message");
+        let data: Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(data["content"][0]["text"], text);
+    }
+    let run_id = run.body["id"].as_str().unwrap();
+    app.post_empty(&format!("/deployment_runs/{run_id}/cancel"))
+        .await;
+    // The closing event reaches the unfiltered stream, not the filtered one.
+    let closing = next_event(&mut resumed).await;
+    assert_eq!(closing.event, "session.status_idle");
+    let nothing = tokio::time::timeout(Duration::from_millis(800), async {
+        loop {
+            let e = filtered.next().await.unwrap();
+            if e.event != "heartbeat" {
+                return e;
+            }
+        }
+    })
+    .await;
+    assert!(
+        nothing.is_err(),
+        "the filtered stream shows no other type: {nothing:?}"
+    );
+}
+
+async fn a_stream_refuses_what_it_cannot_follow(app: &TestApp) {
+    let seed = app.seed(1).await;
+    let run = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    let session = run.body["session_id"].as_str().unwrap();
+    let path = format!("/sessions/{session}/events/stream");
+    let auth = format!("Bearer {}", app.token);
+    let unknown = app
+        .call(
+            "GET",
+            &path,
+            None,
+            &[
+                ("authorization", &auth),
+                ("last-event-id", "evt_00000000000000000000000000000000"),
+            ],
+        )
+        .await;
+    assert_envelope(
+        &unknown,
+        400,
+        "invalid_request_error",
+        Some("Last-Event-ID"),
+    );
+    let bad_type = app.get(&format!("{path}?type=agent.dance")).await;
+    assert_envelope(&bad_type, 400, "invalid_request_error", Some("type"));
+    let missing = app
+        .get("/sessions/sess_00000000000000000000000000000000/events/stream")
+        .await;
+    assert_envelope(&missing, 404, "not_found_error", Some("id"));
+    let other = app.other_org_token().await;
+    let foreign_auth = format!("Bearer {other}");
+    let foreign = app
+        .call("GET", &path, None, &[("authorization", &foreign_auth)])
+        .await;
+    assert_envelope(&foreign, 404, "not_found_error", Some("id"));
+}
