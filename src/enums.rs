@@ -243,14 +243,19 @@ closed_set! {
 }
 
 closed_set! {
-    /// Where a session is in its life.
+    /// Where a session is in its life: `idle → processing → (canceling →)
+    /// idle`, and `archived`.
     pub enum SessionStatus: proto SessionStatus {
-        /// Its run is executing.
-        Running = "running",
-        /// Its run completed.
-        Completed = "completed",
-        /// Its run failed.
-        Failed = "failed",
+        /// Not working on a turn: its run ended.
+        Idle = "idle",
+        /// Working on a turn: its run is executing.
+        Processing = "processing",
+        /// Stopping its turn after an interrupt. runway stops a turn at once
+        /// (the run fails `canceled_error` in the same transaction), so a
+        /// deployment session passes through it without resting there.
+        Canceling = "canceling",
+        /// Archived: it takes no more events.
+        Archived = "archived",
     }
 }
 
@@ -416,6 +421,10 @@ closed_set! {
         SessionNotFound = "SESSION_NOT_FOUND",
         /// No such event in the session (an `after_id` / `before_id`).
         SessionEventNotFound = "SESSION_EVENT_NOT_FOUND",
+        /// A session of this kind does not take events of this type.
+        SessionEventNotAccepted = "SESSION_EVENT_NOT_ACCEPTED",
+        /// An interrupt of a session that is not working on a turn.
+        SessionNotProcessing = "SESSION_NOT_PROCESSING",
         /// The deployment is archived.
         DeploymentArchived = "DEPLOYMENT_ARCHIVED",
         /// The deployment is paused.

@@ -15,6 +15,7 @@ on_every_backend!(
     events_page_and_filter,
     event_lists_refuse_what_they_cannot_serve,
     runner_appends_are_exactly_once_and_under_the_lease,
+    a_user_interrupt_stops_the_running_turn,
 );
 
 async fn events_of(app: &TestApp, session: &str, query: &str) -> Value {
@@ -328,4 +329,97 @@ async fn runner_appends_are_exactly_once_and_under_the_lease(app: &TestApp) {
         .map(|e| e["content"][0]["text"].as_str().unwrap())
         .collect();
     assert_eq!(texts, ["one", "two", "three"]);
+}
+
+async fn a_user_interrupt_stops_the_running_turn(app: &TestApp) {
+    let seed = app.seed(1).await;
+    let run = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    let session = run.body["session_id"].as_str().unwrap().to_string();
+    let run_id = run.body["id"].as_str().unwrap().to_string();
+    let path = format!("/sessions/{session}/events");
+    assert_eq!(
+        app.get(&format!("/sessions/{session}")).await.body["status"],
+        "processing"
+    );
+
+    // What a deployment session cannot take: 409, and nothing changes.
+    let message = app
+        .post(
+            &path,
+            json!({"events": [{"type": "user.message", "content": "more"}]}),
+        )
+        .await;
+    assert_envelope(&message, 409, "conflict_error", None);
+    let two = app
+        .post(
+            &path,
+            json!({"events": [{"type": "user.interrupt"}, {"type": "user.interrupt"}]}),
+        )
+        .await;
+    assert_envelope(&two, 409, "conflict_error", None);
+    for (body, param) in [
+        (json!({"events": []}), Some("events")),
+        (
+            json!({"events": [{"type": "user.dance"}]}),
+            Some("events[0].type"),
+        ),
+        (json!({"events": [{}]}), Some("events[0].type")),
+        (json!({}), Some("events")),
+    ] {
+        let resp = app.post(&path, body).await;
+        assert_envelope(&resp, 400, "invalid_request_error", param);
+    }
+    assert_eq!(
+        app.get(&format!("/deployment_runs/{run_id}")).await.body["status"],
+        "running"
+    );
+
+    let sent = app
+        .post(&path, json!({"events": [{"type": "user.interrupt"}]}))
+        .await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    assert_eq!(keys(&sent.body), BTreeSet::from(["data"]));
+    let interrupt = &sent.body["data"][0];
+    assert_eq!(interrupt["type"], "user.interrupt");
+    assert_eq!(interrupt["session_id"], session.as_str());
+    assert_id(&interrupt["id"], "evt_");
+
+    let run = app.get(&format!("/deployment_runs/{run_id}")).await.body;
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["error"]["type"], "canceled_error");
+    assert_eq!(
+        app.get(&format!("/sessions/{session}")).await.body["status"],
+        "idle"
+    );
+    let events = events_of(app, &session, "").await;
+    assert_eq!(
+        types(&events),
+        [
+            "user.message",
+            "session.status_running",
+            "user.interrupt",
+            "session.status_idle"
+        ]
+    );
+    assert_eq!(events["data"][2]["id"], interrupt["id"]);
+    assert_eq!(events["data"][3]["stop_reason"]["type"], "interrupted");
+
+    // Nothing left to interrupt.
+    let again = app
+        .post(&path, json!({"events": [{"type": "user.interrupt"}]}))
+        .await;
+    assert_envelope(&again, 409, "conflict_error", None);
+    let other = app.other_org_token().await;
+    let auth = format!("Bearer {other}");
+    let foreign = app
+        .call(
+            "POST",
+            &path,
+            Some(json!({"events": [{"type": "user.interrupt"}]}).to_string()),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_envelope(&foreign, 404, "not_found_error", Some("id"));
 }

@@ -27,7 +27,7 @@ use crate::routes::{agents, deployments, environments, runs, sessions};
         runs::trigger, runs::list_for_deployment, runs::get_for_deployment, runs::list_all, runs::get, runs::cancel,
         agents::create, agents::list, agents::get, agents::update, agents::archive,
         environments::create, environments::list, environments::get, environments::update, environments::archive,
-        sessions::get, sessions::list_events, sessions::stream_events,
+        sessions::get, sessions::list_events, sessions::send_events, sessions::stream_events,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,

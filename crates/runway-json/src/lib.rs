@@ -709,3 +709,16 @@ pub fn event_list(response: &v1::ListSessionEventsResponse) -> SessionEventListJ
         last_id: response.last_id.clone(),
     }
 }
+
+/// The events a user sent, as recorded.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = SentEvents)]
+pub struct SentEventsJson {
+    pub data: Vec<SessionEventJson>,
+}
+
+pub fn sent_events(response: &v1::SendSessionEventsResponse) -> SentEventsJson {
+    SentEventsJson {
+        data: response.events.iter().map(event).collect(),
+    }
+}

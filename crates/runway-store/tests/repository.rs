@@ -628,7 +628,8 @@ async fn a_finish_takes_the_deployment_lock_before_the_run() {
                 ended.completed_at = Some(now);
                 Ok::<_, StoreError>(FinishDecision::End {
                     ended: Box::new(ended),
-                    session: runway_api::enums::SessionStatus::Failed,
+                    session: runway_api::enums::SessionStatus::Idle,
+                    interjected: Vec::new(),
                     closing: runway_store::repo::events::NewEvent::bare(
                         runway_api::enums::EventType::SessionStatusIdle,
                     ),

@@ -46,7 +46,10 @@ pub fn api() -> Router<Gateway> {
         .route("/deployment_runs/{run_id}", get(runs::get))
         .route("/deployment_runs/{run_id}/cancel", post(runs::cancel))
         .route("/sessions/{id}", get(sessions::get))
-        .route("/sessions/{id}/events", get(sessions::list_events))
+        .route(
+            "/sessions/{id}/events",
+            get(sessions::list_events).post(sessions::send_events),
+        )
         .route("/sessions/{id}/events/stream", get(sessions::stream_events))
         .route("/agents", post(agents::create).get(agents::list))
         .route("/agents/{id}", get(agents::get).post(agents::update))

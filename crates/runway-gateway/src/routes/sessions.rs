@@ -6,7 +6,13 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use runway_api::enums::{EventType, SortOrder};
-use runway_api::v1::{GetSessionRequest, ListSessionEventsRequest, StreamSessionEventsRequest};
+use runway_api::v1::{
+    GetSessionRequest, ListSessionEventsRequest, SendSessionEventsRequest,
+    StreamSessionEventsRequest, UserEvent,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::shared::ok;
 use crate::Gateway;
@@ -150,4 +156,75 @@ pub async fn stream_events(
         .interval(gw.heartbeat())
         .event(SseEvent::default().event("heartbeat").data("{}"));
     Ok(Sse::new(events).keep_alive(heartbeat).into_response())
+}
+
+/// The body of `POST /sessions/{id}/events`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = SendSessionEventsBody)]
+pub struct SendBody {
+    /// The events to send, in order; a deployment session takes one `user.interrupt`.
+    #[schema(value_type = Vec<UserEventInput>, min_items = 1, max_items = 50)]
+    events: Vec<Map<String, Value>>,
+}
+
+/// An event a user sends: its `type` and its type-specific fields.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct UserEventInput {
+    #[schema(rename = "type")]
+    kind: EventType,
+    #[schema(inline)]
+    #[serde(flatten)]
+    fields: std::collections::BTreeMap<String, Value>,
+}
+
+#[utoipa::path(
+    operation_id = "SendSessionEvents",
+    post,
+    path = "/api/v1/cloud/sessions/{id}/events",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session id (sess_ + 32 lowercase hex).")),
+    request_body = SendBody,
+    responses((status = 202, description = "Accepted: the events as recorded", body = runway_json::SentEventsJson), crate::error::ErrorResponses)
+)]
+pub async fn send_events(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    let b: SendBody = crate::body::required(&headers, &body)?;
+    let events = b
+        .events
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut fields)| {
+            let kind = match fields.remove("type") {
+                Some(Value::String(name)) => EventType::from_name(&name),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    Some(format!("events[{i}].type")),
+                    format!("type must be {}.", EventType::expected()),
+                )
+            })?;
+            Ok(UserEvent {
+                r#type: kind.to_proto(),
+                fields: Some(runway_api::json_value::object_to_struct(fields)),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let response = gw
+        .sessions()
+        .send_session_events(ctx.request(SendSessionEventsRequest {
+            session_id: id,
+            events,
+        }))
+        .await
+        .map_err(|s| ApiError::from(s).rename_param("session_id", "id"))?;
+    let sent = render::sent_events(&response.into_inner());
+    Ok((axum::http::StatusCode::ACCEPTED, axum::Json(sent)).into_response())
 }

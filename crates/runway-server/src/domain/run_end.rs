@@ -118,12 +118,10 @@ pub fn ended(run: &deployment_run::Model, outcome: &Outcome, now: i64) -> deploy
     ended
 }
 
-/// The session status that goes with an ended run.
-pub fn session_status(outcome: &Outcome) -> SessionStatus {
-    match outcome {
-        Outcome::Completed => SessionStatus::Completed,
-        Outcome::Failed { .. } => SessionStatus::Failed,
-    }
+/// The session status that goes with an ended run: idle, whatever the
+/// outcome (the stop reason says how the turn ended).
+pub fn session_status(_outcome: &Outcome) -> SessionStatus {
+    SessionStatus::Idle
 }
 
 /// The `session.status_idle` that closes the run's turn: why the session
@@ -177,8 +175,45 @@ pub fn finish(
         Ok(FinishDecision::End {
             ended: Box::new(ended(run, &outcome, now)),
             session: session_status(&outcome),
+            interjected: Vec::new(),
             closing: closing_event(&outcome, retry_after.is_some()),
             retry_after,
+        })
+    }
+}
+
+/// How a user's cancel ends a run.
+pub fn canceled() -> Outcome {
+    Outcome::Failed {
+        error_type: RunErrorType::Canceled,
+        message: "The run was canceled.".to_string(),
+    }
+}
+
+/// A user's `user.interrupt` of a session's running turn: the run ends as a
+/// cancel ends it (never retried), with `interrupt` recorded just before
+/// the closing event.
+pub fn interrupt(
+    interrupt: NewEvent,
+    now: i64,
+) -> impl FnOnce(&deployment::Model, &deployment_run::Model) -> ServiceResult<FinishDecision> {
+    let cancel = finish(Expect::Active, canceled(), RetryPolicy::Never, now);
+    move |dep, run| {
+        Ok(match cancel(dep, run)? {
+            FinishDecision::End {
+                ended,
+                session,
+                closing,
+                retry_after,
+                ..
+            } => FinishDecision::End {
+                ended,
+                session,
+                interjected: vec![interrupt],
+                closing,
+                retry_after,
+            },
+            FinishDecision::Refuse => FinishDecision::Refuse,
         })
     }
 }
@@ -305,6 +340,7 @@ mod tests {
             session,
             closing,
             retry_after,
+            ..
         } = decision
         else {
             panic!("refused");
@@ -323,7 +359,7 @@ mod tests {
         assert_eq!(ended.error_message.as_deref(), Some("exit 1"));
         assert_eq!(ended.completed_at, Some(3_500 * MS));
         assert_eq!(ended.duration_ms, Some(2_500));
-        assert_eq!(session, SessionStatus::Failed);
+        assert_eq!(session, SessionStatus::Idle);
         assert_eq!(retry_after, Some(3_500 * MS + 5));
 
         let done = finish(Expect::Active, Outcome::Completed, policy, 2_000 * MS)(&dep, &r);
@@ -333,6 +369,7 @@ mod tests {
                 session,
                 closing,
                 retry_after,
+                ..
             } => {
                 assert_eq!(
                     serde_json::Value::Object(closing.fields),
@@ -340,7 +377,7 @@ mod tests {
                 );
                 assert_eq!(ended.status, RunStatus::Completed);
                 assert_eq!(ended.error_type, None);
-                assert_eq!(session, SessionStatus::Completed);
+                assert_eq!(session, SessionStatus::Idle);
                 assert_eq!(retry_after, None, "a completed run is never retried");
             }
             FinishDecision::Refuse => panic!("refused"),

@@ -142,7 +142,7 @@ fn finish_answer(
             "run_id",
         )),
         Finish::Refused(_) => Err(not_leased(run_id)),
-        Finish::Finished { run, retry } => {
+        Finish::Finished { run, retry, .. } => {
             Ok((convert::run(&run), retry.as_deref().map(convert::run)))
         }
     }

@@ -1,6 +1,6 @@
 //! The run RPCs of DeploymentService: trigger, read, list.
 
-use runway_api::enums::{RunErrorType, RunStatus, TriggerType};
+use runway_api::enums::{RunStatus, TriggerType};
 use runway_api::v1::*;
 use runway_store::repo::deployments;
 use runway_store::repo::runs::{self, RunFilter, TriggerCause};
@@ -11,7 +11,7 @@ use super::Core;
 use crate::convert;
 use crate::domain::deployment_not_found as not_found;
 use crate::domain::gate::concurrency_gate;
-use crate::domain::run_end::{self, Expect, Outcome, RetryPolicy};
+use crate::domain::run_end::{self, Expect, RetryPolicy};
 use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging;
 use crate::validate;
@@ -194,11 +194,7 @@ pub async fn cancel_run(
     let id = request.get_ref().run_id.as_str();
     validate::known_id(ResourceKind::DeploymentRun, "run_id", id)?;
     let now = core.now();
-    let outcome = Outcome::Failed {
-        error_type: RunErrorType::Canceled,
-        message: "The run was canceled.".to_string(),
-    };
-    let decide = run_end::finish(Expect::Active, outcome, RetryPolicy::Never, now);
+    let decide = run_end::finish(Expect::Active, run_end::canceled(), RetryPolicy::Never, now);
     let result = turns::finish(&core.store, Some(&who.org_id), id, now, decide).await?;
     core.record_finish(&result);
     match result {

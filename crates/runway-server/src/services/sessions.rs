@@ -6,7 +6,8 @@ use runway_api::enums::{EventType, SortOrder};
 use runway_api::v1::session_service_server::SessionService;
 use runway_api::v1::*;
 use runway_store::entity::session;
-use runway_store::repo::events::{self, EventQuery, Order};
+use runway_store::repo::events::{self, EventQuery, NewEvent, Order};
+use runway_store::repo::turns::{self, Finish};
 use runway_store::repo::{agents, sessions};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -14,7 +15,8 @@ use tonic::{Request, Response, Status};
 
 use super::Core;
 use crate::convert;
-use crate::error::{ResourceKind, ServiceError, ServiceResult};
+use crate::domain::run_end;
+use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::validate;
 
@@ -149,6 +151,69 @@ impl SessionService for SessionApi {
         }))
     }
 
+    async fn send_session_events(
+        &self,
+        request: Request<SendSessionEventsRequest>,
+    ) -> Result<Response<SendSessionEventsResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let session = self.load(&who.org_id, &req.session_id).await?;
+        let events = user_events(&req.events)?;
+        // A deployment session's turns are its runs': the only thing a user
+        // can send it is an interrupt of the running one.
+        if let Some((i, event)) = events
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.kind != EventType::UserInterrupt)
+        {
+            return Err(ServiceError::precondition(
+                Reason::SessionEventNotAccepted,
+                format!(
+                    "events[{i}]: a deployment session takes only user.interrupt, not {}",
+                    event.kind
+                ),
+            )
+            .into());
+        }
+        if events.len() > 1 {
+            return Err(ServiceError::precondition(
+                Reason::SessionEventNotAccepted,
+                "a deployment session takes one user.interrupt at a time",
+            )
+            .into());
+        }
+        let now = self.core.now();
+        let interrupt = events.into_iter().next().expect("1 or more events");
+        let decide = run_end::interrupt(interrupt, now);
+        let finish = turns::finish(
+            &self.core.store,
+            Some(&who.org_id),
+            &session.deployment_run_id,
+            now,
+            decide,
+        )
+        .await?;
+        self.core.record_finish(&finish);
+        match finish {
+            Finish::Finished { events, .. } => Ok(Response::new(SendSessionEventsResponse {
+                // What the caller sent, as recorded (the closing event is the server's).
+                events: events
+                    .iter()
+                    .filter(|e| e.kind == EventType::UserInterrupt)
+                    .map(convert::event)
+                    .collect(),
+            })),
+            Finish::Refused(_) | Finish::NotFound => Err(ServiceError::precondition(
+                Reason::SessionNotProcessing,
+                format!(
+                    "Session {} is not working on a turn: nothing to interrupt",
+                    session.id
+                ),
+            )
+            .into()),
+        }
+    }
+
     type StreamSessionEventsStream = ReceiverStream<Result<StreamSessionEventsResponse, Status>>;
 
     async fn stream_session_events(
@@ -240,4 +305,40 @@ impl Follow {
             }
         }
     }
+}
+
+/// Events a user may send at once.
+const MAX_USER_EVENTS: usize = 50;
+
+/// A user's events, checked: 1–50 of known types, fields as JSON.
+fn user_events(events: &[UserEvent]) -> ServiceResult<Vec<NewEvent>> {
+    if events.is_empty() || events.len() > MAX_USER_EVENTS {
+        return Err(ServiceError::invalid(
+            "events",
+            format!(
+                "events must hold 1 to {MAX_USER_EVENTS} events, got {}",
+                events.len()
+            ),
+        ));
+    }
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let kind = EventType::from_proto(e.r#type).ok_or_else(|| {
+                ServiceError::invalid(
+                    format!("events[{i}].type"),
+                    format!("type must be {}", EventType::expected()),
+                )
+            })?;
+            Ok(NewEvent {
+                kind,
+                fields: e
+                    .fields
+                    .as_ref()
+                    .map(runway_api::json_value::struct_to_object)
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
 }

@@ -8,6 +8,7 @@ mod m20261124_000002_missed_fires;
 mod m20261124_000003_run_execution;
 mod m20261124_000004_active_runs;
 mod m20261125_000005_session_events;
+mod m20261125_000006_session_status;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_run_execution::Migration),
             Box::new(m20261124_000004_active_runs::Migration),
             Box::new(m20261125_000005_session_events::Migration),
+            Box::new(m20261125_000006_session_status::Migration),
         ]
     }
 }

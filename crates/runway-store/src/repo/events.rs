@@ -3,9 +3,7 @@
 //! transaction that starts or ends the run; reads page by `seq`.
 
 use runway_api::enums::EventType;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Map, Value};
 
 use crate::entity::{deployment, deployment_run, session, session_event};
@@ -45,21 +43,21 @@ pub(crate) fn rows(
     first_seq: i64,
     events: Vec<NewEvent>,
     now: i64,
-) -> Vec<session_event::ActiveModel> {
+) -> Vec<session_event::Model> {
     events
         .into_iter()
         .zip(first_seq..)
-        .map(|(event, seq)| session_event::ActiveModel {
-            id: Set(IdKind::Event.generate()),
-            org_id: Set(org_id.to_string()),
-            session_id: Set(session_id.to_string()),
-            seq: Set(seq),
-            kind: Set(event.kind),
-            turn_id: Set(turn_id.map(str::to_string)),
-            fields: Set(JsonText(event.fields)),
-            runner_seq: Set(None),
-            created_at: Set(now),
-            processed_at: Set(now),
+        .map(|(event, seq)| session_event::Model {
+            id: IdKind::Event.generate(),
+            org_id: org_id.to_string(),
+            session_id: session_id.to_string(),
+            seq,
+            kind: event.kind,
+            turn_id: turn_id.map(str::to_string),
+            fields: JsonText(event.fields),
+            runner_seq: None,
+            created_at: now,
+            processed_at: now,
         })
         .collect()
 }
@@ -88,7 +86,7 @@ pub(crate) fn opening_rows(
     dep: &deployment::Model,
     run: &deployment_run::Model,
     now: i64,
-) -> Vec<session_event::ActiveModel> {
+) -> Vec<session_event::Model> {
     let session_id = run.session_id.as_deref().unwrap_or_default();
     rows(
         &dep.org_id,
@@ -103,9 +101,12 @@ pub(crate) fn opening_rows(
 /// Inserts `rows` in statements of bounded size.
 pub(crate) async fn insert(
     db: &impl ConnectionTrait,
-    rows: Vec<session_event::ActiveModel>,
+    rows: Vec<session_event::Model>,
 ) -> StoreResult<()> {
-    let mut rows = rows.into_iter().peekable();
+    let mut rows = rows
+        .into_iter()
+        .map(session_event::ActiveModel::from)
+        .peekable();
     while rows.peek().is_some() {
         let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
         session_event::Entity::insert_many(chunk)
@@ -115,25 +116,27 @@ pub(crate) async fn insert(
     Ok(())
 }
 
-/// Appends `event` to the session of run `run`, in the caller's
+/// Appends `events` to the session of run `run`, in the caller's
 /// transaction, which holds the run's row (so nothing else appends).
+/// Returns them as recorded.
 pub(crate) async fn append_to_run(
     db: &impl ConnectionTrait,
     run: &deployment_run::Model,
-    event: NewEvent,
+    events: Vec<NewEvent>,
     now: i64,
-) -> StoreResult<()> {
+) -> StoreResult<Vec<session_event::Model>> {
     let Some(session_id) = &run.session_id else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let Some(session) = session::Entity::find_by_id(session_id).one(db).await? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
-    let seq = session.event_seq + 1;
+    let first = session.event_seq + 1;
+    let last = session.event_seq + events.len() as i64;
     session::Entity::update_many()
         .col_expr(
             session::Column::EventSeq,
-            sea_orm::sea_query::Expr::value(seq),
+            sea_orm::sea_query::Expr::value(last),
         )
         .filter(session::Column::Id.eq(session_id))
         .exec(db)
@@ -142,12 +145,13 @@ pub(crate) async fn append_to_run(
         &run.org_id,
         session_id,
         run.turn_id.as_deref(),
-        seq,
-        vec![event],
+        first,
+        events,
         now,
     );
-    insert(db, rows).await?;
-    announce(db, session_id).await
+    insert(db, rows.clone()).await?;
+    announce(db, session_id).await?;
+    Ok(rows)
 }
 
 /// Which way a list reads.
@@ -320,15 +324,7 @@ pub async fn append_for_runner(
             .filter(session::Column::Id.eq(&session_id))
             .exec(&txn)
             .await?;
-        insert(
-            &txn,
-            fresh
-                .iter()
-                .cloned()
-                .map(session_event::ActiveModel::from)
-                .collect(),
-        )
-        .await?;
+        insert(&txn, fresh.clone()).await?;
         announce(&txn, &session_id).await?;
     }
     txn.commit().await?;

@@ -191,7 +191,7 @@ pub(crate) fn skip(
 /// What starting a run adds: its session and the session's opening events.
 pub(crate) struct Started {
     pub session: session::ActiveModel,
-    pub events: Vec<session_event::ActiveModel>,
+    pub events: Vec<session_event::Model>,
 }
 
 impl Started {
@@ -237,7 +237,7 @@ fn open_session(
             .unwrap_or_else(|| dep.environment_id.clone())),
         agent_id: Set(run.agent_id.clone()),
         agent_version: Set(run.agent_version),
-        status: Set(SessionStatus::Running),
+        status: Set(SessionStatus::Processing),
         event_seq: Set(0),
         created_at: Set(now),
         updated_at: Set(now),

@@ -16,7 +16,7 @@ use super::events::{self, NewEvent};
 use super::runs;
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
-use crate::entity::session;
+use crate::entity::{session, session_event};
 use crate::ids::IdKind;
 use crate::{Store, StoreError, StoreResult};
 
@@ -103,6 +103,9 @@ pub enum FinishDecision {
     End {
         ended: Box<deployment_run::Model>,
         session: SessionStatus,
+        /// Events recorded before `closing` (e.g. the `user.interrupt` that
+        /// ends the turn).
+        interjected: Vec<NewEvent>,
         closing: NewEvent,
         retry_after: Option<i64>,
     },
@@ -115,10 +118,12 @@ pub enum Finish {
     NotFound,
     /// The decision refused; nothing changed. Carries the run as it is.
     Refused(Box<deployment_run::Model>),
-    /// The run ended (and maybe a retry was created).
+    /// The run ended (and maybe a retry was created); `events` are those
+    /// appended to its session, the closing one last.
     Finished {
         run: Box<deployment_run::Model>,
         retry: Option<Box<deployment_run::Model>>,
+        events: Vec<session_event::Model>,
     },
 }
 
@@ -161,16 +166,22 @@ pub async fn finish<E: From<StoreError>>(
         return Ok(Finish::NotFound);
     };
     let dep = dep.ok_or_else(|| StoreError::Corrupt(format!("run {run_id} has no deployment")))?;
-    let (ended, session_status, closing, retry_after) = match decide(&dep, &run)? {
+    let (ended, session_status, appended, retry_after) = match decide(&dep, &run)? {
         FinishDecision::Refuse => return Ok(Finish::Refused(Box::new(run))),
         FinishDecision::End {
             ended,
             session,
+            interjected,
             closing,
             retry_after,
-        } => (*ended, session, closing, retry_after),
+        } => {
+            let mut appended = interjected;
+            appended.push(closing);
+            (*ended, session, appended, retry_after)
+        }
     };
     let failed = ended.status == RunStatus::Failed;
+    let mut appended_events = Vec::new();
     let ended = ended
         .into_active_model()
         .reset_all()
@@ -186,7 +197,7 @@ pub async fn finish<E: From<StoreError>>(
             .await
             .map_err(StoreError::from)?;
         // The run row is locked: nothing else appends to its session now.
-        events::append_to_run(&txn, &run, closing, now).await?;
+        appended_events = events::append_to_run(&txn, &run, appended, now).await?;
     }
     let stats = Deployment::update_many()
         .filter(deployment::Column::Id.eq(&run.deployment_id))
@@ -216,6 +227,7 @@ pub async fn finish<E: From<StoreError>>(
     Ok(Finish::Finished {
         run: Box::new(ended),
         retry: retry.map(Box::new),
+        events: appended_events,
     })
 }
 

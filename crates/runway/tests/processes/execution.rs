@@ -61,7 +61,7 @@ async fn exit_codes_and_timeouts_decide_the_outcome() {
             run["session_id"].as_str().unwrap()
         ))
         .await;
-    assert_eq!(session["status"], "completed");
+    assert_eq!(session["status"], "idle");
     assert_eq!(session["deployment_run_id"], ok);
 
     let run = api.terminal(&broken, LIMIT).await;
