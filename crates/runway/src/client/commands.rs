@@ -1,13 +1,10 @@
 //! The client subcommands and what each sends.
 
-use runway_api::enums::RunStatus;
-use std::time::Duration;
-
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
-use super::{Api, render};
+use super::{Api, follow, render};
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum Output {
@@ -184,6 +181,15 @@ pub enum RunCommand {
     /// Follow a run until it ends; exit 0 completed, 1 failed, 2 skipped.
     Watch {
         id: String,
+    },
+    /// Print a run's transcript: text as text, tool calls and spans
+    /// summarized (`--output json`: the events as JSON lines).
+    Logs {
+        id: String,
+        /// Follow the transcript live until the run ends, and exit with its
+        /// outcome (0 completed, 1 failed, 2 skipped).
+        #[arg(long, short)]
+        follow: bool,
     },
 }
 
@@ -417,7 +423,7 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<i32
                         )
                         .await?;
                     if wait {
-                        return watch(&api, run, args.output).await;
+                        return follow::watch(&api, run, args.output).await;
                     }
                     run
                 }
@@ -449,7 +455,10 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<i32
             }
             RunCommand::Watch { id } => {
                 let run = api.get(&format!("/deployment_runs/{id}"), &[]).await?;
-                return watch(&api, run, args.output).await;
+                return follow::watch(&api, run, args.output).await;
+            }
+            RunCommand::Logs { id, follow } => {
+                return follow::logs(&api, &id, follow, args.output).await;
             }
         },
         ClientCommand::Agents(c) => match c {
@@ -539,36 +548,4 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<i32
     };
     print(&value);
     Ok(0)
-}
-
-/// Follows `run` until it is terminal, with a spinner on a terminal, and
-/// returns the exit code for its outcome.
-async fn watch(api: &Api, mut run: Value, output: Output) -> anyhow::Result<i32> {
-    let id = run["id"].as_str().context("the run has no id")?.to_string();
-    let spinner = indicatif::ProgressBar::new_spinner();
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    spinner.enable_steady_tick(Duration::from_millis(100));
-    loop {
-        let status = run["status"].as_str().unwrap_or_default().to_string();
-        spinner.set_message(format!("{id}: {status}"));
-        if RunStatus::from_name(&status).is_some_and(|s| !s.is_active()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        run = api.get(&format!("/deployment_runs/{id}"), &[]).await?;
-    }
-    spinner.finish_and_clear();
-    match output {
-        Output::Json => println!("{run}"),
-        Output::Table => println!("{}", render::human(&run)),
-    }
-    Ok(
-        match run["status"].as_str().and_then(RunStatus::from_name) {
-            Some(RunStatus::Completed) => 0,
-            Some(RunStatus::Skipped) => 2,
-            _ => 1,
-        },
-    )
 }

@@ -3,6 +3,7 @@
 //! the default is a readable table.
 
 mod commands;
+mod follow;
 mod render;
 
 pub use commands::{
@@ -73,6 +74,44 @@ impl Api {
             .into());
         }
         Ok(body)
+    }
+
+    /// The Server-Sent Events of a session's transcript: the history, then
+    /// each event as it is recorded.
+    pub async fn events(
+        &self,
+        session_id: &str,
+    ) -> anyhow::Result<
+        impl futures::Stream<Item = anyhow::Result<eventsource_stream::Event>> + Unpin,
+    > {
+        use eventsource_stream::Eventsource;
+        use futures::StreamExt;
+        let response = self
+            .http
+            .get(format!("{}/sessions/{session_id}/events/stream", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or_default();
+            return Err(ApiFailure {
+                status,
+                error_type: body["error"]["type"]
+                    .as_str()
+                    .unwrap_or("unknown")
+                    .to_string(),
+                message: body["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            }
+            .into());
+        }
+        Ok(Box::pin(response.bytes_stream().eventsource().map(
+            |event| event.map_err(|e| anyhow::anyhow!("the event stream broke: {e}")),
+        )))
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {

@@ -139,3 +139,50 @@ async fn the_cli_manages_deployments_and_waits_for_runs() {
     assert!(String::from_utf8_lossy(&unauthenticated.stderr).contains("authentication_error"));
     runner.kill9().await;
 }
+
+/// `runs logs --follow` prints the transcript as it arrives and exits with
+/// the run's outcome; without `--follow` it prints what is recorded;
+/// `--output json` prints the events as JSON lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_logs_follows_the_transcript() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(db.url(), data.path()).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let _runner = Runner::start(&server, &env, 1, &[]);
+    let dep = api
+        .deployment(
+            &agent,
+            &env,
+            "echo starting; sleep 1; echo done; exit 3",
+            serde_json::json!({}),
+        )
+        .await;
+    let run = api.trigger(&dep).await;
+    let id = run["id"].as_str().unwrap();
+
+    let followed = cli(&server, &["runs", "logs", id, "--follow"]).await;
+    assert_eq!(followed.status.code(), Some(1), "the run failed: exit 1");
+    let text = String::from_utf8_lossy(&followed.stdout);
+    assert!(text.contains("starting\n"), "{text}");
+    assert!(text.contains("done\n"), "{text}");
+    assert!(text.contains("· idle (retries_exhausted)"), "{text}");
+
+    let recorded = cli(&server, &["runs", "logs", id]).await;
+    assert!(recorded.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&recorded.stdout),
+        text,
+        "the same transcript"
+    );
+
+    let lines = cli(&server, &["runs", "logs", id, "--output", "json"]).await;
+    let events: Vec<Value> = String::from_utf8_lossy(&lines.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect();
+    assert_eq!(events.first().unwrap()["type"], "user.message");
+    assert_eq!(events.last().unwrap()["type"], "session.status_idle");
+    assert!(events.iter().all(|e| e["session_id"] == run["session_id"]));
+}

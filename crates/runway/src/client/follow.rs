@@ -1,0 +1,233 @@
+//! Following a run through its session's event stream: `runs logs`
+//! (the transcript, readably), `runs watch` and `deployments run --wait`
+//! (a spinner until the run ends). No polling while the run executes; a
+//! pending run (a retry waiting for its backoff) is looked at until it has
+//! a session to follow.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use runway_api::enums::{EventType, RunStatus};
+use serde_json::Value;
+
+use super::commands::Output;
+use super::{Api, render};
+
+/// The exit code for a run's outcome: 0 completed, 1 failed, 2 skipped.
+fn exit_code(run: &Value) -> i32 {
+    match run["status"].as_str().and_then(RunStatus::from_name) {
+        Some(RunStatus::Completed) => 0,
+        Some(RunStatus::Skipped) => 2,
+        _ => 1,
+    }
+}
+
+fn is_terminal(run: &Value) -> bool {
+    run["status"]
+        .as_str()
+        .and_then(RunStatus::from_name)
+        .is_some_and(|s| !s.is_active())
+}
+
+/// `run` once it has a session or ended (a pending retry has neither yet).
+async fn started(api: &Api, mut run: Value) -> anyhow::Result<Value> {
+    let id = run["id"].as_str().context("the run has no id")?.to_string();
+    while run["session_id"].is_null() && !is_terminal(&run) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        run = api.get(&format!("/deployment_runs/{id}"), &[]).await?;
+    }
+    Ok(run)
+}
+
+/// Follows the run's session until its turn ends, calling `each` with every
+/// event; returns the run as it ended.
+async fn follow(api: &Api, run: Value, mut each: impl FnMut(&Value)) -> anyhow::Result<Value> {
+    let run = started(api, run).await?;
+    let id = run["id"].as_str().context("the run has no id")?.to_string();
+    let Some(session) = run["session_id"].as_str() else {
+        return Ok(run); // skipped: it never had a session
+    };
+    let mut stream = api.events(session).await?;
+    while let Some(message) = stream.next().await {
+        let message = message?;
+        if message.event == "heartbeat" {
+            continue;
+        }
+        let event: Value =
+            serde_json::from_str(&message.data).context("an event that is not JSON")?;
+        each(&event);
+        if event["type"] == EventType::SessionStatusIdle.name() {
+            break;
+        }
+    }
+    api.get(&format!("/deployment_runs/{id}"), &[]).await
+}
+
+/// `runway runs logs RUN [--follow]`: the transcript, text as text and the
+/// rest summarized (`--output json`: every event as the API's JSON line).
+/// Without `--follow` it prints what is recorded and exits 0; with it, it
+/// follows until the run ends and exits with the run's outcome.
+pub async fn logs(api: &Api, id: &str, follow_run: bool, output: Output) -> anyhow::Result<i32> {
+    let run = api.get(&format!("/deployment_runs/{id}"), &[]).await?;
+    let mut out = std::io::stdout().lock();
+    let mut print = |event: &Value| {
+        let text = match output {
+            Output::Json => format!("{event}\n"),
+            Output::Table => describe(event),
+        };
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    };
+    if follow_run {
+        let run = follow(api, run, &mut print).await?;
+        return Ok(exit_code(&run));
+    }
+    let Some(session) = run["session_id"].as_str() else {
+        return Ok(0);
+    };
+    let mut after = None::<String>;
+    loop {
+        let mut query = vec![("limit", "1000".to_string())];
+        if let Some(after) = &after {
+            query.push(("after_id", after.clone()));
+        }
+        let page = api
+            .get(&format!("/sessions/{session}/events"), &query)
+            .await?;
+        for event in page["data"].as_array().into_iter().flatten() {
+            print(event);
+        }
+        if page["has_more"] != true {
+            return Ok(0);
+        }
+        after = page["last_id"].as_str().map(str::to_string);
+    }
+}
+
+/// `runs watch` / `deployments run --wait`: a spinner naming the run's last
+/// event until it ends, then the run; the exit code is its outcome.
+pub async fn watch(api: &Api, run: Value, output: Output) -> anyhow::Result<i32> {
+    let id = run["id"].as_str().context("the run has no id")?.to_string();
+    let spinner = indicatif::ProgressBar::new_spinner();
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    spinner.set_message(format!(
+        "{id}: {}",
+        run["status"].as_str().unwrap_or_default()
+    ));
+    let run = follow(api, run, |event| {
+        spinner.set_message(format!(
+            "{id}: {}",
+            event["type"].as_str().unwrap_or_default()
+        ));
+    })
+    .await?;
+    spinner.finish_and_clear();
+    match output {
+        Output::Json => println!("{run}"),
+        Output::Table => println!("{}", render::human(&run)),
+    }
+    Ok(exit_code(&run))
+}
+
+/// One event, readably: an agent's text as it printed it, the rest as one
+/// summarized line.
+pub fn describe(event: &Value) -> String {
+    let kind = event["type"].as_str().unwrap_or_default();
+    let text_of = |content: &Value| -> String {
+        match content {
+            Value::String(text) => text.clone(),
+            Value::Array(blocks) => blocks
+                .iter()
+                .filter_map(|b| b["text"].as_str())
+                .collect::<Vec<_>>()
+                .join(""),
+            _ => String::new(),
+        }
+    };
+    let short = |value: &Value| -> String {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut chars = text.chars();
+        let head: String = chars.by_ref().take(80).collect();
+        if chars.next().is_some() {
+            format!("{head}…")
+        } else {
+            head
+        }
+    };
+    match EventType::from_name(kind) {
+        Some(EventType::AgentMessage) => text_of(&event["content"]),
+        Some(EventType::AgentThinking) => format!("· thinking: {}\n", short(&event["thinking"])),
+        Some(EventType::UserMessage | EventType::SystemMessage | EventType::UserDefineOutcome) => {
+            format!("> {}\n", text_of(&event["content"]))
+        }
+        Some(EventType::UserInterrupt) => "> interrupt\n".to_string(),
+        Some(EventType::AgentToolUse | EventType::AgentCustomToolUse) => format!(
+            "→ {}({})\n",
+            event["name"].as_str().unwrap_or("tool"),
+            short(&event["input"])
+        ),
+        Some(EventType::AgentToolResult) => format!(
+            "← {}{}\n",
+            event["tool_use_id"].as_str().unwrap_or("tool"),
+            if event["is_error"] == true {
+                " failed"
+            } else {
+                ""
+            }
+        ),
+        Some(EventType::SpanModelRequestStart) => "· model request\n".to_string(),
+        Some(EventType::SpanModelRequestEnd) => {
+            format!("· model request done {}\n", short(&event["usage"]))
+        }
+        Some(EventType::SessionStatusRunning) => "· running\n".to_string(),
+        Some(EventType::SessionStatusIdle) => {
+            let reason = &event["stop_reason"];
+            match reason["error"]["message"].as_str() {
+                Some(message) => format!(
+                    "· idle ({}): {}\n",
+                    reason["type"].as_str().unwrap_or_default(),
+                    message
+                ),
+                None => format!("· idle ({})\n", reason["type"].as_str().unwrap_or_default()),
+            }
+        }
+        Some(EventType::AgentArtifactDelivered) | None => format!("· {kind}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::describe;
+
+    #[test]
+    fn text_is_text_and_the_rest_is_one_line() {
+        assert_eq!(
+            describe(
+                &json!({"type": "agent.message", "content": [{"type": "text", "text": "hi\n"}]})
+            ),
+            "hi\n"
+        );
+        assert_eq!(
+            describe(&json!({"type": "agent.tool_use", "name": "grep", "input": {"q": "x"}})),
+            "→ grep({\"q\":\"x\"})\n"
+        );
+        assert_eq!(
+            describe(&json!({"type": "session.status_idle", "stop_reason": {"type": "end_turn"}})),
+            "· idle (end_turn)\n"
+        );
+        assert_eq!(
+            describe(&json!({"type": "user.message", "content": "go"})),
+            "> go\n"
+        );
+    }
+}
