@@ -19,10 +19,12 @@ use crate::server::{Server, setup};
 
 const WARMUP: Duration = Duration::from_secs(2);
 
-fn unix_nanos() -> i64 {
+/// Now in Unix microseconds: exact through JSON's doubles (nanoseconds
+/// are not, past 2^53).
+fn unix_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
+        .map(|d| d.as_micros() as i64)
         .unwrap_or(0)
 }
 
@@ -230,9 +232,9 @@ pub async fn subscribers(args: &Args, server: &Server) -> anyhow::Result<Value> 
             while let Some(event) = stream.next().await {
                 let event = event.map_err(|e| anyhow::anyhow!("{e}"))?;
                 let data: Value = serde_json::from_str(&event.data).unwrap_or_default();
-                match data["sent_at_ns"].as_i64() {
+                match data["sent_at_us"].as_i64() {
                     Some(sent) => {
-                        let delay = (unix_nanos() - sent).max(1) as u64 / 1000;
+                        let delay = (unix_micros() - sent).max(1) as u64;
                         delays.lock().await.record(delay).ok();
                         delivered.fetch_add(1, Ordering::Relaxed);
                     }
@@ -274,7 +276,7 @@ pub async fn subscribers(args: &Args, server: &Server) -> anyhow::Result<Value> 
     while Instant::now() < end {
         tick.tick().await;
         sent += 1;
-        let event = message(sent, Some(("sent_at_ns", json!(unix_nanos()))));
+        let event = message(sent, Some(("sent_at_us", json!(unix_micros()))));
         runner
             .append_events(authed(
                 &server.token,

@@ -103,10 +103,8 @@ impl Core {
     /// Counts how a finish ended in the metrics, and wakes the streams
     /// following its session (its closing event is in).
     pub fn record_finish(&self, finish: &runway_store::repo::turns::Finish) {
-        if let runway_store::repo::turns::Finish::Finished { run, .. } = finish {
-            if let Some(session_id) = &run.session_id {
-                self.events.publish(session_id);
-            }
+        if let runway_store::repo::turns::Finish::Finished { run, events, .. } = finish {
+            self.events.publish(events.clone());
             self.metrics.finished(run.status, run.error_type);
         }
     }

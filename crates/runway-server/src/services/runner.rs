@@ -331,12 +331,9 @@ impl RunnerService for RunnerApi {
             .into()),
             Appended::Refused => Err(not_leased(&req.run_id).into()),
             Appended::Recorded(rows) => {
-                if let Some(first) = rows.first() {
-                    self.core.events.publish(&first.session_id);
-                }
-                Ok(Response::new(AppendEventsResponse {
-                    events: rows.iter().map(convert::event).collect(),
-                }))
+                let events = rows.iter().map(convert::event).collect();
+                self.core.events.publish(rows);
+                Ok(Response::new(AppendEventsResponse { events }))
             }
         }
     }

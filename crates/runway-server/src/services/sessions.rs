@@ -6,10 +6,11 @@ use runway_api::enums::{EventType, SortOrder};
 use runway_api::v1::session_service_server::SessionService;
 use runway_api::v1::*;
 use runway_store::entity::session;
+use runway_store::entity::session_event;
 use runway_store::repo::events::{self, EventQuery, NewEvent, Order};
 use runway_store::repo::turns::{self, Finish};
 use runway_store::repo::{agents, sessions};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -234,7 +235,7 @@ impl SessionService for SessionApi {
             org_id: who.org_id,
             session_id: session.id,
             types,
-            after,
+            seen: after.unwrap_or(0),
         };
         tokio::spawn(follow.run(tx));
         Ok(Response::new(ReceiverStream::new(rx)))
@@ -252,26 +253,75 @@ struct Follow {
     org_id: String,
     session_id: String,
     types: Vec<EventType>,
-    /// The `seq` of the last event sent.
-    after: Option<i64>,
+    /// The highest `seq` this stream knows of, sent or filtered out.
+    seen: i64,
 }
 
+type Sender = mpsc::Sender<Result<StreamSessionEventsResponse, Status>>;
+
 impl Follow {
-    /// Sends what was recorded after the last event sent, then waits to be
-    /// woken, until the client goes away.
-    async fn run(mut self, tx: mpsc::Sender<Result<StreamSessionEventsResponse, Status>>) {
-        let wake = self.core.events.subscribe(&self.session_id);
+    /// Sends the history after `seen`, then each batch the session's
+    /// channel hands over, until the client goes away.
+    async fn run(mut self, tx: Sender) {
+        // Subscribed before reading, so nothing recorded in between is missed.
+        let mut subscription = self.core.events.subscribe(&self.org_id, &self.session_id);
         let mut closing = self.core.closing.subscribe();
+        if !self.catch_up(&tx).await {
+            return;
+        }
         loop {
-            // Registered before reading, so an append in between still wakes.
-            let woken = wake.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
+            if *closing.borrow() {
+                return;
+            }
+            let batch = tokio::select! {
+                batch = subscription.receiver.recv() => batch,
+                () = tx.closed() => return,
+                _ = closing.changed() => return,
+            };
+            let delivered = match batch {
+                // A batch that starts past what we know: something was missed.
+                Ok(batch) if batch.first().is_some_and(|e| e.seq > self.seen + 1) => {
+                    self.catch_up(&tx).await
+                }
+                Ok(batch) => self.send(&tx, &batch).await,
+                Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up(&tx).await,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if !delivered {
+                return;
+            }
+        }
+    }
+
+    /// Sends the events of `batch` this stream has not seen and wants;
+    /// false when the client went away.
+    async fn send(&mut self, tx: &Sender, batch: &[session_event::Model]) -> bool {
+        for event in batch {
+            if event.seq <= self.seen {
+                continue;
+            }
+            self.seen = event.seq;
+            if !self.types.is_empty() && !self.types.contains(&event.kind) {
+                continue;
+            }
+            let message = StreamSessionEventsResponse {
+                event: Some(convert::event(event)),
+            };
+            if tx.send(Ok(message)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads the table after `seen` until it is caught up; false when the
+    /// client went away (or the read failed, which the client is told).
+    async fn catch_up(&mut self, tx: &Sender) -> bool {
+        loop {
             let query = EventQuery {
                 limit: STREAM_PAGE,
                 order: Order::Asc,
-                after_seq: self.after,
-                types: self.types.clone(),
+                after_seq: Some(self.seen),
                 ..EventQuery::default()
             };
             let page = match events::list(&self.core.store, &self.org_id, &self.session_id, &query)
@@ -280,28 +330,14 @@ impl Follow {
                 Ok(page) => page,
                 Err(err) => {
                     let _ = tx.send(Err(ServiceError::from(err).into())).await;
-                    return;
+                    return false;
                 }
             };
-            for event in &page.events {
-                self.after = Some(event.seq);
-                let message = StreamSessionEventsResponse {
-                    event: Some(convert::event(event)),
-                };
-                if tx.send(Ok(message)).await.is_err() {
-                    return;
-                }
+            if !self.send(tx, &page.events).await {
+                return false;
             }
-            if page.has_more {
-                continue;
-            }
-            if *closing.borrow() {
-                return;
-            }
-            tokio::select! {
-                () = &mut woken => {}
-                () = tx.closed() => return,
-                _ = closing.changed() => return,
+            if !page.has_more {
+                return true;
             }
         }
     }
