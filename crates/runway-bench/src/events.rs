@@ -72,16 +72,20 @@ async fn claim(
 }
 
 /// Appends transcript events, `batch` at a time, to whatever turn it can
-/// claim in `environment`, until `until`; returns how many it appended.
+/// claim in `environment`, until `until`, at `rate` events per second (0:
+/// as fast as it can); returns how many it appended.
 pub async fn write_transcripts(
     channel: tonic::transport::Channel,
     token: String,
     environment: String,
     batch: usize,
+    rate: u64,
     until: Instant,
 ) -> anyhow::Result<u64> {
     let mut runner = RunnerServiceClient::new(channel);
     let mut written = 0u64;
+    let mut pace = (rate > 0)
+        .then(|| tokio::time::interval(Duration::from_secs_f64(batch as f64 / rate as f64)));
     while Instant::now() < until {
         let Some(turn) = claim(&mut runner, &token, &environment).await? else {
             continue;
@@ -94,6 +98,9 @@ pub async fn write_transcripts(
             .clone();
         let mut next = 1i64;
         while Instant::now() < until {
+            if let Some(pace) = &mut pace {
+                pace.tick().await;
+            }
             let events = (0..batch as i64).map(|i| message(next + i, None)).collect();
             next += batch as i64;
             let appended = runner

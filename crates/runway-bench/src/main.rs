@@ -55,6 +55,10 @@ pub struct Args {
     /// Events per AppendEvents call (appends, transcripts).
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
+    /// With `--transcripts`: events per second the writer appends (0: as
+    /// fast as it can).
+    #[arg(long, default_value_t = 0)]
+    pub transcript_rate: u64,
     /// SSE clients following the session (subscribers).
     #[arg(long, default_value_t = 1000)]
     pub subscribers: usize,

@@ -41,6 +41,7 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<serde_json::Val
             server.token.clone(),
             environment,
             args.batch,
+            args.transcript_rate,
             start + warmup + measure,
         )))
     } else {

@@ -116,6 +116,50 @@ pub(crate) async fn insert(
     Ok(())
 }
 
+/// Inserts one session's runner events on PostgreSQL with a statement of
+/// array parameters: the same prepared statement whatever the batch's size
+/// (a multi-row `VALUES` binds 10 values a row and is planned anew for
+/// every size).
+async fn insert_unnest(
+    db: &impl ConnectionTrait,
+    rows: &[session_event::Model],
+) -> StoreResult<()> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let kinds: Vec<String> = rows.iter().map(|r| r.kind.name().to_string()).collect();
+    let fields: Vec<String> = rows
+        .iter()
+        .map(|r| serde_json::to_string(&r.fields.0))
+        .collect::<Result<_, _>>()?;
+    let runner_seqs: Vec<i64> = rows.iter().map(|r| r.runner_seq.unwrap_or(0)).collect();
+    let created: Vec<i64> = rows.iter().map(|r| r.created_at).collect();
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "INSERT INTO session_events \
+           (id, org_id, session_id, seq, type, turn_id, fields, runner_seq, created_at, processed_at) \
+         SELECT e.id, $2, $3, e.seq, e.type, $4, e.fields, e.runner_seq, e.created_at, $5 \
+         FROM UNNEST($1::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[]) \
+           AS e(id, seq, type, fields, runner_seq, created_at)",
+        [
+            ids.into(),
+            first.org_id.clone().into(),
+            first.session_id.clone().into(),
+            first.turn_id.clone().into(),
+            first.processed_at.into(),
+            seqs.into(),
+            kinds.into(),
+            fields.into(),
+            runner_seqs.into(),
+            created.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Appends `events` to the session of run `run`, in the caller's
 /// transaction, which holds the run's row (so nothing else appends).
 /// Returns them as recorded.
@@ -287,11 +331,23 @@ pub async fn append_for_runner(
         .await?
         .ok_or_else(|| crate::StoreError::Corrupt(format!("run {run_id} has no session")))?;
     let numbers: Vec<i64> = events.iter().map(|e| e.runner_seq).collect();
-    let earlier = session_event::Entity::find()
-        .filter(C::SessionId.eq(&session_id))
-        .filter(C::RunnerSeq.is_in(numbers))
-        .all(&txn)
-        .await?;
+    let earlier = if store.backend() == crate::Backend::Postgres {
+        // One array parameter: the same prepared statement for every batch.
+        session_event::Entity::find()
+            .from_raw_sql(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT * FROM session_events WHERE session_id = $1 AND runner_seq = ANY($2)",
+                [session_id.clone().into(), numbers.into()],
+            ))
+            .all(&txn)
+            .await?
+    } else {
+        session_event::Entity::find()
+            .filter(C::SessionId.eq(&session_id))
+            .filter(C::RunnerSeq.is_in(numbers))
+            .all(&txn)
+            .await?
+    };
     let mut seen: std::collections::HashSet<i64> =
         earlier.iter().filter_map(|e| e.runner_seq).collect();
     let mut seq = session.event_seq;
@@ -324,7 +380,11 @@ pub async fn append_for_runner(
             .filter(session::Column::Id.eq(&session_id))
             .exec(&txn)
             .await?;
-        insert(&txn, fresh.clone()).await?;
+        if store.backend() == crate::Backend::Postgres {
+            insert_unnest(&txn, &fresh).await?;
+        } else {
+            insert(&txn, fresh.clone()).await?;
+        }
         announce(&txn, &session_id).await?;
     }
     txn.commit().await?;
