@@ -36,6 +36,23 @@ impl std::fmt::Display for ApiFailure {
 
 impl std::error::Error for ApiFailure {}
 
+impl ApiFailure {
+    /// The failure an error envelope describes.
+    fn from_envelope(status: u16, body: &Value) -> ApiFailure {
+        ApiFailure {
+            status,
+            error_type: body["error"]["type"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_string(),
+            message: body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+}
+
 impl Api {
     pub fn new(url: &str, token: &str) -> anyhow::Result<Api> {
         if token.is_empty() {
@@ -60,18 +77,7 @@ impl Api {
             .await
             .context("the server's answer is not JSON")?;
         if status >= 400 {
-            return Err(ApiFailure {
-                status,
-                error_type: body["error"]["type"]
-                    .as_str()
-                    .unwrap_or("unknown")
-                    .to_string(),
-                message: body["error"]["message"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            }
-            .into());
+            return Err(ApiFailure::from_envelope(status, &body).into());
         }
         Ok(body)
     }
@@ -96,18 +102,7 @@ impl Api {
         if !response.status().is_success() {
             let status = response.status().as_u16();
             let body: Value = response.json().await.unwrap_or_default();
-            return Err(ApiFailure {
-                status,
-                error_type: body["error"]["type"]
-                    .as_str()
-                    .unwrap_or("unknown")
-                    .to_string(),
-                message: body["error"]["message"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            }
-            .into());
+            return Err(ApiFailure::from_envelope(status, &body).into());
         }
         Ok(Box::pin(response.bytes_stream().eventsource().map(
             |event| event.map_err(|e| anyhow::anyhow!("the event stream broke: {e}")),
