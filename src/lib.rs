@@ -23,5 +23,18 @@ pub mod google {
 /// The encoded `FileDescriptorSet` of every proto file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("runway_descriptor");
 
+/// The fields of a session event the service stamps (id, place, times):
+/// never taken from a runner or a user, and never shadowed by an event's
+/// type-specific fields.
+pub const STAMPED_EVENT_FIELDS: [&str; 7] = [
+    "id",
+    "type",
+    "session_id",
+    "turn_id",
+    "schema_version",
+    "created_at",
+    "processed_at",
+];
+
 /// The `google.rpc.ErrorInfo.domain` of every runway error.
 pub const ERROR_DOMAIN: &str = "runway";

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use crate::on_every_backend;
-use crate::support::{TestApp, assert_envelope, assert_id, assert_timestamp, keys};
+use crate::support::{TestApp, assert_envelope, assert_id, assert_timestamp, keys, runner_event};
 
 on_every_backend!(
     a_run_opens_and_closes_its_session_transcript,
@@ -192,24 +192,6 @@ async fn event_lists_refuse_what_they_cannot_serve(app: &TestApp) {
     }
 }
 
-fn runner_event(
-    sequence: i64,
-    kind: runway_api::enums::EventType,
-    text: &str,
-) -> runway_api::v1::RunnerEvent {
-    runway_api::v1::RunnerEvent {
-        sequence,
-        r#type: kind.to_proto(),
-        created_at: None,
-        fields: Some(runway_api::json_value::object_to_struct(
-            json!({"content": [{"type": "text", "text": text}]})
-                .as_object()
-                .unwrap()
-                .clone(),
-        )),
-    }
-}
-
 async fn runner_appends_are_exactly_once_and_under_the_lease(app: &TestApp) {
     use runway_api::enums::EventType;
     use runway_api::v1::{AppendEventsRequest, ClaimTurnRequest, CompleteTurnRequest};
@@ -298,6 +280,30 @@ async fn runner_appends_are_exactly_once_and_under_the_lease(app: &TestApp) {
         .unwrap_err();
     assert_eq!(wrong.code(), tonic::Code::FailedPrecondition);
 
+    // What the service stamps is not the runner's to say.
+    let mut forged = runner_event(4, EventType::AgentMessage, "four");
+    let mut fields = runway_api::json_value::struct_to_object(forged.fields.as_ref().unwrap());
+    fields.insert("id".into(), json!("evt_forged"));
+    fields.insert("session_id".into(), json!("sess_elsewhere"));
+    forged.fields = Some(runway_api::json_value::object_to_struct(fields));
+    let recorded = runner
+        .append_events(app.authed(AppendEventsRequest {
+            events: vec![forged],
+            ..batch.clone()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(recorded.events[0].id, "evt_forged");
+    assert_eq!(recorded.events[0].session_id, turn.session_id);
+    let stored =
+        runway_api::json_value::struct_to_object(recorded.events[0].fields.as_ref().unwrap());
+    assert_eq!(
+        stored.keys().collect::<Vec<_>>(),
+        ["content"],
+        "stamped fields dropped"
+    );
+
     runner
         .complete_turn(app.authed(CompleteTurnRequest {
             run_id: run_id.clone(),
@@ -321,14 +327,15 @@ async fn runner_appends_are_exactly_once_and_under_the_lease(app: &TestApp) {
             "agent.message",
             "agent.message",
             "agent.message",
+            "agent.message",
             "session.status_idle"
         ]
     );
-    let texts: Vec<&str> = page["data"].as_array().unwrap()[2..5]
+    let texts: Vec<&str> = page["data"].as_array().unwrap()[2..6]
         .iter()
         .map(|e| e["content"][0]["text"].as_str().unwrap())
         .collect();
-    assert_eq!(texts, ["one", "two", "three"]);
+    assert_eq!(texts, ["one", "two", "three", "four"]);
 }
 
 async fn a_user_interrupt_stops_the_running_turn(app: &TestApp) {

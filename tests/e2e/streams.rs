@@ -9,10 +9,10 @@ use eventsource_stream::{Event, Eventsource};
 use futures::{Stream, StreamExt};
 use runway_api::enums::EventType;
 use runway_api::v1::{AppendEventsRequest, ClaimTurnRequest, RunnerEvent, Turn};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::on_every_backend;
-use crate::support::{TestApp, assert_envelope};
+use crate::support::{TestApp, assert_envelope, runner_event};
 
 on_every_backend!(
     a_stream_replays_then_follows_and_resumes,
@@ -62,17 +62,7 @@ async fn next_event(stream: &mut (impl Stream<Item = Event> + Unpin)) -> Event {
 }
 
 fn message(sequence: i64, text: &str) -> RunnerEvent {
-    RunnerEvent {
-        sequence,
-        r#type: EventType::AgentMessage.to_proto(),
-        created_at: None,
-        fields: Some(runway_api::json_value::object_to_struct(
-            json!({"content": [{"type": "text", "text": text}]})
-                .as_object()
-                .unwrap()
-                .clone(),
-        )),
-    }
+    runner_event(sequence, EventType::AgentMessage, text)
 }
 
 async fn claim(app: &TestApp, environment: &str) -> Turn {

@@ -429,3 +429,23 @@ macro_rules! on_every_backend {
         }
     };
 }
+
+/// A runner's event of type `kind` holding `text` as its content, numbered
+/// `sequence`.
+pub fn runner_event(
+    sequence: i64,
+    kind: runway_api::enums::EventType,
+    text: &str,
+) -> runway_api::v1::RunnerEvent {
+    runway_api::v1::RunnerEvent {
+        sequence,
+        r#type: kind.to_proto(),
+        created_at: None,
+        fields: Some(runway_api::json_value::object_to_struct(
+            json!({"content": [{"type": "text", "text": text}]})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )),
+    }
+}

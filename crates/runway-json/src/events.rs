@@ -46,15 +46,7 @@ pub fn event(e: &v1::SessionEvent) -> SessionEventJson {
         .into_iter()
         .collect();
     // The common fields win over a type-specific field of the same name.
-    for common in [
-        "created_at",
-        "id",
-        "processed_at",
-        "schema_version",
-        "session_id",
-        "turn_id",
-        "type",
-    ] {
+    for common in runway_api::STAMPED_EVENT_FIELDS {
         fields.remove(common);
     }
     SessionEventJson {

@@ -74,16 +74,8 @@ pub fn catalog_event(line: &str) -> Option<Event> {
                 EventType::SessionStatusRunning | EventType::SessionStatusIdle
             )
         })?;
-    object.remove("type");
     // The server stamps these; an agent's own are dropped, not trusted.
-    for stamped in [
-        "id",
-        "session_id",
-        "turn_id",
-        "schema_version",
-        "created_at",
-        "processed_at",
-    ] {
+    for stamped in runway_api::STAMPED_EVENT_FIELDS {
         object.remove(stamped);
     }
     let event = Event {

@@ -144,6 +144,12 @@ impl EventBus {
 }
 
 impl Channel {
+    /// Records that `seq` is in the table (a follower read it), so a
+    /// refresh for another replica's events reads only after it.
+    pub fn note_seen(&self, seq: i64) {
+        self.last_seq.fetch_max(seq, Ordering::AcqRel);
+    }
+
     fn publish(&self, events: Vec<session_event::Model>) {
         let last = events.last().map_or(0, |e| e.seq);
         self.last_seq.fetch_max(last, Ordering::AcqRel);

@@ -63,11 +63,15 @@ fn runner_events(
                     "sequence must be 1 or more",
                 ));
             }
-            let fields = e
+            let mut fields = e
                 .fields
                 .as_ref()
                 .map(json_value::struct_to_object)
                 .unwrap_or_default();
+            // What the service stamps is not the runner's to say.
+            for stamped in runway_api::STAMPED_EVENT_FIELDS {
+                fields.remove(stamped);
+            }
             let size = serde_json::to_vec(&fields)
                 .map(|v| v.len())
                 .unwrap_or(usize::MAX);

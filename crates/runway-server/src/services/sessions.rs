@@ -269,6 +269,7 @@ impl Follow {
         if !self.catch_up(&tx).await {
             return;
         }
+        subscription.channel.note_seen(self.seen);
         loop {
             if *closing.borrow() {
                 return;
@@ -367,14 +368,16 @@ fn user_events(events: &[UserEvent]) -> ServiceResult<Vec<NewEvent>> {
                     format!("type must be {}", EventType::expected()),
                 )
             })?;
-            Ok(NewEvent {
-                kind,
-                fields: e
-                    .fields
-                    .as_ref()
-                    .map(runway_api::json_value::struct_to_object)
-                    .unwrap_or_default(),
-            })
+            let mut fields = e
+                .fields
+                .as_ref()
+                .map(runway_api::json_value::struct_to_object)
+                .unwrap_or_default();
+            // What the service stamps is not the user's to say.
+            for stamped in runway_api::STAMPED_EVENT_FIELDS {
+                fields.remove(stamped);
+            }
+            Ok(NewEvent { kind, fields })
         })
         .collect()
 }
