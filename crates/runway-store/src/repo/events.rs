@@ -98,11 +98,15 @@ pub(crate) fn opening_rows(
     )
 }
 
-/// Inserts `rows` in statements of bounded size.
+/// Inserts `rows`: on PostgreSQL in one array statement, on SQLite in
+/// multi-row statements of bounded size.
 pub(crate) async fn insert(
     db: &impl ConnectionTrait,
     rows: Vec<session_event::Model>,
 ) -> StoreResult<()> {
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        return insert_unnest(db, &rows).await;
+    }
     let mut rows = rows
         .into_iter()
         .map(session_event::ActiveModel::from)
@@ -116,44 +120,45 @@ pub(crate) async fn insert(
     Ok(())
 }
 
-/// Inserts one session's runner events on PostgreSQL with a statement of
-/// array parameters: the same prepared statement whatever the batch's size
-/// (a multi-row `VALUES` binds 10 values a row and is planned anew for
-/// every size).
+/// Inserts events on PostgreSQL with one statement of array parameters: the
+/// same prepared statement whatever the batch's size (a multi-row `VALUES`
+/// binds 10 values a row and is planned anew for every size). Absent turn
+/// ids and runner sequence numbers travel as `''` and `-1` (a runner's are
+/// never negative), so every array is of non-null elements.
 async fn insert_unnest(
     db: &impl ConnectionTrait,
     rows: &[session_event::Model],
 ) -> StoreResult<()> {
-    let Some(first) = rows.first() else {
+    if rows.is_empty() {
         return Ok(());
-    };
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-    let kinds: Vec<String> = rows.iter().map(|r| r.kind.name().to_string()).collect();
+    }
+    fn column<T>(rows: &[session_event::Model], f: impl Fn(&session_event::Model) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
     let fields: Vec<String> = rows
         .iter()
         .map(|r| serde_json::to_string(&r.fields.0))
         .collect::<Result<_, _>>()?;
-    let runner_seqs: Vec<i64> = rows.iter().map(|r| r.runner_seq.unwrap_or(0)).collect();
-    let created: Vec<i64> = rows.iter().map(|r| r.created_at).collect();
     db.execute_raw(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
         "INSERT INTO session_events \
            (id, org_id, session_id, seq, type, turn_id, fields, runner_seq, created_at, processed_at) \
-         SELECT e.id, $2, $3, e.seq, e.type, $4, e.fields, e.runner_seq, e.created_at, $5 \
-         FROM UNNEST($1::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[]) \
-           AS e(id, seq, type, fields, runner_seq, created_at)",
+         SELECT e.id, e.org_id, e.session_id, e.seq, e.type, NULLIF(e.turn_id, ''), e.fields, \
+                NULLIF(e.runner_seq, -1), e.created_at, e.processed_at \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], \
+                     $7::text[], $8::bigint[], $9::bigint[], $10::bigint[]) \
+           AS e(id, org_id, session_id, seq, type, turn_id, fields, runner_seq, created_at, processed_at)",
         [
-            ids.into(),
-            first.org_id.clone().into(),
-            first.session_id.clone().into(),
-            first.turn_id.clone().into(),
-            first.processed_at.into(),
-            seqs.into(),
-            kinds.into(),
+            column(rows, |r| r.id.clone()).into(),
+            column(rows, |r| r.org_id.clone()).into(),
+            column(rows, |r| r.session_id.clone()).into(),
+            column(rows, |r| r.seq).into(),
+            column(rows, |r| r.kind.name().to_string()).into(),
+            column(rows, |r| r.turn_id.clone().unwrap_or_default()).into(),
             fields.into(),
-            runner_seqs.into(),
-            created.into(),
+            column(rows, |r| r.runner_seq.unwrap_or(-1)).into(),
+            column(rows, |r| r.created_at).into(),
+            column(rows, |r| r.processed_at).into(),
         ],
     ))
     .await?;
@@ -380,11 +385,7 @@ pub async fn append_for_runner(
             .filter(session::Column::Id.eq(&session_id))
             .exec(&txn)
             .await?;
-        if store.backend() == crate::Backend::Postgres {
-            insert_unnest(&txn, &fresh).await?;
-        } else {
-            insert(&txn, fresh.clone()).await?;
-        }
+        insert(&txn, fresh.clone()).await?;
         announce(&txn, &session_id).await?;
     }
     txn.commit().await?;
