@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "proto/runway/v1/deployment_service.proto",
     "proto/runway/v1/runner.proto",
     "proto/runway/v1/session.proto",
+    "proto/runway/v1/webhook.proto",
     "proto/runway/v1/session_event.proto",
 ];
 

@@ -239,6 +239,9 @@ closed_set! {
         DeploymentArchived = "deployment_archived_error",
         /// A retry whose deployment was paused before it started.
         DeploymentPaused = "deployment_paused_error",
+        /// Recorded `skipped` for scheduled instants that passed while no
+        /// scheduler ran (downtime); the message says how many and when.
+        ScheduleMissed = "schedule_missed_error",
     }
 }
 
@@ -284,6 +287,8 @@ closed_set! {
     pub enum PausedReasonType: proto PausedReasonType {
         /// Paused by a user (`POST /deployments/{id}/pause`).
         Manual = "manual",
+        /// Paused by the service: `max_consecutive_failures` runs failed in a row.
+        ConsecutiveFailures = "consecutive_failures",
     }
 }
 
@@ -398,6 +403,55 @@ closed_set! {
 }
 
 closed_set! {
+    /// What a webhook tells: the `type` of its event, and what an endpoint
+    /// subscribes to.
+    pub enum WebhookEventType: proto WebhookEventType {
+        /// Every type (a subscription only; no event has it).
+        All = "*",
+        /// A run started: its session opened and runners may claim it.
+        DeploymentRunStarted = "deployment_run.started",
+        /// A run completed.
+        DeploymentRunCompleted = "deployment_run.completed",
+        /// A run failed (a retry, if any, is its own run).
+        DeploymentRunFailed = "deployment_run.failed",
+        /// A run was recorded `skipped`, or scheduled instants were missed.
+        DeploymentRunSkipped = "deployment_run.skipped",
+        /// A deployment was paused (by a user, or after consecutive failures).
+        DeploymentPaused = "deployment.paused",
+        /// A deployment was unpaused.
+        DeploymentUnpaused = "deployment.unpaused",
+        /// A deployment was archived.
+        DeploymentArchived = "deployment.archived",
+        /// An endpoint was disabled after failing for too long.
+        WebhookEndpointDisabled = "webhook_endpoint.disabled",
+        /// A test event (`POST /webhooks/endpoints/{id}/test`), sent only to that endpoint.
+        WebhookTest = "webhook.test",
+    }
+}
+
+closed_set! {
+    /// Where a webhook delivery is.
+    pub enum WebhookDeliveryStatus: proto WebhookDeliveryStatus {
+        /// Not yet answered with a 2xx, and attempts are left.
+        Pending = "pending",
+        /// An attempt was answered with a 2xx.
+        Succeeded = "succeeded",
+        /// Every attempt failed.
+        Failed = "failed",
+    }
+}
+
+closed_set! {
+    /// Why a webhook endpoint is disabled.
+    pub enum WebhookDisabledReason: proto WebhookDisabledReason {
+        /// A user set `enabled` to false.
+        Manual = "manual",
+        /// Its deliveries failed for longer than the service allows.
+        Failing = "failing",
+    }
+}
+
+closed_set! {
     /// `google.rpc.ErrorInfo.reason` of every runway error (domain `runway`):
     /// UPPER_SNAKE, stable, for clients to branch on.
     pub enum ErrorReason {
@@ -443,6 +497,16 @@ closed_set! {
         EnvironmentArchived = "ENVIRONMENT_ARCHIVED",
         /// Archive of an archived environment.
         EnvironmentAlreadyArchived = "ENVIRONMENT_ALREADY_ARCHIVED",
+        /// No such webhook endpoint in the caller's organization.
+        WebhookEndpointNotFound = "WEBHOOK_ENDPOINT_NOT_FOUND",
+        /// No such webhook delivery in the caller's organization.
+        WebhookDeliveryNotFound = "WEBHOOK_DELIVERY_NOT_FOUND",
+        /// A webhook URL the service may not call (scheme, or a non-public address).
+        WebhookUrlNotAllowed = "WEBHOOK_URL_NOT_ALLOWED",
+        /// A test of a disabled endpoint.
+        WebhookEndpointDisabled = "WEBHOOK_ENDPOINT_DISABLED",
+        /// Redelivery of a delivery that is still being attempted.
+        WebhookDeliveryPending = "WEBHOOK_DELIVERY_PENDING",
         /// Cancel of a run that already ended.
         RunAlreadyTerminal = "RUN_ALREADY_TERMINAL",
         /// A runner's call under a lease it no longer holds.

@@ -14,3 +14,4 @@ mod seed_flow;
 mod streams;
 mod strict_input;
 mod support;
+mod webhooks;

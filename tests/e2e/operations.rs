@@ -132,6 +132,7 @@ async fn reflection_v1alpha_lists_the_services() {
             "runway.v1.EnvironmentService",
             "runway.v1.RunnerService",
             "runway.v1.SessionService",
+            "runway.v1.WebhookService",
         ]
     );
     app.shutdown().await;

@@ -185,7 +185,7 @@ async fn deployment_shape_updates_and_filters(app: &TestApp) {
     assert_eq!(keys(&d["metadata"]), BTreeSet::from(["team", "cas_config"]));
     assert_eq!(
         cas["config"],
-        json!({"max_concurrent": 2, "max_retries": 1, "timeout_ms": 60000})
+        json!({"max_concurrent": 2, "max_consecutive_failures": null, "max_retries": 1, "timeout_ms": 60000})
     );
     assert_eq!(cas["session_strategy"], "new_session");
     assert_eq!(
@@ -218,7 +218,7 @@ async fn deployment_shape_updates_and_filters(app: &TestApp) {
     assert!(u["metadata"].get("team").is_none());
     assert_eq!(
         u["metadata"]["cas_config"]["config"],
-        json!({"max_concurrent": 5, "max_retries": 1, "timeout_ms": 60000})
+        json!({"max_concurrent": 5, "max_consecutive_failures": null, "max_retries": 1, "timeout_ms": 60000})
     );
     assert_eq!(
         u["metadata"]["cas_config"]["stats"]["next_trigger_at"],

@@ -193,8 +193,18 @@ async fn a_restart_after_downtime_fires_one_catch_up_run(
     assert_eq!(fired[0].plan.missed, 9);
     assert_eq!(fired[0].plan.fire_at, at("2026-01-01T01:40:00Z"));
     assert!(app.scheduler().run_once().await.unwrap().is_empty());
+    // The missed instants are recorded as one skipped run, for the first.
     let runs = runs_of(&app, &seed.deployment_id).await;
-    assert_eq!(runs.len(), 1);
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[0]["status"], "running");
+    assert_eq!(runs[1]["status"], "skipped");
+    assert_eq!(runs[1]["trigger_context"]["type"], "schedule");
+    assert_eq!(runs[1]["error"]["type"], "schedule_missed_error");
+    assert_eq!(
+        runs[1]["error"]["message"],
+        "9 scheduled instant(s) from 2026-01-01T00:10:00.000000000Z passed while no \
+         scheduler ran; the schedule fired once, for 2026-01-01T01:40:00.000000000Z"
+    );
     let dep = app
         .get(&format!("/deployments/{}", seed.deployment_id))
         .await

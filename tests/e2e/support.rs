@@ -72,6 +72,29 @@ impl TestApp {
         clock: SharedClock,
         interval: Option<std::time::Duration>,
     ) -> TestApp {
+        Self::launch(
+            db,
+            clock,
+            interval,
+            runway_server::ExecutionConfig::default(),
+        )
+        .await
+    }
+
+    /// A server with these execution and webhook settings.
+    pub async fn start_with_execution(
+        db: TestDatabase,
+        execution: runway_server::ExecutionConfig,
+    ) -> TestApp {
+        Self::launch(db, Arc::new(SystemClock), None, execution).await
+    }
+
+    async fn launch(
+        db: TestDatabase,
+        clock: SharedClock,
+        interval: Option<std::time::Duration>,
+        execution: runway_server::ExecutionConfig,
+    ) -> TestApp {
         init_tracing();
         let dir = tempfile::tempdir().unwrap();
         let config = ServeConfig {
@@ -83,7 +106,7 @@ impl TestApp {
             sqlite_durable: true,
             scheduler_interval: interval,
             clock,
-            execution: runway_server::ExecutionConfig::default(),
+            execution,
             reaper_interval: None,
             // Short, so a test sees heartbeats without waiting 15 s.
             sse_heartbeat: std::time::Duration::from_millis(300),
@@ -181,6 +204,15 @@ impl TestApp {
     /// The gRPC server's address, as a URL.
     pub fn grpc_url(&self) -> String {
         format!("http://{}", self.running().grpc_addr)
+    }
+
+    /// A WebhookService client on the server's real port.
+    pub async fn webhooks(
+        &self,
+    ) -> runway_api::v1::webhook_service_client::WebhookServiceClient<Channel> {
+        runway_api::v1::webhook_service_client::WebhookServiceClient::connect(self.grpc_url())
+            .await
+            .expect("gRPC connects")
     }
 
     /// A gRPC client on the server's real port.

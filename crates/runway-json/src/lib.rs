@@ -23,9 +23,11 @@ use utoipa::ToSchema;
 
 mod events;
 mod tag;
+mod webhooks;
 
 pub use events::*;
 pub use tag::*;
+pub use webhooks::*;
 
 /// RFC 3339, UTC, `Z`, nanoseconds: `2026-06-14T08:58:17.133340942Z`.
 pub fn timestamp(ts: &Timestamp) -> String {
@@ -325,6 +327,10 @@ pub struct PausedReasonJson {
 pub struct ConfigJson {
     #[schema(minimum = 1, maximum = 100)]
     pub max_concurrent: i32,
+    /// Failed runs in a row after which the service pauses the deployment
+    /// (`paused_reason` `consecutive_failures`); `null`: never.
+    #[schema(required = true, minimum = 1, maximum = 1000)]
+    pub max_consecutive_failures: Option<i32>,
     #[schema(minimum = 0, maximum = 10)]
     pub max_retries: i32,
     #[schema(minimum = 1000, maximum = 86400000)]
@@ -443,6 +449,7 @@ pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
             cas_config: CasConfigJson {
                 config: ConfigJson {
                     max_concurrent: config.max_concurrent,
+                    max_consecutive_failures: config.max_consecutive_failures,
                     max_retries: config.max_retries,
                     timeout_ms: config.timeout_ms,
                 },

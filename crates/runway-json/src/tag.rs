@@ -58,3 +58,15 @@ object_tag!(
     /// `"error"`.
     ErrorTag = "error"
 );
+object_tag!(
+    /// `"webhook_endpoint"`.
+    WebhookEndpointTag = "webhook_endpoint"
+);
+object_tag!(
+    /// `"webhook_endpoint_deleted"`.
+    WebhookEndpointDeletedTag = "webhook_endpoint_deleted"
+);
+object_tag!(
+    /// `"webhook_delivery"`.
+    WebhookDeliveryTag = "webhook_delivery"
+);

@@ -6,7 +6,8 @@ use runway_api::enums::{EnvironmentStatus, ScheduleType};
 use runway_api::json_value;
 use runway_api::v1;
 use runway_store::entity::{
-    agent, deployment, deployment_run, environment, session, session_event,
+    agent, deployment, deployment_run, environment, session, session_event, webhook_attempt,
+    webhook_delivery, webhook_endpoint,
 };
 use runway_store::repo::agents::AgentSnapshot;
 use runway_store::repo::events::SCHEMA_VERSION;
@@ -126,6 +127,7 @@ pub fn deployment(row: &deployment::Model, now: i64) -> ServiceResult<v1::Deploy
             config: Some(v1::DeploymentConfig {
                 max_concurrent: row.max_concurrent,
                 max_retries: row.max_retries,
+                max_consecutive_failures: row.max_consecutive_failures,
                 timeout_ms: row.timeout_ms,
             }),
             session_strategy: row.session_strategy.to_proto(),
@@ -214,5 +216,56 @@ pub fn event(row: &session_event::Model) -> v1::SessionEvent {
         created_at: Some(timestamp(row.created_at)),
         processed_at: Some(timestamp(row.processed_at)),
         fields: Some(json_value::object_to_struct(row.fields.0.clone())),
+    }
+}
+
+/// A webhook endpoint; `secret` only in the answers that show it.
+pub fn webhook_endpoint(
+    row: &webhook_endpoint::Model,
+    secret: Option<&str>,
+) -> v1::WebhookEndpoint {
+    v1::WebhookEndpoint {
+        id: row.id.clone(),
+        url: row.url.clone(),
+        description: row.description.clone(),
+        event_types: row.event_types.iter().map(|t| t.to_proto()).collect(),
+        enabled: row.enabled,
+        disabled_reason: row.disabled_reason.map(|r| r.to_proto()),
+        failing_since: row.failing_since.map(timestamp),
+        signing_secret: secret.map(str::to_string),
+        previous_secret_expires_at: row
+            .previous_secret_expires_at
+            .filter(|_| row.previous_secret.is_some())
+            .map(timestamp),
+        created_at: Some(timestamp(row.created_at)),
+        updated_at: Some(timestamp(row.updated_at)),
+    }
+}
+
+/// A delivery and its attempts.
+pub fn webhook_delivery(
+    row: &webhook_delivery::Model,
+    attempts: &[webhook_attempt::Model],
+) -> v1::WebhookDelivery {
+    v1::WebhookDelivery {
+        id: row.id.clone(),
+        endpoint_id: row.endpoint_id.clone(),
+        event_id: row.event_id.clone(),
+        event_type: row.event_type.to_proto(),
+        status: row.status.to_proto(),
+        attempts: attempts
+            .iter()
+            .map(|a| v1::WebhookAttempt {
+                attempted_at: Some(timestamp(a.attempted_at)),
+                status_code: a.status_code,
+                latency_ms: a.latency_ms,
+                response_body: a.response_body.clone(),
+                error: a.error.clone(),
+            })
+            .collect(),
+        next_attempt_at: row.next_attempt_at.map(timestamp),
+        redelivery_of: row.redelivery_of.clone(),
+        created_at: Some(timestamp(row.created_at)),
+        updated_at: Some(timestamp(row.updated_at)),
     }
 }

@@ -20,17 +20,21 @@ pub enum ResourceKind {
     AgentVersion,
     Environment,
     Session,
+    WebhookEndpoint,
+    WebhookDelivery,
 }
 
 impl ResourceKind {
     /// Every kind, for tests that walk them all.
-    pub const ALL: [ResourceKind; 6] = [
+    pub const ALL: [ResourceKind; 8] = [
         ResourceKind::Deployment,
         ResourceKind::DeploymentRun,
         ResourceKind::Agent,
         ResourceKind::AgentVersion,
         ResourceKind::Environment,
         ResourceKind::Session,
+        ResourceKind::WebhookEndpoint,
+        ResourceKind::WebhookDelivery,
     ];
 
     /// The kind as a message names it (`Deployment run dep_… not found`).
@@ -42,6 +46,8 @@ impl ResourceKind {
             ResourceKind::AgentVersion => "Agent version",
             ResourceKind::Environment => "Environment",
             ResourceKind::Session => "Session",
+            ResourceKind::WebhookEndpoint => "Webhook endpoint",
+            ResourceKind::WebhookDelivery => "Webhook delivery",
         }
     }
 
@@ -54,6 +60,8 @@ impl ResourceKind {
             ResourceKind::AgentVersion => Reason::AgentVersionNotFound,
             ResourceKind::Environment => Reason::EnvironmentNotFound,
             ResourceKind::Session => Reason::SessionNotFound,
+            ResourceKind::WebhookEndpoint => Reason::WebhookEndpointNotFound,
+            ResourceKind::WebhookDelivery => Reason::WebhookDeliveryNotFound,
         }
     }
 }

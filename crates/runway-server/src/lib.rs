@@ -18,6 +18,7 @@ pub mod schedule;
 pub mod scheduler;
 pub mod services;
 pub mod validate;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -26,6 +27,7 @@ use runway_api::v1::deployment_service_server::DeploymentServiceServer;
 use runway_api::v1::environment_service_server::EnvironmentServiceServer;
 use runway_api::v1::runner_service_server::RunnerServiceServer;
 use runway_api::v1::session_service_server::SessionServiceServer;
+use runway_api::v1::webhook_service_server::WebhookServiceServer;
 use runway_store::Store;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -36,7 +38,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use reaper::LeaseReaper;
 pub use scheduler::Scheduler;
 pub use services::ExecutionConfig;
-use services::{AgentApi, Core, DeploymentApi, EnvironmentApi, RunnerApi, SessionApi};
+use services::{AgentApi, Core, DeploymentApi, EnvironmentApi, RunnerApi, SessionApi, WebhookApi};
 
 /// One runway server's shared state: its store, clock and execution
 /// settings. It hands out the gRPC services, the scheduler and the reaper.
@@ -117,6 +119,11 @@ impl Runway {
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         )
+        .add_service(
+            WebhookServiceServer::new(WebhookApi::new(core.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
         .add_service(tonic_health::pb::health_server::HealthServer::new(
             tonic_health::server::HealthService::from_health_reporter(self.health.clone()),
         ))
@@ -158,6 +165,12 @@ impl Runway {
     /// The scheduler (fires due schedules).
     pub fn scheduler(&self) -> Scheduler {
         Scheduler::new(self.core.clone())
+    }
+
+    /// The webhook delivery worker (sends this server's share of the
+    /// deliveries; run one per process).
+    pub fn delivery_worker(&self) -> webhooks::DeliveryWorker {
+        webhooks::DeliveryWorker::new(self.core.clone())
     }
 
     /// The lease reaper (fails lost and timed-out runs, starts due retries).

@@ -29,6 +29,13 @@ pub struct FinishLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `delivered`, `retrying` (failed, another attempt is due) or `failed`
+    /// (failed, no attempt left).
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
     /// `/runway.v1.DeploymentService/RunDeployment`.
     pub method: String,
@@ -49,6 +56,8 @@ pub struct ServerMetrics {
     pub rpc_duration: Family<RpcLabels, Histogram, fn() -> Histogram>,
     pub active_leases: Gauge,
     pub trigger_batch_size: Histogram,
+    pub webhook_attempts: Family<DeliveryLabels, Counter>,
+    pub auto_paused: Counter,
 }
 
 impl ServerMetrics {
@@ -61,7 +70,19 @@ impl ServerMetrics {
             active_leases: Gauge::default(),
             // 1 … 256, the most a batch holds.
             trigger_batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 9)),
+            webhook_attempts: Family::default(),
+            auto_paused: Counter::default(),
         };
+        registry.register(
+            "runway_webhook_attempts",
+            "Webhook delivery attempts recorded, by outcome: delivered, retrying (another attempt is due) or failed (none left)",
+            metrics.webhook_attempts.clone(),
+        );
+        registry.register(
+            "runway_deployments_auto_paused",
+            "Deployments paused by the service after max_consecutive_failures failed runs in a row",
+            metrics.auto_paused.clone(),
+        );
         registry.register(
             "runway_runs_triggered",
             "Runs recorded, by trigger type and outcome (skipped at the concurrency limit, or started)",
@@ -102,6 +123,16 @@ impl ServerMetrics {
                 outcome: status.name().to_string(),
             })
             .inc();
+    }
+
+    pub fn webhook_attempt(&self, outcome: &str, count: u64) {
+        if count > 0 {
+            self.webhook_attempts
+                .get_or_create(&DeliveryLabels {
+                    outcome: outcome.to_string(),
+                })
+                .inc_by(count);
+        }
     }
 
     pub fn finished(&self, status: RunStatus, error_type: Option<RunErrorType>) {

@@ -114,9 +114,18 @@ fn plan(dep: &deployment::Model, now: i64) -> ServiceResult<FirePlan> {
             _ => break,
         }
     }
+    let missed_error = (missed > 0).then(|| {
+        let first = runway_json::timestamp(&crate::convert::timestamp(due));
+        let fired = runway_json::timestamp(&crate::convert::timestamp(fire_at));
+        format!(
+            "{missed} scheduled instant(s) from {first} passed while no scheduler ran; \
+             the schedule fired once, for {fired}"
+        )
+    });
     Ok(FirePlan {
         fire_at,
         missed,
         next_fire_at: schedule.next_after(now),
+        missed_error,
     })
 }

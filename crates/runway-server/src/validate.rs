@@ -145,6 +145,8 @@ pub fn known_id(kind: ResourceKind, param: &'static str, id: &str) -> ServiceRes
         ResourceKind::Agent | ResourceKind::AgentVersion => IdKind::Agent,
         ResourceKind::Environment => IdKind::Environment,
         ResourceKind::Session => IdKind::Session,
+        ResourceKind::WebhookEndpoint => IdKind::WebhookEndpoint,
+        ResourceKind::WebhookDelivery => IdKind::WebhookDelivery,
     };
     if ids.is_valid(id) {
         Ok(())

@@ -50,6 +50,7 @@ pub struct Store {
     write: DatabaseConnection,
     backend: Backend,
     max_connections: u32,
+    webhooks: std::sync::Arc<crate::repo::webhooks::WebhookHub>,
 }
 
 /// How long a SQLite connection waits for another process's lock (for
@@ -106,6 +107,7 @@ impl Store {
             write: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
             backend: Backend::Sqlite,
             max_connections: options.max_connections.max(1),
+            webhooks: Default::default(),
         })
     }
 
@@ -125,6 +127,7 @@ impl Store {
             write: db,
             backend: Backend::Postgres,
             max_connections,
+            webhooks: Default::default(),
         })
     }
 
@@ -152,6 +155,12 @@ impl Store {
     /// The handle every write transaction starts from.
     pub fn writer(&self) -> &DatabaseConnection {
         &self.write
+    }
+
+    /// What webhook emission needs from the process: the renderer of event
+    /// bodies and the delivery workers' wake-up.
+    pub fn webhooks(&self) -> &crate::repo::webhooks::WebhookHub {
+        &self.webhooks
     }
 
     /// Checks that the database answers.

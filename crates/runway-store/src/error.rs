@@ -16,6 +16,10 @@ pub enum StoreError {
     /// Stored data that does not decode (a bug or a hand-edited row).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// An event has subscribers but the process installed no renderer for
+    /// its body (a wiring bug).
+    #[error("webhooks cannot be rendered: no renderer is installed")]
+    NoWebhookRenderer,
     /// A background part of the store (the trigger queue) is no longer
     /// running: the process is shutting down.
     #[error("{0} has stopped")]

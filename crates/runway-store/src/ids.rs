@@ -15,6 +15,9 @@ pub enum IdKind {
     Session,
     Turn,
     Event,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookDelivery,
 }
 
 impl IdKind {
@@ -30,6 +33,11 @@ impl IdKind {
             IdKind::Session => "sess_",
             IdKind::Turn => "turn_",
             IdKind::Event => "evt_",
+            IdKind::WebhookEndpoint => "whep_",
+            // Webhook events and session events share the prefix the
+            // Agents API gives events; a UUIDv7 keeps them apart.
+            IdKind::WebhookEvent => "evt_",
+            IdKind::WebhookDelivery => "whdl_",
         }
     }
 

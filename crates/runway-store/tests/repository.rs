@@ -107,6 +107,7 @@ async fn deployment(store: &Store, org_id: &str, max_concurrent: i32) -> String 
         metadata: BTreeMap::new(),
         max_concurrent,
         max_retries: 0,
+        max_consecutive_failures: None,
         timeout_ms: 300_000,
         session_strategy: SessionStrategy::NewSession,
     };
@@ -636,6 +637,7 @@ async fn a_finish_takes_the_deployment_lock_before_the_run() {
                         runway_api::enums::EventType::SessionStatusIdle,
                     ),
                     retry_after: None,
+                    pause: None,
                 })
             })
             .await

@@ -135,7 +135,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let runway = Runway::with_registry(
         store.clone(),
         config.clock.clone(),
-        config.execution,
+        config.execution.clone(),
         &mut registry,
     );
     let observability = runway_gateway::Observability::new(registry);
@@ -190,6 +190,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         async move {
             stopped(rx).await;
             runway.close_streams();
+            Ok(())
+        }
+    }));
+    tasks.push(tokio::spawn({
+        let (rx, worker) = (rx.clone(), runway.delivery_worker());
+        async move {
+            worker.run(stopped(rx)).await;
             Ok(())
         }
     }));

@@ -117,6 +117,23 @@ struct ServeArgs {
     /// How often an event stream (SSE) sends a `heartbeat`, in milliseconds.
     #[arg(long, env = "RUNWAY_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
     sse_heartbeat_ms: u64,
+    /// Let webhook endpoints use plain http and private, loopback or
+    /// link-local addresses (self-hosted and test setups).
+    #[arg(long, env = "RUNWAY_WEBHOOKS_ALLOW_PRIVATE")]
+    webhooks_allow_private: bool,
+    /// Waits between a webhook's attempts, in milliseconds, comma-separated
+    /// (default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
+    #[arg(long, env = "RUNWAY_WEBHOOKS_RETRY_DELAYS_MS", value_delimiter = ',')]
+    webhooks_retry_delays_ms: Option<Vec<u64>>,
+    /// Disable a webhook endpoint whose deliveries fail this long with no
+    /// success, in milliseconds (default: 5 days).
+    #[arg(long, env = "RUNWAY_WEBHOOKS_DISABLE_AFTER_MS")]
+    webhooks_disable_after_ms: Option<u64>,
+    /// How long a claimed webhook delivery stays with this server before
+    /// another may send it, in milliseconds (default 60 s; more than the 15 s
+    /// an attempt may take).
+    #[arg(long, env = "RUNWAY_WEBHOOKS_CLAIM_LEASE_MS")]
+    webhooks_claim_lease_ms: Option<u64>,
     /// Also run an embedded runner that executes every turn of the
     /// `default` organization with this command (the single-machine case).
     #[arg(long, env = "RUNWAY_EXEC")]
@@ -282,7 +299,25 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
     }
 }
 
+fn webhook_config(args: &ServeArgs) -> runway_server::webhooks::WebhookConfig {
+    let mut config = runway_server::webhooks::WebhookConfig {
+        allow_private: args.webhooks_allow_private,
+        ..Default::default()
+    };
+    if let Some(delays) = &args.webhooks_retry_delays_ms {
+        config.retry_delays = delays.iter().map(|ms| Duration::from_millis(*ms)).collect();
+    }
+    if let Some(ms) = args.webhooks_disable_after_ms {
+        config.disable_after = Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.webhooks_claim_lease_ms {
+        config.claim_lease = Duration::from_millis(ms.max(100));
+    }
+    config
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let webhooks = webhook_config(&args);
     let config = ServeConfig {
         grpc_addr: args.grpc_addr,
         http_addr: args.http_addr,
@@ -297,6 +332,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             lease_ttl: Duration::from_millis(args.lease_ttl_ms.max(100)),
             retry_backoff: Duration::from_millis(args.retry_backoff_ms),
             retry_backoff_cap: Duration::from_secs(300),
+            webhooks,
         },
         reaper_interval: (!args.no_reaper).then(|| {
             Duration::from_millis(

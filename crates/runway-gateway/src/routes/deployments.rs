@@ -176,6 +176,11 @@ pub struct ConfigBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false, minimum = 1000, maximum = 86400000)]
     timeout_ms: Option<i64>,
+    /// Failed runs in a row after which the service pauses the deployment;
+    /// `null` (the default): never.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i32>, minimum = 1, maximum = 1000)]
+    max_consecutive_failures: Option<Option<i32>>,
 }
 
 impl CasConfigBody {
@@ -325,6 +330,7 @@ pub async fn create(
             max_concurrent: config.max_concurrent,
             max_retries: config.max_retries,
             timeout_ms: config.timeout_ms,
+            max_consecutive_failures: config.max_consecutive_failures.flatten(),
         }),
         session_strategy: cas
             .session_strategy
@@ -476,6 +482,10 @@ pub async fn update(
             if let Some(v) = config.timeout_ms {
                 input.timeout_ms = Some(v);
                 paths.push("config.timeout_ms".into());
+            }
+            if let Some(v) = config.max_consecutive_failures {
+                input.max_consecutive_failures = v;
+                paths.push("config.max_consecutive_failures".into());
             }
             request.config = Some(input);
             if let Some(s) = cas.session_strategy {

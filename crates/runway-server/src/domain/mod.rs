@@ -5,6 +5,7 @@
 //! (the closures of `runway_store::repo`), so a rule always sees what it
 //! changes; the rules themselves are tested here without a database.
 
+pub mod deliveries;
 pub mod gate;
 pub mod lifecycle;
 pub mod run_end;
@@ -61,6 +62,7 @@ pub(crate) mod testing {
             metadata: JsonText::default(),
             max_concurrent: 1,
             max_retries: 0,
+            max_consecutive_failures: None,
             timeout_ms: 300_000,
             session_strategy: SessionStrategy::NewSession,
             total_runs: 0,

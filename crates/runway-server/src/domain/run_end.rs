@@ -2,7 +2,10 @@
 //! compare of compare-and-set), the terminal state it moves to, and whether
 //! a failure is retried and when.
 
-use runway_api::enums::{EventType, RunErrorType, RunStatus, SessionStatus, StopReasonType};
+use runway_api::enums::{
+    DeploymentStatus, EventType, PausedReasonType, RunErrorType, RunStatus, SessionStatus,
+    StopReasonType,
+};
 use runway_store::entity::{deployment, deployment_run};
 use runway_store::repo::events::NewEvent;
 use runway_store::repo::turns::{FinishDecision, NANOS_PER_MS};
@@ -178,8 +181,20 @@ pub fn finish(
             interjected: Vec::new(),
             closing: closing_event(&outcome, retry_after.is_some()),
             retry_after,
+            pause: pause_after(dep, &outcome),
         })
     }
+}
+
+/// Whether ending a run with `outcome` pauses its deployment: a failure
+/// that brings its failed runs in a row to `max_consecutive_failures` pauses
+/// an active deployment (`consecutive_failures`); nothing else does.
+pub fn pause_after(dep: &deployment::Model, outcome: &Outcome) -> Option<PausedReasonType> {
+    let limit = i64::from(dep.max_consecutive_failures?);
+    let failed = matches!(outcome, Outcome::Failed { .. });
+    let live = dep.status == DeploymentStatus::Active && dep.archived_at.is_none();
+    (failed && live && dep.consecutive_failures + 1 >= limit)
+        .then_some(PausedReasonType::ConsecutiveFailures)
 }
 
 /// How a user's cancel ends a run.
@@ -205,6 +220,7 @@ pub fn interrupt(
                 session,
                 closing,
                 retry_after,
+                pause,
                 ..
             } => FinishDecision::End {
                 ended,
@@ -212,6 +228,7 @@ pub fn interrupt(
                 interjected: vec![interrupt],
                 closing,
                 retry_after,
+                pause,
             },
             FinishDecision::Refuse => FinishDecision::Refuse,
         })
@@ -322,6 +339,35 @@ mod tests {
             reason(&failed(RunErrorType::Canceled), false),
             "interrupted"
         );
+    }
+
+    #[test]
+    fn consecutive_failures_pause_a_live_deployment_at_the_limit() {
+        let failed = Outcome::Failed {
+            error_type: RunErrorType::Agent,
+            message: "exit 1".into(),
+        };
+        let mut dep = deployment();
+        assert_eq!(pause_after(&dep, &failed), None, "no limit, no pause");
+        dep.max_consecutive_failures = Some(3);
+        dep.consecutive_failures = 1;
+        assert_eq!(
+            pause_after(&dep, &failed),
+            None,
+            "the second failure in a row"
+        );
+        dep.consecutive_failures = 2;
+        assert_eq!(
+            pause_after(&dep, &failed),
+            Some(PausedReasonType::ConsecutiveFailures),
+            "the third"
+        );
+        assert_eq!(pause_after(&dep, &Outcome::Completed), None);
+        dep.status = DeploymentStatus::Paused;
+        assert_eq!(pause_after(&dep, &failed), None, "already paused");
+        dep.status = DeploymentStatus::Active;
+        dep.archived_at = Some(1);
+        assert_eq!(pause_after(&dep, &failed), None, "archived");
     }
 
     #[test]

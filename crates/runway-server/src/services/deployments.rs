@@ -190,6 +190,15 @@ fn max_retries(v: i32) -> ServiceResult<i32> {
     in_range("config.max_retries", i64::from(v), 0, 10).map(|_| v)
 }
 
+fn max_consecutive_failures(v: Option<i32>) -> ServiceResult<Option<i32>> {
+    match v {
+        Some(v) => {
+            in_range("config.max_consecutive_failures", i64::from(v), 1, 1000).map(|_| Some(v))
+        }
+        None => Ok(None),
+    }
+}
+
 fn timeout_ms(v: i64) -> ServiceResult<i64> {
     in_range("config.timeout_ms", v, 1000, 86_400_000).map(|_| v)
 }
@@ -253,6 +262,7 @@ impl DeploymentService for DeploymentApi {
             max_concurrent(config.max_concurrent.unwrap_or(DEFAULT_MAX_CONCURRENT))?;
         let max_retries = max_retries(config.max_retries.unwrap_or(DEFAULT_MAX_RETRIES))?;
         let timeout_ms = timeout_ms(config.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))?;
+        let max_consecutive_failures = max_consecutive_failures(config.max_consecutive_failures)?;
         let session_strategy = session_strategy(req.session_strategy)?;
         let (agent_id, agent_version) = self.resolve_agent(org, req.agent.as_ref()).await?;
         let environment_id = self.resolve_environment(org, &req.environment_id).await?;
@@ -273,6 +283,7 @@ impl DeploymentService for DeploymentApi {
             metadata: req.metadata.clone(),
             max_concurrent,
             max_retries,
+            max_consecutive_failures,
             timeout_ms,
             session_strategy,
         };
@@ -373,6 +384,7 @@ impl DeploymentService for DeploymentApi {
                 "config.max_concurrent",
                 "config.max_retries",
                 "config.timeout_ms",
+                "config.max_consecutive_failures",
                 "session_strategy",
             ],
             &["metadata."],
@@ -433,6 +445,9 @@ impl DeploymentService for DeploymentApi {
                 )
             })
             .transpose()?;
+        let failure_limit = has("config.max_consecutive_failures")
+            .then(|| max_consecutive_failures(config.max_consecutive_failures))
+            .transpose()?;
         if has("session_strategy") {
             session_strategy(req.session_strategy)?;
         }
@@ -490,6 +505,9 @@ impl DeploymentService for DeploymentApi {
             }
             if let Some(v) = timeout_ms {
                 row.timeout_ms = v;
+            }
+            if let Some(v) = failure_limit {
+                row.max_consecutive_failures = v;
             }
             Ok(())
         })

@@ -7,6 +7,7 @@ mod environments;
 mod runner;
 mod runs;
 mod sessions;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ pub use deployments::DeploymentApi;
 pub use environments::EnvironmentApi;
 pub use runner::RunnerApi;
 pub use sessions::SessionApi;
+pub use webhooks::WebhookApi;
 
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
@@ -28,14 +30,15 @@ use crate::domain::run_end::RetryPolicy;
 use crate::error::ServiceError;
 use crate::idempotency::IdempotencyGate;
 
-/// How runs are executed: leases and retries.
-#[derive(Debug, Clone, Copy)]
+/// How runs are executed (leases and retries) and how their webhooks are sent.
+#[derive(Debug, Clone)]
 pub struct ExecutionConfig {
     /// How long a claim lasts without a heartbeat.
     pub lease_ttl: Duration,
     /// The first retry's backoff; each later one doubles, up to `retry_backoff_cap`.
     pub retry_backoff: Duration,
     pub retry_backoff_cap: Duration,
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 impl Default for ExecutionConfig {
@@ -44,6 +47,7 @@ impl Default for ExecutionConfig {
             lease_ttl: Duration::from_secs(30),
             retry_backoff: Duration::from_secs(1),
             retry_backoff_cap: Duration::from_secs(300),
+            webhooks: Default::default(),
         }
     }
 }
@@ -81,6 +85,9 @@ impl Core {
         let metrics = Arc::new(metrics);
         let batch_sizes = metrics.trigger_batch_size.clone();
         let observe = Arc::new(move |size: usize| batch_sizes.observe(size as f64));
+        store
+            .webhooks()
+            .set_renderer(Arc::new(crate::webhooks::render::Renderer));
         Arc::new(Core {
             triggers: TriggerQueue::start(store.clone(), concurrency_gate, observe),
             auth: Authenticator::new(store.clone()),
@@ -103,9 +110,18 @@ impl Core {
     /// Counts how a finish ended in the metrics, and wakes the streams
     /// following its session (its closing event is in).
     pub fn record_finish(&self, finish: &runway_store::repo::turns::Finish) {
-        if let runway_store::repo::turns::Finish::Finished { run, events, .. } = finish {
+        if let runway_store::repo::turns::Finish::Finished {
+            run,
+            events,
+            paused,
+            ..
+        } = finish
+        {
             self.events.publish(events.clone());
             self.metrics.finished(run.status, run.error_type);
+            if *paused {
+                self.metrics.auto_paused.inc();
+            }
         }
     }
 

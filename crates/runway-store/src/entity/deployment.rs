@@ -51,6 +51,8 @@ pub struct Model {
     pub metadata: JsonText<BTreeMap<String, String>>,
     pub max_concurrent: i32,
     pub max_retries: i32,
+    /// Failed runs in a row after which the service pauses it; null: never.
+    pub max_consecutive_failures: Option<i32>,
     pub timeout_ms: i64,
     pub session_strategy: SessionStrategy,
     pub total_runs: i64,

@@ -11,3 +11,6 @@ pub mod idempotency_key;
 pub mod organization;
 pub mod session;
 pub mod session_event;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

@@ -10,6 +10,7 @@ mod m20261124_000004_active_runs;
 mod m20261125_000005_session_events;
 mod m20261125_000006_session_status;
 mod m20261125_000007_cheaper_trigger_writes;
+mod m20261125_000008_webhooks;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_session_events::Migration),
             Box::new(m20261125_000006_session_status::Migration),
             Box::new(m20261125_000007_cheaper_trigger_writes::Migration),
+            Box::new(m20261125_000008_webhooks::Migration),
         ]
     }
 }

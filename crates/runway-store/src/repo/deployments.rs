@@ -2,11 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use runway_api::enums::{DeploymentStatus, SessionStrategy};
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use runway_api::enums::{DeploymentStatus, SessionStrategy, WebhookEventType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+};
 
+use super::begin;
 use super::idempotency::{self, IdempotencyClaim};
-use super::{begin, modify_row};
+use super::webhooks::{Outbox, Subject};
 use crate::entity::deployment::{self, Entity as Deployment, InitialEvent};
 use crate::ids::IdKind;
 use crate::json_text::JsonText;
@@ -31,6 +34,7 @@ pub struct DeploymentDraft {
     pub metadata: BTreeMap<String, String>,
     pub max_concurrent: i32,
     pub max_retries: i32,
+    pub max_consecutive_failures: Option<i32>,
     pub timeout_ms: i64,
     pub session_strategy: SessionStrategy,
 }
@@ -73,6 +77,7 @@ pub async fn create(
         metadata: JsonText(draft.metadata),
         max_concurrent: draft.max_concurrent,
         max_retries: draft.max_retries,
+        max_consecutive_failures: draft.max_consecutive_failures,
         timeout_ms: draft.timeout_ms,
         session_strategy: draft.session_strategy,
         total_runs: 0,
@@ -143,7 +148,9 @@ pub async fn list(
 }
 
 /// Changes deployment `id` at `now` through `change`, which sees the locked
-/// row and may refuse. `Ok(None)` when it does not exist.
+/// row and may refuse. `Ok(None)` when it does not exist. A change of state
+/// (paused, unpaused, archived) emits its webhook event in the same
+/// transaction.
 pub async fn modify<E: From<StoreError>>(
     store: &Store,
     org_id: &str,
@@ -151,11 +158,51 @@ pub async fn modify<E: From<StoreError>>(
     now: i64,
     change: impl FnOnce(&mut deployment::Model) -> Result<(), E>,
 ) -> Result<Option<deployment::Model>, E> {
-    let find = Deployment::find_by_id(id).filter(deployment::Column::OrgId.eq(org_id));
-    modify_row(store, find, |row| {
-        change(row)?;
-        row.updated_at = now;
-        Ok(())
-    })
-    .await
+    let txn = begin(store).await?;
+    let Some(mut row) = Deployment::find_by_id(id)
+        .filter(deployment::Column::OrgId.eq(org_id))
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .map_err(StoreError::from)?
+    else {
+        return Ok(None);
+    };
+    let before = row.clone();
+    change(&mut row)?;
+    row.updated_at = now;
+    let saved = row
+        .into_active_model()
+        .reset_all()
+        .update(&txn)
+        .await
+        .map_err(StoreError::from)?;
+    let mut emitted = 0;
+    if let Some(kind) = state_event(&before, &saved) {
+        emitted = Outbox::send(&txn, store, org_id, kind, Subject::Deployment(&saved), now).await?;
+    }
+    txn.commit().await.map_err(StoreError::from)?;
+    if emitted > 0 {
+        store.webhooks().wake();
+    }
+    Ok(Some(saved))
+}
+
+/// The webhook event a deployment's change of state is, if it is one.
+pub(crate) fn state_event(
+    before: &deployment::Model,
+    after: &deployment::Model,
+) -> Option<WebhookEventType> {
+    if before.archived_at.is_none() && after.archived_at.is_some() {
+        return Some(WebhookEventType::DeploymentArchived);
+    }
+    match (before.status, after.status) {
+        (DeploymentStatus::Active, DeploymentStatus::Paused) => {
+            Some(WebhookEventType::DeploymentPaused)
+        }
+        (DeploymentStatus::Paused, DeploymentStatus::Active) => {
+            Some(WebhookEventType::DeploymentUnpaused)
+        }
+        _ => None,
+    }
 }

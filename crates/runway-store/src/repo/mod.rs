@@ -14,6 +14,7 @@ pub mod sessions;
 pub mod tenants;
 pub mod trigger_queue;
 pub mod turns;
+pub mod webhooks;
 
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,

@@ -1,10 +1,11 @@
 //! Deployment runs: the trigger transaction, reads and lists.
 
-use runway_api::enums::{RunErrorType, RunStatus, SessionStatus, TriggerType};
+use runway_api::enums::{RunErrorType, RunStatus, SessionStatus, TriggerType, WebhookEventType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::idempotency::{self, IdempotencyClaim};
+use super::webhooks::{Outbox, Subject};
 use super::{begin, events};
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
@@ -79,8 +80,11 @@ pub async fn trigger<E: From<StoreError>>(
         return Ok(None);
     };
     let decision = decide(&dep, slots_taken(&dep))?;
-    let run = record(&txn, &dep, cause, decision).await?;
+    let (run, emitted) = record(&txn, store, &dep, cause, decision).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    if emitted > 0 {
+        store.webhooks().wake();
+    }
     Ok(Some(run))
 }
 
@@ -90,15 +94,17 @@ pub(crate) fn slots_taken(dep: &deployment::Model) -> u64 {
     u64::try_from(dep.active_runs).unwrap_or(0)
 }
 
-/// Inserts the run `decision` calls for (and its session when it starts)
-/// and bumps the deployment's stats, in the caller's transaction, which
-/// holds the deployment row.
+/// Inserts the run `decision` calls for (and its session when it starts),
+/// bumps the deployment's stats and emits the run's webhook event, in the
+/// caller's transaction, which holds the deployment row. Returns the run
+/// and how many deliveries were written (wake the workers after the commit).
 pub(crate) async fn record(
     txn: &DatabaseTransaction,
+    store: &Store,
     dep: &deployment::Model,
     cause: TriggerCause<'_>,
     decision: TriggerDecision,
-) -> StoreResult<deployment_run::Model> {
+) -> StoreResult<(deployment_run::Model, usize)> {
     let now = cause.at;
     let run_id = IdKind::Run.generate();
     if let Some(claim) = cause.idempotency {
@@ -132,7 +138,26 @@ pub(crate) async fn record(
         started.insert(txn).await?;
     }
     bump_triggered(txn, &dep.id, now, slots).await?;
-    Ok(run)
+    let emitted = Outbox::send(
+        txn,
+        store,
+        &run.org_id,
+        recorded_event(&run),
+        Subject::Run(&run),
+        now,
+    )
+    .await?;
+    Ok((run, emitted))
+}
+
+/// The webhook event of a run just recorded or started: `started`, or
+/// `skipped`. (A pending retry is told when it starts.)
+pub(crate) fn recorded_event(run: &deployment_run::Model) -> WebhookEventType {
+    if run.status == RunStatus::Skipped {
+        WebhookEventType::DeploymentRunSkipped
+    } else {
+        WebhookEventType::DeploymentRunStarted
+    }
 }
 
 /// A `pending` run of `dep` recorded at `now`, with the environment and

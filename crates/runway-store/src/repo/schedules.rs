@@ -15,7 +15,7 @@ use super::runs::{self, TriggerCause, TriggerDecision};
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
 use crate::{Store, StoreError};
-use runway_api::enums::{DeploymentStatus, TriggerType};
+use runway_api::enums::{DeploymentStatus, RunErrorType, TriggerType};
 
 /// What to fire for a due deployment, decided by the caller's cron rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub struct FirePlan {
     pub missed: i64,
     /// The first instant after now.
     pub next_fire_at: Option<i64>,
+    /// When `missed` > 0: the message of the skipped run (error
+    /// `schedule_missed_error`) that records them, scheduled for the first.
+    pub missed_error: Option<String>,
 }
 
 /// What firing one due deployment did.
@@ -63,6 +66,27 @@ pub async fn fire_next_due<E: From<StoreError>>(
         return Ok(None);
     };
     let plan = plan(&dep)?;
+    let mut emitted = 0;
+    if let (Some(message), Some(first)) = (&plan.missed_error, dep.next_fire_at)
+        && plan.missed > 0
+    {
+        // The instants that passed unfired are recorded as one skipped run,
+        // for the first of them, so they are seen (and told) like any skip.
+        let cause = TriggerCause {
+            trigger_type: TriggerType::Schedule,
+            retry_of: None,
+            attempt: 1,
+            scheduled_for: Some(first),
+            idempotency: None,
+            at: now,
+        };
+        let skip = TriggerDecision::Skip {
+            error_type: RunErrorType::ScheduleMissed,
+            message: message.clone(),
+        };
+        let (_, written) = runs::record(&txn, store, &dep, cause, skip).await?;
+        emitted += written;
+    }
     // Backstop for the unique index: an instant already recorded is not
     // recorded again, but the deployment still moves on.
     let already = DeploymentRun::find()
@@ -84,7 +108,9 @@ pub async fn fire_next_due<E: From<StoreError>>(
             idempotency: None,
             at: now,
         };
-        Some(runs::record(&txn, &dep, cause, decision).await?)
+        let (run, written) = runs::record(&txn, store, &dep, cause, decision).await?;
+        emitted += written;
+        Some(run)
     };
     Deployment::update_many()
         .col_expr(
@@ -101,6 +127,9 @@ pub async fn fire_next_due<E: From<StoreError>>(
         .await
         .map_err(StoreError::from)?;
     txn.commit().await.map_err(StoreError::from)?;
+    if emitted > 0 {
+        store.webhooks().wake();
+    }
     Ok(Some(Fired {
         deployment_id: dep.id,
         plan,

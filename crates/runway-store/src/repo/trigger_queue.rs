@@ -26,7 +26,10 @@ use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::runs::{TriggerCause, TriggerDecision, new_run, skip, slots_taken, start, trigger};
+use super::runs::{
+    TriggerCause, TriggerDecision, new_run, recorded_event, skip, slots_taken, start, trigger,
+};
+use super::webhooks::{Outbox, Subject};
 use super::{begin, events};
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
@@ -237,6 +240,7 @@ where
             (slot.row.id.clone(), slot)
         })
         .collect();
+    let mut outbox = Outbox::load(&txn, store, batch.iter().map(|j| j.org_id.as_str())).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut runs = Vec::with_capacity(batch.len());
     let mut sessions = Vec::with_capacity(batch.len());
@@ -279,6 +283,12 @@ where
         }
         slot.recorded += 1;
         slot.last_at = Ord::max(slot.last_at, job.at);
+        outbox.emit(
+            &run.org_id,
+            recorded_event(&run),
+            Subject::Run(&run),
+            job.at,
+        )?;
         runs.push(run.clone());
         outcomes.push(Ok(Some(run)));
     }
@@ -292,7 +302,11 @@ where
         .await?;
     events::insert(&txn, events).await?;
     bump_stats(&txn, slots.values().filter(|s| s.recorded > 0)).await?;
+    let emitted = outbox.write(&txn).await?;
     txn.commit().await.map_err(BatchFailure::Commit)?;
+    if emitted > 0 {
+        store.webhooks().wake();
+    }
     Ok(outcomes)
 }
 

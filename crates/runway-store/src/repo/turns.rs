@@ -4,7 +4,9 @@
 //! report and the reaper, a cancel and a completion — exactly one applies
 //! and the other changes nothing.
 
-use runway_api::enums::{RunStatus, SessionStatus, TriggerType};
+use runway_api::enums::{
+    DeploymentStatus, PausedReasonType, RunStatus, SessionStatus, TriggerType, WebhookEventType,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
@@ -14,6 +16,7 @@ use sea_orm::{
 use super::begin;
 use super::events::{self, NewEvent};
 use super::runs;
+use super::webhooks::{Outbox, Subject};
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
 use crate::entity::{session, session_event};
@@ -108,6 +111,9 @@ pub enum FinishDecision {
         interjected: Vec<NewEvent>,
         closing: NewEvent,
         retry_after: Option<i64>,
+        /// Pause the deployment for this reason (its consecutive failures
+        /// reached the limit), in the same transaction.
+        pause: Option<PausedReasonType>,
     },
 }
 
@@ -124,6 +130,8 @@ pub enum Finish {
         run: Box<deployment_run::Model>,
         retry: Option<Box<deployment_run::Model>>,
         events: Vec<session_event::Model>,
+        /// The deployment was paused for its consecutive failures.
+        paused: bool,
     },
 }
 
@@ -166,7 +174,7 @@ pub async fn finish<E: From<StoreError>>(
         return Ok(Finish::NotFound);
     };
     let dep = dep.ok_or_else(|| StoreError::Corrupt(format!("run {run_id} has no deployment")))?;
-    let (ended, session_status, appended, retry_after) = match decide(&dep, &run)? {
+    let (ended, session_status, appended, retry_after, pause) = match decide(&dep, &run)? {
         FinishDecision::Refuse => return Ok(Finish::Refused(Box::new(run))),
         FinishDecision::End {
             ended,
@@ -174,10 +182,11 @@ pub async fn finish<E: From<StoreError>>(
             interjected,
             closing,
             retry_after,
+            pause,
         } => {
             let mut appended = interjected;
             appended.push(closing);
-            (*ended, session, appended, retry_after)
+            (*ended, session, appended, retry_after, pause)
         }
     };
     let failed = ended.status == RunStatus::Failed;
@@ -223,12 +232,61 @@ pub async fn finish<E: From<StoreError>>(
         Some(at) => Some(insert_retry(&txn, &dep, &run, now, at).await?),
         None => None,
     };
+    let mut outbox = Outbox::load(&txn, store, [dep.org_id.as_str()]).await?;
+    let told = if failed {
+        WebhookEventType::DeploymentRunFailed
+    } else {
+        WebhookEventType::DeploymentRunCompleted
+    };
+    outbox.emit(&ended.org_id, told, Subject::Run(&ended), now)?;
+    if let Some(reason) = pause {
+        let paused = pause_deployment(&txn, &dep.id, reason, now).await?;
+        outbox.emit(
+            &paused.org_id,
+            WebhookEventType::DeploymentPaused,
+            Subject::Deployment(&paused),
+            now,
+        )?;
+    }
+    let emitted = outbox.write(&txn).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    if emitted > 0 {
+        store.webhooks().wake();
+    }
     Ok(Finish::Finished {
         run: Box::new(ended),
         retry: retry.map(Box::new),
         events: appended_events,
+        paused: pause.is_some(),
     })
+}
+
+/// Pauses deployment `id` for `reason` in the caller's transaction (which
+/// holds its row) and returns it as it now is.
+async fn pause_deployment(
+    txn: &DatabaseTransaction,
+    id: &str,
+    reason: PausedReasonType,
+    now: i64,
+) -> StoreResult<deployment::Model> {
+    Deployment::update_many()
+        .col_expr(
+            deployment::Column::Status,
+            Expr::value(DeploymentStatus::Paused),
+        )
+        .col_expr(deployment::Column::PausedReason, Expr::value(reason))
+        .col_expr(
+            deployment::Column::NextFireAt,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(deployment::Column::UpdatedAt, Expr::value(now))
+        .filter(deployment::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Deployment::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("deployment {id} vanished while paused")))
 }
 
 async fn insert_retry(
@@ -327,7 +385,19 @@ pub async fn start_retry<E: From<StoreError>>(
     if let Some(started) = session {
         started.insert(&txn).await?;
     }
+    let emitted = Outbox::send(
+        &txn,
+        store,
+        &run.org_id,
+        runs::recorded_event(&run),
+        Subject::Run(&run),
+        now,
+    )
+    .await?;
     txn.commit().await.map_err(StoreError::from)?;
+    if emitted > 0 {
+        store.webhooks().wake();
+    }
     Ok(Some(run))
 }
 

@@ -1,0 +1,72 @@
+//! Webhook delivery rules: what counts as delivered, and when a failed
+//! attempt is tried again.
+
+use std::time::Duration;
+
+/// The waits after each failed attempt (Standard Webhooks' schedule):
+/// attempt 1 at once, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h:
+/// eight attempts over about 27.6 hours.
+pub const RETRY_DELAYS: [Duration; 7] = [
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(10 * 3600),
+];
+
+/// How long an endpoint may fail with no success before it is disabled.
+pub const DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
+
+/// How long an attempt may take: a 2xx answered within it is a success.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A 2xx is a delivery; anything else, 3xx included (redirects are not
+/// followed), is a failure.
+pub fn delivered(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// When attempt `failed + 1` is due after attempt `failed` failed at `now`,
+/// or `None` when `failed` was the last. The wait is jittered by up to
+/// ±10 % (`jitter` in [-1, 1]), so endpoints that failed together are not
+/// retried together.
+pub fn next_attempt(delays: &[Duration], failed: i32, now: i64, jitter: f64) -> Option<i64> {
+    let index = usize::try_from(failed).ok()?.checked_sub(1)?;
+    let wait = delays.get(index)?.as_nanos() as f64;
+    let jittered = wait * (1.0 + 0.1 * jitter.clamp(-1.0, 1.0));
+    Some(now.saturating_add(jittered as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1_000_000_000;
+
+    #[test]
+    fn eight_attempts_then_the_delivery_fails() {
+        let waits: Vec<i64> = (1..=7)
+            .map(|n| next_attempt(&RETRY_DELAYS, n, 0, 0.0).unwrap() / S)
+            .collect();
+        assert_eq!(waits, [5, 300, 1800, 7200, 18000, 36000, 36000]);
+        assert_eq!(next_attempt(&RETRY_DELAYS, 8, 0, 0.0), None);
+        assert_eq!(next_attempt(&RETRY_DELAYS, 0, 0, 0.0), None);
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        assert_eq!(next_attempt(&RETRY_DELAYS, 2, 0, 1.0), Some(330 * S));
+        assert_eq!(next_attempt(&RETRY_DELAYS, 2, 0, -1.0), Some(270 * S));
+        assert_eq!(next_attempt(&RETRY_DELAYS, 2, 0, 7.0), Some(330 * S));
+    }
+
+    #[test]
+    fn only_2xx_is_delivered() {
+        assert!(delivered(200) && delivered(204) && delivered(299));
+        for status in [100, 301, 302, 304, 400, 404, 429, 500, 503] {
+            assert!(!delivered(status), "{status}");
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! WebhookService: endpoints, their secrets, test events and deliveries.
+
+use std::sync::Arc;
+
+use runway_api::enums::{WebhookDeliveryStatus, WebhookDisabledReason, WebhookEventType};
+use runway_api::v1::webhook_service_server::WebhookService;
+use runway_api::v1::*;
+use runway_store::entity::webhook_endpoint;
+use runway_store::ids::IdKind;
+use runway_store::json_text::JsonText;
+use runway_store::repo::webhooks::{self, deliveries};
+use tonic::{Request, Response, Status};
+
+use super::{Core, mask_paths};
+use crate::convert;
+use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
+use crate::paging;
+use crate::validate;
+use crate::webhooks::signing;
+
+/// How long the secret before a rotation keeps signing.
+const ROTATION_OVERLAP_NANOS: i64 = 24 * 3600 * 1_000_000_000;
+
+/// The most event types an endpoint lists.
+const MAX_EVENT_TYPES: usize = 10;
+
+/// The longest URL accepted.
+const MAX_URL_CHARS: usize = 2048;
+
+pub struct WebhookApi {
+    core: Arc<Core>,
+}
+
+impl WebhookApi {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    async fn load(&self, org_id: &str, id: &str) -> ServiceResult<webhook_endpoint::Model> {
+        validate::known_id(ResourceKind::WebhookEndpoint, "endpoint_id", id)?;
+        webhooks::get_endpoint(&self.core.store, org_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// A URL the server may send to: its form, then (unless private targets
+    /// are allowed) every address its host resolves to.
+    async fn url(&self, url: &str) -> ServiceResult<String> {
+        if url.chars().count() > MAX_URL_CHARS {
+            return Err(ServiceError::invalid(
+                "url",
+                format!("url must be at most {MAX_URL_CHARS} characters"),
+            ));
+        }
+        let policy = self.core.execution.webhooks.url_policy();
+        match policy.check(url).await {
+            Ok(_) => Ok(url.to_string()),
+            Err(refusal) => Err(ServiceError::InvalidArgument {
+                param: Some("url".into()),
+                reason: Reason::WebhookUrlNotAllowed,
+                message: refusal.to_string(),
+            }),
+        }
+    }
+}
+
+fn not_found(id: &str) -> ServiceError {
+    ServiceError::not_found(ResourceKind::WebhookEndpoint, id.to_string(), "endpoint_id")
+}
+
+/// The subscription: 1–10 known types, no repeats; `*` only alone;
+/// `webhook.test` is sent on request, never subscribed to.
+fn event_types(given: &[i32]) -> ServiceResult<Vec<WebhookEventType>> {
+    let param = "event_types";
+    if given.is_empty() || given.len() > MAX_EVENT_TYPES {
+        return Err(ServiceError::invalid(
+            param,
+            format!("event_types must list 1 to {MAX_EVENT_TYPES} event types"),
+        ));
+    }
+    let mut types = Vec::with_capacity(given.len());
+    for (i, number) in given.iter().enumerate() {
+        let kind = WebhookEventType::from_proto(*number)
+            .filter(|k| *k != WebhookEventType::WebhookTest)
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    format!("{param}[{i}]"),
+                    "event_types must be event types a webhook tells (or *)",
+                )
+            })?;
+        if types.contains(&kind) {
+            return Err(ServiceError::invalid(
+                format!("{param}[{i}]"),
+                format!("{} is listed twice", kind.name()),
+            ));
+        }
+        types.push(kind);
+    }
+    if types.len() > 1 && types.contains(&WebhookEventType::All) {
+        return Err(ServiceError::invalid(
+            param,
+            "* means every type and must be listed alone",
+        ));
+    }
+    Ok(types)
+}
+
+#[tonic::async_trait]
+impl WebhookService for WebhookApi {
+    async fn create_webhook_endpoint(
+        &self,
+        request: Request<CreateWebhookEndpointRequest>,
+    ) -> Result<Response<CreateWebhookEndpointResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let url = self.url(&req.url).await?;
+        let event_types = event_types(&req.event_types)?;
+        let description = validate::text("description", req.description.as_ref())?;
+        let enabled = req.enabled.unwrap_or(true);
+        let org = who.org_id.as_str();
+        let now = self.core.now();
+        let row = webhook_endpoint::Model {
+            id: IdKind::WebhookEndpoint.generate(),
+            org_id: org.to_string(),
+            url,
+            description,
+            event_types: JsonText(event_types),
+            enabled,
+            disabled_reason: (!enabled).then_some(WebhookDisabledReason::Manual),
+            failing_since: None,
+            secret: signing::new_secret(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let saved = self
+            .core
+            .idempotency
+            .run(
+                org,
+                request.metadata(),
+                "CreateWebhookEndpoint",
+                req,
+                |claim| async move {
+                    Ok(webhooks::create_endpoint(&self.core.store, row, claim.as_ref()).await?)
+                },
+                |id| async move { self.load(org, &id).await },
+            )
+            .await?;
+        // A replayed create shows the secret again: the same client asked.
+        Ok(Response::new(CreateWebhookEndpointResponse {
+            endpoint: Some(convert::webhook_endpoint(&saved, Some(&saved.secret))),
+        }))
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        request: Request<GetWebhookEndpointRequest>,
+    ) -> Result<Response<GetWebhookEndpointResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let endpoint = self
+            .load(&who.org_id, &request.get_ref().endpoint_id)
+            .await?;
+        Ok(Response::new(GetWebhookEndpointResponse {
+            endpoint: Some(convert::webhook_endpoint(&endpoint, None)),
+        }))
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        request: Request<ListWebhookEndpointsRequest>,
+    ) -> Result<Response<ListWebhookEndpointsResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let store = &self.core.store;
+        let org = who.org_id.as_str();
+        let query = paging::plan(request.get_ref().page.as_ref())?
+            .resolve(|id| async move { Ok(webhooks::endpoint_key(store, org, &id).await?) })
+            .await?;
+        let page = webhooks::list_endpoints(store, org, &query)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(ListWebhookEndpointsResponse {
+            endpoints: page
+                .items
+                .iter()
+                .map(|e| convert::webhook_endpoint(e, None))
+                .collect(),
+            page_info: Some(paging::info(&page, |e| &e.id)),
+        }))
+    }
+
+    async fn update_webhook_endpoint(
+        &self,
+        request: Request<UpdateWebhookEndpointRequest>,
+    ) -> Result<Response<UpdateWebhookEndpointResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let id = &req.endpoint_id;
+        validate::known_id(ResourceKind::WebhookEndpoint, "endpoint_id", id)?;
+        let paths = mask_paths(
+            req.update_mask.as_ref(),
+            &["url", "event_types", "description", "enabled"],
+            &[],
+        )?;
+        let has = |p: &str| paths.contains(&p);
+        let url = match has("url") {
+            true => Some(self.url(&req.url).await?),
+            false => None,
+        };
+        let types = has("event_types")
+            .then(|| event_types(&req.event_types))
+            .transpose()?;
+        let description = validate::text("description", req.description.as_ref())?;
+        let now = self.core.now();
+        let endpoint = webhooks::modify_endpoint(&self.core.store, &who.org_id, id, |row| {
+            if let Some(url) = url {
+                row.url = url;
+            }
+            if let Some(types) = types {
+                row.event_types = JsonText(types);
+            }
+            if has("description") {
+                row.description = description;
+            }
+            if has("enabled") && req.enabled != row.enabled {
+                row.enabled = req.enabled;
+                // Enabled again, it starts afresh: its pending deliveries resume.
+                row.disabled_reason = (!req.enabled).then_some(WebhookDisabledReason::Manual);
+                row.failing_since = None;
+            }
+            row.updated_at = now;
+            Ok::<_, ServiceError>(())
+        })
+        .await?
+        .ok_or_else(|| not_found(id))?;
+        if endpoint.enabled {
+            self.core.store.webhooks().wake();
+        }
+        Ok(Response::new(UpdateWebhookEndpointResponse {
+            endpoint: Some(convert::webhook_endpoint(&endpoint, None)),
+        }))
+    }
+
+    async fn delete_webhook_endpoint(
+        &self,
+        request: Request<DeleteWebhookEndpointRequest>,
+    ) -> Result<Response<DeleteWebhookEndpointResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let id = &request.get_ref().endpoint_id;
+        validate::known_id(ResourceKind::WebhookEndpoint, "endpoint_id", id)?;
+        if !webhooks::delete_endpoint(&self.core.store, &who.org_id, id)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            return Err(not_found(id).into());
+        }
+        Ok(Response::new(DeleteWebhookEndpointResponse {
+            endpoint_id: id.clone(),
+        }))
+    }
+
+    async fn rotate_webhook_endpoint_secret(
+        &self,
+        request: Request<RotateWebhookEndpointSecretRequest>,
+    ) -> Result<Response<RotateWebhookEndpointSecretResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let id = &request.get_ref().endpoint_id;
+        validate::known_id(ResourceKind::WebhookEndpoint, "endpoint_id", id)?;
+        let now = self.core.now();
+        let secret = signing::new_secret();
+        let endpoint = webhooks::modify_endpoint(&self.core.store, &who.org_id, id, |row| {
+            let old = std::mem::replace(&mut row.secret, secret.clone());
+            row.previous_secret = Some(old);
+            row.previous_secret_expires_at = Some(now + ROTATION_OVERLAP_NANOS);
+            row.updated_at = now;
+            Ok::<_, ServiceError>(())
+        })
+        .await?
+        .ok_or_else(|| not_found(id))?;
+        Ok(Response::new(RotateWebhookEndpointSecretResponse {
+            endpoint: Some(convert::webhook_endpoint(&endpoint, Some(&secret))),
+        }))
+    }
+
+    async fn test_webhook_endpoint(
+        &self,
+        request: Request<TestWebhookEndpointRequest>,
+    ) -> Result<Response<TestWebhookEndpointResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let id = &request.get_ref().endpoint_id;
+        validate::known_id(ResourceKind::WebhookEndpoint, "endpoint_id", id)?;
+        let tested = webhooks::test_endpoint(&self.core.store, &who.org_id, id, self.core.now())
+            .await
+            .map_err(ServiceError::from)?;
+        let delivery = match tested {
+            webhooks::TestEvent::NotFound => return Err(not_found(id).into()),
+            webhooks::TestEvent::Disabled(_) => {
+                return Err(ServiceError::precondition(
+                    Reason::WebhookEndpointDisabled,
+                    format!("Webhook endpoint {id} is disabled; enable it to test it"),
+                )
+                .into());
+            }
+            webhooks::TestEvent::Queued(delivery) => delivery,
+        };
+        Ok(Response::new(TestWebhookEndpointResponse {
+            delivery: Some(convert::webhook_delivery(&delivery, &[])),
+        }))
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        request: Request<ListWebhookDeliveriesRequest>,
+    ) -> Result<Response<ListWebhookDeliveriesResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let req = request.get_ref();
+        let org = who.org_id.as_str();
+        let endpoint = self.load(org, &req.endpoint_id).await?;
+        let status = req
+            .status
+            .map(|n| {
+                WebhookDeliveryStatus::from_proto(n).ok_or_else(|| {
+                    ServiceError::invalid("status", "status must be pending, succeeded or failed")
+                })
+            })
+            .transpose()?;
+        let store = &self.core.store;
+        let endpoint_id = endpoint.id.as_str();
+        let query = paging::plan(req.page.as_ref())?
+            .resolve(|id| async move {
+                Ok(deliveries::delivery_key(store, org, endpoint_id, &id).await?)
+            })
+            .await?;
+        let page = deliveries::list_deliveries(store, org, endpoint_id, status, &query)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(ListWebhookDeliveriesResponse {
+            deliveries: page
+                .items
+                .iter()
+                .map(|d| convert::webhook_delivery(&d.delivery, &d.attempts))
+                .collect(),
+            page_info: Some(paging::info(&page, |d| &d.delivery.id)),
+        }))
+    }
+
+    async fn redeliver_webhook_delivery(
+        &self,
+        request: Request<RedeliverWebhookDeliveryRequest>,
+    ) -> Result<Response<RedeliverWebhookDeliveryResponse>, Status> {
+        let who = self.core.auth.principal(request.metadata()).await?;
+        let id = &request.get_ref().delivery_id;
+        validate::known_id(ResourceKind::WebhookDelivery, "delivery_id", id)?;
+        let redelivered = deliveries::redeliver(&self.core.store, &who.org_id, id, self.core.now())
+            .await
+            .map_err(ServiceError::from)?;
+        let delivery = match redelivered {
+            deliveries::Redelivery::NotFound => {
+                return Err(ServiceError::not_found(
+                    ResourceKind::WebhookDelivery,
+                    id.clone(),
+                    "delivery_id",
+                )
+                .into());
+            }
+            deliveries::Redelivery::Pending(_) => {
+                return Err(ServiceError::precondition(
+                    Reason::WebhookDeliveryPending,
+                    format!("Webhook delivery {id} is still being attempted"),
+                )
+                .into());
+            }
+            deliveries::Redelivery::Queued(delivery) => delivery,
+        };
+        Ok(Response::new(RedeliverWebhookDeliveryResponse {
+            delivery: Some(convert::webhook_delivery(&delivery, &[])),
+        }))
+    }
+}

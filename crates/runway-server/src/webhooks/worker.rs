@@ -1,0 +1,274 @@
+//! The delivery worker every `serve` runs: claims due deliveries, sends
+//! them (up to [`MAX_IN_FLIGHT`] at once), and records the answers in
+//! batches.
+//!
+//! Nothing is lost: a delivery is claimed for a lease (its due time moves
+//! to the lease's end), so if the process dies mid-send the delivery comes
+//! due again and another worker sends it; only deliveries in flight at such
+//! a death can be sent twice, with the same `webhook-id`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use runway_store::repo::webhooks::deliveries::{self, AttemptOutcome, Claimed};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use super::address::PublicOnly;
+use super::{WebhookConfig, signing};
+use crate::domain::deliveries::{delivered, next_attempt};
+use crate::services::Core;
+
+/// Deliveries one worker sends at once.
+pub const MAX_IN_FLIGHT: usize = 256;
+
+/// The most of an answer's body an attempt keeps.
+const BODY_KEPT: usize = 1024;
+
+/// The attempts recorded in one transaction, at most.
+const RECORD_BATCH: usize = 256;
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector<PublicOnly>>, Full<Bytes>>;
+
+/// Sends this server's share of the webhooks.
+#[derive(Clone)]
+pub struct DeliveryWorker {
+    core: Arc<Core>,
+    client: HttpsClient,
+}
+
+impl DeliveryWorker {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        let config = &core.execution.webhooks;
+        // Names resolve through the public-only resolver; redirects are
+        // never followed (hyper's client does not follow them).
+        let mut http = HttpConnector::new_with_resolver(config.url_policy().resolver());
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(config.attempt_timeout));
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
+            .expect("ring supports the default TLS versions")
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).build(tls);
+        Self { core, client }
+    }
+
+    fn config(&self) -> &WebhookConfig {
+        &self.core.execution.webhooks
+    }
+
+    /// Claims, sends and records until `shutdown`, then waits (a little)
+    /// for the attempts in flight and records them.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        let (answers, received) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(self.clone().record(received));
+        tokio::pin!(shutdown);
+        loop {
+            let free = slots.available_permits();
+            let claimed = if free == 0 {
+                Vec::new()
+            } else {
+                self.claim(free).await
+            };
+            if claimed.is_empty() {
+                let hub = self.core.store.webhooks();
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = hub.woken() => {}
+                    _ = tokio::time::sleep(self.config().poll_interval) => {}
+                    // A slot came free while all were taken.
+                    Ok(permit) = slots.clone().acquire_owned(), if free == 0 => drop(permit),
+                }
+                continue;
+            }
+            for delivery in claimed {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                let (worker, answers) = (self.clone(), answers.clone());
+                tokio::spawn(async move {
+                    let outcome = worker.send(delivery).await;
+                    let _ = answers.send((outcome, slot));
+                });
+            }
+        }
+        drop(answers);
+        // Attempts in flight end within their timeout; past a grace period
+        // their deliveries are left to the lease.
+        let grace = self.config().attempt_timeout + std::time::Duration::from_secs(1);
+        if tokio::time::timeout(grace, recorder).await.is_err() {
+            tracing::warn!("webhook attempts still in flight at shutdown are left to their lease");
+        }
+    }
+
+    async fn claim(&self, free: usize) -> Vec<Claimed> {
+        let config = self.config();
+        let lease = i64::try_from(config.claim_lease.as_nanos()).unwrap_or(i64::MAX);
+        let limit = free.min(RECORD_BATCH) as u64;
+        match deliveries::claim_due(&self.core.store, self.core.now(), limit, lease).await {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::error!(error = %err, "claiming webhook deliveries failed");
+                tokio::time::sleep(config.poll_interval).await;
+                Vec::new()
+            }
+        }
+    }
+
+    /// One attempt: POST the body, signed, and read the start of the answer.
+    async fn send(&self, claimed: Claimed) -> AttemptOutcome {
+        let Claimed { delivery, endpoint } = claimed;
+        let attempted_at = self.core.now();
+        let mut outcome = AttemptOutcome {
+            delivery_id: delivery.id.clone(),
+            endpoint_id: endpoint.id.clone(),
+            org_id: delivery.org_id.clone(),
+            number: delivery.attempt_count + 1,
+            attempted_at,
+            status_code: None,
+            latency_ms: 0,
+            response_body: String::new(),
+            error: None,
+            succeeded: false,
+        };
+        let url = match url::Url::parse(&endpoint.url) {
+            Ok(url) => url,
+            Err(err) => {
+                outcome.error = Some(format!("url does not parse: {err}"));
+                return outcome;
+            }
+        };
+        if let Some(refusal) = self.config().url_policy().refuses_now(&url) {
+            outcome.error = Some(refusal.to_string());
+            return outcome;
+        }
+        let timestamp = attempted_at.div_euclid(1_000_000_000);
+        let secrets = endpoint.signing_secrets(attempted_at);
+        let signature = signing::signature(
+            &secrets,
+            &delivery.event_id,
+            timestamp,
+            delivery.body.as_bytes(),
+        );
+        let request = http::Request::post(url.as_str())
+            .header("content-type", "application/json")
+            .header(
+                "user-agent",
+                concat!("runway-webhooks/", env!("CARGO_PKG_VERSION")),
+            )
+            .header("webhook-id", &delivery.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(Full::new(Bytes::from(delivery.body)));
+        let request = match request {
+            Ok(request) => request,
+            Err(err) => {
+                outcome.error = Some(format!("request cannot be built: {err}"));
+                return outcome;
+            }
+        };
+        let started = Instant::now();
+        let timeout = self.config().attempt_timeout;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| describe(&e))?;
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            let mut kept = Vec::new();
+            while kept.len() < BODY_KEPT {
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Some(chunk) = frame.data_ref() {
+                            kept.extend_from_slice(
+                                &chunk[..chunk.len().min(BODY_KEPT - kept.len())],
+                            );
+                        }
+                    }
+                    Some(Err(err)) => return Ok((status, kept, Some(describe(&err)))),
+                    None => break,
+                }
+            }
+            Ok::<_, String>((status, kept, None))
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(Ok((status, kept, error))) => {
+                outcome.status_code = Some(i32::from(status));
+                outcome.response_body = String::from_utf8_lossy(&kept).into_owned();
+                outcome.succeeded = delivered(status) && error.is_none();
+                outcome.error = error;
+            }
+            Ok(Err(error)) => outcome.error = Some(error),
+            Err(_) => outcome.error = Some(format!("no answer within {} s", timeout.as_secs_f64())),
+        }
+        outcome.latency_ms = started.elapsed().as_millis() as i64;
+        outcome
+    }
+
+    /// Records answers as they come, a batch per transaction, then frees
+    /// their slots.
+    async fn record(
+        self,
+        mut received: mpsc::UnboundedReceiver<(AttemptOutcome, OwnedSemaphorePermit)>,
+    ) {
+        let mut batch = Vec::with_capacity(RECORD_BATCH);
+        while received.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            let (outcomes, slots): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+            let succeeded = outcomes.iter().filter(|o| o.succeeded).count() as u64;
+            let config = self.config().clone();
+            let now = self.core.now();
+            let next = |failed: i32| {
+                let jitter = rand::random::<f64>() * 2.0 - 1.0;
+                next_attempt(&config.retry_delays, failed, now, jitter)
+            };
+            let disable_after = i64::try_from(config.disable_after.as_nanos()).unwrap_or(i64::MAX);
+            let attempts = outcomes.len() as u64;
+            match deliveries::record_attempts(&self.core.store, outcomes, now, next, disable_after)
+                .await
+            {
+                Ok(recorded) => {
+                    let metrics = &self.core.metrics;
+                    let failed = recorded.failed as u64;
+                    metrics.webhook_attempt("delivered", succeeded);
+                    metrics.webhook_attempt("failed", failed);
+                    metrics.webhook_attempt(
+                        "retrying",
+                        (recorded.attempts as u64).saturating_sub(succeeded + failed),
+                    );
+                    for endpoint in recorded.disabled {
+                        tracing::warn!(endpoint_id = %endpoint, "webhook endpoint disabled: its deliveries failed for too long");
+                    }
+                }
+                // Not recorded: the deliveries come due again when their
+                // lease ends, and are sent again.
+                Err(err) => {
+                    tracing::error!(error = %err, attempts, "recording webhook attempts failed")
+                }
+            }
+            drop(slots);
+        }
+    }
+}
+
+/// An error and its causes, as one line.
+fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,349 @@
+//! Deliveries: what the workers claim and record, and what users list and
+//! redeliver.
+
+use std::collections::HashMap;
+
+use runway_api::enums::{WebhookDeliveryStatus, WebhookDisabledReason, WebhookEventType};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::{Outbox, Subject};
+use crate::entity::webhook_attempt::{self, Entity as Attempt};
+use crate::entity::webhook_delivery::{self, Entity as Delivery};
+use crate::entity::webhook_endpoint::{self, Entity as Endpoint};
+use crate::ids::IdKind;
+use crate::page::{self, Key, Page, PageQuery};
+use crate::repo::begin;
+use crate::{Store, StoreResult};
+
+/// A delivery a worker took, with the endpoint it goes to.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub delivery: webhook_delivery::Model,
+    pub endpoint: webhook_endpoint::Model,
+}
+
+/// Takes up to `limit` due deliveries of enabled endpoints, oldest due
+/// first, and moves their due time to `now + lease`: until then no other
+/// worker takes them, and if this one dies they come due again. On
+/// PostgreSQL rows other workers are claiming are skipped (`SKIP LOCKED`),
+/// so replicas share the work without sending one delivery twice.
+pub async fn claim_due(
+    store: &Store,
+    now: i64,
+    limit: u64,
+    lease: i64,
+) -> StoreResult<Vec<Claimed>> {
+    use webhook_delivery::Column as C;
+    let txn = begin(store).await?;
+    let enabled = sea_orm::sea_query::Query::select()
+        .column(webhook_endpoint::Column::Id)
+        .from(Endpoint)
+        .and_where(webhook_endpoint::Column::Enabled.eq(true))
+        .to_owned();
+    let due = Delivery::find()
+        .filter(C::NextAttemptAt.lte(now))
+        .filter(C::EndpointId.in_subquery(enabled))
+        .order_by_asc(C::NextAttemptAt)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(&txn)
+        .await?;
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = due.iter().map(|d| d.id.as_str()).collect();
+    Delivery::update_many()
+        .col_expr(C::NextAttemptAt, Expr::value(now + lease))
+        .filter(C::Id.is_in(ids))
+        .exec(&txn)
+        .await?;
+    let endpoint_ids: Vec<&str> = due.iter().map(|d| d.endpoint_id.as_str()).collect();
+    let endpoints: HashMap<String, webhook_endpoint::Model> = Endpoint::find()
+        .filter(webhook_endpoint::Column::Id.is_in(endpoint_ids))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|e| (e.id.clone(), e))
+        .collect();
+    txn.commit().await?;
+    Ok(due
+        .into_iter()
+        .filter_map(|mut delivery| {
+            let endpoint = endpoints.get(&delivery.endpoint_id)?.clone();
+            delivery.next_attempt_at = Some(now + lease);
+            Some(Claimed { delivery, endpoint })
+        })
+        .collect())
+}
+
+/// How one attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    pub delivery_id: String,
+    pub endpoint_id: String,
+    pub org_id: String,
+    /// The attempt's number (the delivery's attempts before it + 1).
+    pub number: i32,
+    pub attempted_at: i64,
+    pub status_code: Option<i32>,
+    pub latency_ms: i64,
+    pub response_body: String,
+    pub error: Option<String>,
+    /// A 2xx in time.
+    pub succeeded: bool,
+}
+
+/// What recording a round of attempts changed beyond the deliveries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Attempts recorded (an attempt whose delivery was deleted, or taken
+    /// over by another worker after its lease, is dropped).
+    pub attempts: usize,
+    /// Deliveries that failed for good.
+    pub failed: usize,
+    /// Endpoints disabled for failing too long.
+    pub disabled: Vec<String>,
+}
+
+/// Records `outcomes` in one transaction: each attempt, its delivery's new
+/// state (succeeded; pending again at `next_attempt(number)`; or failed when
+/// that is `None`), and each endpoint's failing streak. An endpoint whose
+/// streak reaches `disable_after` is disabled, which emits
+/// `webhook_endpoint.disabled` to the organization's other endpoints.
+pub async fn record_attempts(
+    store: &Store,
+    outcomes: Vec<AttemptOutcome>,
+    now: i64,
+    next_attempt: impl Fn(i32) -> Option<i64>,
+    disable_after: i64,
+) -> StoreResult<Recorded> {
+    use webhook_delivery::Column as C;
+    let mut recorded = Recorded::default();
+    let txn = begin(store).await?;
+    let mut attempts = Vec::with_capacity(outcomes.len());
+    let mut failing: Vec<String> = Vec::new();
+    let mut answering: Vec<String> = Vec::new();
+    for outcome in outcomes {
+        let (status, next) = if outcome.succeeded {
+            (WebhookDeliveryStatus::Succeeded, None)
+        } else {
+            match next_attempt(outcome.number) {
+                Some(at) => (WebhookDeliveryStatus::Pending, Some(at)),
+                None => (WebhookDeliveryStatus::Failed, None),
+            }
+        };
+        // Only the worker holding the claim records: the attempt count is
+        // still the one it claimed.
+        let updated = Delivery::update_many()
+            .col_expr(C::Status, Expr::value(status))
+            .col_expr(C::AttemptCount, Expr::value(outcome.number))
+            .col_expr(C::NextAttemptAt, Expr::value(next))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::Id.eq(&outcome.delivery_id))
+            .filter(C::AttemptCount.eq(outcome.number - 1))
+            .filter(C::Status.eq(WebhookDeliveryStatus::Pending))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if updated == 0 {
+            continue;
+        }
+        if status == WebhookDeliveryStatus::Failed {
+            recorded.failed += 1;
+        }
+        if outcome.succeeded {
+            answering.push(outcome.endpoint_id.clone());
+        } else {
+            failing.push(outcome.endpoint_id.clone());
+        }
+        attempts.push(webhook_attempt::ActiveModel::from(webhook_attempt::Model {
+            delivery_id: outcome.delivery_id,
+            number: outcome.number,
+            org_id: outcome.org_id,
+            attempted_at: outcome.attempted_at,
+            status_code: outcome.status_code,
+            latency_ms: outcome.latency_ms,
+            response_body: outcome.response_body,
+            error: outcome.error,
+        }));
+    }
+    recorded.attempts = attempts.len();
+    if !attempts.is_empty() {
+        Attempt::insert_many(attempts)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    // One success ends a streak; the first failure after one starts it.
+    failing.retain(|id| !answering.contains(id));
+    if !answering.is_empty() {
+        Endpoint::update_many()
+            .col_expr(
+                webhook_endpoint::Column::FailingSince,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(webhook_endpoint::Column::Id.is_in(answering))
+            .filter(webhook_endpoint::Column::FailingSince.is_not_null())
+            .exec(&txn)
+            .await?;
+    }
+    if !failing.is_empty() {
+        Endpoint::update_many()
+            .col_expr(webhook_endpoint::Column::FailingSince, Expr::value(now))
+            .filter(webhook_endpoint::Column::Id.is_in(failing.clone()))
+            .filter(webhook_endpoint::Column::FailingSince.is_null())
+            .exec(&txn)
+            .await?;
+        let worn_out = Endpoint::find()
+            .filter(webhook_endpoint::Column::Id.is_in(failing))
+            .filter(webhook_endpoint::Column::Enabled.eq(true))
+            .filter(webhook_endpoint::Column::FailingSince.lte(now - disable_after))
+            .lock_exclusive()
+            .all(&txn)
+            .await?;
+        if !worn_out.is_empty() {
+            let mut outbox =
+                Outbox::load(&txn, store, worn_out.iter().map(|e| e.org_id.as_str())).await?;
+            for endpoint in worn_out {
+                let mut row = endpoint.clone();
+                row.enabled = false;
+                row.disabled_reason = Some(WebhookDisabledReason::Failing);
+                row.updated_at = now;
+                let row = row.into_active_model().reset_all().update(&txn).await?;
+                outbox.emit(
+                    &row.org_id,
+                    WebhookEventType::WebhookEndpointDisabled,
+                    Subject::Endpoint(&row),
+                    now,
+                )?;
+                recorded.disabled.push(row.id);
+            }
+            outbox.write(&txn).await?;
+        }
+    }
+    txn.commit().await?;
+    if !recorded.disabled.is_empty() {
+        store.webhooks().wake();
+    }
+    Ok(recorded)
+}
+
+/// A delivery and its attempts, oldest first.
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub delivery: webhook_delivery::Model,
+    pub attempts: Vec<webhook_attempt::Model>,
+}
+
+/// The paging key of delivery `id` of endpoint `endpoint_id`.
+pub async fn delivery_key(
+    store: &Store,
+    org_id: &str,
+    endpoint_id: &str,
+    id: &str,
+) -> StoreResult<Option<Key>> {
+    Ok(Delivery::find_by_id(id)
+        .filter(webhook_delivery::Column::OrgId.eq(org_id))
+        .filter(webhook_delivery::Column::EndpointId.eq(endpoint_id))
+        .one(store.reader())
+        .await?
+        .map(|d| Key {
+            at: d.created_at,
+            id: d.id,
+        }))
+}
+
+/// One page of an endpoint's deliveries, newest first, each with its attempts.
+pub async fn list_deliveries(
+    store: &Store,
+    org_id: &str,
+    endpoint_id: &str,
+    status: Option<WebhookDeliveryStatus>,
+    query: &PageQuery,
+) -> StoreResult<Page<DeliveryRecord>> {
+    use webhook_delivery::Column as C;
+    let mut select = Delivery::find()
+        .filter(C::OrgId.eq(org_id))
+        .filter(C::EndpointId.eq(endpoint_id));
+    if let Some(status) = status {
+        select = select.filter(C::Status.eq(status));
+    }
+    let page = page::fetch(store.reader(), select, C::CreatedAt, C::Id, query, |d| {
+        Key {
+            at: d.created_at,
+            id: d.id.clone(),
+        }
+    })
+    .await?;
+    let ids: Vec<&str> = page.items.iter().map(|d| d.id.as_str()).collect();
+    let mut attempts: HashMap<String, Vec<webhook_attempt::Model>> = HashMap::new();
+    if !ids.is_empty() {
+        for attempt in Attempt::find()
+            .filter(webhook_attempt::Column::DeliveryId.is_in(ids))
+            .order_by_asc(webhook_attempt::Column::Number)
+            .all(store.reader())
+            .await?
+        {
+            attempts
+                .entry(attempt.delivery_id.clone())
+                .or_default()
+                .push(attempt);
+        }
+    }
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|delivery| DeliveryRecord {
+                attempts: attempts.remove(&delivery.id).unwrap_or_default(),
+                delivery,
+            })
+            .collect(),
+        has_more: page.has_more,
+        next: page.next,
+    })
+}
+
+/// What a redelivery came to.
+#[derive(Debug, Clone)]
+pub enum Redelivery {
+    NotFound,
+    /// The delivery is still being attempted.
+    Pending(Box<webhook_delivery::Model>),
+    Queued(Box<webhook_delivery::Model>),
+}
+
+/// Queues delivery `id`'s event again for its endpoint, as a new delivery
+/// due at `now` (same event id and body).
+pub async fn redeliver(store: &Store, org_id: &str, id: &str, now: i64) -> StoreResult<Redelivery> {
+    let txn = begin(store).await?;
+    let Some(original) = Delivery::find_by_id(id)
+        .filter(webhook_delivery::Column::OrgId.eq(org_id))
+        .one(&txn)
+        .await?
+    else {
+        return Ok(Redelivery::NotFound);
+    };
+    if original.status == WebhookDeliveryStatus::Pending {
+        return Ok(Redelivery::Pending(Box::new(original)));
+    }
+    let again = webhook_delivery::Model {
+        id: IdKind::WebhookDelivery.generate(),
+        status: WebhookDeliveryStatus::Pending,
+        attempt_count: 0,
+        next_attempt_at: Some(now),
+        redelivery_of: Some(original.id.clone()),
+        created_at: now,
+        updated_at: now,
+        ..original
+    };
+    Delivery::insert(again.clone().into_active_model())
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    store.webhooks().wake();
+    Ok(Redelivery::Queued(Box::new(again)))
+}

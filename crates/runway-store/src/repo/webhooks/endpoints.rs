@@ -1,0 +1,153 @@
+//! Webhook endpoints: create, read, list, change, delete, and the test event.
+
+use runway_api::enums::WebhookEventType;
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+
+use super::{Outbox, Subject};
+use crate::entity::webhook_attempt::{self, Entity as Attempt};
+use crate::entity::webhook_delivery::{self, Entity as Delivery};
+use crate::entity::webhook_endpoint::{self, Entity as Endpoint};
+use crate::page::{self, Key, Page, PageQuery};
+use crate::repo::idempotency::{self, IdempotencyClaim};
+use crate::repo::{begin, modify_row};
+use crate::{Store, StoreError, StoreResult};
+
+/// Creates `row`, claiming `idempotency` in the same transaction.
+pub async fn create_endpoint(
+    store: &Store,
+    row: webhook_endpoint::Model,
+    idempotency: Option<&IdempotencyClaim>,
+) -> StoreResult<webhook_endpoint::Model> {
+    let txn = begin(store).await?;
+    if let Some(claim) = idempotency {
+        idempotency::record(&txn, &row.org_id, claim, &row.id).await?;
+    }
+    let saved = Endpoint::insert(row.into_active_model())
+        .exec_with_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// The endpoint `id` of `org_id`.
+pub async fn get_endpoint(
+    store: &Store,
+    org_id: &str,
+    id: &str,
+) -> StoreResult<Option<webhook_endpoint::Model>> {
+    Ok(Endpoint::find_by_id(id)
+        .filter(webhook_endpoint::Column::OrgId.eq(org_id))
+        .one(store.reader())
+        .await?)
+}
+
+/// The paging key of endpoint `id`, to resolve `after_id` / `before_id`.
+pub async fn endpoint_key(store: &Store, org_id: &str, id: &str) -> StoreResult<Option<Key>> {
+    Ok(get_endpoint(store, org_id, id).await?.map(|e| Key {
+        at: e.created_at,
+        id: e.id,
+    }))
+}
+
+/// One page of `org_id`'s endpoints, newest first.
+pub async fn list_endpoints(
+    store: &Store,
+    org_id: &str,
+    query: &PageQuery,
+) -> StoreResult<Page<webhook_endpoint::Model>> {
+    use webhook_endpoint::Column as C;
+    let select = Endpoint::find().filter(C::OrgId.eq(org_id));
+    page::fetch(store.reader(), select, C::CreatedAt, C::Id, query, |e| {
+        Key {
+            at: e.created_at,
+            id: e.id.clone(),
+        }
+    })
+    .await
+}
+
+/// Applies `apply` to endpoint `id` of `org_id`, locked; `Ok(None)` when it
+/// does not exist.
+pub async fn modify_endpoint<E: From<StoreError>>(
+    store: &Store,
+    org_id: &str,
+    id: &str,
+    apply: impl FnOnce(&mut webhook_endpoint::Model) -> Result<(), E>,
+) -> Result<Option<webhook_endpoint::Model>, E> {
+    let find = Endpoint::find_by_id(id).filter(webhook_endpoint::Column::OrgId.eq(org_id));
+    modify_row(store, find, apply).await
+}
+
+/// Deletes endpoint `id` of `org_id` with its deliveries and their
+/// attempts. False when it does not exist.
+pub async fn delete_endpoint(store: &Store, org_id: &str, id: &str) -> StoreResult<bool> {
+    let txn = begin(store).await?;
+    let deliveries = Query::select()
+        .column(webhook_delivery::Column::Id)
+        .from(Delivery)
+        .and_where(webhook_delivery::Column::EndpointId.eq(id))
+        .and_where(webhook_delivery::Column::OrgId.eq(org_id))
+        .to_owned();
+    let deleted = Endpoint::delete_many()
+        .filter(webhook_endpoint::Column::Id.eq(id))
+        .filter(webhook_endpoint::Column::OrgId.eq(org_id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if deleted == 0 {
+        return Ok(false);
+    }
+    Attempt::delete_many()
+        .filter(webhook_attempt::Column::DeliveryId.in_subquery(deliveries))
+        .exec(&txn)
+        .await?;
+    Delivery::delete_many()
+        .filter(webhook_delivery::Column::EndpointId.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// What a test of an endpoint came to.
+#[derive(Debug, Clone)]
+pub enum TestEvent {
+    NotFound,
+    /// The endpoint is disabled: nothing would be sent.
+    Disabled(Box<webhook_endpoint::Model>),
+    Queued(Box<webhook_delivery::Model>),
+}
+
+/// Queues a `webhook.test` event (about the endpoint itself) for endpoint
+/// `id` of `org_id` at `now`.
+pub async fn test_endpoint(
+    store: &Store,
+    org_id: &str,
+    id: &str,
+    now: i64,
+) -> StoreResult<TestEvent> {
+    let txn = begin(store).await?;
+    let Some(endpoint) = Endpoint::find_by_id(id)
+        .filter(webhook_endpoint::Column::OrgId.eq(org_id))
+        .one(&txn)
+        .await?
+    else {
+        return Ok(TestEvent::NotFound);
+    };
+    if !endpoint.enabled {
+        return Ok(TestEvent::Disabled(Box::new(endpoint)));
+    }
+    let mut outbox = Outbox::load(&txn, store, []).await?;
+    outbox.emit_to(
+        &endpoint,
+        WebhookEventType::WebhookTest,
+        Subject::Endpoint(&endpoint),
+        now,
+    )?;
+    let delivery = outbox.rows()[0].clone();
+    outbox.write(&txn).await?;
+    txn.commit().await?;
+    store.webhooks().wake();
+    Ok(TestEvent::Queued(Box::new(delivery)))
+}

@@ -1,0 +1,75 @@
+//! Webhooks: endpoints, the deliveries of events to them, and the attempts
+//! at sending each.
+//!
+//! An event's deliveries are written by the transaction that causes the
+//! event (a trigger batch, a finish, a pause…) through an [`Outbox`], so an
+//! event exists exactly when its cause committed. Delivery workers then
+//! claim due deliveries ([`deliveries::claim_due`]) and record what the
+//! endpoints answered ([`deliveries::record_attempts`]).
+
+pub mod deliveries;
+mod endpoints;
+mod outbox;
+
+use std::sync::{Arc, OnceLock};
+
+use runway_api::enums::WebhookEventType;
+use tokio::sync::Notify;
+
+pub use endpoints::*;
+pub use outbox::Outbox;
+
+use crate::entity::{deployment, deployment_run, webhook_endpoint};
+
+/// What an event is about, as the transaction that causes it holds it.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    Run(&'a deployment_run::Model),
+    Deployment(&'a deployment::Model),
+    Endpoint(&'a webhook_endpoint::Model),
+}
+
+/// Renders an event's body (`{"id","type","created_at","data"}`, `data` the
+/// subject as the REST API renders it). The server provides it: rendering
+/// is the API's business, not storage's.
+pub trait WebhookRenderer: Send + Sync + 'static {
+    fn body(&self, event_id: &str, kind: WebhookEventType, at: i64, subject: Subject<'_>)
+    -> String;
+}
+
+/// The process-wide part of webhooks: the renderer and the workers' bell.
+#[derive(Default)]
+pub struct WebhookHub {
+    renderer: OnceLock<Arc<dyn WebhookRenderer>>,
+    due: Notify,
+}
+
+impl std::fmt::Debug for WebhookHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookHub")
+            .field("renderer", &self.renderer.get().is_some())
+            .finish()
+    }
+}
+
+impl WebhookHub {
+    /// Installs the renderer (once per process; later calls are ignored).
+    pub fn set_renderer(&self, renderer: Arc<dyn WebhookRenderer>) {
+        let _ = self.renderer.set(renderer);
+    }
+
+    pub(crate) fn renderer(&self) -> Option<&Arc<dyn WebhookRenderer>> {
+        self.renderer.get()
+    }
+
+    /// Tells this process's delivery worker that deliveries became due.
+    /// Called after the transaction that wrote them commits.
+    pub fn wake(&self) {
+        self.due.notify_one();
+    }
+
+    /// Waits for [`WebhookHub::wake`].
+    pub async fn woken(&self) {
+        self.due.notified().await;
+    }
+}

@@ -1,0 +1,525 @@
+//! Webhooks end to end: a real receiver on a local port gets signed events
+//! for what runs and deployments do, retried until it answers 2xx.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use runway_api::enums::WebhookEventType;
+use runway_api::v1::*;
+use runway_server::webhooks::signing;
+use runway_store::testing::TestDatabase;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tonic::Code;
+
+use crate::support::{TestApp, assert_id, assert_timestamp};
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    id: String,
+    timestamp: String,
+    signature: String,
+    body: Value,
+    raw: String,
+    answered: u16,
+}
+
+/// A local HTTP receiver that answers 500 to its first `failures` requests,
+/// then 200, and remembers every request.
+#[derive(Clone)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    changed: Arc<Notify>,
+    failures: Arc<Mutex<usize>>,
+    url: String,
+}
+
+impl Receiver {
+    async fn start(failures: usize) -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let receiver = Receiver {
+            got: Arc::default(),
+            changed: Arc::default(),
+            failures: Arc::new(Mutex::new(failures)),
+            url: format!("http://{}/hook", listener.local_addr().unwrap()),
+        };
+        let state = receiver.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let state = state.clone();
+                async move {
+                    let answered = {
+                        let mut left = state.failures.lock().unwrap();
+                        if *left > 0 {
+                            *left -= 1;
+                            500
+                        } else {
+                            200
+                        }
+                    };
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .map(|v| v.to_str().unwrap().to_string())
+                            .unwrap_or_default()
+                    };
+                    state.got.lock().unwrap().push(Received {
+                        id: header("webhook-id"),
+                        timestamp: header("webhook-timestamp"),
+                        signature: header("webhook-signature"),
+                        body: serde_json::from_str(&body).unwrap(),
+                        raw: body,
+                        answered,
+                    });
+                    state.changed.notify_waiters();
+                    (
+                        StatusCode::from_u16(answered).unwrap(),
+                        "ok from the receiver",
+                    )
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        receiver
+    }
+
+    /// Waits (up to 20 s) until `done` holds for what was received.
+    async fn until(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let wait = async {
+            loop {
+                let notified = self.changed.notified();
+                {
+                    let got = self.got.lock().unwrap();
+                    if done(&got) {
+                        return got.clone();
+                    }
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "timed out waiting for {what}: {:#?}",
+                    self.got.lock().unwrap()
+                )
+            })
+    }
+}
+
+fn fast_retries() -> runway_server::ExecutionConfig {
+    let mut execution = runway_server::ExecutionConfig::default();
+    execution.webhooks.allow_private = true;
+    execution.webhooks.retry_delays = vec![Duration::from_millis(50); 7];
+    execution
+}
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let app = super::TestApp::start_with_execution(super::TestDatabase::sqlite().await, super::fast_retries()).await;
+                super::$name(&app).await;
+                app.shutdown().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(db) = super::TestDatabase::postgres().await else { return };
+                let app = super::TestApp::start_with_execution(db, super::fast_retries()).await;
+                super::$name(&app).await;
+                app.shutdown().await;
+            })*
+        }
+    };
+}
+
+on_every_backend!(
+    a_run_is_told_signed_and_retried_until_answered,
+    consecutive_failures_pause_the_deployment,
+    endpoints_are_managed_and_isolated,
+);
+
+async fn endpoint(app: &TestApp, url: &str, types: &[WebhookEventType]) -> WebhookEndpoint {
+    let mut client = app.webhooks().await;
+    let request = CreateWebhookEndpointRequest {
+        url: url.to_string(),
+        event_types: types.iter().map(|t| t.to_proto()).collect(),
+        description: Some("test receiver".into()),
+        enabled: None,
+    };
+    client
+        .create_webhook_endpoint(app.authed(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .endpoint
+        .unwrap()
+}
+
+async fn claim(app: &TestApp) -> Turn {
+    let request = ClaimTurnRequest {
+        environment_id: String::new(),
+        runner_name: "test".into(),
+        wait_ms: 0,
+    };
+    app.runner_client()
+        .await
+        .claim_turn(app.authed(request))
+        .await
+        .unwrap()
+        .into_inner()
+        .turn
+        .expect("a turn to claim")
+}
+
+fn verify(secret: &str, got: &Received) {
+    let timestamp: i64 = got.timestamp.parse().unwrap();
+    let expected = signing::signature(&[secret], &got.id, timestamp, got.raw.as_bytes());
+    assert_eq!(got.signature, expected, "signed with the endpoint's secret");
+}
+
+async fn a_run_is_told_signed_and_retried_until_answered(app: &TestApp) {
+    let receiver = Receiver::start(3).await;
+    let hook = endpoint(app, &receiver.url, &[WebhookEventType::All]).await;
+    assert_id(&json!(hook.id), "whep_");
+    let secret = hook
+        .signing_secret
+        .clone()
+        .expect("the secret is shown on create");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+
+    let seed = app.seed(1).await;
+    let run = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    assert_eq!(run.status, 200, "{}", run.body);
+    let run_id = run.body["id"].as_str().unwrap().to_string();
+
+    // The receiver fails three times: the fourth attempt carries the same id.
+    let got = receiver
+        .until("the started event, answered 200", |got| {
+            got.iter().any(|r| r.answered == 200)
+        })
+        .await;
+    assert_eq!(got.len(), 4, "{got:#?}");
+    assert!(got.iter().all(|r| r.id == got[0].id && r.raw == got[0].raw));
+    assert_eq!(
+        got.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        [500, 500, 500, 200]
+    );
+    let started = &got[3];
+    verify(&secret, started);
+    assert_id(&json!(started.id), "evt_");
+    assert_eq!(started.body["id"], started.id.as_str());
+    assert_eq!(started.body["type"], "deployment_run.started");
+    assert_timestamp(&started.body["created_at"]);
+    assert_eq!(started.body["data"]["type"], "deployment_run");
+    assert_eq!(started.body["data"]["id"], run_id.as_str());
+    assert_eq!(started.body["data"]["status"], "running");
+    let keys: Vec<&str> = started
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(keys, ["created_at", "data", "id", "type"]);
+
+    // The agent completes: `completed`, carrying the run as it ended.
+    let turn = claim(app).await;
+    let complete = CompleteTurnRequest {
+        run_id: turn.run.as_ref().unwrap().id.clone(),
+        lease_id: turn.lease_id.clone(),
+    };
+    app.runner_client()
+        .await
+        .complete_turn(app.authed(complete))
+        .await
+        .unwrap();
+    let got = receiver
+        .until("the completed event", |got| {
+            got.iter()
+                .any(|r| r.body["type"] == "deployment_run.completed")
+        })
+        .await;
+    let completed = got.last().unwrap();
+    verify(&secret, completed);
+    assert_ne!(completed.id, started.id);
+    assert_eq!(completed.body["data"]["status"], "completed");
+    assert_eq!(completed.body["data"]["id"], run_id.as_str());
+
+    // The attempts are listed, newest delivery first.
+    let list = ListWebhookDeliveriesRequest {
+        endpoint_id: hook.id.clone(),
+        page: None,
+        status: None,
+    };
+    let deliveries = app
+        .webhooks()
+        .await
+        .list_webhook_deliveries(app.authed(list))
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries;
+    assert_eq!(deliveries.len(), 2, "{deliveries:#?}");
+    let first = &deliveries[1];
+    assert_eq!(first.event_id, started.id);
+    assert_eq!(
+        first.event_type,
+        WebhookEventType::DeploymentRunStarted.to_proto()
+    );
+    assert_eq!(first.status, WebhookDeliveryStatus::Succeeded as i32);
+    assert_eq!(
+        first
+            .attempts
+            .iter()
+            .map(|a| a.status_code.unwrap())
+            .collect::<Vec<_>>(),
+        [500, 500, 500, 200]
+    );
+    assert!(
+        first
+            .attempts
+            .iter()
+            .all(|a| a.response_body == "ok from the receiver")
+    );
+    assert!(first.next_attempt_at.is_none());
+
+    // Redelivery sends the same event again, under the same id.
+    let again = app
+        .webhooks()
+        .await
+        .redeliver_webhook_delivery(app.authed(RedeliverWebhookDeliveryRequest {
+            delivery_id: first.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .delivery
+        .unwrap();
+    assert_eq!(again.redelivery_of.as_deref(), Some(first.id.as_str()));
+    let got = receiver.until("the redelivery", |got| got.len() == 6).await;
+    assert_eq!(got[5].id, started.id);
+    assert_eq!(got[5].raw, started.raw);
+}
+
+async fn consecutive_failures_pause_the_deployment(app: &TestApp) {
+    let receiver = Receiver::start(0).await;
+    endpoint(
+        app,
+        &receiver.url,
+        &[
+            WebhookEventType::DeploymentPaused,
+            WebhookEventType::DeploymentRunFailed,
+        ],
+    )
+    .await;
+    let seed = app.seed(1).await;
+    let dep = app
+        .post(
+            &format!("/deployments/{}", seed.deployment_id),
+            json!({"metadata": {"cas_config": {"config": {"max_consecutive_failures": 2}}}}),
+        )
+        .await;
+    assert_eq!(dep.status, 200, "{}", dep.body);
+    assert_eq!(
+        dep.body["metadata"]["cas_config"]["config"]["max_consecutive_failures"],
+        2
+    );
+    for attempt in 1..=2 {
+        let run = app
+            .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+            .await;
+        assert_eq!(run.body["status"], "running", "run {attempt}: {}", run.body);
+        let turn = claim(app).await;
+        let fail = FailTurnRequest {
+            run_id: turn.run.as_ref().unwrap().id.clone(),
+            lease_id: turn.lease_id.clone(),
+            error: Some(RunError {
+                r#type: "agent_error".into(),
+                message: "exit 1".into(),
+            }),
+        };
+        app.runner_client()
+            .await
+            .fail_turn(app.authed(fail))
+            .await
+            .unwrap();
+    }
+    let paused = app
+        .get(&format!("/deployments/{}", seed.deployment_id))
+        .await;
+    assert_eq!(paused.body["status"], "paused");
+    assert_eq!(
+        paused.body["paused_reason"],
+        json!({"type": "consecutive_failures"})
+    );
+    let got = receiver
+        .until("two failures and the pause", |got| got.len() == 3)
+        .await;
+    let types: Vec<&str> = got
+        .iter()
+        .map(|r| r.body["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == "deployment_run.failed")
+            .count(),
+        2
+    );
+    let pause = got
+        .iter()
+        .find(|r| r.body["type"] == "deployment.paused")
+        .unwrap();
+    assert_eq!(
+        pause.body["data"]["paused_reason"]["type"],
+        "consecutive_failures"
+    );
+    assert_eq!(pause.body["data"]["id"], seed.deployment_id.as_str());
+
+    let refused = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    assert_eq!(refused.status, 409);
+    let unpaused = app
+        .post_empty(&format!("/deployments/{}/unpause", seed.deployment_id))
+        .await;
+    assert_eq!(unpaused.body["status"], "active");
+    assert_eq!(unpaused.body["paused_reason"], Value::Null);
+}
+
+async fn endpoints_are_managed_and_isolated(app: &TestApp) {
+    let receiver = Receiver::start(0).await;
+    let hook = endpoint(app, &receiver.url, &[WebhookEventType::DeploymentRunFailed]).await;
+    let mut client = app.webhooks().await;
+    let got = client
+        .get_webhook_endpoint(app.authed(GetWebhookEndpointRequest {
+            endpoint_id: hook.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .endpoint
+        .unwrap();
+    assert_eq!(got.signing_secret, None, "a read never shows the secret");
+    assert_eq!(got.url, receiver.url);
+
+    // A test event goes to the endpoint whatever it subscribes to.
+    let test = client
+        .test_webhook_endpoint(app.authed(TestWebhookEndpointRequest {
+            endpoint_id: hook.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .delivery
+        .unwrap();
+    assert_eq!(test.event_type, WebhookEventType::WebhookTest.to_proto());
+    let got = receiver.until("the test event", |got| got.len() == 1).await;
+    assert_eq!(got[0].body["type"], "webhook.test");
+    assert_eq!(got[0].body["data"]["id"], hook.id.as_str());
+    assert!(got[0].body["data"].get("signing_secret").is_none());
+    verify(hook.signing_secret.as_deref().unwrap(), &got[0]);
+
+    // Rotation: both secrets sign while they overlap.
+    let rotated = client
+        .rotate_webhook_endpoint_secret(app.authed(RotateWebhookEndpointSecretRequest {
+            endpoint_id: hook.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .endpoint
+        .unwrap();
+    let new_secret = rotated.signing_secret.clone().unwrap();
+    assert_ne!(Some(&new_secret), hook.signing_secret.as_ref());
+    assert!(rotated.previous_secret_expires_at.is_some());
+    client
+        .test_webhook_endpoint(app.authed(TestWebhookEndpointRequest {
+            endpoint_id: hook.id.clone(),
+        }))
+        .await
+        .unwrap();
+    let got = receiver
+        .until("the second test event", |got| got.len() == 2)
+        .await;
+    let timestamp: i64 = got[1].timestamp.parse().unwrap();
+    let both = signing::signature(
+        &[&new_secret, hook.signing_secret.as_deref().unwrap()],
+        &got[1].id,
+        timestamp,
+        got[1].raw.as_bytes(),
+    );
+    assert_eq!(got[1].signature, both);
+
+    // Another organization sees nothing.
+    let other = app.other_org_token().await;
+    let mut request = tonic::Request::new(GetWebhookEndpointRequest {
+        endpoint_id: hook.id.clone(),
+    });
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {other}").parse().unwrap());
+    let err = client.get_webhook_endpoint(request).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Delete: gone, with its deliveries.
+    client
+        .delete_webhook_endpoint(app.authed(DeleteWebhookEndpointRequest {
+            endpoint_id: hook.id.clone(),
+        }))
+        .await
+        .unwrap();
+    let err = client
+        .list_webhook_deliveries(app.authed(ListWebhookDeliveriesRequest {
+            endpoint_id: hook.id.clone(),
+            page: None,
+            status: None,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsafe_urls_are_refused_by_default() {
+    let app = TestApp::sqlite().await;
+    let mut client = app.webhooks().await;
+    for url in [
+        "http://example.com/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost:8443/hook",
+        "https://169.254.169.254/latest",
+        "https://[::1]/hook",
+        "https://10.0.0.1/hook",
+        "not a url",
+    ] {
+        let request = CreateWebhookEndpointRequest {
+            url: url.into(),
+            event_types: vec![WebhookEventType::All.to_proto()],
+            description: None,
+            enabled: None,
+        };
+        let status = client
+            .create_webhook_endpoint(app.authed(request))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{url}");
+        let details = tonic_types::StatusExt::get_error_details(&status);
+        let field = &details
+            .bad_request()
+            .expect("names the field")
+            .field_violations[0];
+        assert_eq!(field.field, "url", "{url}");
+    }
+    app.shutdown().await;
+}
