@@ -293,6 +293,35 @@ async fn a_run_is_told_signed_and_retried_until_answered(app: &TestApp) {
     );
     assert!(first.next_attempt_at.is_none());
 
+    // The attempts are counted by outcome (three retried, then two
+    // delivered). The counters move just after the recording commits, so
+    // read them until they show it (or 10 s pass).
+    let root = app.base.trim_end_matches("/api/v1/cloud").to_string();
+    let expected = [
+        "runway_webhook_attempts_total{outcome=\"retrying\"} 3",
+        "runway_webhook_attempts_total{outcome=\"delivered\"} 2",
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = app
+            .http
+            .get(format!("{root}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if expected.iter().all(|line| metrics.contains(line)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{expected:?} in {metrics}"
+        );
+        tokio::task::yield_now().await;
+    }
+
     // Redelivery sends the same event again, under the same id.
     let again = app
         .webhooks()

@@ -219,10 +219,11 @@ pub fn event(row: &session_event::Model) -> v1::SessionEvent {
     }
 }
 
-/// A webhook endpoint; `secret` only in the answers that show it.
+/// A webhook endpoint at `now`; `secret` only in the answers that show it.
 pub fn webhook_endpoint(
     row: &webhook_endpoint::Model,
     secret: Option<&str>,
+    now: i64,
 ) -> v1::WebhookEndpoint {
     v1::WebhookEndpoint {
         id: row.id.clone(),
@@ -233,9 +234,10 @@ pub fn webhook_endpoint(
         disabled_reason: row.disabled_reason.map(|r| r.to_proto()),
         failing_since: row.failing_since.map(timestamp),
         signing_secret: secret.map(str::to_string),
+        // Only while the previous secret still signs.
         previous_secret_expires_at: row
             .previous_secret_expires_at
-            .filter(|_| row.previous_secret.is_some())
+            .filter(|until| row.previous_secret.is_some() && *until > now)
             .map(timestamp),
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),

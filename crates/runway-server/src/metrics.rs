@@ -30,9 +30,37 @@ pub struct FinishLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DeliveryLabels {
-    /// `delivered`, `retrying` (failed, another attempt is due) or `failed`
-    /// (failed, no attempt left).
-    pub outcome: String,
+    pub outcome: AttemptResult,
+}
+
+/// What a recorded webhook attempt came to (the `outcome` label).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// Answered 2xx in time.
+    Delivered,
+    /// Failed; another attempt is due.
+    Retrying,
+    /// Failed; no attempt is left.
+    Failed,
+}
+
+impl AttemptResult {
+    pub const fn name(self) -> &'static str {
+        match self {
+            AttemptResult::Delivered => "delivered",
+            AttemptResult::Retrying => "retrying",
+            AttemptResult::Failed => "failed",
+        }
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for AttemptResult {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        prometheus_client::encoding::EncodeLabelValue::encode(&self.name(), encoder)
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -125,12 +153,10 @@ impl ServerMetrics {
             .inc();
     }
 
-    pub fn webhook_attempt(&self, outcome: &str, count: u64) {
+    pub fn webhook_attempt(&self, outcome: AttemptResult, count: u64) {
         if count > 0 {
             self.webhook_attempts
-                .get_or_create(&DeliveryLabels {
-                    outcome: outcome.to_string(),
-                })
+                .get_or_create(&DeliveryLabels { outcome })
                 .inc_by(count);
         }
     }

@@ -150,7 +150,11 @@ impl WebhookService for WebhookApi {
             .await?;
         // A replayed create shows the secret again: the same client asked.
         Ok(Response::new(CreateWebhookEndpointResponse {
-            endpoint: Some(convert::webhook_endpoint(&saved, Some(&saved.secret))),
+            endpoint: Some(convert::webhook_endpoint(
+                &saved,
+                Some(&saved.secret),
+                self.core.now(),
+            )),
         }))
     }
 
@@ -163,7 +167,7 @@ impl WebhookService for WebhookApi {
             .load(&who.org_id, &request.get_ref().endpoint_id)
             .await?;
         Ok(Response::new(GetWebhookEndpointResponse {
-            endpoint: Some(convert::webhook_endpoint(&endpoint, None)),
+            endpoint: Some(convert::webhook_endpoint(&endpoint, None, self.core.now())),
         }))
     }
 
@@ -184,7 +188,7 @@ impl WebhookService for WebhookApi {
             endpoints: page
                 .items
                 .iter()
-                .map(|e| convert::webhook_endpoint(e, None))
+                .map(|e| convert::webhook_endpoint(e, None, self.core.now()))
                 .collect(),
             page_info: Some(paging::info(&page, |e| &e.id)),
         }))
@@ -238,7 +242,7 @@ impl WebhookService for WebhookApi {
             self.core.store.webhooks().wake();
         }
         Ok(Response::new(UpdateWebhookEndpointResponse {
-            endpoint: Some(convert::webhook_endpoint(&endpoint, None)),
+            endpoint: Some(convert::webhook_endpoint(&endpoint, None, self.core.now())),
         }))
     }
 
@@ -279,7 +283,11 @@ impl WebhookService for WebhookApi {
         .await?
         .ok_or_else(|| not_found(id))?;
         Ok(Response::new(RotateWebhookEndpointSecretResponse {
-            endpoint: Some(convert::webhook_endpoint(&endpoint, Some(&secret))),
+            endpoint: Some(convert::webhook_endpoint(
+                &endpoint,
+                Some(&secret),
+                self.core.now(),
+            )),
         }))
     }
 
@@ -321,7 +329,10 @@ impl WebhookService for WebhookApi {
             .status
             .map(|n| {
                 WebhookDeliveryStatus::from_proto(n).ok_or_else(|| {
-                    ServiceError::invalid("status", "status must be pending, succeeded or failed")
+                    ServiceError::invalid(
+                        "status",
+                        format!("status must be {}", WebhookDeliveryStatus::expected()),
+                    )
                 })
             })
             .transpose()?;

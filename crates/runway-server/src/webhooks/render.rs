@@ -25,10 +25,12 @@ impl WebhookRenderer for Renderer {
                 Ok(proto) => json(runway_json::deployment(&proto)),
                 // A stored schedule that no longer parses cannot happen (it
                 // was validated); should it, the event still goes out.
-                Err(_) => serde_json::json!({"type": "deployment", "id": dep.id}),
+                Err(_) => {
+                    serde_json::json!({"type": runway_json::DeploymentTag::VALUE, "id": dep.id})
+                }
             },
             Subject::Endpoint(endpoint) => json(runway_json::webhook_endpoint(
-                &convert::webhook_endpoint(endpoint, None),
+                &convert::webhook_endpoint(endpoint, None, at),
             )),
         };
         let event = runway_json::WebhookEventJson {

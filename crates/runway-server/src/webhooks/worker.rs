@@ -21,6 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use super::address::PublicOnly;
 use super::{WebhookConfig, signing};
 use crate::domain::deliveries::{delivered, next_attempt};
+use crate::metrics::AttemptResult;
 use crate::services::Core;
 
 /// Deliveries one worker sends at once.
@@ -240,10 +241,10 @@ impl DeliveryWorker {
                 Ok(recorded) => {
                     let metrics = &self.core.metrics;
                     let failed = recorded.failed as u64;
-                    metrics.webhook_attempt("delivered", succeeded);
-                    metrics.webhook_attempt("failed", failed);
+                    metrics.webhook_attempt(AttemptResult::Delivered, succeeded);
+                    metrics.webhook_attempt(AttemptResult::Failed, failed);
                     metrics.webhook_attempt(
-                        "retrying",
+                        AttemptResult::Retrying,
                         (recorded.attempts as u64).saturating_sub(succeeded + failed),
                     );
                     for endpoint in recorded.disabled {

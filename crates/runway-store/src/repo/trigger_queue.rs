@@ -7,8 +7,10 @@
 //! PostgreSQL a network round trip, and a commit each. The [`TriggerQueue`]
 //! collects the triggers that arrive while a batch is being written and
 //! records all of them in the next transaction with a fixed number of
-//! statements (lock the deployments, insert the runs, insert the sessions,
-//! bump the stats and slot counts), deciding each trigger in arrival order
+//! statements (lock the deployments, read their organizations' webhook
+//! endpoints, insert the runs, their sessions and opening events, bump the
+//! stats and slot counts, insert the webhook deliveries), deciding each
+//! trigger in arrival order
 //! with the slot counts kept up to date in memory. The rules and the
 //! guarantees are the single trigger's ([`super::runs::trigger`]): the
 //! deployment rows, which count their active runs, are locked (PostgreSQL,
