@@ -25,6 +25,7 @@ use runway_api::v1::agent_service_client::AgentServiceClient;
 use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use runway_api::v1::environment_service_client::EnvironmentServiceClient;
 use runway_api::v1::session_service_client::SessionServiceClient;
+use runway_api::v1::webhook_service_client::WebhookServiceClient;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
@@ -125,6 +126,12 @@ impl Gateway {
 
     fn environments(&self) -> EnvironmentServiceClient<GrpcTransport> {
         EnvironmentServiceClient::new(self.transport.clone())
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024)
+    }
+
+    fn webhooks(&self) -> WebhookServiceClient<GrpcTransport> {
+        WebhookServiceClient::new(self.transport.clone())
             .max_decoding_message_size(64 * 1024 * 1024)
             .max_encoding_message_size(64 * 1024 * 1024)
     }

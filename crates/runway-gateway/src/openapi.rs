@@ -12,7 +12,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{agents, deployments, environments, runs, sessions};
+use crate::routes::{agents, deployments, environments, runs, sessions, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,8 @@ use crate::routes::{agents, deployments, environments, runs, sessions};
         agents::create, agents::list, agents::get, agents::update, agents::archive,
         environments::create, environments::list, environments::get, environments::update, environments::archive,
         sessions::get, sessions::list_events, sessions::send_events, sessions::stream_events,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::test, webhooks::list_deliveries, webhooks::redeliver,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -46,6 +48,7 @@ use crate::routes::{agents, deployments, environments, runs, sessions};
         (name = "agents", description = "Agents and their versions"),
         (name = "environments", description = "Pools of runners"),
         (name = "sessions", description = "The sessions runs execute in"),
+        (name = "webhooks", description = "Signed notifications of what runs and deployments did"),
     )
 )]
 pub struct ApiDoc;
@@ -146,7 +149,7 @@ const ID: &[(&str, &str)] = &[("id", "$response.body#/id")];
 const RUN_ID: &[(&str, &str)] = &[("run_id", "$response.body#/id")];
 
 /// (operation, status, links of its answer).
-const LINKS: [(&str, &str, &[LinkSpec]); 4] = [
+const LINKS: [(&str, &str, &[LinkSpec]); 5] = [
     (
         "CreateDeployment",
         "200",
@@ -189,6 +192,18 @@ const LINKS: [(&str, &str, &[LinkSpec]); 4] = [
             ("GetEnvironment", ID),
             ("UpdateEnvironment", ID),
             ("ArchiveEnvironment", ID),
+        ],
+    ),
+    (
+        "CreateWebhookEndpoint",
+        "200",
+        &[
+            ("GetWebhookEndpoint", ID),
+            ("UpdateWebhookEndpoint", ID),
+            ("DeleteWebhookEndpoint", ID),
+            ("RotateWebhookEndpointSecret", ID),
+            ("TestWebhookEndpoint", ID),
+            ("ListWebhookDeliveries", ID),
         ],
     ),
 ];

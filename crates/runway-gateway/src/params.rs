@@ -2,7 +2,9 @@
 //! document describes them (the handlers parse them with `query::Query`,
 //! which refuses anything else).
 
-use runway_api::enums::{DeploymentStatus, EventType, RunStatus, SortOrder, TriggerType};
+use runway_api::enums::{
+    DeploymentStatus, EventType, RunStatus, SortOrder, TriggerType, WebhookDeliveryStatus,
+};
 use utoipa::IntoParams;
 
 /// Paging, on every list: at most one of `page`, `after_id`, `before_id`.
@@ -63,6 +65,15 @@ pub struct RunFilters {
     trigger_type: Option<TriggerType>,
     /// Only runs with (`true`) or without (`false`) an error.
     has_error: Option<bool>,
+}
+
+/// `GET /webhooks/endpoints/{id}/deliveries` filters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct DeliveryFilters {
+    /// Only deliveries in this status.
+    status: Option<WebhookDeliveryStatus>,
 }
 
 /// `GET /agents` and `GET /environments` filters.

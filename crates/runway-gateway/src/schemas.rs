@@ -154,3 +154,45 @@ doc_schema!(
         .max_items(Some(50))
         .items(string().min_length(Some(1)).max_length(Some(256)))
 );
+
+doc_schema!(
+    /// Where events are POSTed: `https` to a public address (plain `http`
+    /// and private addresses only when the server allows them), at most
+    /// 2048 characters; checked after DNS resolution.
+    WebhookUrl => string()
+        .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
+        .min_length(Some(1))
+        .max_length(Some(2048))
+        .pattern(Some("^https?://"))
+);
+
+/// The event types an endpoint may subscribe to one by one: every type a
+/// webhook tells but `*` and `webhook.test` (sent on request only).
+fn subscribable() -> Vec<&'static str> {
+    use runway_api::enums::WebhookEventType;
+    WebhookEventType::ALL
+        .iter()
+        .filter(|t| !matches!(t, WebhookEventType::All | WebhookEventType::WebhookTest))
+        .map(|t| t.name())
+        .collect()
+}
+
+doc_schema!(
+    /// `["*"]` for every type, or 1–10 distinct event types.
+    WebhookEventTypes => OneOfBuilder::new()
+        .item(
+            ArrayBuilder::new()
+                .min_items(Some(1))
+                .max_items(Some(1))
+                .items(string().enum_values(Some([
+                    runway_api::enums::WebhookEventType::All.name(),
+                ]))),
+        )
+        .item(
+            ArrayBuilder::new()
+                .min_items(Some(1))
+                .max_items(Some(10))
+                .unique_items(true)
+                .items(string().enum_values(Some(subscribable()))),
+        )
+);

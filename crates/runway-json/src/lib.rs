@@ -638,3 +638,7 @@ pub type RunList = List<RunJson>;
 pub type AgentList = List<AgentJson>;
 /// A page of environments.
 pub type EnvironmentList = List<EnvironmentJson>;
+/// A page of webhook endpoints.
+pub type WebhookEndpointList = List<WebhookEndpointJson>;
+/// A page of webhook deliveries.
+pub type WebhookDeliveryList = List<WebhookDeliveryJson>;

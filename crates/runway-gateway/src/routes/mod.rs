@@ -8,6 +8,7 @@ mod health;
 pub(crate) mod runs;
 pub(crate) mod sessions;
 mod shared;
+pub(crate) mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -63,4 +64,27 @@ pub fn api() -> Router<Gateway> {
             get(environments::get).post(environments::update),
         )
         .route("/environments/{id}/archive", post(environments::archive))
+        .route(
+            "/webhooks/endpoints",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route(
+            "/webhooks/endpoints/{id}",
+            get(webhooks::get)
+                .post(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/rotate_secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/webhooks/endpoints/{id}/test", post(webhooks::test))
+        .route(
+            "/webhooks/endpoints/{id}/deliveries",
+            get(webhooks::list_deliveries),
+        )
+        .route(
+            "/webhooks/deliveries/{id}/redeliver",
+            post(webhooks::redeliver),
+        )
 }
