@@ -30,6 +30,7 @@ pub struct Server {
     database_url: String,
     data_dir: PathBuf,
     lease_ttl: Duration,
+    extra_args: Vec<String>,
 }
 
 impl Server {
@@ -45,12 +46,36 @@ impl Server {
         .await
     }
 
+    /// Starts a server on fresh ports with more `serve` flags.
+    pub async fn start_with(database_url: &str, data_dir: &Path, extra_args: &[&str]) -> Server {
+        Self::start_at_with(
+            database_url,
+            data_dir,
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            LEASE_TTL,
+            extra_args.iter().map(|a| a.to_string()).collect(),
+        )
+        .await
+    }
+
     pub async fn start_at(
         database_url: &str,
         data_dir: &Path,
         grpc: &str,
         http: &str,
         lease_ttl: Duration,
+    ) -> Server {
+        Self::start_at_with(database_url, data_dir, grpc, http, lease_ttl, Vec::new()).await
+    }
+
+    async fn start_at_with(
+        database_url: &str,
+        data_dir: &Path,
+        grpc: &str,
+        http: &str,
+        lease_ttl: Duration,
+        extra_args: Vec<String>,
     ) -> Server {
         let mut child = Command::new(BIN)
             .args([
@@ -72,6 +97,7 @@ impl Server {
                 "50",
                 "--no-scheduler",
             ])
+            .args(&extra_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -107,21 +133,33 @@ impl Server {
             database_url: database_url.to_string(),
             data_dir: data_dir.to_path_buf(),
             lease_ttl,
+            extra_args,
         }
     }
 
     /// `kill -9`, then a start on the same database and ports.
     pub async fn kill9_and_restart(&mut self) {
+        self.kill9().await;
+        self.restart().await;
+    }
+
+    /// `kill -9`: the process ends without a word, mid-whatever.
+    pub async fn kill9(&mut self) {
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
+    }
+
+    /// A start on the same database and ports, with the same flags.
+    pub async fn restart(&mut self) {
         let grpc = self.grpc.trim_start_matches("http://").to_string();
         let http = self.http.trim_start_matches("http://").to_string();
-        let restarted = Server::start_at(
+        let restarted = Server::start_at_with(
             &self.database_url,
             &self.data_dir,
             &grpc,
             &http,
             self.lease_ttl,
+            self.extra_args.clone(),
         )
         .await;
         *self = restarted;

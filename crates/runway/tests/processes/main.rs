@@ -5,5 +5,7 @@
 mod cli;
 mod execution;
 mod harness;
+mod receiver;
 mod resilience;
 mod transcript;
+mod webhooks;
