@@ -481,3 +481,19 @@ pub fn runner_event(
         )),
     }
 }
+
+/// Checks `check` every 10 ms until it gives a value (at most 20 s): for
+/// state the service reaches on its own, after what the test awaited.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let wait = async {
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}

@@ -2,7 +2,6 @@
 //! envelope, deliveries with their attempts, redelivery, and the URL rules.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use runway_api::enums::WebhookEventType;
 use runway_api::v1::CreateWebhookEndpointRequest;
@@ -57,19 +56,12 @@ async fn deliveries_until(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let wait = async {
-        loop {
-            let page = app.get(path).await;
-            assert_eq!(page.status, 200, "{}", page.body);
-            if done(&page.body) {
-                return page.body;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), wait)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    crate::support::eventually(what, async || {
+        let page = app.get(path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        done(&page.body).then_some(page.body)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

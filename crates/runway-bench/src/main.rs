@@ -8,10 +8,15 @@
 //! - `--mode appends`: N runners append transcript events in batches.
 //! - `--mode subscribers`: S SSE clients follow one session while events
 //!   are appended; each event's delay from its append to each subscriber.
+//! - `--mode deliveries`: a backlog of `--events` webhook deliveries drains
+//!   to a local receiver.
+//! - `--mode webhook-triggers`: the trigger load with the organization's
+//!   one webhook endpoint disabled, then enabled, `--rounds` times.
 
 mod events;
 mod server;
 mod triggers;
+mod webhooks;
 
 use std::path::PathBuf;
 
@@ -28,6 +33,8 @@ pub enum Mode {
     Triggers,
     Appends,
     Subscribers,
+    Deliveries,
+    WebhookTriggers,
 }
 
 #[derive(Debug, Parser)]
@@ -68,6 +75,15 @@ pub struct Args {
     /// How long to measure, in seconds (after a 2 s warm-up).
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Webhook events to write before the receiver answers (deliveries).
+    #[arg(long, default_value_t = 20_000)]
+    pub events: u64,
+    /// What the endpoint subscribes to (webhook-triggers), comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub event_types: Vec<String>,
+    /// Pairs of phases, without then with an endpoint (webhook-triggers).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// `postgres://…` to bench PostgreSQL; default: SQLite in a temp dir.
     #[arg(long)]
     pub database_url: Option<String>,
@@ -82,12 +98,19 @@ pub struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let mut serve_args = args.serve_arg.clone();
+    if matches!(args.mode, Mode::Deliveries | Mode::WebhookTriggers) {
+        // The receiver is local.
+        serve_args.push("--webhooks-allow-private".into());
+    }
     let server =
-        server::Server::start(&args.runway, args.database_url.as_deref(), &args.serve_arg).await?;
+        server::Server::start(&args.runway, args.database_url.as_deref(), &serve_args).await?;
     let report = match args.mode {
         Mode::Triggers => triggers::run(&args, &server).await,
         Mode::Appends => events::appends(&args, &server).await,
         Mode::Subscribers => events::subscribers(&args, &server).await,
+        Mode::Deliveries => webhooks::deliveries(&args, &server).await,
+        Mode::WebhookTriggers => webhooks::triggers(&args, &server).await,
     };
     server.stop().await;
     println!("{}", report?);

@@ -7,138 +7,226 @@ use runway_api::enums::RunStatus;
 use runway_api::v1::RunDeploymentRequest;
 use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use serde_json::json;
+use tonic::transport::Channel;
 
 use crate::server::{Server, mean_trigger_batch, setup};
 use crate::{Args, Transport};
 
-/// Runs the trigger load; returns its report.
-pub async fn run(args: &Args, server: &Server) -> anyhow::Result<serde_json::Value> {
-    let http_client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients)
-        .build()?;
-    let (environment, deployments) = setup(
-        &http_client,
-        server,
-        args.clients * args.deployments_per_client.max(1),
-    )
-    .await?;
-    let (token, http) = (server.token.clone(), server.http.clone());
-    // Each client its own HTTP/2 connection, as independent callers would
-    // have (REST clients get theirs from reqwest's pool).
-    let endpoint = tonic::transport::Endpoint::from_shared(server.grpc.clone())?;
-    let mut channels = Vec::with_capacity(args.clients);
-    for _ in 0..args.clients {
-        channels.push(endpoint.connect().await?);
+/// The trigger clients: each its own connection and its own deployments.
+pub struct Triggerers {
+    transport: Transport,
+    token: String,
+    http: String,
+    http_client: reqwest::Client,
+    /// One per client: its gRPC channel and its deployments.
+    clients: Vec<(Channel, Vec<String>)>,
+    pub environment: String,
+    pub endpoint: tonic::transport::Endpoint,
+}
+
+/// What one measured phase saw.
+pub struct Phase {
+    pub latencies: Histogram<u64>,
+    pub errors: u64,
+    pub started: u64,
+    pub measured: Duration,
+}
+
+impl Phase {
+    pub fn throughput(&self) -> f64 {
+        (self.latencies.len() as f64 / self.measured.as_secs_f64()).round()
     }
 
+    pub fn ms(&self, quantile: f64) -> f64 {
+        self.latencies.value_at_quantile(quantile) as f64 / 1000.0
+    }
+}
+
+impl Triggerers {
+    /// An agent, an environment, `clients × deployments_per_client`
+    /// deployments, and a connection per client.
+    pub async fn new(args: &Args, server: &Server) -> anyhow::Result<Triggerers> {
+        let http_client = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.clients)
+            .build()?;
+        let per_client = args.deployments_per_client.max(1);
+        let (environment, deployments) =
+            setup(&http_client, server, args.clients * per_client).await?;
+        // Each client its own HTTP/2 connection, as independent callers would
+        // have (REST clients get theirs from reqwest's pool).
+        let endpoint = tonic::transport::Endpoint::from_shared(server.grpc.clone())?;
+        let mut clients = Vec::with_capacity(args.clients);
+        for mine in deployments.chunks(per_client) {
+            clients.push((endpoint.connect().await?, mine.to_vec()));
+        }
+        Ok(Triggerers {
+            transport: args.transport,
+            token: server.token.clone(),
+            http: server.http.clone(),
+            http_client,
+            clients,
+            environment,
+            endpoint,
+        })
+    }
+
+    pub fn deployments(&self) -> usize {
+        self.clients.iter().map(|(_, d)| d.len()).sum()
+    }
+
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.http_client
+    }
+
+    /// Every client triggers as fast as it can for `warmup + measure`;
+    /// only the `measure` part counts.
+    pub async fn phase(&self, warmup: Duration, measure: Duration) -> anyhow::Result<Phase> {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for (channel, mine) in &self.clients {
+            let mine = mine.clone();
+            let (token, http_client) = (self.token.clone(), self.http_client.clone());
+            let urls: Vec<String> = mine
+                .iter()
+                .map(|d| format!("{}/deployments/{d}/run", self.http))
+                .collect();
+            let transport = self.transport;
+            let mut grpc = DeploymentServiceClient::new(channel.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+                let (mut errors, mut started) = (0u64, 0u64);
+                let auth: tonic::metadata::MetadataValue<_> =
+                    format!("Bearer {token}").parse().unwrap();
+                let mut turn = 0;
+                while start.elapsed() < warmup + measure {
+                    turn = (turn + 1) % mine.len();
+                    let t = Instant::now();
+                    // Some(started?) on success.
+                    let outcome = match transport {
+                        Transport::Grpc => {
+                            let mut request = tonic::Request::new(RunDeploymentRequest {
+                                deployment_id: mine[turn].clone(),
+                            });
+                            request.metadata_mut().insert("authorization", auth.clone());
+                            grpc.run_deployment(request).await.ok().map(|r| {
+                                r.into_inner().run.is_some_and(|run| {
+                                    run.status() == runway_api::v1::DeploymentRunStatus::Running
+                                })
+                            })
+                        }
+                        Transport::Rest => match http_client
+                            .post(&urls[turn])
+                            .bearer_auth(&token)
+                            .send()
+                            .await
+                        {
+                            Ok(r) if r.status().is_success() => r
+                                .json::<serde_json::Value>()
+                                .await
+                                .ok()
+                                .map(|run| run["status"] == RunStatus::Running.name()),
+                            _ => None,
+                        },
+                    };
+                    if start.elapsed() > warmup {
+                        match outcome {
+                            Some(run_started) => {
+                                histogram.record(t.elapsed().as_micros() as u64).unwrap();
+                                started += u64::from(run_started);
+                            }
+                            None => errors += 1,
+                        }
+                    }
+                }
+                (histogram, errors, started)
+            }));
+        }
+        let mut phase = Phase {
+            latencies: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
+            errors: 0,
+            started: 0,
+            measured: measure,
+        };
+        for t in tasks {
+            let (h, e, s) = t.await?;
+            phase.latencies.add(h)?;
+            phase.errors += e;
+            phase.started += s;
+        }
+        Ok(phase)
+    }
+}
+
+/// Runs the trigger load; returns its report.
+pub async fn run(args: &Args, server: &Server) -> anyhow::Result<serde_json::Value> {
+    let triggerers = Triggerers::new(args, server).await?;
     let warmup = Duration::from_secs(2);
     let measure = Duration::from_secs(args.seconds);
-    let start = Instant::now();
     let writer = if args.transcripts {
-        let channel = endpoint.connect().await?;
+        let channel = triggerers.endpoint.connect().await?;
         Some(tokio::spawn(crate::events::write_transcripts(
             channel,
             server.token.clone(),
-            environment,
+            triggerers.environment.clone(),
             args.batch,
             args.transcript_rate,
-            start + warmup + measure,
+            Instant::now() + warmup + measure,
         )))
     } else {
         None
     };
-    let mut tasks = Vec::new();
-    for (mine, channel) in deployments
-        .chunks(args.deployments_per_client.max(1))
-        .zip(channels)
-    {
-        let mine = mine.to_vec();
-        let (token, http_client, http) = (token.clone(), http_client.clone(), http.clone());
-        let transport = args.transport;
-        tasks.push(tokio::spawn(async move {
-            let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
-            let (mut errors, mut started) = (0u64, 0u64);
-            let mut grpc = DeploymentServiceClient::new(channel);
-            let urls: Vec<String> = mine
-                .iter()
-                .map(|d| format!("{http}/deployments/{d}/run"))
-                .collect();
-            let auth: tonic::metadata::MetadataValue<_> =
-                format!("Bearer {token}").parse().unwrap();
-            let mut turn = 0;
-            while start.elapsed() < warmup + measure {
-                turn = (turn + 1) % mine.len();
-                let t = Instant::now();
-                // Some(started?) on success.
-                let outcome = match transport {
-                    Transport::Grpc => {
-                        let mut request = tonic::Request::new(RunDeploymentRequest {
-                            deployment_id: mine[turn].clone(),
-                        });
-                        request.metadata_mut().insert("authorization", auth.clone());
-                        grpc.run_deployment(request).await.ok().map(|r| {
-                            r.into_inner().run.is_some_and(|run| {
-                                run.status() == runway_api::v1::DeploymentRunStatus::Running
-                            })
-                        })
-                    }
-                    Transport::Rest => match http_client
-                        .post(&urls[turn])
-                        .bearer_auth(&token)
-                        .send()
-                        .await
-                    {
-                        Ok(r) if r.status().is_success() => r
-                            .json::<serde_json::Value>()
-                            .await
-                            .ok()
-                            .map(|run| run["status"] == RunStatus::Running.name()),
-                        _ => None,
-                    },
-                };
-                if start.elapsed() > warmup {
-                    match outcome {
-                        Some(run_started) => {
-                            histogram.record(t.elapsed().as_micros() as u64).unwrap();
-                            started += u64::from(run_started);
-                        }
-                        None => errors += 1,
-                    }
-                }
-            }
-            (histogram, errors, started)
-        }));
-    }
-    let mut all = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let (mut errors, mut started) = (0, 0);
-    for t in tasks {
-        let (h, e, s) = t.await?;
-        all.add(h)?;
-        errors += e;
-        started += s;
-    }
+    let phase = triggerers.phase(warmup, measure).await?;
     let transcript_events = match writer {
         Some(task) => Some(task.await??),
         None => None,
     };
-    let mean_batch = mean_trigger_batch(&http_client, &http).await;
-    let ms = |q: f64| all.value_at_quantile(q) as f64 / 1000.0;
+    let mean_batch = mean_trigger_batch(triggerers.http_client(), &server.http).await;
     Ok(json!({
         "transport": format!("{:?}", args.transport).to_lowercase(),
         "backend": server.backend(),
         "clients": args.clients,
-        "deployments": args.clients * args.deployments_per_client.max(1),
+        "deployments": triggerers.deployments(),
         "seconds": args.seconds,
-        "triggers": all.len(),
-        "errors": errors,
-        "started": started,
-        "throughput_per_s": (all.len() as f64 / measure.as_secs_f64()).round(),
-        "p50_ms": ms(0.50),
-        "p99_ms": ms(0.99),
-        "p999_ms": ms(0.999),
+        "triggers": phase.latencies.len(),
+        "errors": phase.errors,
+        "started": phase.started,
+        "throughput_per_s": phase.throughput(),
+        "p50_ms": phase.ms(0.50),
+        "p99_ms": phase.ms(0.99),
+        "p999_ms": phase.ms(0.999),
         "server_peak_rss_mib": server.peak_rss_mib(),
         "mean_trigger_batch": mean_batch.map(|m| (m * 10.0).round() / 10.0),
         "transcript_events_per_s": transcript_events
             .map(|n| (n as f64 / (warmup + measure).as_secs_f64()).round()),
     }))
+}
+
+impl Triggerers {
+    /// Triggers `count` runs over gRPC, every client at once, as fast as
+    /// they go; returns how many were answered.
+    pub async fn count(&self, count: u64) -> anyhow::Result<u64> {
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for (channel, mine) in &self.clients {
+            let (mine, next) = (mine.clone(), next.clone());
+            let mut grpc = DeploymentServiceClient::new(channel.clone());
+            let auth: tonic::metadata::MetadataValue<_> =
+                format!("Bearer {}", self.token).parse()?;
+            tasks.push(tokio::spawn(async move {
+                let mut answered = 0u64;
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                    let deployment_id = mine[answered as usize % mine.len()].clone();
+                    let mut request = tonic::Request::new(RunDeploymentRequest { deployment_id });
+                    request.metadata_mut().insert("authorization", auth.clone());
+                    answered += u64::from(grpc.run_deployment(request).await.is_ok());
+                }
+                answered
+            }));
+        }
+        let mut answered = 0;
+        for t in tasks {
+            answered += t.await?;
+        }
+        Ok(answered)
+    }
 }

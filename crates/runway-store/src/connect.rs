@@ -163,6 +163,10 @@ impl Store {
         &self.webhooks
     }
 
+    pub(crate) fn webhook_hub(&self) -> std::sync::Arc<crate::repo::webhooks::WebhookHub> {
+        self.webhooks.clone()
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> StoreResult<()> {
         self.read.execute_unprepared("SELECT 1").await?;

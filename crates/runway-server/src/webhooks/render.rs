@@ -4,7 +4,7 @@
 
 use runway_api::enums::WebhookEventType;
 use runway_store::repo::webhooks::{Subject, WebhookRenderer};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::convert;
 
@@ -19,30 +19,37 @@ impl WebhookRenderer for Renderer {
         at: i64,
         subject: Subject<'_>,
     ) -> String {
-        let data = match subject {
-            Subject::Run(run) => json(runway_json::run(&convert::run(run))),
+        match subject {
+            Subject::Run(run) => envelope(event_id, kind, at, runway_json::run(&convert::run(run))),
             Subject::Deployment(dep) => match convert::deployment(dep, at) {
-                Ok(proto) => json(runway_json::deployment(&proto)),
+                Ok(proto) => envelope(event_id, kind, at, runway_json::deployment(&proto)),
                 // A stored schedule that no longer parses cannot happen (it
                 // was validated); should it, the event still goes out.
-                Err(_) => {
-                    serde_json::json!({"type": runway_json::DeploymentTag::VALUE, "id": dep.id})
-                }
+                Err(_) => envelope(
+                    event_id,
+                    kind,
+                    at,
+                    serde_json::json!({"type": runway_json::DeploymentTag::VALUE, "id": dep.id}),
+                ),
             },
-            Subject::Endpoint(endpoint) => json(runway_json::webhook_endpoint(
-                &convert::webhook_endpoint(endpoint, None, at),
-            )),
-        };
-        let event = runway_json::WebhookEventJson {
-            created_at: runway_json::timestamp(&convert::timestamp(at)),
-            data,
-            id: event_id.to_string(),
-            kind,
-        };
-        serde_json::to_string(&event).expect("event bodies serialize")
+            Subject::Endpoint(endpoint) => envelope(
+                event_id,
+                kind,
+                at,
+                runway_json::webhook_endpoint(&convert::webhook_endpoint(endpoint, None, at)),
+            ),
+        }
     }
 }
 
-fn json(value: impl serde::Serialize) -> Value {
-    serde_json::to_value(value).expect("REST objects serialize")
+/// The body, serialized straight from the typed object (rendering runs
+/// inside the causing transaction: no intermediate JSON tree).
+fn envelope(event_id: &str, kind: WebhookEventType, at: i64, data: impl Serialize) -> String {
+    let event = runway_json::WebhookEventJson {
+        created_at: runway_json::timestamp(&convert::timestamp(at)),
+        data,
+        id: event_id.to_string(),
+        kind,
+    };
+    serde_json::to_string(&event).expect("event bodies serialize")
 }

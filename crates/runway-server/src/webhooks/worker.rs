@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use runway_store::repo::webhooks::Handed;
 use runway_store::repo::webhooks::deliveries::{self, AttemptOutcome, Claimed};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
@@ -32,6 +33,11 @@ const BODY_KEPT: usize = 1024;
 
 /// The attempts recorded in one transaction, at most.
 const RECORD_BATCH: usize = 256;
+
+/// How long the recorder waits for more answers before it writes a batch:
+/// a few commits a second instead of one per answer, which on SQLite would
+/// queue every trigger behind the worker's writes.
+const RECORD_LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector<PublicOnly>>, Full<Bytes>>;
 
@@ -66,40 +72,59 @@ impl DeliveryWorker {
         &self.core.execution.webhooks
     }
 
-    /// Claims, sends and records until `shutdown`, then waits (a little)
-    /// for the attempts in flight and records them.
+    /// Sends what this process hands over and claims what is due, until
+    /// `shutdown`; then waits (a little) for the attempts in flight and
+    /// records them.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
         let (answers, received) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(self.clone().record(received));
+        let hub = self.core.store.webhooks();
+        let lease = self.lease();
+        let mut handed = hub.attach_worker(lease);
+        let poll = self.config().poll_interval;
+        // Claim from the table at start, when woken (deliveries written due)
+        // and every poll interval (retries come due; other replicas' leases
+        // end); hand-overs need no claim.
+        let mut claim_wanted = true;
+        let mut next_poll = tokio::time::Instant::now() + poll;
         tokio::pin!(shutdown);
         loop {
-            let free = slots.available_permits();
-            let claimed = if free == 0 {
-                Vec::new()
-            } else {
-                self.claim(free).await
-            };
-            if claimed.is_empty() {
-                let hub = self.core.store.webhooks();
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = hub.woken() => {}
-                    _ = tokio::time::sleep(self.config().poll_interval) => {}
-                    // A slot came free while all were taken.
-                    Ok(permit) = slots.clone().acquire_owned(), if free == 0 => drop(permit),
+            if claim_wanted && slots.available_permits() > 0 {
+                let limit = slots.available_permits().min(RECORD_BATCH);
+                let claimed = self.claim(limit).await;
+                // A full claim may have left more due.
+                claim_wanted = claimed.len() == limit;
+                for delivery in claimed {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        break;
+                    };
+                    self.start(delivery, slot, &answers);
                 }
                 continue;
             }
-            for delivery in claimed {
-                let Ok(slot) = slots.clone().acquire_owned().await else {
-                    break;
-                };
-                let (worker, answers) = (self.clone(), answers.clone());
-                tokio::spawn(async move {
-                    let outcome = worker.send(delivery).await;
-                    let _ = answers.send((outcome, slot));
-                });
+            let free = slots.available_permits() > 0;
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some(delivery) = recv(&mut handed), if free => {
+                    // One that waited past half its lease is left to come
+                    // due and be claimed (it may be another worker's by
+                    // the time an attempt would end): a hand-over keeps
+                    // the margin a fresh claim has.
+                    let lease_end = delivery.delivery.next_attempt_at.unwrap_or(i64::MIN);
+                    if self.core.now() < lease_end - lease / 2
+                        && let Ok(slot) = slots.clone().try_acquire_owned()
+                    {
+                        self.start(delivery, slot, &answers);
+                    }
+                }
+                _ = hub.woken() => claim_wanted = true,
+                _ = tokio::time::sleep_until(next_poll) => {
+                    claim_wanted = true;
+                    next_poll = tokio::time::Instant::now() + poll;
+                }
+                // A slot came free while all were taken.
+                Ok(permit) = slots.clone().acquire_owned(), if !free => drop(permit),
             }
         }
         drop(answers);
@@ -111,15 +136,31 @@ impl DeliveryWorker {
         }
     }
 
-    async fn claim(&self, free: usize) -> Vec<Claimed> {
-        let config = self.config();
-        let lease = i64::try_from(config.claim_lease.as_nanos()).unwrap_or(i64::MAX);
-        let limit = free.min(RECORD_BATCH) as u64;
-        match deliveries::claim_due(&self.core.store, self.core.now(), limit, lease).await {
+    fn lease(&self) -> i64 {
+        i64::try_from(self.config().claim_lease.as_nanos()).unwrap_or(i64::MAX)
+    }
+
+    /// Sends `claimed` in a task of its own.
+    fn start(
+        &self,
+        claimed: Claimed,
+        slot: OwnedSemaphorePermit,
+        answers: &mpsc::UnboundedSender<(AttemptOutcome, OwnedSemaphorePermit)>,
+    ) {
+        let (worker, answers) = (self.clone(), answers.clone());
+        tokio::spawn(async move {
+            let outcome = worker.send(claimed).await;
+            let _ = answers.send((outcome, slot));
+        });
+    }
+
+    async fn claim(&self, limit: usize) -> Vec<Claimed> {
+        let now = self.core.now();
+        match deliveries::claim_due(&self.core.store, now, limit as u64, self.lease()).await {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::error!(error = %err, "claiming webhook deliveries failed");
-                tokio::time::sleep(config.poll_interval).await;
+                tokio::time::sleep(self.config().poll_interval).await;
                 Vec::new()
             }
         }
@@ -217,14 +258,24 @@ impl DeliveryWorker {
         outcome
     }
 
-    /// Records answers as they come, a batch per transaction, then frees
-    /// their slots.
+    /// Records answers in batches — those that come within
+    /// [`RECORD_LINGER`] of the first, up to [`RECORD_BATCH`], one
+    /// transaction each — then frees their slots.
     async fn record(
         self,
         mut received: mpsc::UnboundedReceiver<(AttemptOutcome, OwnedSemaphorePermit)>,
     ) {
         let mut batch = Vec::with_capacity(RECORD_BATCH);
         while received.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            let until = tokio::time::Instant::now() + RECORD_LINGER;
+            while batch.len() < RECORD_BATCH {
+                let room = RECORD_BATCH - batch.len();
+                let more = received.recv_many(&mut batch, room);
+                match tokio::time::timeout_at(until, more).await {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
             let (outcomes, slots): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
             let succeeded = outcomes.iter().filter(|o| o.succeeded).count() as u64;
             let config = self.config().clone();
@@ -259,6 +310,15 @@ impl DeliveryWorker {
             }
             drop(slots);
         }
+    }
+}
+
+/// The next delivery handed over, or never when this worker has no hand-off
+/// (another worker of the process has it).
+async fn recv(handed: &mut Option<Handed>) -> Option<Claimed> {
+    match handed {
+        Some(handed) => handed.recv().await,
+        None => std::future::pending().await,
     }
 }
 

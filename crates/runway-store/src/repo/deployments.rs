@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::begin;
 use super::idempotency::{self, IdempotencyClaim};
-use super::webhooks::{Outbox, Subject};
+use super::webhooks::{Outbox, Subject, Written};
 use crate::entity::deployment::{self, Entity as Deployment, InitialEvent};
 use crate::ids::IdKind;
 use crate::json_text::JsonText;
@@ -177,14 +177,12 @@ pub async fn modify<E: From<StoreError>>(
         .update(&txn)
         .await
         .map_err(StoreError::from)?;
-    let mut emitted = 0;
+    let mut written = Written::default();
     if let Some(kind) = state_event(&before, &saved) {
-        emitted = Outbox::send(&txn, store, org_id, kind, Subject::Deployment(&saved), now).await?;
+        written = Outbox::send(&txn, store, org_id, kind, Subject::Deployment(&saved), now).await?;
     }
     txn.commit().await.map_err(StoreError::from)?;
-    if emitted > 0 {
-        store.webhooks().wake();
-    }
+    store.webhooks().dispatch(written);
     Ok(Some(saved))
 }
 

@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::idempotency::{self, IdempotencyClaim};
-use super::webhooks::{Outbox, Subject};
+use super::webhooks::{Outbox, Subject, Written};
 use super::{begin, events};
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
@@ -80,11 +80,9 @@ pub async fn trigger<E: From<StoreError>>(
         return Ok(None);
     };
     let decision = decide(&dep, slots_taken(&dep))?;
-    let (run, emitted) = record(&txn, store, &dep, cause, decision).await?;
+    let (run, written) = record(&txn, store, &dep, cause, decision).await?;
     txn.commit().await.map_err(StoreError::from)?;
-    if emitted > 0 {
-        store.webhooks().wake();
-    }
+    store.webhooks().dispatch(written);
     Ok(Some(run))
 }
 
@@ -97,14 +95,14 @@ pub(crate) fn slots_taken(dep: &deployment::Model) -> u64 {
 /// Inserts the run `decision` calls for (and its session when it starts),
 /// bumps the deployment's stats and emits the run's webhook event, in the
 /// caller's transaction, which holds the deployment row. Returns the run
-/// and how many deliveries were written (wake the workers after the commit).
+/// and the deliveries written (dispatch them after the commit).
 pub(crate) async fn record(
     txn: &DatabaseTransaction,
     store: &Store,
     dep: &deployment::Model,
     cause: TriggerCause<'_>,
     decision: TriggerDecision,
-) -> StoreResult<(deployment_run::Model, usize)> {
+) -> StoreResult<(deployment_run::Model, Written)> {
     let now = cause.at;
     let run_id = IdKind::Run.generate();
     if let Some(claim) = cause.idempotency {
@@ -138,7 +136,7 @@ pub(crate) async fn record(
         started.insert(txn).await?;
     }
     bump_triggered(txn, &dep.id, now, slots).await?;
-    let emitted = Outbox::send(
+    let written = Outbox::send(
         txn,
         store,
         &run.org_id,
@@ -147,7 +145,7 @@ pub(crate) async fn record(
         now,
     )
     .await?;
-    Ok((run, emitted))
+    Ok((run, written))
 }
 
 /// The webhook event of a run just recorded or started: `started`, or

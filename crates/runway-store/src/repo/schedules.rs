@@ -12,6 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 
 use super::begin;
 use super::runs::{self, TriggerCause, TriggerDecision};
+use super::webhooks::Written;
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
 use crate::{Store, StoreError};
@@ -66,7 +67,7 @@ pub async fn fire_next_due<E: From<StoreError>>(
         return Ok(None);
     };
     let plan = plan(&dep)?;
-    let mut emitted = 0;
+    let mut emitted = Written::default();
     if let (Some(message), Some(first)) = (&plan.missed_error, dep.next_fire_at)
         && plan.missed > 0
     {
@@ -85,7 +86,7 @@ pub async fn fire_next_due<E: From<StoreError>>(
             message: message.clone(),
         };
         let (_, written) = runs::record(&txn, store, &dep, cause, skip).await?;
-        emitted += written;
+        emitted = emitted.merge(written);
     }
     // Backstop for the unique index: an instant already recorded is not
     // recorded again, but the deployment still moves on.
@@ -109,7 +110,7 @@ pub async fn fire_next_due<E: From<StoreError>>(
             at: now,
         };
         let (run, written) = runs::record(&txn, store, &dep, cause, decision).await?;
-        emitted += written;
+        emitted = emitted.merge(written);
         Some(run)
     };
     Deployment::update_many()
@@ -127,9 +128,7 @@ pub async fn fire_next_due<E: From<StoreError>>(
         .await
         .map_err(StoreError::from)?;
     txn.commit().await.map_err(StoreError::from)?;
-    if emitted > 0 {
-        store.webhooks().wake();
-    }
+    store.webhooks().dispatch(emitted);
     Ok(Some(Fired {
         deployment_id: dep.id,
         plan,

@@ -304,11 +304,9 @@ where
         .await?;
     events::insert(&txn, events).await?;
     bump_stats(&txn, slots.values().filter(|s| s.recorded > 0)).await?;
-    let emitted = outbox.write(&txn).await?;
+    let written = outbox.write(&txn).await?;
     txn.commit().await.map_err(BatchFailure::Commit)?;
-    if emitted > 0 {
-        store.webhooks().wake();
-    }
+    store.webhooks().dispatch(written);
     Ok(outcomes)
 }
 

@@ -248,11 +248,9 @@ pub async fn finish<E: From<StoreError>>(
             now,
         )?;
     }
-    let emitted = outbox.write(&txn).await?;
+    let written = outbox.write(&txn).await?;
     txn.commit().await.map_err(StoreError::from)?;
-    if emitted > 0 {
-        store.webhooks().wake();
-    }
+    store.webhooks().dispatch(written);
     Ok(Finish::Finished {
         run: Box::new(ended),
         retry: retry.map(Box::new),
@@ -385,7 +383,7 @@ pub async fn start_retry<E: From<StoreError>>(
     if let Some(started) = session {
         started.insert(&txn).await?;
     }
-    let emitted = Outbox::send(
+    let written = Outbox::send(
         &txn,
         store,
         &run.org_id,
@@ -395,9 +393,7 @@ pub async fn start_retry<E: From<StoreError>>(
     )
     .await?;
     txn.commit().await.map_err(StoreError::from)?;
-    if emitted > 0 {
-        store.webhooks().wake();
-    }
+    store.webhooks().dispatch(written);
     Ok(Some(run))
 }
 

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use runway_api::enums::{WebhookDeliveryStatus, WebhookDisabledReason, WebhookEventType};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{Outbox, Subject};
+use super::{Outbox, Subject, Written};
 use crate::entity::webhook_attempt::{self, Entity as Attempt};
 use crate::entity::webhook_delivery::{self, Entity as Delivery};
 use crate::entity::webhook_endpoint::{self, Entity as Endpoint};
@@ -123,11 +123,20 @@ pub async fn record_attempts(
 ) -> StoreResult<Recorded> {
     use webhook_delivery::Column as C;
     let mut recorded = Recorded::default();
+    let mut written = Written::default();
     let txn = begin(store).await?;
-    let mut attempts = Vec::with_capacity(outcomes.len());
-    let mut failing: Vec<String> = Vec::new();
-    let mut answering: Vec<String> = Vec::new();
-    for outcome in outcomes {
+    if outcomes.is_empty() {
+        return Ok(recorded);
+    }
+    // Each delivery's new state, in one statement for the whole batch.
+    let mut states = Vec::with_capacity(outcomes.len());
+    let (mut status_of, mut count_of, mut next_of, mut before_of) = (
+        CaseStatement::new(),
+        CaseStatement::new(),
+        CaseStatement::new(),
+        CaseStatement::new(),
+    );
+    for outcome in &outcomes {
         let (status, next) = if outcome.succeeded {
             (WebhookDeliveryStatus::Succeeded, None)
         } else {
@@ -136,20 +145,40 @@ pub async fn record_attempts(
                 None => (WebhookDeliveryStatus::Failed, None),
             }
         };
-        // Only the worker holding the claim records: the attempt count is
-        // still the one it claimed.
-        let updated = Delivery::update_many()
-            .col_expr(C::Status, Expr::value(status))
-            .col_expr(C::AttemptCount, Expr::value(outcome.number))
-            .col_expr(C::NextAttemptAt, Expr::value(next))
-            .col_expr(C::UpdatedAt, Expr::value(now))
-            .filter(C::Id.eq(&outcome.delivery_id))
-            .filter(C::AttemptCount.eq(outcome.number - 1))
-            .filter(C::Status.eq(WebhookDeliveryStatus::Pending))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if updated == 0 {
+        let is_this = || C::Id.eq(outcome.delivery_id.as_str());
+        status_of = status_of.case(is_this(), status.name());
+        count_of = count_of.case(is_this(), outcome.number);
+        next_of = next_of.case(is_this(), next);
+        before_of = before_of.case(is_this(), outcome.number - 1);
+        states.push(status);
+    }
+    // Only the worker holding the claim records: the attempt count is
+    // still the one it claimed, and the delivery is still pending.
+    let update = sea_orm::sea_query::Query::update()
+        .table(Delivery)
+        .value(C::Status, Into::<Expr>::into(status_of))
+        .value(C::AttemptCount, Into::<Expr>::into(count_of))
+        .value(C::NextAttemptAt, Into::<Expr>::into(next_of))
+        .value(C::UpdatedAt, now)
+        .and_where(C::Id.is_in(outcomes.iter().map(|o| o.delivery_id.as_str())))
+        .and_where(ExprTrait::eq(
+            Expr::col(C::AttemptCount),
+            Into::<Expr>::into(before_of),
+        ))
+        .and_where(C::Status.eq(WebhookDeliveryStatus::Pending))
+        .returning_col(C::Id)
+        .to_owned();
+    let updated: std::collections::HashSet<String> = txn
+        .query_all(&update)
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<String>("", C::Id.as_str()))
+        .collect::<Result<_, _>>()?;
+    let mut attempts = Vec::with_capacity(updated.len());
+    let mut failing: Vec<String> = Vec::new();
+    let mut answering: Vec<String> = Vec::new();
+    for (outcome, status) in outcomes.into_iter().zip(states) {
+        if !updated.contains(&outcome.delivery_id) {
             continue;
         }
         if status == WebhookDeliveryStatus::Failed {
@@ -221,13 +250,11 @@ pub async fn record_attempts(
                 )?;
                 recorded.disabled.push(row.id);
             }
-            outbox.write(&txn).await?;
+            written = outbox.write(&txn).await?;
         }
     }
     txn.commit().await?;
-    if !recorded.disabled.is_empty() {
-        store.webhooks().wake();
-    }
+    store.webhooks().dispatch(written);
     Ok(recorded)
 }
 

@@ -145,9 +145,13 @@ pub async fn test_endpoint(
         Subject::Endpoint(&endpoint),
         now,
     )?;
-    let delivery = outbox.rows()[0].clone();
-    outbox.write(&txn).await?;
+    let delivery = outbox
+        .deliveries()
+        .next()
+        .cloned()
+        .expect("a test event goes to its endpoint");
+    let written = outbox.write(&txn).await?;
     txn.commit().await?;
-    store.webhooks().wake();
+    store.webhooks().dispatch(written);
     Ok(TestEvent::Queued(Box::new(delivery)))
 }

@@ -9,6 +9,7 @@
 
 pub mod deliveries;
 mod endpoints;
+mod handoff;
 mod outbox;
 
 use std::sync::{Arc, OnceLock};
@@ -17,6 +18,7 @@ use runway_api::enums::WebhookEventType;
 use tokio::sync::Notify;
 
 pub use endpoints::*;
+pub use handoff::{HANDOFF_LIMIT, Handed, Written};
 pub use outbox::Outbox;
 
 use crate::entity::{deployment, deployment_run, webhook_endpoint};
@@ -37,11 +39,13 @@ pub trait WebhookRenderer: Send + Sync + 'static {
     -> String;
 }
 
-/// The process-wide part of webhooks: the renderer and the workers' bell.
+/// The process-wide part of webhooks: the renderer, the worker's bell, and
+/// the hand-off to the worker.
 #[derive(Default)]
 pub struct WebhookHub {
     renderer: OnceLock<Arc<dyn WebhookRenderer>>,
     due: Notify,
+    handoff: OnceLock<handoff::Handoff>,
 }
 
 impl std::fmt::Debug for WebhookHub {
@@ -66,6 +70,33 @@ impl WebhookHub {
     /// Called after the transaction that wrote them commits.
     pub fn wake(&self) {
         self.due.notify_one();
+    }
+
+    /// Makes the caller this process's delivery worker: deliveries written
+    /// here from now on are leased to it for `lease` nanoseconds and handed
+    /// over. `None` if a worker is attached already.
+    pub fn attach_worker(&self, lease: i64) -> Option<Handed> {
+        let (handoff, handed) = handoff::Handoff::new(lease);
+        self.handoff.set(handoff).ok().map(|()| handed)
+    }
+
+    /// The lease for `rows` deliveries about to be written, if this
+    /// process's worker can take them.
+    pub(crate) fn handoff_lease(&self, rows: usize) -> Option<i64> {
+        self.handoff.get()?.lease_for(rows)
+    }
+
+    /// After the commit: hands the leased deliveries to the worker and
+    /// wakes it for the due ones.
+    pub fn dispatch(&self, written: Written) {
+        if !written.handed.is_empty()
+            && let Some(handoff) = self.handoff.get()
+        {
+            handoff.send(written.handed);
+        }
+        if written.due > 0 {
+            self.wake();
+        }
     }
 
     /// Waits for [`WebhookHub::wake`].

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use runway_api::enums::{WebhookDeliveryStatus, WebhookEventType};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::{Subject, WebhookRenderer};
+use super::deliveries::Claimed;
+use super::{Subject, WebhookHub, WebhookRenderer, Written};
 use crate::entity::webhook_delivery;
 use crate::entity::webhook_endpoint::{self, Entity as Endpoint};
 use crate::ids::IdKind;
@@ -18,11 +19,14 @@ const INSERT_CHUNK: usize = 1000;
 
 /// Collects the deliveries of the events a transaction causes. Load it
 /// with the organizations the transaction touches (one query), emit each
-/// event, write it before the commit, and wake the workers after.
+/// event, write it before the commit, and dispatch what it wrote after
+/// ([`WebhookHub::dispatch`]).
 pub struct Outbox {
     endpoints: HashMap<String, Vec<webhook_endpoint::Model>>,
     renderer: Option<Arc<dyn WebhookRenderer>>,
-    rows: Vec<webhook_delivery::Model>,
+    hub: Arc<WebhookHub>,
+    /// Each delivery with the endpoint it goes to.
+    rows: Vec<Claimed>,
 }
 
 impl Outbox {
@@ -50,13 +54,14 @@ impl Outbox {
         Ok(Outbox {
             endpoints,
             renderer: store.webhooks().renderer().cloned(),
+            hub: store.webhook_hub(),
             rows: Vec::new(),
         })
     }
 
     /// Emits one event in `org_id` and writes its deliveries: [`Outbox::load`],
-    /// [`Outbox::emit`] and [`Outbox::write`] at once. Returns how many
-    /// deliveries were written (wake the workers after the commit if any).
+    /// [`Outbox::emit`] and [`Outbox::write`] at once. Returns what was
+    /// written, to dispatch after the commit.
     pub(crate) async fn send(
         db: &impl ConnectionTrait,
         store: &Store,
@@ -64,7 +69,7 @@ impl Outbox {
         kind: WebhookEventType,
         subject: Subject<'_>,
         now: i64,
-    ) -> StoreResult<usize> {
+    ) -> StoreResult<Written> {
         let mut outbox = Outbox::load(db, store, [org_id]).await?;
         outbox.emit(org_id, kind, subject, now)?;
         outbox.write(db).await
@@ -83,10 +88,10 @@ impl Outbox {
         let Some(endpoints) = self.endpoints.get(org_id) else {
             return Ok(());
         };
-        let targets: Vec<(String, String)> = endpoints
+        let targets: Vec<webhook_endpoint::Model> = endpoints
             .iter()
             .filter(|e| e.subscribes_to(kind) && !is_about(subject, e))
-            .map(|e| (e.id.clone(), e.org_id.clone()))
+            .cloned()
             .collect();
         self.push(targets, kind, subject, now)
     }
@@ -100,13 +105,12 @@ impl Outbox {
         subject: Subject<'_>,
         now: i64,
     ) -> StoreResult<()> {
-        let target = vec![(endpoint.id.clone(), endpoint.org_id.clone())];
-        self.push(target, kind, subject, now)
+        self.push(vec![endpoint.clone()], kind, subject, now)
     }
 
     fn push(
         &mut self,
-        targets: Vec<(String, String)>,
+        targets: Vec<webhook_endpoint::Model>,
         kind: WebhookEventType,
         subject: Subject<'_>,
         now: i64,
@@ -120,11 +124,11 @@ impl Outbox {
             .ok_or(StoreError::NoWebhookRenderer)?;
         let event_id = IdKind::WebhookEvent.generate();
         let body = renderer.body(&event_id, kind, now, subject);
-        for (endpoint_id, org_id) in targets {
-            self.rows.push(webhook_delivery::Model {
+        for endpoint in targets {
+            let delivery = webhook_delivery::Model {
                 id: IdKind::WebhookDelivery.generate(),
-                org_id,
-                endpoint_id,
+                org_id: endpoint.org_id.clone(),
+                endpoint_id: endpoint.id.clone(),
                 event_id: event_id.clone(),
                 event_type: kind,
                 body: body.clone(),
@@ -134,31 +138,49 @@ impl Outbox {
                 redelivery_of: None,
                 created_at: now,
                 updated_at: now,
-            });
+            };
+            self.rows.push(Claimed { delivery, endpoint });
         }
         Ok(())
     }
 
     /// The deliveries emitted so far.
-    pub(crate) fn rows(&self) -> &[webhook_delivery::Model] {
-        &self.rows
+    pub(crate) fn deliveries(&self) -> impl Iterator<Item = &webhook_delivery::Model> {
+        self.rows.iter().map(|c| &c.delivery)
     }
 
-    /// Inserts the deliveries in the caller's transaction; returns how many.
-    pub(crate) async fn write(self, db: &impl ConnectionTrait) -> StoreResult<usize> {
-        let written = self.rows.len();
-        let mut rows = self
+    /// Inserts the deliveries in the caller's transaction, leased to this
+    /// process's worker when it has room (due otherwise); returns them, to
+    /// dispatch after the commit.
+    pub(crate) async fn write(mut self, db: &impl ConnectionTrait) -> StoreResult<Written> {
+        let lease = self.hub.handoff_lease(self.rows.len());
+        if let Some(lease) = lease {
+            for row in &mut self.rows {
+                row.delivery.next_attempt_at = Some(row.delivery.created_at + lease);
+            }
+        }
+        let models: Vec<webhook_delivery::ActiveModel> = self
             .rows
-            .into_iter()
-            .map(webhook_delivery::ActiveModel::from)
-            .peekable();
+            .iter()
+            .map(|c| webhook_delivery::ActiveModel::from(c.delivery.clone()))
+            .collect();
+        let mut rows = models.into_iter().peekable();
         while rows.peek().is_some() {
             let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
             webhook_delivery::Entity::insert_many(chunk)
                 .exec_without_returning(db)
                 .await?;
         }
-        Ok(written)
+        Ok(match lease {
+            Some(_) => Written {
+                handed: self.rows,
+                due: 0,
+            },
+            None => Written {
+                due: self.rows.len(),
+                handed: Vec::new(),
+            },
+        })
     }
 }
 
