@@ -145,12 +145,15 @@ impl DeliveryWorker {
         &self,
         claimed: Claimed,
         slot: OwnedSemaphorePermit,
-        answers: &mpsc::UnboundedSender<(AttemptOutcome, OwnedSemaphorePermit)>,
+        answers: &mpsc::UnboundedSender<AttemptOutcome>,
     ) {
         let (worker, answers) = (self.clone(), answers.clone());
         tokio::spawn(async move {
             let outcome = worker.send(claimed).await;
-            let _ = answers.send((outcome, slot));
+            // The slot is free once the attempt ended: the delivery stays
+            // leased until its answer is recorded, so no claim takes it.
+            drop(slot);
+            let _ = answers.send(outcome);
         });
     }
 
@@ -260,11 +263,8 @@ impl DeliveryWorker {
 
     /// Records answers in batches — those that come within
     /// [`RECORD_LINGER`] of the first, up to [`RECORD_BATCH`], one
-    /// transaction each — then frees their slots.
-    async fn record(
-        self,
-        mut received: mpsc::UnboundedReceiver<(AttemptOutcome, OwnedSemaphorePermit)>,
-    ) {
+    /// transaction each.
+    async fn record(self, mut received: mpsc::UnboundedReceiver<AttemptOutcome>) {
         let mut batch = Vec::with_capacity(RECORD_BATCH);
         while received.recv_many(&mut batch, RECORD_BATCH).await > 0 {
             let until = tokio::time::Instant::now() + RECORD_LINGER;
@@ -276,7 +276,7 @@ impl DeliveryWorker {
                     _ => break,
                 }
             }
-            let (outcomes, slots): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+            let outcomes: Vec<AttemptOutcome> = std::mem::take(&mut batch);
             let succeeded = outcomes.iter().filter(|o| o.succeeded).count() as u64;
             let config = self.config().clone();
             let now = self.core.now();
@@ -308,7 +308,6 @@ impl DeliveryWorker {
                     tracing::error!(error = %err, attempts, "recording webhook attempts failed")
                 }
             }
-            drop(slots);
         }
     }
 }

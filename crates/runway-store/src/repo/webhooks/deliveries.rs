@@ -1,10 +1,10 @@
 //! Deliveries: what the workers claim and record, and what users list and
 //! redeliver.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use runway_api::enums::{WebhookDeliveryStatus, WebhookDisabledReason, WebhookEventType};
-use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect,
@@ -128,14 +128,10 @@ pub async fn record_attempts(
     if outcomes.is_empty() {
         return Ok(recorded);
     }
-    // Each delivery's new state, in one statement for the whole batch.
+    // Each delivery's new state; deliveries going to the same state (most
+    // often: succeeded at the first attempt) are updated by one statement.
     let mut states = Vec::with_capacity(outcomes.len());
-    let (mut status_of, mut count_of, mut next_of, mut before_of) = (
-        CaseStatement::new(),
-        CaseStatement::new(),
-        CaseStatement::new(),
-        CaseStatement::new(),
-    );
+    let mut groups: BTreeMap<(&'static str, i32, Option<i64>), Vec<&str>> = BTreeMap::new();
     for outcome in &outcomes {
         let (status, next) = if outcome.succeeded {
             (WebhookDeliveryStatus::Succeeded, None)
@@ -145,35 +141,31 @@ pub async fn record_attempts(
                 None => (WebhookDeliveryStatus::Failed, None),
             }
         };
-        let is_this = || C::Id.eq(outcome.delivery_id.as_str());
-        status_of = status_of.case(is_this(), status.name());
-        count_of = count_of.case(is_this(), outcome.number);
-        next_of = next_of.case(is_this(), next);
-        before_of = before_of.case(is_this(), outcome.number - 1);
+        groups
+            .entry((status.name(), outcome.number, next))
+            .or_default()
+            .push(outcome.delivery_id.as_str());
         states.push(status);
     }
-    // Only the worker holding the claim records: the attempt count is
-    // still the one it claimed, and the delivery is still pending.
-    let update = sea_orm::sea_query::Query::update()
-        .table(Delivery)
-        .value(C::Status, Into::<Expr>::into(status_of))
-        .value(C::AttemptCount, Into::<Expr>::into(count_of))
-        .value(C::NextAttemptAt, Into::<Expr>::into(next_of))
-        .value(C::UpdatedAt, now)
-        .and_where(C::Id.is_in(outcomes.iter().map(|o| o.delivery_id.as_str())))
-        .and_where(ExprTrait::eq(
-            Expr::col(C::AttemptCount),
-            Into::<Expr>::into(before_of),
-        ))
-        .and_where(C::Status.eq(WebhookDeliveryStatus::Pending))
-        .returning_col(C::Id)
-        .to_owned();
-    let updated: std::collections::HashSet<String> = txn
-        .query_all(&update)
-        .await?
-        .into_iter()
-        .map(|row| row.try_get::<String>("", C::Id.as_str()))
-        .collect::<Result<_, _>>()?;
+    let mut updated = HashSet::with_capacity(outcomes.len());
+    for ((status, number, next), ids) in groups {
+        // Only the worker holding the claim records: the attempt count is
+        // still the one it claimed, and the delivery is still pending.
+        let update = sea_orm::sea_query::Query::update()
+            .table(Delivery)
+            .value(C::Status, status)
+            .value(C::AttemptCount, number)
+            .value(C::NextAttemptAt, next)
+            .value(C::UpdatedAt, now)
+            .and_where(C::Id.is_in(ids))
+            .and_where(C::AttemptCount.eq(number - 1))
+            .and_where(C::Status.eq(WebhookDeliveryStatus::Pending))
+            .returning_col(C::Id)
+            .to_owned();
+        for row in txn.query_all(&update).await? {
+            updated.insert(row.try_get::<String>("", C::Id.as_str())?);
+        }
+    }
     let mut attempts = Vec::with_capacity(updated.len());
     let mut failing: Vec<String> = Vec::new();
     let mut answering: Vec<String> = Vec::new();
