@@ -54,6 +54,12 @@ on_every_backend!(
     the_slot_count_migration_counts_the_active_runs,
 );
 
+#[path = "repository/webhooks.rs"]
+mod webhooks;
+use webhooks::deliveries_are_claimed_leased_and_recorded_once;
+
+on_every_backend!(deliveries_are_claimed_leased_and_recorded_once);
+
 on_every_backend!(single_thread:
     a_trigger_batch_decides_in_arrival_order,
     a_failed_trigger_batch_records_each_trigger_alone,

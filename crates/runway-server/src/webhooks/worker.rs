@@ -28,6 +28,13 @@ use crate::services::Core;
 /// Deliveries one worker sends at once.
 pub const MAX_IN_FLIGHT: usize = 256;
 
+/// Deliveries one worker has sent or is sending whose answers are not yet
+/// recorded, at most (they stay leased until recorded).
+const MAX_UNRECORDED: usize = 1024;
+
+/// The fewest free slots a claim from the table waits for.
+const CLAIM_MIN: usize = 16;
+
 /// The most of an answer's body an attempt keeps.
 const BODY_KEPT: usize = 1024;
 
@@ -76,7 +83,7 @@ impl DeliveryWorker {
     /// `shutdown`; then waits (a little) for the attempts in flight and
     /// records them.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        let slots = Slots::new();
         let (answers, received) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(self.clone().record(received));
         let hub = self.core.store.webhooks();
@@ -87,44 +94,50 @@ impl DeliveryWorker {
         // and every poll interval (retries come due; other replicas' leases
         // end); hand-overs need no claim.
         let mut claim_wanted = true;
+        // At a poll a claim takes what is free, however little: retries
+        // are not starved by a steady stream of hand-overs.
+        let mut polled = true;
         let mut next_poll = tokio::time::Instant::now() + poll;
         tokio::pin!(shutdown);
         loop {
-            if claim_wanted && slots.available_permits() > 0 {
-                let limit = slots.available_permits().min(RECORD_BATCH);
+            let free = slots.free();
+            if claim_wanted && (free >= CLAIM_MIN || (polled && free > 0)) {
+                polled = false;
+                let limit = free.min(RECORD_BATCH);
                 let claimed = self.claim(limit).await;
                 // A full claim may have left more due.
                 claim_wanted = claimed.len() == limit;
                 for delivery in claimed {
-                    let Ok(slot) = slots.clone().try_acquire_owned() else {
-                        break;
-                    };
-                    self.start(delivery, slot, &answers);
+                    if let Some(ticket) = slots.take() {
+                        self.start(delivery, ticket, &answers);
+                    }
                 }
                 continue;
             }
-            let free = slots.available_permits() > 0;
+            // A claim waits for a few free slots (not one query per slot);
+            // a hand-over needs one.
+            let wanted = if claim_wanted { CLAIM_MIN } else { 1 };
             tokio::select! {
                 _ = &mut shutdown => break,
-                Some(delivery) = recv(&mut handed), if free => {
+                Some(delivery) = recv(&mut handed), if free > 0 => {
                     // One that waited past half its lease is left to come
                     // due and be claimed (it may be another worker's by
                     // the time an attempt would end): a hand-over keeps
                     // the margin a fresh claim has.
                     let lease_end = delivery.delivery.next_attempt_at.unwrap_or(i64::MIN);
                     if self.core.now() < lease_end - lease / 2
-                        && let Ok(slot) = slots.clone().try_acquire_owned()
+                        && let Some(ticket) = slots.take()
                     {
-                        self.start(delivery, slot, &answers);
+                        self.start(delivery, ticket, &answers);
                     }
                 }
                 _ = hub.woken() => claim_wanted = true,
                 _ = tokio::time::sleep_until(next_poll) => {
                     claim_wanted = true;
+                    polled = true;
                     next_poll = tokio::time::Instant::now() + poll;
                 }
-                // A slot came free while all were taken.
-                Ok(permit) = slots.clone().acquire_owned(), if !free => drop(permit),
+                () = slots.wait_free(wanted), if free < wanted => {}
             }
         }
         drop(answers);
@@ -141,19 +154,16 @@ impl DeliveryWorker {
     }
 
     /// Sends `claimed` in a task of its own.
-    fn start(
-        &self,
-        claimed: Claimed,
-        slot: OwnedSemaphorePermit,
-        answers: &mpsc::UnboundedSender<AttemptOutcome>,
-    ) {
+    fn start(&self, claimed: Claimed, ticket: Ticket, answers: &mpsc::UnboundedSender<Answer>) {
         let (worker, answers) = (self.clone(), answers.clone());
         tokio::spawn(async move {
             let outcome = worker.send(claimed).await;
-            // The slot is free once the attempt ended: the delivery stays
-            // leased until its answer is recorded, so no claim takes it.
-            drop(slot);
-            let _ = answers.send(outcome);
+            // The send slot frees when the attempt ends; the delivery
+            // counts against the unrecorded limit until its answer is
+            // recorded (bounding how long answers wait, well inside the
+            // lease).
+            drop(ticket.sending);
+            let _ = answers.send((outcome, ticket.unrecorded));
         });
     }
 
@@ -264,7 +274,7 @@ impl DeliveryWorker {
     /// Records answers in batches — those that come within
     /// [`RECORD_LINGER`] of the first, up to [`RECORD_BATCH`], one
     /// transaction each.
-    async fn record(self, mut received: mpsc::UnboundedReceiver<AttemptOutcome>) {
+    async fn record(self, mut received: mpsc::UnboundedReceiver<Answer>) {
         let mut batch = Vec::with_capacity(RECORD_BATCH);
         while received.recv_many(&mut batch, RECORD_BATCH).await > 0 {
             let until = tokio::time::Instant::now() + RECORD_LINGER;
@@ -276,8 +286,7 @@ impl DeliveryWorker {
                     _ => break,
                 }
             }
-            let outcomes: Vec<AttemptOutcome> = std::mem::take(&mut batch);
-            let succeeded = outcomes.iter().filter(|o| o.succeeded).count() as u64;
+            let (outcomes, tickets): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
             let config = self.config().clone();
             let now = self.core.now();
             let next = |failed: i32| {
@@ -291,7 +300,7 @@ impl DeliveryWorker {
             {
                 Ok(recorded) => {
                     let metrics = &self.core.metrics;
-                    let failed = recorded.failed as u64;
+                    let (succeeded, failed) = (recorded.succeeded as u64, recorded.failed as u64);
                     metrics.webhook_attempt(AttemptResult::Delivered, succeeded);
                     metrics.webhook_attempt(AttemptResult::Failed, failed);
                     metrics.webhook_attempt(
@@ -307,6 +316,59 @@ impl DeliveryWorker {
                 Err(err) => {
                     tracing::error!(error = %err, attempts, "recording webhook attempts failed")
                 }
+            }
+            drop(tickets);
+        }
+    }
+}
+
+/// An attempt's outcome, and its place under the unrecorded limit.
+type Answer = (AttemptOutcome, OwnedSemaphorePermit);
+
+/// What a delivery holds while this worker has it: a send slot until the
+/// attempt ends, a place under the unrecorded limit until its answer is
+/// recorded.
+struct Ticket {
+    sending: OwnedSemaphorePermit,
+    unrecorded: OwnedSemaphorePermit,
+}
+
+/// The worker's two limits. Only the worker loop takes permits, so what it
+/// sees free stays free until it takes it.
+struct Slots {
+    sending: Arc<Semaphore>,
+    unrecorded: Arc<Semaphore>,
+}
+
+impl Slots {
+    fn new() -> Slots {
+        Slots {
+            sending: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            unrecorded: Arc::new(Semaphore::new(MAX_UNRECORDED)),
+        }
+    }
+
+    /// How many deliveries could start now.
+    fn free(&self) -> usize {
+        self.sending
+            .available_permits()
+            .min(self.unrecorded.available_permits())
+    }
+
+    fn take(&self) -> Option<Ticket> {
+        Some(Ticket {
+            sending: self.sending.clone().try_acquire_owned().ok()?,
+            unrecorded: self.unrecorded.clone().try_acquire_owned().ok()?,
+        })
+    }
+
+    /// Until `n` deliveries could start.
+    async fn wait_free(&self, n: usize) {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        for limit in [&self.sending, &self.unrecorded] {
+            // Closed never: the semaphores live as long as the loop.
+            if let Ok(permits) = limit.acquire_many(n).await {
+                drop(permits);
             }
         }
     }

@@ -103,6 +103,8 @@ pub struct Recorded {
     /// Attempts recorded (an attempt whose delivery was deleted, or taken
     /// over by another worker after its lease, is dropped).
     pub attempts: usize,
+    /// Deliveries that succeeded.
+    pub succeeded: usize,
     /// Deliveries that failed for good.
     pub failed: usize,
     /// Endpoints disabled for failing too long.
@@ -128,15 +130,28 @@ pub async fn record_attempts(
     if outcomes.is_empty() {
         return Ok(recorded);
     }
+    // One answer per attempt: a delivery sent twice (its lease ran out
+    // mid-send) counts the answer that came first.
+    let mut seen = HashSet::with_capacity(outcomes.len());
+    let outcomes: Vec<AttemptOutcome> = outcomes
+        .into_iter()
+        .filter(|o| seen.insert((o.delivery_id.clone(), o.number)))
+        .collect();
     // Each delivery's new state; deliveries going to the same state (most
     // often: succeeded at the first attempt) are updated by one statement.
+    // A batch's failures of one attempt number retry at one (jittered)
+    // instant, so they group too.
+    let mut retry_at: HashMap<i32, Option<i64>> = HashMap::new();
     let mut states = Vec::with_capacity(outcomes.len());
     let mut groups: BTreeMap<(&'static str, i32, Option<i64>), Vec<&str>> = BTreeMap::new();
     for outcome in &outcomes {
         let (status, next) = if outcome.succeeded {
             (WebhookDeliveryStatus::Succeeded, None)
         } else {
-            match next_attempt(outcome.number) {
+            let next = *retry_at
+                .entry(outcome.number)
+                .or_insert_with(|| next_attempt(outcome.number));
+            match next {
                 Some(at) => (WebhookDeliveryStatus::Pending, Some(at)),
                 None => (WebhookDeliveryStatus::Failed, None),
             }
@@ -173,8 +188,10 @@ pub async fn record_attempts(
         if !updated.contains(&outcome.delivery_id) {
             continue;
         }
-        if status == WebhookDeliveryStatus::Failed {
-            recorded.failed += 1;
+        match status {
+            WebhookDeliveryStatus::Failed => recorded.failed += 1,
+            WebhookDeliveryStatus::Succeeded => recorded.succeeded += 1,
+            WebhookDeliveryStatus::Pending => {}
         }
         if outcome.succeeded {
             answering.push(outcome.endpoint_id.clone());

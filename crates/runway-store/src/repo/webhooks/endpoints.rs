@@ -145,12 +145,12 @@ pub async fn test_endpoint(
         Subject::Endpoint(&endpoint),
         now,
     )?;
-    let delivery = outbox
+    let written = outbox.write(&txn).await?;
+    let delivery = written
         .deliveries()
         .next()
         .cloned()
         .expect("a test event goes to its endpoint");
-    let written = outbox.write(&txn).await?;
     txn.commit().await?;
     store.webhooks().dispatch(written);
     Ok(TestEvent::Queued(Box::new(delivery)))

@@ -72,9 +72,12 @@ impl Handoff {
         )
     }
 
-    /// The lease for `rows` more deliveries, if the worker has room.
+    /// The lease for `rows` more deliveries, if the worker runs and has
+    /// room (concurrent transactions may each pass this check before any
+    /// dispatches: the limit is approximate, by a few batches).
     pub(super) fn lease_for(&self, rows: usize) -> Option<i64> {
-        (self.queued.load(Ordering::Relaxed) + rows <= HANDOFF_LIMIT).then_some(self.lease)
+        let room = self.queued.load(Ordering::Relaxed) + rows <= HANDOFF_LIMIT;
+        (room && !self.sender.is_closed()).then_some(self.lease)
     }
 
     pub(super) fn send(&self, claimed: Vec<Claimed>) {
@@ -93,27 +96,31 @@ impl Handoff {
 #[must_use = "dispatch the deliveries once the transaction commits"]
 #[derive(Debug, Default)]
 pub struct Written {
-    /// Leased to this process's worker.
+    /// Written leased to this process's worker, with their endpoints.
     pub(super) handed: Vec<Claimed>,
     /// Written due, for any worker to claim.
-    pub(super) due: usize,
+    pub(super) due: Vec<Claimed>,
 }
 
 impl Written {
     /// How many deliveries were written.
     pub fn len(&self) -> usize {
-        self.handed.len() + self.due
+        self.handed.len() + self.due.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Both transactions' deliveries (for a caller that writes twice in
-    /// one transaction).
+    /// The deliveries as stored.
+    pub fn deliveries(&self) -> impl Iterator<Item = &crate::entity::webhook_delivery::Model> {
+        self.handed.iter().chain(&self.due).map(|c| &c.delivery)
+    }
+
+    /// Both writes' deliveries (for a transaction that writes twice).
     pub fn merge(mut self, other: Written) -> Written {
         self.handed.extend(other.handed);
-        self.due += other.due;
+        self.due.extend(other.due);
         self
     }
 }

@@ -94,7 +94,7 @@ impl WebhookHub {
         {
             handoff.send(written.handed);
         }
-        if written.due > 0 {
+        if !written.due.is_empty() {
             self.wake();
         }
     }

@@ -144,11 +144,6 @@ impl Outbox {
         Ok(())
     }
 
-    /// The deliveries emitted so far.
-    pub(crate) fn deliveries(&self) -> impl Iterator<Item = &webhook_delivery::Model> {
-        self.rows.iter().map(|c| &c.delivery)
-    }
-
     /// Inserts the deliveries in the caller's transaction, leased to this
     /// process's worker when it has room (due otherwise); returns them, to
     /// dispatch after the commit.
@@ -174,11 +169,11 @@ impl Outbox {
         Ok(match lease {
             Some(_) => Written {
                 handed: self.rows,
-                due: 0,
+                due: Vec::new(),
             },
             None => Written {
-                due: self.rows.len(),
                 handed: Vec::new(),
+                due: self.rows,
             },
         })
     }
