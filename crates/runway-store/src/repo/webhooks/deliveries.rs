@@ -217,6 +217,22 @@ pub async fn record_attempts(
     }
     // One success ends a streak; the first failure after one starts it.
     failing.retain(|id| !answering.contains(id));
+    failing.sort();
+    failing.dedup();
+    if !failing.is_empty() && !answering.is_empty() {
+        // Two replicas recording for the same endpoints update some rows
+        // as answering and others as failing: take the row locks in one
+        // order first, so they wait for each other instead of deadlocking.
+        let mut touched: Vec<&String> = answering.iter().chain(&failing).collect();
+        touched.sort();
+        touched.dedup();
+        Endpoint::find()
+            .filter(webhook_endpoint::Column::Id.is_in(touched))
+            .order_by_asc(webhook_endpoint::Column::Id)
+            .lock_exclusive()
+            .all(&txn)
+            .await?;
+    }
     if !answering.is_empty() {
         Endpoint::update_many()
             .col_expr(
@@ -239,6 +255,7 @@ pub async fn record_attempts(
             .filter(webhook_endpoint::Column::Id.is_in(failing))
             .filter(webhook_endpoint::Column::Enabled.eq(true))
             .filter(webhook_endpoint::Column::FailingSince.lte(now - disable_after))
+            .order_by_asc(webhook_endpoint::Column::Id)
             .lock_exclusive()
             .all(&txn)
             .await?;
