@@ -79,7 +79,7 @@ pub struct Args {
     #[arg(long, default_value_t = 20_000)]
     pub events: u64,
     /// What the endpoint subscribes to (webhook-triggers), comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "*")]
+    #[arg(long, value_delimiter = ',', default_value = runway_api::enums::WebhookEventType::All.name())]
     pub event_types: Vec<String>,
     /// Pairs of phases, without then with an endpoint (webhook-triggers).
     #[arg(long, default_value_t = 3)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use runway_api::enums::WebhookEventType;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -105,7 +106,7 @@ pub async fn deliveries(args: &Args, server: &Server) -> anyhow::Result<Value> {
         &client,
         server,
         "/webhooks/endpoints",
-        json!({"url": receiver.url, "event_types": ["*"]}),
+        json!({"url": receiver.url, "event_types": [WebhookEventType::All.name()]}),
     )
     .await?;
     // Every answered trigger is one event (started or skipped).

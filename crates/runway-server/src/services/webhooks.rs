@@ -242,7 +242,7 @@ impl WebhookService for WebhookApi {
             self.core.store.webhooks().wake();
         }
         Ok(Response::new(UpdateWebhookEndpointResponse {
-            endpoint: Some(convert::webhook_endpoint(&endpoint, None, self.core.now())),
+            endpoint: Some(convert::webhook_endpoint(&endpoint, None, now)),
         }))
     }
 
