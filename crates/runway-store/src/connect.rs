@@ -88,6 +88,14 @@ impl Store {
             })
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
+        if !options.url.contains(":memory:") {
+            crate::private_files::secure(base.get_filename()).map_err(|e| {
+                StoreError::Open(format!(
+                    "making {} private: {e}",
+                    base.get_filename().display()
+                ))
+            })?;
+        }
         // One writer: transactions queue for this connection in the process.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

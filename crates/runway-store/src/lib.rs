@@ -14,6 +14,7 @@ pub mod ids;
 pub mod json_text;
 pub mod migration;
 pub mod page;
+mod private_files;
 pub mod repo;
 #[cfg(feature = "test-support")]
 pub mod testing;

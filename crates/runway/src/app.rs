@@ -58,8 +58,7 @@ pub async fn open_store(
     sqlite_durable: bool,
 ) -> anyhow::Result<Store> {
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating {}", data_dir.display()))?;
+        create_private_dir(data_dir)?;
     }
     let mut options = StoreOptions::new(url);
     options.max_connections = max_connections;
@@ -220,9 +219,25 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     })
 }
 
+/// Creates `dir` (and its missing parents) readable by this user alone: it
+/// holds the database and the admin token. An existing directory keeps its
+/// mode (the operator chose it).
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+}
+
 fn write_admin_token(data_dir: &Path, token: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    std::fs::create_dir_all(data_dir)?;
+    create_private_dir(data_dir)?;
     let path = data_dir.join("admin-token");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -1,5 +1,6 @@
 //! The command line: `serve`, `gateway`, `migrate`, `token create`.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,10 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use runway_store::repo::tenants;
-use tracing_subscriber::EnvFilter;
 
 use crate::app::{self, DEFAULT_DATA_DIR, ServeConfig};
 use crate::client;
+use crate::logging::{self, LogFormat};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +23,10 @@ use crate::client;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines on standard error are written: `text`, or `json` (one
+    /// object a line) for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,13 +202,7 @@ enum TokenCommand {
 /// Runs the command line and maps failure to exit code 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sea_orm_migration=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -349,10 +348,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     if let Some(token) = &running.admin_token {
-        println!(
-            "runway: created organization \"default\"; its admin token (shown once, also saved to {}):\n{token}",
-            config.data_dir.join("admin-token").display()
-        );
+        let saved = config.data_dir.join("admin-token");
+        // Standard output that is not a terminal is usually a log file or a
+        // collector: the token stays in the 0600 file.
+        if std::io::stdout().is_terminal() {
+            println!(
+                "runway: created organization \"default\"; its admin token (shown once, also saved to {}):\n{token}",
+                saved.display()
+            );
+        } else {
+            println!(
+                "runway: created organization \"default\"; its admin token is in {} (mode 0600)",
+                saved.display()
+            );
+        }
     }
     println!(
         "runway: gRPC on {}, REST on http://{}/api/v1/cloud",

@@ -167,11 +167,7 @@ impl Server {
 
     /// An HTTP client for this server's REST API.
     pub fn api(&self) -> Api {
-        Api {
-            http: reqwest::Client::new(),
-            base: format!("{}/api/v1/cloud", self.http),
-            token: self.token.clone(),
-        }
+        Api::new(&self.http, &self.token)
     }
 }
 
@@ -277,6 +273,15 @@ pub struct Api {
 }
 
 impl Api {
+    /// Calls to the REST API under `http` (`http://host:port`) with `token`.
+    pub fn new(http: &str, token: &str) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: format!("{http}/api/v1/cloud"),
+            token: token.to_string(),
+        }
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let r = self
             .http

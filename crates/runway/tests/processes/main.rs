@@ -5,6 +5,7 @@
 mod cli;
 mod execution;
 mod harness;
+mod hygiene;
 mod receiver;
 mod resilience;
 mod transcript;
