@@ -515,6 +515,9 @@ closed_set! {
         IdempotencyKeyInFlight = "IDEMPOTENCY_KEY_IN_FLIGHT",
         /// The `Idempotency-Key` was used with a different request.
         IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED",
+        /// The token made more requests than its rate limit allows; retry
+        /// after the `RetryInfo` delay (REST: the `Retry-After` header).
+        RateLimited = "RATE_LIMITED",
         /// A bug or an outage (details are logged, not returned).
         Internal = "INTERNAL",
     }

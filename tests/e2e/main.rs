@@ -7,6 +7,7 @@ mod execution;
 mod grpc_errors;
 mod idempotency;
 mod operations;
+mod rate_limits;
 mod receiver;
 mod resources;
 mod rest_errors;

@@ -188,11 +188,7 @@ mod tests {
 
     fn param(body: &str) -> Option<String> {
         let err = parse(body).unwrap_err();
-        format!("{err:?}")
-            .split("param: ")
-            .nth(1)
-            .map(|p| p.trim_end_matches(" }").to_string())
-            .filter(|p| p != "None")
+        err.param().map(|p| format!("Some({p:?})"))
     }
 
     #[test]

@@ -61,6 +61,12 @@ pub enum ErrorResponses {
     /// Request headers over 64 KiB in all.
     #[response(status = 431)]
     HeadersTooLarge(ErrorEnvelope),
+    /// The token's rate limit is exceeded; retry after `Retry-After` seconds.
+    #[response(
+        status = 429,
+        headers(("Retry-After" = u64, description = "Seconds to wait before the next request."))
+    )]
+    TooManyRequests(ErrorEnvelope),
     /// An internal error; details are logged, not returned.
     #[response(status = 500)]
     Internal(ErrorEnvelope),
@@ -71,6 +77,8 @@ pub struct ApiError {
     error_type: ApiErrorType,
     message: String,
     param: Option<String>,
+    /// A rate limit's wait, sent as `Retry-After`.
+    retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -81,6 +89,7 @@ impl ApiError {
             error_type: ApiErrorType::InvalidRequest,
             message: message.into(),
             param,
+            retry_after: None,
         }
     }
 
@@ -91,6 +100,7 @@ impl ApiError {
             error_type: ApiErrorType::Overloaded,
             message: message.into(),
             param: None,
+            retry_after: None,
         }
     }
 
@@ -100,6 +110,7 @@ impl ApiError {
             error_type: ApiErrorType::NotFound,
             message: message.into(),
             param: None,
+            retry_after: None,
         }
     }
 
@@ -115,6 +126,11 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The field to blame, as the envelope names it.
+    pub fn param(&self) -> Option<&str> {
+        self.param.as_deref()
     }
 }
 
@@ -141,6 +157,7 @@ impl From<tonic::Status> for ApiError {
         let http = StatusCode::from_u16(mapped.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let details = status.get_error_details();
         let info = details.error_info().filter(|i| i.domain == ERROR_DOMAIN);
+        let retry_after = details.retry_info().and_then(|r| r.retry_delay);
         let param = match details.bad_request() {
             Some(bad) if bad.field_violations.len() == 1 => {
                 Some(bad.field_violations[0].field.clone())
@@ -166,6 +183,7 @@ impl From<tonic::Status> for ApiError {
             error_type: mapped.error_type,
             message,
             param: param.map(|p| json_param(&p)),
+            retry_after,
         }
     }
 }
@@ -191,6 +209,7 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         error_type: ApiErrorType::InvalidRequest,
         message: format!("Method {method} is not allowed on {}", uri.path()),
         param: None,
+        retry_after: None,
     }
 }
 
@@ -205,6 +224,7 @@ pub async fn require_credentials(request: Request, next: Next) -> Response {
             error_type: ApiErrorType::Authentication,
             message: "Invalid API key or token.".to_string(),
             param: None,
+            retry_after: None,
         }
         .into_response();
     }
@@ -228,6 +248,7 @@ pub async fn limit_headers(request: Request, next: Next) -> Response {
                 crate::MAX_HEADER_BYTES / 1024
             ),
             param: None,
+            retry_after: None,
         }
         .into_response();
     }
@@ -260,6 +281,11 @@ pub async fn render_envelopes(request: Request, next: Next) -> Response {
     };
     let body = serde_json::to_string(&body).unwrap_or_default();
     let (mut parts, _) = response.into_parts();
+    if let Some(wait) = error.retry_after {
+        parts
+            .headers
+            .insert(header::RETRY_AFTER, retry_after_seconds(wait));
+    }
     parts.status = error.status;
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
@@ -267,6 +293,13 @@ pub async fn render_envelopes(request: Request, next: Next) -> Response {
         HeaderValue::from_static("application/json"),
     );
     Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// `Retry-After` in whole seconds (the header has no fractions), rounded
+/// up so a client that waits that long is let in.
+fn retry_after_seconds(wait: std::time::Duration) -> HeaderValue {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(seconds.max(1))
 }
 
 /// An envelope for an error response that axum (not a handler) produced.
@@ -279,18 +312,21 @@ fn from_bare_status(status: StatusCode) -> ApiError {
             error_type: ApiErrorType::InvalidRequest,
             message: "Method not allowed.".to_string(),
             param: None,
+            retry_after: None,
         },
         s if s.is_client_error() => ApiError {
             status: StatusCode::BAD_REQUEST,
             error_type: ApiErrorType::InvalidRequest,
             message: s.canonical_reason().unwrap_or("Bad request").to_string(),
             param: None,
+            retry_after: None,
         },
         s => ApiError {
             status: s,
             error_type: ApiErrorType::Api,
             message: "An internal error occurred.".to_string(),
             param: None,
+            retry_after: None,
         },
     }
 }

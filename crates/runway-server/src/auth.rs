@@ -1,6 +1,8 @@
 //! Bearer-token authentication with a short-lived cache, so a token costs
-//! one lookup per TTL and not one query per request.
+//! one lookup per TTL and not one query per request; then the token's rate
+//! limit.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -9,6 +11,7 @@ use runway_store::repo::tenants::{self, Principal};
 use tonic::metadata::MetadataMap;
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::rate_limit::{RateLimit, TokenLimiter};
 
 /// How long a verdict on a token is reused. A revoked token stops working
 /// after at most this long.
@@ -21,12 +24,15 @@ pub struct Authenticator {
     // Keyed by the token's hash so no secret stays in memory longer than
     // the request that carried it.
     cache: Cache<String, Option<Principal>>,
+    limiter: Arc<TokenLimiter>,
 }
 
 impl Authenticator {
-    pub fn new(store: Store) -> Self {
+    /// `limit`: each token's request rate, or `None` for no limit.
+    pub fn new(store: Store, limit: Option<RateLimit>) -> Self {
         Self {
             store,
+            limiter: Arc::new(TokenLimiter::new(limit)),
             cache: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(TOKEN_CACHE_TTL)
@@ -35,7 +41,8 @@ impl Authenticator {
     }
 
     /// Who the request acts for; UNAUTHENTICATED when the header is missing,
-    /// not `Bearer <token>`, or names no live token.
+    /// not `Bearer <token>`, or names no live token; RESOURCE_EXHAUSTED when
+    /// the token is over its rate limit (every authenticated call counts).
     pub async fn principal(&self, metadata: &MetadataMap) -> ServiceResult<Principal> {
         let token = bearer_token(metadata).ok_or(ServiceError::Unauthenticated)?;
         let hash = tenants::hash_token(token);
@@ -47,7 +54,9 @@ impl Authenticator {
                 verdict
             }
         };
-        verdict.ok_or(ServiceError::Unauthenticated)
+        let principal = verdict.ok_or(ServiceError::Unauthenticated)?;
+        self.limiter.admit(&principal.token_id)?;
+        Ok(principal)
     }
 }
 

@@ -92,6 +92,10 @@ pub enum ServiceError {
     /// A concurrent request holds what this one needs; retry later.
     #[error("{message}")]
     Aborted { reason: Reason, message: String },
+    /// The token's requests exceed its rate limit; the next one is allowed
+    /// after `retry_after`.
+    #[error("Too many requests for this token: retry in {:.3} s.", retry_after.as_secs_f64())]
+    RateLimited { retry_after: std::time::Duration },
     /// A bug or an outage; the details go to the log, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -141,6 +145,7 @@ impl ServiceError {
             ServiceError::NotFound { .. } => Code::NotFound,
             ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
             ServiceError::Aborted { .. } => Code::Aborted,
+            ServiceError::RateLimited { .. } => Code::ResourceExhausted,
             ServiceError::Internal(_) => Code::Internal,
         }
     }
@@ -184,6 +189,10 @@ impl From<ServiceError> for Status {
             }
             ServiceError::FailedPrecondition { reason, message }
             | ServiceError::Aborted { reason, message } => (*reason, message.clone()),
+            ServiceError::RateLimited { retry_after } => {
+                details.set_retry_info(Some(*retry_after));
+                (Reason::RateLimited, err.to_string())
+            }
             ServiceError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 (

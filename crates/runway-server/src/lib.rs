@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod paging;
 mod periodic;
+pub mod rate_limit;
 pub mod reaper;
 pub mod schedule;
 pub mod scheduler;

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -139,6 +140,15 @@ struct ServeArgs {
     /// an attempt may take).
     #[arg(long, env = "RUNWAY_WEBHOOKS_CLAIM_LEASE_MS")]
     webhooks_claim_lease_ms: Option<u64>,
+    /// Requests a second each token may make, sustained (gRPC calls and REST
+    /// requests alike; over it: 429 with `Retry-After`, RESOURCE_EXHAUSTED
+    /// with `RetryInfo`). 0: no limit.
+    #[arg(long, env = "RUNWAY_RATE_LIMIT_PER_SECOND", default_value_t = 20_000)]
+    rate_limit_per_second: u32,
+    /// Requests a token may make at once after a quiet spell (default: one
+    /// second's worth).
+    #[arg(long, env = "RUNWAY_RATE_LIMIT_BURST")]
+    rate_limit_burst: Option<u32>,
     /// Also run an embedded runner that executes every turn of the
     /// `default` organization with this command (the single-machine case).
     #[arg(long, env = "RUNWAY_EXEC")]
@@ -298,6 +308,17 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
     }
 }
 
+fn rate_limit(args: &ServeArgs) -> Option<runway_server::rate_limit::RateLimit> {
+    let per_second = NonZeroU32::new(args.rate_limit_per_second)?;
+    Some(runway_server::rate_limit::RateLimit {
+        per_second,
+        burst: args
+            .rate_limit_burst
+            .and_then(NonZeroU32::new)
+            .unwrap_or(per_second),
+    })
+}
+
 fn webhook_config(args: &ServeArgs) -> runway_server::webhooks::WebhookConfig {
     let mut config = runway_server::webhooks::WebhookConfig {
         allow_private: args.webhooks_allow_private,
@@ -317,6 +338,7 @@ fn webhook_config(args: &ServeArgs) -> runway_server::webhooks::WebhookConfig {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let webhooks = webhook_config(&args);
+    let rate_limit = rate_limit(&args);
     let config = ServeConfig {
         grpc_addr: args.grpc_addr,
         http_addr: args.http_addr,
@@ -332,6 +354,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             retry_backoff: Duration::from_millis(args.retry_backoff_ms),
             retry_backoff_cap: Duration::from_secs(300),
             webhooks,
+            rate_limit,
         },
         reaper_interval: (!args.no_reaper).then(|| {
             Duration::from_millis(

@@ -39,6 +39,8 @@ pub struct ExecutionConfig {
     pub retry_backoff: Duration,
     pub retry_backoff_cap: Duration,
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// Each token's request rate; `None`: unlimited.
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
 }
 
 impl Default for ExecutionConfig {
@@ -48,6 +50,7 @@ impl Default for ExecutionConfig {
             retry_backoff: Duration::from_secs(1),
             retry_backoff_cap: Duration::from_secs(300),
             webhooks: Default::default(),
+            rate_limit: Some(Default::default()),
         }
     }
 }
@@ -90,7 +93,7 @@ impl Core {
             .set_renderer(Arc::new(crate::webhooks::render::Renderer));
         Arc::new(Core {
             triggers: TriggerQueue::start(store.clone(), concurrency_gate, observe),
-            auth: Authenticator::new(store.clone()),
+            auth: Authenticator::new(store.clone(), execution.rate_limit),
             idempotency: IdempotencyGate::new(store.clone(), clock.clone()),
             store,
             clock,
