@@ -15,6 +15,7 @@ const PROTOS: &[&str] = &[
     "proto/runway/v1/runner.proto",
     "proto/runway/v1/session.proto",
     "proto/runway/v1/webhook.proto",
+    "proto/runway/v1/token.proto",
     "proto/runway/v1/session_event.proto",
 ];
 

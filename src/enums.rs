@@ -452,6 +452,20 @@ closed_set! {
 }
 
 closed_set! {
+    /// What a token may do.
+    pub enum TokenScope: proto TokenScope {
+        /// Everything, tokens included.
+        Admin = "admin",
+        /// Every resource but tokens; not RunnerService.
+        Write = "write",
+        /// Only the calls that read.
+        Read = "read",
+        /// Only RunnerService, for the environments named on the token.
+        Runner = "runner",
+    }
+}
+
+closed_set! {
     /// `google.rpc.ErrorInfo.reason` of every runway error (domain `runway`):
     /// UPPER_SNAKE, stable, for clients to branch on.
     pub enum ErrorReason {
@@ -518,6 +532,15 @@ closed_set! {
         /// The token made more requests than its rate limit allows; retry
         /// after the `RetryInfo` delay (REST: the `Retry-After` header).
         RateLimited = "RATE_LIMITED",
+        /// The token's scope does not allow the call (PERMISSION_DENIED).
+        ScopeInsufficient = "SCOPE_INSUFFICIENT",
+        /// A runner token named an environment that is not on it
+        /// (PERMISSION_DENIED).
+        EnvironmentNotAllowed = "ENVIRONMENT_NOT_ALLOWED",
+        /// No such token in the caller's organization.
+        TokenNotFound = "TOKEN_NOT_FOUND",
+        /// The token is revoked already.
+        TokenAlreadyRevoked = "TOKEN_ALREADY_REVOKED",
         /// A bug or an outage (details are logged, not returned).
         Internal = "INTERNAL",
     }

@@ -5,37 +5,13 @@ use std::sync::Arc;
 
 use runway_api::v1::*;
 use runway_server::ManualClock;
-use runway_store::testing::TestDatabase;
 use serde_json::{Value, json};
 use tonic::Code;
 
+use crate::on_every_backend_with_clock;
 use crate::support::TestApp;
 
 const SECOND: i64 = 1_000_000_000;
-
-macro_rules! on_every_backend_with_clock {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let clock = super::ManualClock::new(runway_store::time::now_nanos());
-                let app = super::TestApp::start(super::TestDatabase::sqlite().await, clock.clone()).await;
-                super::$name(&app, clock).await;
-                app.shutdown().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let Some(db) = super::TestDatabase::postgres().await else { return };
-                let clock = super::ManualClock::new(runway_store::time::now_nanos());
-                let app = super::TestApp::start(db, clock.clone()).await;
-                super::$name(&app, clock).await;
-                app.shutdown().await;
-            })*
-        }
-    };
-}
 
 on_every_backend_with_clock!(
     an_unclaimed_turn_times_out,

@@ -132,6 +132,7 @@ async fn reflection_v1alpha_lists_the_services() {
             "runway.v1.EnvironmentService",
             "runway.v1.RunnerService",
             "runway.v1.SessionService",
+            "runway.v1.TokenService",
             "runway.v1.WebhookService",
         ]
     );
@@ -222,6 +223,7 @@ async fn the_openapi_document_is_served_and_checked_in() {
     let shared = [
         ("400", "BadRequest"),
         ("401", "Unauthenticated"),
+        ("403", "Forbidden"),
         ("404", "NotFound"),
         ("405", "MethodNotAllowed"),
         ("409", "Conflict"),
@@ -251,7 +253,7 @@ async fn the_openapi_document_is_served_and_checked_in() {
             }
         }
     }
-    assert_eq!(operations, 36, "every REST route of docs/API.md");
+    assert_eq!(operations, 40, "every REST route of docs/API.md");
     // Every reference resolves (a dangling one makes tools skip what it names).
     fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
         match value {

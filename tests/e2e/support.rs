@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Once};
 
 use runway::app::{RunningApp, ServeConfig};
+use runway_api::enums::TokenScope;
 use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use runway_server::{Scheduler, SharedClock, SystemClock};
 use runway_store::repo::tenants;
@@ -191,11 +192,45 @@ impl TestApp {
         self.app = Some(app);
     }
 
+    /// Another `serve` on this app's database (its own ports, no
+    /// bootstrap): a replica. The caller shuts it down.
+    pub async fn replica(&self) -> RunningApp {
+        let mut config = self.config.clone();
+        config.grpc_addr = "127.0.0.1:0".parse().unwrap();
+        config.http_addr = "127.0.0.1:0".parse().unwrap();
+        let replica = runway::app::start(&config).await.expect("a replica starts");
+        assert!(
+            replica.admin_token.is_none(),
+            "a replica does not bootstrap"
+        );
+        replica
+    }
+
     /// A token of a second organization.
     pub async fn other_org_token(&self) -> String {
         let store = &self.running().store;
         let org = tenants::create_organization(store, "other").await.unwrap();
-        tenants::create_token(store, &org.id, "test")
+        tenants::create_token(store, &org.id, &tenants::NewToken::admin("test"), 0)
+            .await
+            .unwrap()
+            .secret
+    }
+
+    /// A token of this app's organization with `scope` (and, for a runner
+    /// token, `environment_ids`), issued through the store.
+    pub async fn scoped_token(&self, scope: TokenScope, environment_ids: &[&str]) -> String {
+        let store = &self.running().store;
+        let org = tenants::find_organization(store, "default")
+            .await
+            .unwrap()
+            .expect("the default organization");
+        let new = tenants::NewToken {
+            name: format!("{scope} test"),
+            scope,
+            environment_ids: environment_ids.iter().map(|e| e.to_string()).collect(),
+            expires_at: None,
+        };
+        tenants::create_token(store, &org.id, &new, 0)
             .await
             .unwrap()
             .secret
@@ -456,6 +491,35 @@ macro_rules! on_every_backend {
             async fn $name() {
                 let Some(app) = $crate::support::TestApp::postgres().await else { return };
                 super::$name(&app).await;
+                app.shutdown().await;
+            })*
+        }
+    };
+}
+
+/// Like [`on_every_backend!`] with a manual clock: each named
+/// `async fn(&TestApp, Arc<ManualClock>)` runs on both backends, the
+/// server's "now" set by the test.
+#[macro_export]
+macro_rules! on_every_backend_with_clock {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_with_clock {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let clock = runway_server::ManualClock::new(runway_store::time::now_nanos());
+                let db = runway_store::testing::TestDatabase::sqlite().await;
+                let app = $crate::support::TestApp::start(db, clock.clone()).await;
+                super::$name(&app, clock).await;
+                app.shutdown().await;
+            })*
+        }
+        mod postgres_with_clock {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(db) = runway_store::testing::TestDatabase::postgres().await else { return };
+                let clock = runway_server::ManualClock::new(runway_store::time::now_nanos());
+                let app = $crate::support::TestApp::start(db, clock.clone()).await;
+                super::$name(&app, clock).await;
                 app.shutdown().await;
             })*
         }

@@ -49,6 +49,10 @@ pub enum ErrorResponses {
     /// Missing, malformed or unknown token.
     #[response(status = 401)]
     Unauthenticated(ErrorEnvelope),
+    /// The token's scope does not allow the call (e.g. a `read` token that
+    /// writes), or a runner token names an environment not on it.
+    #[response(status = 403)]
+    Forbidden(ErrorEnvelope),
     /// No such resource in the caller's organization (malformed ids too).
     #[response(status = 404)]
     NotFound(ErrorEnvelope),

@@ -25,6 +25,7 @@ use runway_api::v1::agent_service_client::AgentServiceClient;
 use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use runway_api::v1::environment_service_client::EnvironmentServiceClient;
 use runway_api::v1::session_service_client::SessionServiceClient;
+use runway_api::v1::token_service_client::TokenServiceClient;
 use runway_api::v1::webhook_service_client::WebhookServiceClient;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -128,6 +129,10 @@ impl Gateway {
         EnvironmentServiceClient::new(self.transport.clone())
             .max_decoding_message_size(64 * 1024 * 1024)
             .max_encoding_message_size(64 * 1024 * 1024)
+    }
+
+    fn tokens(&self) -> TokenServiceClient<GrpcTransport> {
+        TokenServiceClient::new(self.transport.clone())
     }
 
     fn webhooks(&self) -> WebhookServiceClient<GrpcTransport> {

@@ -12,7 +12,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{agents, deployments, environments, runs, sessions, webhooks};
+use crate::routes::{agents, deployments, environments, runs, sessions, tokens, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,7 @@ use crate::routes::{agents, deployments, environments, runs, sessions, webhooks}
         sessions::get, sessions::list_events, sessions::send_events, sessions::stream_events,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::test, webhooks::list_deliveries, webhooks::redeliver,
+        tokens::create, tokens::list, tokens::get, tokens::revoke,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -49,6 +50,7 @@ use crate::routes::{agents, deployments, environments, runs, sessions, webhooks}
         (name = "environments", description = "Pools of runners"),
         (name = "sessions", description = "The sessions runs execute in"),
         (name = "webhooks", description = "Signed notifications of what runs and deployments did"),
+        (name = "tokens", description = "Personal access tokens and their scopes (admin tokens only)"),
     )
 )]
 pub struct ApiDoc;
@@ -76,9 +78,10 @@ impl Modify for BearerAuth {
 /// operation); every answer carries `x-request-id`, a 405 its `Allow`.
 struct SharedResponses;
 
-const ERRORS: [(&str, &str); 7] = [
+const ERRORS: [(&str, &str); 8] = [
     ("400", "BadRequest"),
     ("401", "Unauthenticated"),
+    ("403", "Forbidden"),
     ("404", "NotFound"),
     ("405", "MethodNotAllowed"),
     ("409", "Conflict"),
@@ -149,7 +152,7 @@ const ID: &[(&str, &str)] = &[("id", "$response.body#/id")];
 const RUN_ID: &[(&str, &str)] = &[("run_id", "$response.body#/id")];
 
 /// (operation, status, links of its answer).
-const LINKS: [(&str, &str, &[LinkSpec]); 5] = [
+const LINKS: [(&str, &str, &[LinkSpec]); 6] = [
     (
         "CreateDeployment",
         "200",
@@ -205,6 +208,11 @@ const LINKS: [(&str, &str, &[LinkSpec]); 5] = [
             ("TestWebhookEndpoint", ID),
             ("ListWebhookDeliveries", ID),
         ],
+    ),
+    (
+        "CreateToken",
+        "200",
+        &[("GetToken", ID), ("RevokeToken", ID)],
     ),
 ];
 

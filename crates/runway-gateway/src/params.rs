@@ -85,6 +85,15 @@ pub struct ArchiveFilter {
     include_archived: Option<bool>,
 }
 
+/// `GET /tokens` filter.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RevokedFilter {
+    /// Revoked tokens are hidden unless this is `true`.
+    include_revoked: Option<bool>,
+}
+
 /// The optional `Idempotency-Key` of a POST that creates something.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]

@@ -196,3 +196,13 @@ doc_schema!(
                 .items(string().enum_values(Some(subscribable()))),
         )
 );
+
+doc_schema!(
+    /// A runner token's environments: 1–100 distinct environment ids, or
+    /// `*` alone for every environment of the organization (present and
+    /// future). Other scopes name none.
+    TokenEnvironments => ArrayBuilder::new()
+        .items(string().pattern(Some("^(env_[0-9a-f]{32}|\\*)$")))
+        .max_items(Some(100))
+        .unique_items(true)
+);

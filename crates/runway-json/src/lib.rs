@@ -23,10 +23,12 @@ use utoipa::ToSchema;
 
 mod events;
 mod tag;
+mod tokens;
 mod webhooks;
 
 pub use events::*;
 pub use tag::*;
+pub use tokens::*;
 pub use webhooks::*;
 
 /// RFC 3339, UTC, `Z`, nanoseconds: `2026-06-14T08:58:17.133340942Z`.
@@ -638,6 +640,8 @@ pub type RunList = List<RunJson>;
 pub type AgentList = List<AgentJson>;
 /// A page of environments.
 pub type EnvironmentList = List<EnvironmentJson>;
+/// A page of tokens.
+pub type TokenList = List<TokenJson>;
 /// A page of webhook endpoints.
 pub type WebhookEndpointList = List<WebhookEndpointJson>;
 /// A page of webhook deliveries.

@@ -55,6 +55,10 @@ object_tag!(
     SessionTag = "session"
 );
 object_tag!(
+    /// `"token"`.
+    TokenTag = "token"
+);
+object_tag!(
     /// `"error"`.
     ErrorTag = "error"
 );

@@ -1,6 +1,6 @@
 //! Bearer-token authentication with a short-lived cache, so a token costs
-//! one lookup per TTL and not one query per request; then the token's rate
-//! limit.
+//! one lookup per TTL and not one query per request; then the token's
+//! expiry, its rate limit and its scope.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,17 +10,21 @@ use runway_store::Store;
 use runway_store::repo::tenants::{self, Principal};
 use tonic::metadata::MetadataMap;
 
+use crate::clock::SharedClock;
+use crate::domain::access::{self, Access};
 use crate::error::{ServiceError, ServiceResult};
 use crate::rate_limit::{RateLimit, TokenLimiter};
 
 /// How long a verdict on a token is reused. A revoked token stops working
-/// after at most this long.
-const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
+/// after at most this long on every replica (at once on the one that
+/// revoked it); `last_used_at` is written once per token and period.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
 
 /// Resolves the `authorization` metadata of a request to a [`Principal`].
 #[derive(Clone)]
 pub struct Authenticator {
     store: Store,
+    clock: SharedClock,
     // Keyed by the token's hash so no secret stays in memory longer than
     // the request that carried it.
     cache: Cache<String, Option<Principal>>,
@@ -29,9 +33,11 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// `limit`: each token's request rate, or `None` for no limit.
-    pub fn new(store: Store, limit: Option<RateLimit>) -> Self {
+    /// `clock` decides expiry.
+    pub fn new(store: Store, clock: SharedClock, limit: Option<RateLimit>) -> Self {
         Self {
             store,
+            clock,
             limiter: Arc::new(TokenLimiter::new(limit)),
             cache: Cache::builder()
                 .max_capacity(100_000)
@@ -40,10 +46,16 @@ impl Authenticator {
         }
     }
 
-    /// Who the request acts for; UNAUTHENTICATED when the header is missing,
-    /// not `Bearer <token>`, or names no live token; RESOURCE_EXHAUSTED when
-    /// the token is over its rate limit (every authenticated call counts).
-    pub async fn principal(&self, metadata: &MetadataMap) -> ServiceResult<Principal> {
+    /// Who the request acts for, when its token may do `access`:
+    /// UNAUTHENTICATED when the header is missing, not `Bearer <token>`, or
+    /// names no live token (unknown, revoked, expired); RESOURCE_EXHAUSTED
+    /// when the token is over its rate limit (every authenticated call
+    /// counts); PERMISSION_DENIED when its scope does not allow `access`.
+    pub async fn principal(
+        &self,
+        metadata: &MetadataMap,
+        access: Access,
+    ) -> ServiceResult<Principal> {
         let token = bearer_token(metadata).ok_or(ServiceError::Unauthenticated)?;
         let hash = tenants::hash_token(token);
         let verdict = match self.cache.get(&hash) {
@@ -51,12 +63,51 @@ impl Authenticator {
             None => {
                 let verdict = tenants::authenticate(&self.store, token).await?;
                 self.cache.insert(hash, verdict.clone());
+                if let Some(who) = &verdict {
+                    self.note_use(&who.token_id);
+                }
                 verdict
             }
         };
         let principal = verdict.ok_or(ServiceError::Unauthenticated)?;
+        if principal
+            .expires_at
+            .is_some_and(|at| at <= self.clock.now_nanos())
+        {
+            return Err(ServiceError::Unauthenticated);
+        }
         self.limiter.admit(&principal.token_id)?;
+        access::require(principal.scope, access)?;
         Ok(principal)
+    }
+
+    /// Forgets the verdict on token `token_id`, so this replica refuses it
+    /// at once after a revocation (others within [`TOKEN_CACHE_TTL`]).
+    pub fn forget(&self, token_id: &str) {
+        let stale: Vec<_> = self
+            .cache
+            .iter()
+            .filter(|(_, verdict)| verdict.as_ref().is_some_and(|p| p.token_id == token_id))
+            .map(|(hash, _)| hash)
+            .collect();
+        for hash in stale {
+            self.cache.invalidate(hash.as_str());
+        }
+    }
+
+    /// Records the token's use in the background: once per verdict, so a
+    /// token costs one write per [`TOKEN_CACHE_TTL`], never one per request.
+    fn note_use(&self, token_id: &str) {
+        let (store, id, now) = (
+            self.store.clone(),
+            token_id.to_string(),
+            self.clock.now_nanos(),
+        );
+        tokio::spawn(async move {
+            if let Err(err) = tenants::touch_token(&store, &id, now).await {
+                tracing::warn!(token_id = %id, %err, "last_used_at not recorded");
+            }
+        });
     }
 }
 

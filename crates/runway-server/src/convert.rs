@@ -6,8 +6,8 @@ use runway_api::enums::{EnvironmentStatus, ScheduleType};
 use runway_api::json_value;
 use runway_api::v1;
 use runway_store::entity::{
-    agent, deployment, deployment_run, environment, session, session_event, webhook_attempt,
-    webhook_delivery, webhook_endpoint,
+    access_token, agent, deployment, deployment_run, environment, session, session_event,
+    webhook_attempt, webhook_delivery, webhook_endpoint,
 };
 use runway_store::repo::agents::AgentSnapshot;
 use runway_store::repo::events::SCHEMA_VERSION;
@@ -67,6 +67,20 @@ pub fn environment(row: &environment::Model) -> v1::Environment {
         status: status.to_proto(),
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
+    }
+}
+
+/// A token as clients see it (never its secret or hash).
+pub fn token(row: &access_token::Model) -> v1::AccessToken {
+    v1::AccessToken {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        scope: row.scope.to_proto(),
+        environment_ids: row.environment_ids.0.clone(),
+        created_at: Some(timestamp(row.created_at)),
+        expires_at: row.expires_at.map(timestamp),
+        last_used_at: row.last_used_at.map(timestamp),
+        revoked_at: row.revoked_at.map(timestamp),
     }
 }
 

@@ -22,11 +22,12 @@ pub enum ResourceKind {
     Session,
     WebhookEndpoint,
     WebhookDelivery,
+    Token,
 }
 
 impl ResourceKind {
     /// Every kind, for tests that walk them all.
-    pub const ALL: [ResourceKind; 8] = [
+    pub const ALL: [ResourceKind; 9] = [
         ResourceKind::Deployment,
         ResourceKind::DeploymentRun,
         ResourceKind::Agent,
@@ -35,6 +36,7 @@ impl ResourceKind {
         ResourceKind::Session,
         ResourceKind::WebhookEndpoint,
         ResourceKind::WebhookDelivery,
+        ResourceKind::Token,
     ];
 
     /// The kind as a message names it (`Deployment run dep_… not found`).
@@ -48,6 +50,7 @@ impl ResourceKind {
             ResourceKind::Session => "Session",
             ResourceKind::WebhookEndpoint => "Webhook endpoint",
             ResourceKind::WebhookDelivery => "Webhook delivery",
+            ResourceKind::Token => "Token",
         }
     }
 
@@ -62,6 +65,7 @@ impl ResourceKind {
             ResourceKind::Session => Reason::SessionNotFound,
             ResourceKind::WebhookEndpoint => Reason::WebhookEndpointNotFound,
             ResourceKind::WebhookDelivery => Reason::WebhookDeliveryNotFound,
+            ResourceKind::Token => Reason::TokenNotFound,
         }
     }
 }
@@ -79,6 +83,10 @@ pub enum ServiceError {
         reason: Reason,
         message: String,
     },
+    /// The token may not make this call (its scope, or a runner token's
+    /// environments).
+    #[error("{message}")]
+    PermissionDenied { reason: Reason, message: String },
     /// The resource does not exist in the caller's organization.
     #[error("{} {id} not found", kind.label())]
     NotFound {
@@ -142,6 +150,7 @@ impl ServiceError {
         match self {
             ServiceError::Unauthenticated => Code::Unauthenticated,
             ServiceError::InvalidArgument { .. } => Code::InvalidArgument,
+            ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
             ServiceError::NotFound { .. } => Code::NotFound,
             ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
             ServiceError::Aborted { .. } => Code::Aborted,
@@ -188,7 +197,8 @@ impl From<ServiceError> for Status {
                 (kind.not_found_reason(), err.to_string())
             }
             ServiceError::FailedPrecondition { reason, message }
-            | ServiceError::Aborted { reason, message } => (*reason, message.clone()),
+            | ServiceError::Aborted { reason, message }
+            | ServiceError::PermissionDenied { reason, message } => (*reason, message.clone()),
             ServiceError::RateLimited { retry_after } => {
                 details.set_retry_info(Some(*retry_after));
                 (Reason::RateLimited, err.to_string())

@@ -28,6 +28,7 @@ use runway_api::v1::deployment_service_server::DeploymentServiceServer;
 use runway_api::v1::environment_service_server::EnvironmentServiceServer;
 use runway_api::v1::runner_service_server::RunnerServiceServer;
 use runway_api::v1::session_service_server::SessionServiceServer;
+use runway_api::v1::token_service_server::TokenServiceServer;
 use runway_api::v1::webhook_service_server::WebhookServiceServer;
 use runway_store::Store;
 use tokio::net::TcpListener;
@@ -39,7 +40,9 @@ pub use error::{ServiceError, ServiceResult};
 pub use reaper::LeaseReaper;
 pub use scheduler::Scheduler;
 pub use services::ExecutionConfig;
-use services::{AgentApi, Core, DeploymentApi, EnvironmentApi, RunnerApi, SessionApi, WebhookApi};
+use services::{
+    AgentApi, Core, DeploymentApi, EnvironmentApi, RunnerApi, SessionApi, TokenApi, WebhookApi,
+};
 
 /// One runway server's shared state: its store, clock and execution
 /// settings. It hands out the gRPC services, the scheduler and the reaper.
@@ -122,6 +125,11 @@ impl Runway {
         )
         .add_service(
             WebhookServiceServer::new(WebhookApi::new(core.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            TokenServiceServer::new(TokenApi::new(core.clone()))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         )

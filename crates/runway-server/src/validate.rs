@@ -147,6 +147,7 @@ pub fn known_id(kind: ResourceKind, param: &'static str, id: &str) -> ServiceRes
         ResourceKind::Session => IdKind::Session,
         ResourceKind::WebhookEndpoint => IdKind::WebhookEndpoint,
         ResourceKind::WebhookDelivery => IdKind::WebhookDelivery,
+        ResourceKind::Token => IdKind::AccessToken,
     };
     if ids.is_valid(id) {
         Ok(())

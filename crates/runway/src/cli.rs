@@ -196,16 +196,36 @@ struct GatewayArgs {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// Issue a token for an organization (created if new) and print it once.
+    /// Issue a token and print its secret once. With --org: straight into
+    /// the database, for that organization (created if new); without:
+    /// through the API, for the caller's organization (an admin token).
     Create {
         #[command(flatten)]
         database: DatabaseArgs,
-        /// The organization's name.
+        /// The organization's name (writes the database directly).
         #[arg(long)]
-        org: String,
-        /// A label for the token.
-        #[arg(long, default_value = "cli")]
-        name: String,
+        org: Option<String>,
+        #[command(flatten)]
+        spec: client::tokens::NewTokenArgs,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// List the organization's tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        list: client::ListArgs,
+        /// Also list revoked tokens.
+        #[arg(long)]
+        include_revoked: bool,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Revoke a token: every replica refuses it within 10 seconds.
+    Revoke {
+        /// The token's id (tok_…).
+        id: String,
+        #[command(flatten)]
+        client: client::ClientArgs,
     },
 }
 
@@ -282,22 +302,23 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::Create {
             database,
-            org,
-            name,
-        }) => {
-            let url = app::database_url(database.database_url.as_deref(), &database.data_dir);
-            let store = app::open_store(&url, &database.data_dir, 2, true).await?;
-            let org_row = match tenants::find_organization(&store, &org).await? {
-                Some(row) => row,
-                None => {
-                    eprintln!("runway: created organization {org:?}");
-                    tenants::create_organization(&store, &org).await?
-                }
-            };
-            let token = tenants::create_token(&store, &org_row.id, &name).await?;
-            println!("{}", token.secret);
-            store.close().await;
-            Ok(())
+            org: Some(org),
+            spec,
+            ..
+        }) => create_token_in_database(database, &org, &spec).await,
+        Command::Token(TokenCommand::Create {
+            org: None,
+            spec,
+            client,
+            ..
+        }) => client::tokens::create(client, &spec).await,
+        Command::Token(TokenCommand::List {
+            list,
+            include_revoked,
+            client,
+        }) => client::tokens::list(client, &list, include_revoked).await,
+        Command::Token(TokenCommand::Revoke { id, client }) => {
+            client::tokens::revoke(client, &id).await
         }
         Command::Deployments { .. }
         | Command::Runs { .. }
@@ -306,6 +327,44 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             unreachable!("client commands are run by `run`")
         }
     }
+}
+
+/// `token create --org`: the operator's way in, on the database itself
+/// (the organization is created if new), with the API's rules.
+async fn create_token_in_database(
+    database: DatabaseArgs,
+    org: &str,
+    spec: &client::tokens::NewTokenArgs,
+) -> anyhow::Result<()> {
+    let url = app::database_url(database.database_url.as_deref(), &database.data_dir);
+    let store = app::open_store(&url, &database.data_dir, 2, true).await?;
+    let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
+    let new = spec.new_token(now)?;
+    runway_server::domain::access::check_new_token(new.scope, &new.environment_ids)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let org_row = match tenants::find_organization(&store, org).await? {
+        Some(row) => row,
+        None => {
+            eprintln!("runway: created organization {org:?}");
+            tenants::create_organization(&store, org).await?
+        }
+    };
+    for env in new
+        .environment_ids
+        .iter()
+        .filter(|e| *e != runway_server::domain::access::ALL_ENVIRONMENTS)
+    {
+        if runway_store::repo::environments::get(&store, &org_row.id, env)
+            .await?
+            .is_none()
+        {
+            anyhow::bail!("organization {org:?} has no environment {env}");
+        }
+    }
+    let token = tenants::create_token(&store, &org_row.id, &new, now).await?;
+    println!("{}", token.secret);
+    store.close().await;
+    Ok(())
 }
 
 fn rate_limit(args: &ServeArgs) -> Option<runway_server::rate_limit::RateLimit> {
@@ -412,7 +471,16 @@ async fn embedded_runner(
     let org = tenants::find_organization(&running.store, "default")
         .await?
         .context("--exec runs the turns of the organization \"default\", which does not exist")?;
-    let token = tenants::create_token(&running.store, &org.id, "embedded-runner").await?;
+    // A runner token: it may execute turns, nothing else, for every
+    // environment the organization has or will have.
+    let new = tenants::NewToken {
+        name: "embedded-runner".into(),
+        scope: runway_api::enums::TokenScope::Runner,
+        environment_ids: vec![runway_server::domain::access::ALL_ENVIRONMENTS.into()],
+        expires_at: None,
+    };
+    let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
+    let token = tenants::create_token(&running.store, &org.id, &new, now).await?;
     let config = runway_runner::RunnerConfig {
         server: format!("http://{}", running.grpc_addr),
         token: token.secret,

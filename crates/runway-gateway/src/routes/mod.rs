@@ -8,6 +8,7 @@ mod health;
 pub(crate) mod runs;
 pub(crate) mod sessions;
 mod shared;
+pub(crate) mod tokens;
 pub(crate) mod webhooks;
 
 use axum::Router;
@@ -87,4 +88,7 @@ pub fn api() -> Router<Gateway> {
             "/webhooks/deliveries/{id}/redeliver",
             post(webhooks::redeliver),
         )
+        .route("/tokens", post(tokens::create).get(tokens::list))
+        .route("/tokens/{id}", get(tokens::get))
+        .route("/tokens/{id}/revoke", post(tokens::revoke))
 }

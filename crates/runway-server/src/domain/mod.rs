@@ -5,6 +5,7 @@
 //! (the closures of `runway_store::repo`), so a rule always sees what it
 //! changes; the rules themselves are tested here without a database.
 
+pub mod access;
 pub mod deliveries;
 pub mod gate;
 pub mod lifecycle;

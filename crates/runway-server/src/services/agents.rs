@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Core, mask_paths};
 use crate::convert;
+use crate::domain::access::Access;
 use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging;
 use crate::validate;
@@ -62,7 +63,11 @@ impl AgentService for AgentApi {
         &self,
         request: Request<CreateAgentRequest>,
     ) -> Result<Response<CreateAgentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let req = request.get_ref();
         let fields = fields_of_create(req)?;
         let org = who.org_id.as_str();
@@ -96,7 +101,11 @@ impl AgentService for AgentApi {
         &self,
         request: Request<GetAgentRequest>,
     ) -> Result<Response<GetAgentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let agent = self.load(&who.org_id, &request.get_ref().agent_id).await?;
         Ok(Response::new(GetAgentResponse {
             agent: Some(convert::agent(&agent)),
@@ -107,7 +116,11 @@ impl AgentService for AgentApi {
         &self,
         request: Request<ListAgentsRequest>,
     ) -> Result<Response<ListAgentsResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let req = request.get_ref();
         let store = &self.core.store;
         let org = who.org_id.as_str();
@@ -127,7 +140,11 @@ impl AgentService for AgentApi {
         &self,
         request: Request<UpdateAgentRequest>,
     ) -> Result<Response<UpdateAgentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let req = request.get_ref();
         validate::known_id(ResourceKind::Agent, "agent_id", &req.agent_id)?;
         let paths = mask_paths(
@@ -202,7 +219,11 @@ impl AgentService for AgentApi {
         &self,
         request: Request<ArchiveAgentRequest>,
     ) -> Result<Response<ArchiveAgentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let id = &request.get_ref().agent_id;
         validate::known_id(ResourceKind::Agent, "agent_id", id)?;
         let archived = agents::archive(&self.core.store, &who.org_id, id, self.core.now(), |row| {

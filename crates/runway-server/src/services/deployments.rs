@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Core, mask_paths, runs};
 use crate::convert;
+use crate::domain::access::Access;
 use crate::domain::deployment_not_found as not_found;
 use crate::domain::{archived, lifecycle};
 use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
@@ -106,7 +107,7 @@ impl DeploymentApi {
         id: &str,
         rule: impl FnOnce(&mut deployment::Model) -> ServiceResult<()>,
     ) -> ServiceResult<Option<Deployment>> {
-        let who = self.core.auth.principal(metadata).await?;
+        let who = self.core.auth.principal(metadata, Access::Write).await?;
         validate::known_id(ResourceKind::Deployment, "deployment_id", id)?;
         let now = self.core.now();
         let row = deployments::modify(&self.core.store, &who.org_id, id, now, rule)
@@ -247,7 +248,11 @@ impl DeploymentService for DeploymentApi {
         &self,
         request: Request<CreateDeploymentRequest>,
     ) -> Result<Response<CreateDeploymentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let req = request.get_ref();
         let org = who.org_id.as_str();
         let name = validate::name("name", &req.name)?;
@@ -311,7 +316,11 @@ impl DeploymentService for DeploymentApi {
         &self,
         request: Request<GetDeploymentRequest>,
     ) -> Result<Response<GetDeploymentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let row = self
             .load(&who.org_id, &request.get_ref().deployment_id)
             .await?;
@@ -324,7 +333,11 @@ impl DeploymentService for DeploymentApi {
         &self,
         request: Request<ListDeploymentsRequest>,
     ) -> Result<Response<ListDeploymentsResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let req = request.get_ref();
         let status = req
             .status
@@ -365,7 +378,11 @@ impl DeploymentService for DeploymentApi {
         &self,
         request: Request<UpdateDeploymentRequest>,
     ) -> Result<Response<UpdateDeploymentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let req = request.get_ref();
         let org = who.org_id.as_str();
         let id = req.deployment_id.as_str();

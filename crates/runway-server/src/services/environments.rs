@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Core, mask_paths};
 use crate::convert;
+use crate::domain::access::Access;
 use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging;
 use crate::validate;
@@ -44,7 +45,11 @@ impl EnvironmentService for EnvironmentApi {
         &self,
         request: Request<CreateEnvironmentRequest>,
     ) -> Result<Response<CreateEnvironmentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let req = request.get_ref();
         let name = validate::name("name", &req.name)?;
         let description = validate::text("description", req.description.as_ref())?;
@@ -80,7 +85,11 @@ impl EnvironmentService for EnvironmentApi {
         &self,
         request: Request<GetEnvironmentRequest>,
     ) -> Result<Response<GetEnvironmentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let env = self
             .load(&who.org_id, &request.get_ref().environment_id)
             .await?;
@@ -93,7 +102,11 @@ impl EnvironmentService for EnvironmentApi {
         &self,
         request: Request<ListEnvironmentsRequest>,
     ) -> Result<Response<ListEnvironmentsResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let req = request.get_ref();
         let store = &self.core.store;
         let org = who.org_id.as_str();
@@ -113,7 +126,11 @@ impl EnvironmentService for EnvironmentApi {
         &self,
         request: Request<UpdateEnvironmentRequest>,
     ) -> Result<Response<UpdateEnvironmentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let req = request.get_ref();
         validate::known_id(
             ResourceKind::Environment,
@@ -155,7 +172,11 @@ impl EnvironmentService for EnvironmentApi {
         &self,
         request: Request<ArchiveEnvironmentRequest>,
     ) -> Result<Response<ArchiveEnvironmentResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let id = &request.get_ref().environment_id;
         validate::known_id(ResourceKind::Environment, "environment_id", id)?;
         let now = self.core.now();

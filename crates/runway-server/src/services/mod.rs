@@ -7,6 +7,7 @@ mod environments;
 mod runner;
 mod runs;
 mod sessions;
+mod tokens;
 mod webhooks;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use deployments::DeploymentApi;
 pub use environments::EnvironmentApi;
 pub use runner::RunnerApi;
 pub use sessions::SessionApi;
+pub use tokens::TokenApi;
 pub use webhooks::WebhookApi;
 
 use crate::auth::Authenticator;
@@ -93,7 +95,7 @@ impl Core {
             .set_renderer(Arc::new(crate::webhooks::render::Renderer));
         Arc::new(Core {
             triggers: TriggerQueue::start(store.clone(), concurrency_gate, observe),
-            auth: Authenticator::new(store.clone(), execution.rate_limit),
+            auth: Authenticator::new(store.clone(), clock.clone(), execution.rate_limit),
             idempotency: IdempotencyGate::new(store.clone(), clock.clone()),
             store,
             clock,

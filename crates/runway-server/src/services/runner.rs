@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 
 use super::Core;
 use crate::convert;
+use crate::domain::access::{self, Access};
 use crate::domain::run_end::{self, Expect, Outcome};
 use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::validate;
@@ -158,23 +159,31 @@ impl RunnerService for RunnerApi {
         &self,
         request: Request<ClaimTurnRequest>,
     ) -> Result<Response<ClaimTurnResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Run)
+            .await?;
         let req = request.get_ref();
-        let environment = (!req.environment_id.is_empty()).then_some(req.environment_id.as_str());
-        if let Some(env) = environment {
+        let requested = (!req.environment_id.is_empty()).then_some(req.environment_id.as_str());
+        if let Some(env) = requested {
             validate::known_id(ResourceKind::Environment, "environment_id", env)?;
-            if environments::get(&self.core.store, &who.org_id, env)
+        }
+        // A runner token claims only from its environments (checked before
+        // the environment is looked up, so it learns nothing of others).
+        let environments = access::claimable(who.scope, &who.environment_ids, requested)?;
+        if let Some(env) = requested
+            && environments::get(&self.core.store, &who.org_id, env)
                 .await
                 .map_err(ServiceError::from)?
                 .is_none()
-            {
-                return Err(ServiceError::not_found(
-                    ResourceKind::Environment,
-                    env.to_string(),
-                    "environment_id",
-                )
-                .into());
-            }
+        {
+            return Err(ServiceError::not_found(
+                ResourceKind::Environment,
+                env.to_string(),
+                "environment_id",
+            )
+            .into());
         }
         if !(0..=MAX_WAIT_MS).contains(&req.wait_ms) {
             return Err(ServiceError::invalid(
@@ -197,7 +206,7 @@ impl RunnerService for RunnerApi {
             let claimed = turns::claim(
                 &self.core.store,
                 &who.org_id,
-                environment,
+                environments.as_deref(),
                 runner,
                 self.core.now(),
                 self.core.lease_ttl_nanos(),
@@ -223,7 +232,11 @@ impl RunnerService for RunnerApi {
         &self,
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Run)
+            .await?;
         let req = request.get_ref();
         let expires = turns::heartbeat(
             &self.core.store,
@@ -245,7 +258,11 @@ impl RunnerService for RunnerApi {
         &self,
         request: Request<CompleteTurnRequest>,
     ) -> Result<Response<CompleteTurnResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Run)
+            .await?;
         let req = request.get_ref();
         let now = self.core.now();
         let expect = Expect::Lease(req.lease_id.clone());
@@ -267,7 +284,11 @@ impl RunnerService for RunnerApi {
         &self,
         request: Request<FailTurnRequest>,
     ) -> Result<Response<FailTurnResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Run)
+            .await?;
         let req = request.get_ref();
         let error = req.error.clone().unwrap_or_default();
         let error_type = RunErrorType::from_name(&error.r#type).ok_or_else(|| {
@@ -311,7 +332,11 @@ impl RunnerService for RunnerApi {
         &self,
         request: Request<AppendEventsRequest>,
     ) -> Result<Response<AppendEventsResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Run)
+            .await?;
         let req = request.get_ref();
         let now = self.core.now();
         let batch = runner_events(&req.events, now)?;

@@ -9,6 +9,7 @@ use tonic::Request;
 
 use super::Core;
 use crate::convert;
+use crate::domain::access::Access;
 use crate::domain::deployment_not_found as not_found;
 use crate::domain::gate::concurrency_gate;
 use crate::domain::run_end::{self, Expect, RetryPolicy};
@@ -35,7 +36,10 @@ pub async fn run_deployment(
     core: &Core,
     request: Request<RunDeploymentRequest>,
 ) -> ServiceResult<RunDeploymentResponse> {
-    let who = core.auth.principal(request.metadata()).await?;
+    let who = core
+        .auth
+        .principal(request.metadata(), Access::Write)
+        .await?;
     let req = request.get_ref();
     let org = who.org_id.as_str();
     let id = req.deployment_id.as_str();
@@ -77,7 +81,10 @@ pub async fn get_run(
     core: &Core,
     request: Request<GetDeploymentRunRequest>,
 ) -> ServiceResult<GetDeploymentRunResponse> {
-    let who = core.auth.principal(request.metadata()).await?;
+    let who = core
+        .auth
+        .principal(request.metadata(), Access::Read)
+        .await?;
     let req = request.get_ref();
     if let Some(dep) = &req.deployment_id {
         validate::known_id(ResourceKind::Deployment, "deployment_id", dep)?;
@@ -129,7 +136,10 @@ pub async fn list_deployment_runs(
     core: &Core,
     request: Request<ListDeploymentRunsRequest>,
 ) -> ServiceResult<ListDeploymentRunsResponse> {
-    let who = core.auth.principal(request.metadata()).await?;
+    let who = core
+        .auth
+        .principal(request.metadata(), Access::Read)
+        .await?;
     let req = request.get_ref();
     let id = req.deployment_id.as_str();
     validate::known_id(ResourceKind::Deployment, "deployment_id", id)?;
@@ -157,7 +167,10 @@ pub async fn list_runs(
     core: &Core,
     request: Request<ListRunsRequest>,
 ) -> ServiceResult<ListRunsResponse> {
-    let who = core.auth.principal(request.metadata()).await?;
+    let who = core
+        .auth
+        .principal(request.metadata(), Access::Read)
+        .await?;
     let req = request.get_ref();
     // A filter by an id that names nothing matches nothing, malformed or
     // not, as `agent_id` does on deployments.
@@ -190,7 +203,10 @@ pub async fn cancel_run(
     core: &Core,
     request: Request<CancelDeploymentRunRequest>,
 ) -> ServiceResult<CancelDeploymentRunResponse> {
-    let who = core.auth.principal(request.metadata()).await?;
+    let who = core
+        .auth
+        .principal(request.metadata(), Access::Write)
+        .await?;
     let id = request.get_ref().run_id.as_str();
     validate::known_id(ResourceKind::DeploymentRun, "run_id", id)?;
     let now = core.now();

@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::Core;
 use crate::convert;
+use crate::domain::access::Access;
 use crate::domain::run_end;
 use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -111,7 +112,11 @@ impl SessionService for SessionApi {
         &self,
         request: Request<GetSessionRequest>,
     ) -> Result<Response<GetSessionResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let id = &request.get_ref().session_id;
         let not_found = || ServiceError::not_found(ResourceKind::Session, id.clone(), "session_id");
         validate::known_id(ResourceKind::Session, "session_id", id)?;
@@ -137,7 +142,11 @@ impl SessionService for SessionApi {
         &self,
         request: Request<ListSessionEventsRequest>,
     ) -> Result<Response<ListSessionEventsResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let req = request.get_ref();
         let session = self.load(&who.org_id, &req.session_id).await?;
         let query = self.query(req).await?;
@@ -156,7 +165,11 @@ impl SessionService for SessionApi {
         &self,
         request: Request<SendSessionEventsRequest>,
     ) -> Result<Response<SendSessionEventsResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let req = request.get_ref();
         let session = self.load(&who.org_id, &req.session_id).await?;
         let events = user_events(&req.events)?;
@@ -221,7 +234,11 @@ impl SessionService for SessionApi {
         &self,
         request: Request<StreamSessionEventsRequest>,
     ) -> Result<Response<Self::StreamSessionEventsStream>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let req = request.into_inner();
         let session = self.load(&who.org_id, &req.session_id).await?;
         let types = Self::types(&req.types)?;

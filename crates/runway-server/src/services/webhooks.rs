@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Core, mask_paths};
 use crate::convert;
+use crate::domain::access::Access;
 use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging;
 use crate::validate;
@@ -111,7 +112,11 @@ impl WebhookService for WebhookApi {
         &self,
         request: Request<CreateWebhookEndpointRequest>,
     ) -> Result<Response<CreateWebhookEndpointResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let req = request.get_ref();
         let url = self.url(&req.url).await?;
         let event_types = event_types(&req.event_types)?;
@@ -162,7 +167,11 @@ impl WebhookService for WebhookApi {
         &self,
         request: Request<GetWebhookEndpointRequest>,
     ) -> Result<Response<GetWebhookEndpointResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let endpoint = self
             .load(&who.org_id, &request.get_ref().endpoint_id)
             .await?;
@@ -175,7 +184,11 @@ impl WebhookService for WebhookApi {
         &self,
         request: Request<ListWebhookEndpointsRequest>,
     ) -> Result<Response<ListWebhookEndpointsResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let store = &self.core.store;
         let org = who.org_id.as_str();
         let query = paging::plan(request.get_ref().page.as_ref())?
@@ -198,7 +211,11 @@ impl WebhookService for WebhookApi {
         &self,
         request: Request<UpdateWebhookEndpointRequest>,
     ) -> Result<Response<UpdateWebhookEndpointResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let req = request.get_ref();
         let id = &req.endpoint_id;
         validate::known_id(ResourceKind::WebhookEndpoint, "endpoint_id", id)?;
@@ -250,7 +267,11 @@ impl WebhookService for WebhookApi {
         &self,
         request: Request<DeleteWebhookEndpointRequest>,
     ) -> Result<Response<DeleteWebhookEndpointResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let id = &request.get_ref().endpoint_id;
         validate::known_id(ResourceKind::WebhookEndpoint, "endpoint_id", id)?;
         if !webhooks::delete_endpoint(&self.core.store, &who.org_id, id)
@@ -268,7 +289,11 @@ impl WebhookService for WebhookApi {
         &self,
         request: Request<RotateWebhookEndpointSecretRequest>,
     ) -> Result<Response<RotateWebhookEndpointSecretResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let id = &request.get_ref().endpoint_id;
         validate::known_id(ResourceKind::WebhookEndpoint, "endpoint_id", id)?;
         let now = self.core.now();
@@ -295,7 +320,11 @@ impl WebhookService for WebhookApi {
         &self,
         request: Request<TestWebhookEndpointRequest>,
     ) -> Result<Response<TestWebhookEndpointResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let id = &request.get_ref().endpoint_id;
         validate::known_id(ResourceKind::WebhookEndpoint, "endpoint_id", id)?;
         let tested = webhooks::test_endpoint(&self.core.store, &who.org_id, id, self.core.now())
@@ -321,7 +350,11 @@ impl WebhookService for WebhookApi {
         &self,
         request: Request<ListWebhookDeliveriesRequest>,
     ) -> Result<Response<ListWebhookDeliveriesResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Read)
+            .await?;
         let req = request.get_ref();
         let org = who.org_id.as_str();
         let endpoint = self.load(org, &req.endpoint_id).await?;
@@ -360,7 +393,11 @@ impl WebhookService for WebhookApi {
         &self,
         request: Request<RedeliverWebhookDeliveryRequest>,
     ) -> Result<Response<RedeliverWebhookDeliveryResponse>, Status> {
-        let who = self.core.auth.principal(request.metadata()).await?;
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::Write)
+            .await?;
         let id = &request.get_ref().delivery_id;
         validate::known_id(ResourceKind::WebhookDelivery, "delivery_id", id)?;
         let redelivered = deliveries::redeliver(&self.core.store, &who.org_id, id, self.core.now())

@@ -1,6 +1,9 @@
 //! A personal access token. Only the SHA-256 of the secret is stored.
 
+use runway_api::enums::TokenScope;
 use sea_orm::entity::prelude::*;
+
+use crate::json_text::JsonText;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "access_tokens")]
@@ -14,6 +17,15 @@ pub struct Model {
     pub name: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    pub scope: TokenScope,
+    /// A runner token's environments (`*` alone: all of them); empty for
+    /// the other scopes.
+    #[sea_orm(column_type = "Text")]
+    pub environment_ids: JsonText<Vec<String>>,
+    pub expires_at: Option<i64>,
+    /// Written at most once per token, replica and authentication cache
+    /// lifetime, never per request.
+    pub last_used_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261125_000005_session_events;
 mod m20261125_000006_session_status;
 mod m20261125_000007_cheaper_trigger_writes;
 mod m20261125_000008_webhooks;
+mod m20261201_000009_token_scopes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_session_status::Migration),
             Box::new(m20261125_000007_cheaper_trigger_writes::Migration),
             Box::new(m20261125_000008_webhooks::Migration),
+            Box::new(m20261201_000009_token_scopes::Migration),
         ]
     }
 }

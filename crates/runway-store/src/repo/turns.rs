@@ -26,14 +26,14 @@ use crate::{Store, StoreError, StoreResult};
 /// Nanoseconds in a millisecond (`timeout_ms` is in milliseconds).
 pub const NANOS_PER_MS: i64 = 1_000_000;
 
-/// Claims the oldest started, unclaimed turn (of `environment_id`, or of
-/// any environment of `org_id`) whose time limit has not passed, under a
+/// Claims the oldest started, unclaimed turn (of one of `environment_ids`,
+/// or of any environment of `org_id`) whose time limit has not passed, under a
 /// new lease. PostgreSQL: `FOR UPDATE SKIP LOCKED`, so runners never get
 /// the same turn.
 pub async fn claim(
     store: &Store,
     org_id: &str,
-    environment_id: Option<&str>,
+    environment_ids: Option<&[String]>,
     runner_name: &str,
     now: i64,
     lease_ttl_nanos: i64,
@@ -49,8 +49,8 @@ pub async fn claim(
                 .add(Expr::col(C::TimeoutMs).mul(NANOS_PER_MS))
                 .gt(now),
         );
-    if let Some(env) = environment_id {
-        select = select.filter(C::EnvironmentId.eq(env));
+    if let Some(envs) = environment_ids {
+        select = select.filter(C::EnvironmentId.is_in(envs.iter().map(String::as_str)));
     }
     let Some(run) = select
         .order_by_asc(C::StartedAt)

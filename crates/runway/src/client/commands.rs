@@ -25,7 +25,7 @@ pub struct ClientArgs {
         env = "RUNWAY_URL",
         default_value = "http://127.0.0.1:8080"
     )]
-    url: String,
+    pub(super) url: String,
     /// A personal access token.
     #[arg(
         long,
@@ -34,10 +34,10 @@ pub struct ClientArgs {
         hide_env_values = true,
         default_value = ""
     )]
-    token: String,
+    pub(super) token: String,
     /// `table` (default) or `json`.
     #[arg(long, short, global = true, value_enum, default_value = "table")]
-    output: Output,
+    pub(super) output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -51,7 +51,7 @@ pub struct ListArgs {
 }
 
 impl ListArgs {
-    fn query(&self) -> Vec<(&'static str, String)> {
+    pub(super) fn query(&self) -> Vec<(&'static str, String)> {
         let mut q = Vec::new();
         if let Some(l) = self.limit {
             q.push(("limit", l.to_string()));

@@ -5,9 +5,11 @@
 mod commands;
 mod follow;
 mod render;
+pub mod tokens;
 
 pub use commands::{
-    AgentCommand, ClientArgs, ClientCommand, DeploymentCommand, EnvironmentCommand, RunCommand, run,
+    AgentCommand, ClientArgs, ClientCommand, DeploymentCommand, EnvironmentCommand, ListArgs,
+    RunCommand, run,
 };
 
 use anyhow::{Context, bail};

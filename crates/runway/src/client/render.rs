@@ -1,7 +1,7 @@
 //! Tables for people; JSON for scripts.
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
-use runway_json::{AgentTag, DeploymentRunTag, DeploymentTag, EnvironmentTag};
+use runway_json::{AgentTag, DeploymentRunTag, DeploymentTag, EnvironmentTag, TokenTag};
 use serde_json::Value;
 
 fn text(v: &Value) -> String {
@@ -54,6 +54,15 @@ fn columns(object_type: &str) -> &'static [(&'static str, &'static str)] {
             ("NAME", "/name"),
             ("STATUS", "/status"),
             ("CREATED", "/created_at"),
+        ],
+        TokenTag::VALUE => &[
+            ("ID", "/id"),
+            ("NAME", "/name"),
+            ("SCOPE", "/scope"),
+            ("ENVIRONMENTS", "/environment_ids"),
+            ("EXPIRES", "/expires_at"),
+            ("LAST USED", "/last_used_at"),
+            ("REVOKED", "/revoked_at"),
         ],
         _ => &[("ID", "/id")],
     }

@@ -186,3 +186,157 @@ async fn runs_logs_follows_the_transcript() {
     assert_eq!(events.last().unwrap()["type"], "session.status_idle");
     assert!(events.iter().all(|e| e["session_id"] == run["session_id"]));
 }
+
+/// `runway token create|list|revoke`: a runner token minted on the database
+/// drives a real runner (and may do nothing else); a read token issued
+/// through the API is listed without its secret, expires when told, and is
+/// refused once revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_issues_lists_and_revokes_tokens() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(db.url(), data.path()).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+
+    let minted = tokio::process::Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--org",
+            "default",
+            "--database-url",
+            db.url(),
+        ])
+        .args([
+            "--name",
+            "pool-a",
+            "--scope",
+            "runner",
+            "--environment",
+            &env,
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let runner_token = String::from_utf8(minted.stdout).unwrap().trim().to_string();
+    assert!(runner_token.starts_with("rwy_pat_"), "{runner_token}");
+    let refused = tokio::process::Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--org",
+            "default",
+            "--database-url",
+            db.url(),
+        ])
+        .args(["--scope", "read", "--environment", &env])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("environment_ids is only for runner tokens"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // The runner token runs turns, and reads nothing.
+    let runner = Runner::start(&server, &env, 1, &[("RUNWAY_TOKEN", &runner_token)]);
+    let dep = api
+        .deployment(&agent, &env, "exit 0", serde_json::json!({}))
+        .await;
+    let run = api.trigger(&dep).await;
+    let done = api
+        .terminal(
+            run["id"].as_str().unwrap(),
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let as_runner = crate::harness::Api::new(&server.http, &runner_token);
+    let (status, body) = as_runner
+        .post("/agents", serde_json::json!({"name": "x", "model": "m"}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (403, Some("permission_error"))
+    );
+    runner.kill9().await;
+
+    // Through the API: a read token for an hour.
+    let issued = json(
+        &cli(
+            &server,
+            &[
+                "token",
+                "create",
+                "--name",
+                "dash",
+                "--scope",
+                "read",
+                "--expires-in",
+                "1h",
+                "-o",
+                "json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(issued["scope"], "read");
+    let secret = issued["secret"].as_str().unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(issued["expires_at"].as_str().unwrap()).unwrap();
+    let left = expires
+        .signed_duration_since(chrono::Utc::now())
+        .num_seconds();
+    assert!((3500..=3600).contains(&left), "expires in {left} s");
+    let id = issued["id"].as_str().unwrap();
+    let as_reader = |args: &'static [&'static str]| {
+        let secret = secret.to_string();
+        let http = server.http.clone();
+        async move {
+            tokio::process::Command::new(BIN)
+                .args(args)
+                .env("RUNWAY_URL", &http)
+                .env("RUNWAY_TOKEN", &secret)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(as_reader(&["deployments", "list"]).await.status.success());
+
+    let listed = json(&cli(&server, &["token", "list", "-o", "json"]).await);
+    let names: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dash", "pool-a", "admin"], "newest first");
+    assert!(
+        !listed.to_string().contains("rwy_pat_"),
+        "no secrets: {listed}"
+    );
+    let table = cli(&server, &["token", "list"]).await;
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("SCOPE") && table.contains("runner") && table.contains(id),
+        "{table}"
+    );
+
+    let revoked = json(&cli(&server, &["token", "revoke", id, "-o", "json"]).await);
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    let refused = as_reader(&["deployments", "list"]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401 (authentication_error)"));
+    let again = cli(&server, &["token", "revoke", id]).await;
+    assert!(String::from_utf8_lossy(&again.stderr).contains("409 (conflict_error)"));
+}
