@@ -97,6 +97,8 @@ impl TestApp {
         execution: runway_server::ExecutionConfig,
     ) -> TestApp {
         init_tracing();
+        // reqwest takes its TLS provider from the process (as the CLI does).
+        runway::tls::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let config = ServeConfig {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
@@ -111,6 +113,7 @@ impl TestApp {
             reaper_interval: None,
             // Short, so a test sees heartbeats without waiting 15 s.
             sse_heartbeat: std::time::Duration::from_millis(300),
+            tls: None,
         };
         let app = runway::app::start(&config)
             .await

@@ -97,6 +97,8 @@ pub struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // reqwest is built without a TLS provider (as runway's CLI): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     let mut serve_args = args.serve_arg.clone();
     if matches!(args.mode, Mode::Deliveries | Mode::WebhookTriggers) {

@@ -28,8 +28,6 @@ use runway_api::v1::session_service_client::SessionServiceClient;
 use runway_api::v1::token_service_client::TokenServiceClient;
 use runway_api::v1::webhook_service_client::WebhookServiceClient;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
-use tower::util::BoxCloneSyncService;
 
 pub use error::ApiError;
 pub use metrics::Observability;
@@ -37,43 +35,7 @@ pub use metrics::Observability;
 /// The largest request body the API accepts (docs/API.md: over 32 MiB → 400).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
-/// Any gRPC transport: an HTTP/2 channel or an in-process service.
-pub type GrpcTransport = BoxCloneSyncService<
-    http::Request<tonic::body::Body>,
-    http::Response<tonic::body::Body>,
-    TransportError,
->;
-
-/// A transport failure. A concrete type (not a boxed `dyn Error`) so the
-/// generated clients' `Into<StdError>` bound holds for every lifetime.
-#[derive(Debug)]
-pub struct TransportError(tonic::codegen::StdError);
-
-impl std::fmt::Display for TransportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for TransportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-/// Wraps the server's in-process routes as a transport.
-pub fn in_process(routes: tonic::service::Routes) -> GrpcTransport {
-    BoxCloneSyncService::new(
-        routes
-            .map_request(|r: http::Request<tonic::body::Body>| r)
-            .map_err(|never: std::convert::Infallible| match never {}),
-    )
-}
-
-/// Wraps a network channel as a transport.
-pub fn over_channel(channel: tonic::transport::Channel) -> GrpcTransport {
-    BoxCloneSyncService::new(channel.map_err(|e| TransportError(e.into())))
-}
+pub use runway_api::transport::{GrpcTransport, TransportError, in_process, over_channel};
 
 /// How often an event stream sends a `heartbeat` by default.
 pub const DEFAULT_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -178,11 +140,26 @@ const HEAD_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// The largest total of header names and values a request may carry.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets open
-/// requests finish. (axum's own `serve` cannot size the head buffer.)
+/// Serves `router` on `listener` in plaintext until `shutdown` resolves,
+/// then lets open requests finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with_tls(listener, router, None, shutdown).await
+}
+
+/// How long a client may take over its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `router` on `listener` (over TLS with `tls`, HTTP/2 or HTTP/1.1
+/// by ALPN) until `shutdown` resolves, then lets open requests finish.
+/// (axum's own `serve` cannot size the head buffer.)
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -190,16 +167,17 @@ pub async fn serve(
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
 
-    tracing::info!(addr = ?listener.local_addr().ok(), "REST gateway listening");
+    tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "REST gateway listening");
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().max_buf_size(HEAD_BUFFER_BYTES);
     builder
         .http2()
         .max_header_list_size(HEAD_BUFFER_BYTES as u32);
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
@@ -216,12 +194,35 @@ pub async fn serve(
             tracing::debug!(%err, "TCP_NODELAY not set");
         }
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, acceptor, watcher) = (builder.clone(), acceptor.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            let served = match acceptor {
+                None => {
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+                            .await
+                        {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(err)) => {
+                                tracing::debug!(%peer, %err, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+            };
+            if let Err(err) = served {
                 tracing::debug!(%err, "connection ended with an error");
             }
         });

@@ -14,19 +14,23 @@ pub mod transcript;
 use std::time::Duration;
 
 use anyhow::Context;
+use runway_api::transport::{self, GrpcTransport};
 use runway_api::v1::ClaimTurnRequest;
 use runway_api::v1::runner_service_client::RunnerServiceClient;
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{ClientTlsConfig, Endpoint};
 
 pub use execute::{STDERR_TAIL_BYTES, TurnOutcome};
 
 /// How a runner runs.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// The gRPC server, e.g. `http://127.0.0.1:50051`.
+    /// The gRPC server, e.g. `http://127.0.0.1:50051` or `https://…`.
     pub server: String,
+    /// How to trust an `https://` server (and, for mutual TLS, the
+    /// runner's certificate); `None` for `http://`.
+    pub tls: Option<ClientTlsConfig>,
     /// A PAT of the organization whose turns to run.
     pub token: String,
     /// The environment whose turns to claim; empty: every environment.
@@ -40,7 +44,7 @@ pub struct RunnerConfig {
 }
 
 /// The runner's gRPC client, with the token on every call.
-pub type Client = RunnerServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Client = RunnerServiceClient<InterceptedService<GrpcTransport, Bearer>>;
 
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
@@ -59,26 +63,45 @@ impl tonic::service::Interceptor for Bearer {
 }
 
 /// Connects lazily: a runner started before its server keeps trying.
-pub fn client(server: &str, token: &str) -> anyhow::Result<Client> {
-    let channel = Endpoint::from_shared(server.to_string())
+pub fn client(server: &str, tls: Option<ClientTlsConfig>, token: &str) -> anyhow::Result<Client> {
+    let mut endpoint = Endpoint::from_shared(server.to_string())
         .with_context(|| format!("{server:?} is not a URL"))?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy();
+        .connect_timeout(Duration::from_secs(5));
+    if let Some(tls) = tls {
+        endpoint = endpoint
+            .tls_config(tls)
+            .context("the TLS settings are not usable")?;
+    }
+    client_over(transport::over_channel(endpoint.connect_lazy()), token)
+}
+
+/// A client on any transport (the server's own routes, for the runner
+/// embedded in `runway serve`).
+pub fn client_over(transport: GrpcTransport, token: &str) -> anyhow::Result<Client> {
     let bearer = Bearer(
         format!("Bearer {token}")
             .parse()
             .context("the token is not valid header text")?,
     );
-    Ok(RunnerServiceClient::with_interceptor(channel, bearer))
+    Ok(RunnerServiceClient::with_interceptor(transport, bearer))
 }
 
-/// Runs `config.concurrency` workers until `shutdown` resolves. A turn in
-/// progress when it does is finished first.
+/// Runs `config.concurrency` workers against `config.server` until
+/// `shutdown` resolves. A turn in progress when it does is finished first.
 pub async fn run(
     config: RunnerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let client = client(&config.server, &config.token)?;
+    let client = client(&config.server, config.tls.clone(), &config.token)?;
+    run_with(client, config, shutdown).await
+}
+
+/// Like [`run`], calling the server through `client`.
+pub async fn run_with(
+    client: Client,
+    config: RunnerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

@@ -203,16 +203,25 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-/// Serves `runway`'s routes on `listener` until `shutdown` resolves, then
-/// lets in-flight calls finish.
+/// How long a client may take over its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `runway`'s routes on `listener` (over TLS with `tls`, mutual when
+/// it names a client CA) until `shutdown` resolves, then lets in-flight
+/// calls finish.
 pub async fn serve(
     listener: TcpListener,
     runway: &Runway,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(?addr, "gRPC listening");
-    tonic::transport::Server::builder()
+    tracing::info!(?addr, tls = tls.is_some(), "gRPC listening");
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        server = server.tls_config(tls.timeout(TLS_HANDSHAKE_TIMEOUT))?;
+    }
+    server
         .layer(runway.rpc_metrics())
         .add_routes(runway.routes())
         // Without TCP_NODELAY a response's HTTP/2 frames wait out the peer's

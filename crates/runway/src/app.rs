@@ -40,6 +40,9 @@ pub struct ServeConfig {
     pub reaper_interval: Option<Duration>,
     /// How often an event stream (SSE) sends a `heartbeat`.
     pub sse_heartbeat: Duration,
+    /// TLS for gRPC and REST (mutual on gRPC with a client CA); `None`:
+    /// plaintext.
+    pub tls: Option<std::sync::Arc<crate::tls::ServerTls>>,
 }
 
 /// The database URL `config` means.
@@ -81,6 +84,8 @@ pub struct RunningApp {
     pub scheduler: Scheduler,
     /// This process's lease reaper (looping when enabled; callable either way).
     pub reaper: LeaseReaper,
+    /// The gRPC services, to call in-process (the embedded runner does).
+    pub routes: tonic::service::Routes,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -149,14 +154,17 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let grpc_task = tokio::spawn({
         let rx = rx.clone();
         let runway = runway.clone();
-        async move { Ok(runway_server::serve(grpc, &runway, stopped(rx)).await?) }
+        let tls = config.tls.as_ref().map(|tls| tls.grpc());
+        async move { Ok(runway_server::serve(grpc, &runway, tls, stopped(rx)).await?) }
     });
     let http_task = tokio::spawn({
         let rx = rx.clone();
+        let tls = config.tls.as_ref().map(|tls| tls.rest());
         async move {
-            Ok(runway_gateway::serve(
+            Ok(runway_gateway::serve_with_tls(
                 http,
                 runway_gateway::router(gateway, observability),
+                tls,
                 stopped(rx),
             )
             .await?)
@@ -206,7 +214,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
             Ok(())
         }));
     }
-    tracing::info!(%grpc_addr, %http_addr, backend = ?store.backend(), "runway serving");
+    tracing::info!(%grpc_addr, %http_addr, backend = ?store.backend(), tls = config.tls.is_some(), "runway serving");
     Ok(RunningApp {
         grpc_addr,
         http_addr,
@@ -214,6 +222,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         store,
         scheduler,
         reaper,
+        routes,
         stop,
         tasks,
     })

@@ -156,13 +156,17 @@ struct ServeArgs {
     /// Turns the embedded runner executes at once.
     #[arg(long, env = "RUNWAY_EXEC_CONCURRENCY", default_value_t = 4)]
     exec_concurrency: usize,
+    #[command(flatten)]
+    tls: crate::tls::ServerTlsArgs,
 }
 
 #[derive(Debug, Args)]
 struct RunnerArgs {
-    /// The runway gRPC server, e.g. http://127.0.0.1:50051.
+    /// The runway gRPC server, e.g. http://127.0.0.1:50051 or https://runway.internal:50051.
     #[arg(long, env = "RUNWAY_SERVER")]
     server: String,
+    #[command(flatten)]
+    tls: crate::tls::ClientTlsArgs,
     /// A PAT of the environment's organization.
     #[arg(long, env = "RUNWAY_TOKEN", hide_env_values = true)]
     token: String,
@@ -183,9 +187,13 @@ struct RunnerArgs {
 
 #[derive(Debug, Args)]
 struct GatewayArgs {
-    /// The runway gRPC server to call, e.g. http://127.0.0.1:50051.
+    /// The runway gRPC server to call, e.g. http://127.0.0.1:50051 or https://….
     #[arg(long, env = "RUNWAY_GRPC_URL")]
     grpc: String,
+    #[command(flatten)]
+    grpc_tls: crate::tls::ClientTlsArgs,
+    #[command(flatten)]
+    tls: crate::tls::ServerTlsArgs,
     /// REST listen address.
     #[arg(long, env = "RUNWAY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     http_addr: SocketAddr,
@@ -231,6 +239,7 @@ enum TokenCommand {
 
 /// Runs the command line and maps failure to exit code 1.
 pub fn main() -> ExitCode {
+    crate::tls::install_crypto_provider();
     let cli = Cli::parse();
     logging::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -278,6 +287,7 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         Command::Gateway(args) => gateway(args).await,
         Command::Runner(args) => {
             let config = runway_runner::RunnerConfig {
+                tls: args.tls.grpc(&args.server)?,
                 server: args.server,
                 token: args.token,
                 environment_id: args.environment,
@@ -396,6 +406,7 @@ fn webhook_config(args: &ServeArgs) -> runway_server::webhooks::WebhookConfig {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let tls = args.tls.load(&[args.grpc_addr, args.http_addr])?;
     let webhooks = webhook_config(&args);
     let rate_limit = rate_limit(&args);
     let config = ServeConfig {
@@ -423,6 +434,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             )
         }),
         sse_heartbeat: Duration::from_millis(args.sse_heartbeat_ms.max(10)),
+        tls,
     };
     let running = app::start(&config).await?;
     let embedded = match &args.exec {
@@ -445,8 +457,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
     }
+    // One line scripts read: "gRPC on ADDR, REST on URL" (both TLS or neither).
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     println!(
-        "runway: gRPC on {}, REST on http://{}/api/v1/cloud",
+        "runway: gRPC on {}, REST on {scheme}://{}/api/v1/cloud",
         running.grpc_addr, running.http_addr
     );
     shutdown_signal().await;
@@ -481,8 +499,15 @@ async fn embedded_runner(
     };
     let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
     let token = tenants::create_token(&running.store, &org.id, &new, now).await?;
+    // In-process, through the proto like any runner, without a network hop
+    // (or a certificate to trust when serve speaks TLS).
+    let client = runway_runner::client_over(
+        runway_api::transport::in_process(running.routes.clone()),
+        &token.secret,
+    )?;
     let config = runway_runner::RunnerConfig {
-        server: format!("http://{}", running.grpc_addr),
+        server: format!("in-process://{}", running.grpc_addr),
+        tls: None,
         token: token.secret,
         environment_id: String::new(),
         exec: exec.to_string(),
@@ -490,7 +515,7 @@ async fn embedded_runner(
         name: format!("embedded@{}", default_runner_name()),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(runway_runner::run(config, async move {
+    let task = tokio::spawn(runway_runner::run_with(client, config, async move {
         let _ = stopped.await;
     }));
     println!("runway: embedded runner executing `{exec}` ({concurrency} at once)");
@@ -503,24 +528,37 @@ fn default_runner_name() -> String {
 }
 
 async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
-    let channel = tonic::transport::Endpoint::from_shared(args.grpc.clone())
-        .with_context(|| format!("{:?} is not a URL", args.grpc))?
-        .connect_lazy();
+    if args.tls.tls_client_ca.is_some() {
+        anyhow::bail!(
+            "--tls-client-ca is for gRPC (runway serve); the gateway serves REST, where tokens authenticate"
+        );
+    }
+    let tls = args.tls.load(&[args.http_addr])?;
+    let mut endpoint = tonic::transport::Endpoint::from_shared(args.grpc.clone())
+        .with_context(|| format!("{:?} is not a URL", args.grpc))?;
+    if let Some(client_tls) = args.grpc_tls.grpc(&args.grpc)? {
+        endpoint = endpoint
+            .tls_config(client_tls)
+            .context("the TLS settings are not usable")?;
+    }
+    let channel = endpoint.connect_lazy();
     let gateway = runway_gateway::Gateway::new(runway_gateway::over_channel(channel))
         .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
     let listener = tokio::net::TcpListener::bind(args.http_addr)
         .await
         .with_context(|| format!("binding REST to {}", args.http_addr))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "runway: REST on http://{}/api/v1/cloud → {}",
+        "runway: REST on {scheme}://{}/api/v1/cloud → {}",
         listener.local_addr()?,
         args.grpc
     );
     let observability =
         runway_gateway::Observability::new(prometheus_client::registry::Registry::default());
-    runway_gateway::serve(
+    runway_gateway::serve_with_tls(
         listener,
         runway_gateway::router(gateway, observability),
+        tls.map(|tls| tls.rest()),
         shutdown_signal(),
     )
     .await?;

@@ -38,6 +38,10 @@ pub struct ClientArgs {
     /// `table` (default) or `json`.
     #[arg(long, short, global = true, value_enum, default_value = "table")]
     pub(super) output: Output,
+    /// CA certificates (PEM) to trust for an https:// URL (default: the
+    /// system's roots).
+    #[arg(long, global = true, env = "RUNWAY_CA")]
+    pub(super) ca: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -308,7 +312,7 @@ fn opt<T: Into<Value>>(v: Option<T>) -> Option<Value> {
 /// Runs a client command; the exit code is 0 unless `--wait`/`watch` saw a
 /// run fail (1) or be skipped (2).
 pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<i32> {
-    let api = Api::new(&args.url, &args.token)?;
+    let api = Api::new(&args.url, &args.token, args.ca.as_deref())?;
     let print = |value: &Value| match args.output {
         Output::Json => println!("{value}"),
         Output::Table => println!("{}", render::human(value)),

@@ -56,12 +56,14 @@ impl ApiFailure {
 }
 
 impl Api {
-    pub fn new(url: &str, token: &str) -> anyhow::Result<Api> {
+    /// A client of the server at `url` with `token`, trusting only `ca`
+    /// (PEM) for `https://` when given.
+    pub fn new(url: &str, token: &str, ca: Option<&std::path::Path>) -> anyhow::Result<Api> {
         if token.is_empty() {
             bail!("no token: pass --token or set RUNWAY_TOKEN");
         }
         Ok(Api {
-            http: reqwest::Client::new(),
+            http: crate::tls::http_client(ca)?,
             base: format!("{}/api/v1/cloud", url.trim_end_matches('/')),
             token: token.to_string(),
         })

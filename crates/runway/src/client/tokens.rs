@@ -73,7 +73,7 @@ fn print(output: Output, value: &Value) {
 /// Issues a token in the caller's organization and prints its secret (the
 /// whole token as JSON with `--output json`).
 pub async fn create(client: ClientArgs, spec: &NewTokenArgs) -> anyhow::Result<()> {
-    let api = Api::new(&client.url, &client.token)?;
+    let api = Api::new(&client.url, &client.token, client.ca.as_deref())?;
     let token = api.post("/tokens", Some(&spec.body()?), None).await?;
     match client.output {
         Output::Json => println!("{token}"),
@@ -88,7 +88,7 @@ pub async fn list(
     list: &ListArgs,
     include_revoked: bool,
 ) -> anyhow::Result<()> {
-    let api = Api::new(&client.url, &client.token)?;
+    let api = Api::new(&client.url, &client.token, client.ca.as_deref())?;
     let mut query = list.query();
     if include_revoked {
         query.push(("include_revoked", "true".into()));
@@ -99,7 +99,7 @@ pub async fn list(
 
 /// Revokes a token.
 pub async fn revoke(client: ClientArgs, id: &str) -> anyhow::Result<()> {
-    let api = Api::new(&client.url, &client.token)?;
+    let api = Api::new(&client.url, &client.token, client.ca.as_deref())?;
     print(
         client.output,
         &api.post(&format!("/tokens/{id}/revoke"), None, None)

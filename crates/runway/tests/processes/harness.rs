@@ -112,7 +112,13 @@ impl Server {
                 if let Some(rest) = line.strip_prefix("runway: gRPC on ") {
                     let (grpc, rest) = rest.split_once(", REST on ").unwrap();
                     let http = rest.trim_end_matches("/api/v1/cloud").to_string();
-                    return (format!("http://{grpc}"), http);
+                    // gRPC speaks TLS exactly when REST does.
+                    let scheme = if http.starts_with("https:") {
+                        "https"
+                    } else {
+                        "http"
+                    };
+                    return (format!("{scheme}://{grpc}"), http);
                 }
             }
             panic!("runway serve exited before listening");
@@ -276,7 +282,7 @@ impl Api {
     /// Calls to the REST API under `http` (`http://host:port`) with `token`.
     pub fn new(http: &str, token: &str) -> Api {
         Api {
-            http: reqwest::Client::new(),
+            http: http_client(),
             base: format!("{http}/api/v1/cloud"),
             token: token.to_string(),
         }
@@ -366,4 +372,11 @@ impl Api {
             }
         }
     }
+}
+
+/// An HTTP client (reqwest takes its TLS provider from the process, as the
+/// CLI does).
+pub fn http_client() -> reqwest::Client {
+    runway::tls::install_crypto_provider();
+    reqwest::Client::new()
 }

@@ -164,11 +164,31 @@ async fn a_first_start_keeps_its_files_private_and_no_secret_reaches_the_logs() 
     );
     let (agent, env) = api.agent_and_environment().await;
     let dep = api.deployment(&agent, &env, "exit 0", json!({})).await;
+    // The runner's token is issued through the API, and revoked ones too.
+    let (status, issued) = api
+        .post(
+            "/tokens",
+            json!({"name": "runner", "scope": "runner", "environment_ids": [env]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{issued}");
+    let runner_token = issued["secret"].as_str().unwrap().to_string();
+    let (_, doomed) = api
+        .post("/tokens", json!({"name": "doomed", "scope": "read"}))
+        .await;
+    let doomed_token = doomed["secret"].as_str().unwrap().to_string();
+    let (status, _) = api
+        .post(
+            &format!("/tokens/{}/revoke", doomed["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
     let runner = Logged::spawn(
         Command::new(BIN)
             .args(["runner", "--server", &grpc, "--environment", &env])
             .args(["--exec", &format!("sh {}", agent_script().display())])
-            .env("RUNWAY_TOKEN", &token)
+            .env("RUNWAY_TOKEN", &runner_token)
             .env("RUST_LOG", "trace")
             .env_remove("NO_COLOR"),
     );
@@ -185,7 +205,7 @@ async fn a_first_start_keeps_its_files_private_and_no_secret_reaches_the_logs() 
     .await;
     // A refused token is not logged either.
     let bogus = "rw_bogus_0123456789abcdef0123456789abcdef";
-    let refused = reqwest::Client::new()
+    let refused = crate::harness::http_client()
         .get(format!("{http}/api/v1/cloud/deployments"))
         .bearer_auth(bogus)
         .send()
@@ -209,7 +229,14 @@ async fn a_first_start_keeps_its_files_private_and_no_secret_reaches_the_logs() 
         ("runner stdout", &runner_out),
         ("runner stderr", &runner_err),
     ] {
-        for secret in [token.as_str(), bogus, &secrets[0], &secrets[1]] {
+        for secret in [
+            token.as_str(),
+            bogus,
+            &secrets[0],
+            &secrets[1],
+            &runner_token,
+            &doomed_token,
+        ] {
             assert!(!text.contains(secret), "{name} holds a secret");
         }
         let lower = text.to_lowercase();

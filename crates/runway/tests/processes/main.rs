@@ -8,5 +8,6 @@ mod harness;
 mod hygiene;
 mod receiver;
 mod resilience;
+mod tls;
 mod transcript;
 mod webhooks;

@@ -217,7 +217,7 @@ async fn a_stream_on_one_replica_follows_appends_through_another() {
         .to_string();
 
     // Following on A.
-    let response = reqwest::Client::new()
+    let response = crate::harness::http_client()
         .get(format!(
             "{}/api/v1/cloud/sessions/{session}/events/stream",
             a.http

@@ -135,7 +135,9 @@ async fn a_killed_server_loses_no_webhook_and_resends_only_those_in_flight() {
 
 /// `runway_webhook_attempts_total{outcome="delivered"}` of a server.
 async fn delivered_by(server: &Server) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", server.http))
+    let text = crate::harness::http_client()
+        .get(format!("{}/metrics", server.http))
+        .send()
         .await
         .unwrap()
         .text()

@@ -1,0 +1,414 @@
+//! TLS and mutual TLS end to end, with certificates made here by rcgen:
+//! `serve` over TLS requiring client certificates on gRPC; the CLI over
+//! https with `--ca`; a runner with its client certificate executes a run,
+//! and a client without one is refused; a gateway calls the server over
+//! mutual TLS and serves REST over TLS; plaintext on a non-loopback address
+//! needs `--insecure`.
+
+use std::error::Error as _;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use runway_api::v1::ClaimTurnRequest;
+use runway_api::v1::runner_service_client::RunnerServiceClient;
+use runway_store::testing::TestDatabase;
+use serde_json::Value;
+use tokio::io::AsyncBufReadExt;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+use crate::harness::{BIN, Runner, Server};
+
+/// A CA for servers, a CA for clients, and a certificate of each.
+struct Pki {
+    _dir: tempfile::TempDir,
+    ca: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+    client_ca: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
+}
+
+fn authority(name: &str) -> (CertificateParams, KeyPair, String) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    let pem = params.self_signed(&key).unwrap().pem();
+    (params, key, pem)
+}
+
+fn leaf(names: &[&str], issuer: &Issuer<'_, KeyPair>) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = CertificateParams::new(names).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "runway test");
+    let cert = params.signed_by(&key, issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+fn pki() -> Pki {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, pem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let (ca_params, ca_key, ca_pem) = authority("runway test server CA");
+    let server_issuer = Issuer::new(ca_params, ca_key);
+    let (server_cert, server_key) = leaf(&["localhost", "127.0.0.1"], &server_issuer);
+    let (client_ca_params, client_ca_key, client_ca_pem) = authority("runway test client CA");
+    let client_issuer = Issuer::new(client_ca_params, client_ca_key);
+    let (client_cert, client_key) = leaf(&["runner-1"], &client_issuer);
+    Pki {
+        ca: write("ca.pem", &ca_pem),
+        server_cert: write("server.pem", &server_cert),
+        server_key: write("server-key.pem", &server_key),
+        client_ca: write("client-ca.pem", &client_ca_pem),
+        client_cert: write("client.pem", &client_cert),
+        client_key: write("client-key.pem", &client_key),
+        _dir: dir,
+    }
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+async fn cli(url: &str, token: &str, args: &[&str]) -> Output {
+    tokio::process::Command::new(BIN)
+        .args(args)
+        .env("RUNWAY_URL", url)
+        .env("RUNWAY_TOKEN", token)
+        .output()
+        .await
+        .expect("run the CLI")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--output json prints JSON")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_mutual_tls_end_to_end() {
+    let pki = pki();
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        db.url(),
+        data.path(),
+        &[
+            "--tls-cert",
+            arg(&pki.server_cert),
+            "--tls-key",
+            arg(&pki.server_key),
+            "--tls-client-ca",
+            arg(&pki.client_ca),
+        ],
+    )
+    .await;
+    assert!(server.http.starts_with("https://"), "{}", server.http);
+    assert!(server.grpc.starts_with("https://"), "{}", server.grpc);
+    let ca = arg(&pki.ca);
+
+    // The CLI over https, trusting the test CA; without it the handshake fails.
+    let agent = json(
+        &cli(
+            &server.http,
+            &server.token,
+            &[
+                "agents", "create", "--name", "a", "--model", "m", "--ca", ca, "-o", "json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(agent["type"], "agent");
+    let untrusted = cli(&server.http, &server.token, &["agents", "list"]).await;
+    assert_eq!(untrusted.status.code(), Some(1));
+    assert!(
+        stderr(&untrusted).contains("cannot reach"),
+        "{}",
+        stderr(&untrusted)
+    );
+    let plaintext = server.http.replace("https://", "http://");
+    let refused = cli(&plaintext, &server.token, &["agents", "list"]).await;
+    assert_eq!(refused.status.code(), Some(1), "plain HTTP to the TLS port");
+    let env = json(
+        &cli(
+            &server.http,
+            &server.token,
+            &[
+                "environments",
+                "create",
+                "--name",
+                "pool",
+                "--ca",
+                ca,
+                "-o",
+                "json",
+            ],
+        )
+        .await,
+    );
+    let (agent, env) = (agent["id"].as_str().unwrap(), env["id"].as_str().unwrap());
+
+    // A runner with its client certificate executes a run.
+    let runner = Runner::start(
+        &server,
+        env,
+        1,
+        &[
+            ("RUNWAY_CA", ca),
+            ("RUNWAY_CLIENT_CERT", arg(&pki.client_cert)),
+            ("RUNWAY_CLIENT_KEY", arg(&pki.client_key)),
+        ],
+    );
+    let dep = json(
+        &cli(
+            &server.http,
+            &server.token,
+            &[
+                "deployments",
+                "create",
+                "--name",
+                "d",
+                "--agent",
+                agent,
+                "--environment",
+                env,
+                "--message",
+                "exit 0",
+                "--ca",
+                ca,
+                "-o",
+                "json",
+            ],
+        )
+        .await,
+    );
+    let waited = cli(
+        &server.http,
+        &server.token,
+        &[
+            "deployments",
+            "run",
+            dep["id"].as_str().unwrap(),
+            "--wait",
+            "--ca",
+            ca,
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(waited.status.code(), Some(0), "{}", stderr(&waited));
+    let run: Value = serde_json::from_slice(&waited.stdout).unwrap();
+    assert_eq!(run["status"], "completed", "{run}");
+    runner.kill9().await;
+
+    // gRPC without a client certificate: the handshake is refused.
+    let ca_pem = std::fs::read(&pki.ca).unwrap();
+    let claim = || {
+        let mut request = tonic::Request::new(ClaimTurnRequest {
+            environment_id: String::new(),
+            runner_name: "t".into(),
+            wait_ms: 0,
+        });
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", server.token).parse().unwrap(),
+        );
+        request
+    };
+    let anonymous = Endpoint::from_shared(server.grpc.clone())
+        .unwrap()
+        .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&ca_pem)))
+        .unwrap()
+        .connect()
+        .await;
+    // (TLS 1.3: the client learns it at its first read, not at connect —
+    // as the server's CertificateRequired alert, or as the connection
+    // closing under a request it was still writing.)
+    match anonymous {
+        Ok(channel) => {
+            let status = RunnerServiceClient::new(channel)
+                .claim_turn(claim())
+                .await
+                .expect_err("no client certificate, no call");
+            let transport = status
+                .source()
+                .and_then(|e| e.downcast_ref::<tonic::transport::Error>());
+            // No answer from the service: the status is the transport's.
+            assert!(
+                transport.is_some(),
+                "refused by the transport, not answered: {status:?}"
+            );
+        }
+        Err(err) => assert!(
+            format!("{err:?}").contains("CertificateRequired"),
+            "{err:?}"
+        ),
+    }
+    // With one, the same call is answered.
+    let identity = Identity::from_pem(
+        std::fs::read(&pki.client_cert).unwrap(),
+        std::fs::read(&pki.client_key).unwrap(),
+    );
+    let channel = Endpoint::from_shared(server.grpc.clone())
+        .unwrap()
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(&ca_pem))
+                .identity(identity),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .expect("mutual TLS connects");
+    let answer = RunnerServiceClient::new(channel)
+        .claim_turn(claim())
+        .await
+        .expect("answered")
+        .into_inner();
+    assert!(answer.turn.is_none());
+
+    // A standalone gateway: mutual TLS to the server, TLS to its clients.
+    let mut gateway = tokio::process::Command::new(BIN)
+        .args([
+            "gateway",
+            "--grpc",
+            &server.grpc,
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--ca", ca, "--client-cert", arg(&pki.client_cert)])
+        .args(["--client-key", arg(&pki.client_key)])
+        .args([
+            "--tls-cert",
+            arg(&pki.server_cert),
+            "--tls-key",
+            arg(&pki.server_key),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(gateway.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.strip_prefix("runway: REST on ") {
+                return rest.split("/api/v1/cloud").next().unwrap().to_string();
+            }
+        }
+        panic!("the gateway exited before listening");
+    })
+    .await
+    .expect("the gateway listens");
+    assert!(url.starts_with("https://"), "{url}");
+    let runs = json(
+        &cli(
+            &url,
+            &server.token,
+            &[
+                "runs",
+                "list",
+                "--deployment",
+                dep["id"].as_str().unwrap(),
+                "--ca",
+                ca,
+                "-o",
+                "json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(runs["data"][0]["status"], "completed", "{runs}");
+    gateway.start_kill().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_off_loopback_needs_insecure() {
+    let data = tempfile::tempdir().unwrap();
+    let refused = tokio::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "0.0.0.0:0",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains(
+            "refusing to serve plaintext on 0.0.0.0:0: pass --tls-cert and --tls-key, or --insecure"
+        ),
+        "{}",
+        stderr(&refused)
+    );
+    let gateway = tokio::process::Command::new(BIN)
+        .args([
+            "gateway",
+            "--grpc",
+            "http://127.0.0.1:1",
+            "--http-addr",
+            "0.0.0.0:0",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(gateway.status.code(), Some(1));
+    assert!(
+        stderr(&gateway).contains("refusing to serve plaintext"),
+        "{}",
+        stderr(&gateway)
+    );
+
+    // With --insecure it serves, and says so in its log.
+    let mut insecure = tokio::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "0.0.0.0:0",
+            "--insecure",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(insecure.stderr.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("serving plaintext on a non-loopback address") {
+                return;
+            }
+        }
+        panic!("serve --insecure exited without the warning");
+    })
+    .await
+    .expect("the warning is logged");
+    insecure.start_kill().unwrap();
+}
