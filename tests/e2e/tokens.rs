@@ -23,6 +23,7 @@ on_every_backend!(
     tokens_are_issued_listed_and_revoked,
     new_tokens_are_checked,
     a_runner_token_claims_only_its_environments,
+    an_open_stream_ends_when_its_token_is_revoked,
 );
 on_every_backend_with_clock!(a_token_stops_at_its_expiry);
 
@@ -355,6 +356,33 @@ async fn a_runner_token_claims_only_its_environments(app: &TestApp) {
     let none = runner.claim_turn(claim("")).await.unwrap().into_inner();
     assert!(none.turn.is_none(), "B's turn is not this token's");
 
+    // Its lease does not let it report on another environment's run.
+    let lease = turn.lease_id.clone();
+    let run_id = turn.run.as_ref().unwrap().id.clone();
+    let other = app
+        .scoped_token(runway_api::enums::TokenScope::Runner, &[&env_b])
+        .await;
+    let mut heartbeat = tonic::Request::new(HeartbeatRequest {
+        run_id: run_id.clone(),
+        lease_id: lease.clone(),
+    });
+    heartbeat
+        .metadata_mut()
+        .insert("authorization", bearer(&other).parse().unwrap());
+    let status = runner.heartbeat(heartbeat).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let mut complete = tonic::Request::new(CompleteTurnRequest {
+        run_id: run_id.clone(),
+        lease_id: lease.clone(),
+    });
+    complete
+        .metadata_mut()
+        .insert("authorization", bearer(&other).parse().unwrap());
+    let status = runner.complete_turn(complete).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let run = app.get(&format!("/deployment_runs/{run_id}")).await;
+    assert_eq!(run.body["status"], "running", "{}", run.body);
+
     // The admin token still claims B's.
     let admin = runner
         .claim_turn(app.authed(ClaimTurnRequest {
@@ -412,4 +440,59 @@ async fn revocation_reaches_another_replica_within_the_cache_lifetime() {
     }
     replica.shutdown().await.unwrap();
     app.shutdown().await;
+}
+
+async fn an_open_stream_ends_when_its_token_is_revoked(app: &TestApp) {
+    use eventsource_stream::Eventsource;
+    use futures::StreamExt;
+
+    let seed = app.seed(1).await;
+    let run = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    let session = run.body["session_id"].as_str().unwrap().to_string();
+    let created = app
+        .post("/tokens", json!({"name": "viewer", "scope": "read"}))
+        .await;
+    let (id, secret) = (
+        created.body["id"].as_str().unwrap().to_string(),
+        created.body["secret"].as_str().unwrap().to_string(),
+    );
+    let response = app
+        .http
+        .get(format!("{}/sessions/{session}/events/stream", app.base))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = Box::pin(response.bytes_stream().eventsource());
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the history")
+        .expect("open")
+        .expect("an event");
+    assert_eq!(first.event, "user.message");
+
+    let revoked_at = Instant::now();
+    assert_eq!(
+        app.post_empty(&format!("/tokens/{id}/revoke")).await.status,
+        200
+    );
+    // Heartbeats and the session's opening events may come first; then
+    // the stream ends (cleanly or with an error).
+    while let Some(Ok(event)) = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the stream ends within the recheck period")
+    {
+        assert!(
+            matches!(event.event.as_str(), "heartbeat" | "session.status_running"),
+            "{event:?}"
+        );
+    }
+    assert!(
+        revoked_at.elapsed() < Duration::from_secs(3),
+        "ended {:?} after the revocation",
+        revoked_at.elapsed()
+    );
 }

@@ -20,6 +20,11 @@ use crate::rate_limit::{RateLimit, TokenLimiter};
 /// revoked it); `last_used_at` is written once per token and period.
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
 
+/// How often a long-lived call (an event stream) asks whether its token
+/// still works; with the cached answer's lifetime, it ends within
+/// [`TOKEN_CACHE_TTL`] of a revocation on any replica.
+pub const STREAM_RECHECK: Duration = Duration::from_secs(1);
+
 /// Resolves the `authorization` metadata of a request to a [`Principal`].
 #[derive(Clone)]
 pub struct Authenticator {
@@ -28,6 +33,11 @@ pub struct Authenticator {
     // Keyed by the token's hash so no secret stays in memory longer than
     // the request that carried it.
     cache: Cache<String, Option<Principal>>,
+    /// Tokens this replica revoked within the cache's lifetime: refused even
+    /// when a verdict read just before the revocation is cached after it.
+    revoked: Cache<String, ()>,
+    /// Whether a token (by id) still works, for streams opened with it.
+    live: Cache<String, bool>,
     limiter: Arc<TokenLimiter>,
 }
 
@@ -42,6 +52,14 @@ impl Authenticator {
             cache: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(TOKEN_CACHE_TTL)
+                .build(),
+            revoked: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(TOKEN_CACHE_TTL)
+                .build(),
+            live: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(TOKEN_CACHE_TTL - STREAM_RECHECK)
                 .build(),
         }
     }
@@ -70,10 +88,7 @@ impl Authenticator {
             }
         };
         let principal = verdict.ok_or(ServiceError::Unauthenticated)?;
-        if principal
-            .expires_at
-            .is_some_and(|at| at <= self.clock.now_nanos())
-        {
+        if self.expired(&principal) || self.revoked.contains_key(&principal.token_id) {
             return Err(ServiceError::Unauthenticated);
         }
         self.limiter.admit(&principal.token_id)?;
@@ -81,9 +96,43 @@ impl Authenticator {
         Ok(principal)
     }
 
+    fn expired(&self, principal: &Principal) -> bool {
+        principal
+            .expires_at
+            .is_some_and(|at| at <= self.clock.now_nanos())
+    }
+
+    /// Whether the token `principal` was read from still works: not expired
+    /// (exactly), not revoked (within [`TOKEN_CACHE_TTL`]). Long-lived
+    /// calls (event streams) ask this as they go, so a revocation ends them
+    /// too. One read per token and period.
+    pub async fn still_valid(&self, principal: &Principal) -> bool {
+        if self.expired(principal) || self.revoked.contains_key(&principal.token_id) {
+            return false;
+        }
+        if let Some(live) = self.live.get(&principal.token_id) {
+            return live;
+        }
+        match tenants::get_token(&self.store, &principal.org_id, &principal.token_id).await {
+            Ok(row) => {
+                let live = row.is_some_and(|t| t.revoked_at.is_none());
+                self.live.insert(principal.token_id.clone(), live);
+                live
+            }
+            // The database is unreachable: the stream keeps what it has
+            // (its next read fails on its own) and asks again next time.
+            Err(err) => {
+                tracing::warn!(%err, "token not re-checked");
+                true
+            }
+        }
+    }
+
     /// Forgets the verdict on token `token_id`, so this replica refuses it
     /// at once after a revocation (others within [`TOKEN_CACHE_TTL`]).
     pub fn forget(&self, token_id: &str) {
+        self.revoked.insert(token_id.to_string(), ());
+        self.live.insert(token_id.to_string(), false);
         let stale: Vec<_> = self
             .cache
             .iter()

@@ -5,10 +5,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Select,
-};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use crate::StoreResult;
 
@@ -80,49 +78,92 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
-/// Reads one page of `select`, ordered newest first by `(at, id)`.
-pub(crate) async fn fetch<E, C>(
-    db: &C,
+/// True when `cursor` reads the newest rows first (rows are read toward
+/// the cursor's direction).
+fn newest_first(cursor: &Cursor) -> bool {
+    !matches!(cursor, Cursor::Before(_))
+}
+
+/// A window of instants a list is limited to: `from` inclusive, `until`
+/// exclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub from: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// `select` narrowed to the rows past the cursor, in reading order, at most
+/// one more than a page. The cursor is one row-value comparison, `(at, id)
+/// < (…, …)`, so an index on `(…, at, id)` seeks to it instead of walking
+/// the rows before it.
+pub fn page_select<E: EntityTrait>(
     select: Select<E>,
     at: E::Column,
     id: E::Column,
     query: &PageQuery,
-    key_of: impl Fn(&E::Model) -> Key,
-) -> StoreResult<Page<E::Model>>
-where
-    E: EntityTrait,
-    C: ConnectionTrait,
-{
-    let (select, newest_first) = match &query.cursor {
-        Cursor::Start => (select, true),
-        Cursor::After(k) => (
-            select.filter(
-                Condition::any()
-                    .add(at.lt(k.at))
-                    .add(Condition::all().add(at.eq(k.at)).add(id.lt(k.id.clone()))),
-            ),
-            true,
-        ),
-        Cursor::Before(k) => (
-            select.filter(
-                Condition::any()
-                    .add(at.gt(k.at))
-                    .add(Condition::all().add(at.eq(k.at)).add(id.gt(k.id.clone()))),
-            ),
-            false,
-        ),
+) -> Select<E> {
+    page_select_within(select, at, id, query, Window::default())
+}
+
+/// Like [`page_select`], limited to `window`. The window and the cursor
+/// make at most one bound on each side, each one row-value comparison on
+/// `(at, id)` (an id is never empty, so `at < t` is `(at, id) < (t, '')`
+/// and `at >= t` is `(at, id) >= (t, '')`): a planner sees one range on
+/// the index's `(at, id)` after its equality columns, never two ranges to
+/// weigh against each other.
+pub fn page_select_within<E: EntityTrait>(
+    select: Select<E>,
+    at: E::Column,
+    id: E::Column,
+    query: &PageQuery,
+    window: Window,
+) -> Select<E> {
+    let position = || Expr::tuple([Expr::col(at), Expr::col(id)]);
+    let key = |at: i64, id: &str| Expr::tuple([Expr::val(at), Expr::val(id.to_string())]);
+    // Below (exclusive): the tighter of the cursor and `until`.
+    let below = match (&query.cursor, window.until) {
+        (Cursor::After(k), Some(until)) if (k.at, k.id.as_str()) < (until, "") => {
+            Some((k.at, k.id.clone()))
+        }
+        (Cursor::After(k), None) => Some((k.at, k.id.clone())),
+        (_, Some(until)) => Some((until, String::new())),
+        (_, None) => None,
     };
-    let order = if newest_first {
+    // Above: the cursor (exclusive) when it is past `from`, else `from`
+    // (inclusive).
+    let above = match (&query.cursor, window.from) {
+        (Cursor::Before(k), Some(from)) if (k.at, k.id.as_str()) < (from, "") => {
+            Some((from, String::new(), true))
+        }
+        (Cursor::Before(k), _) => Some((k.at, k.id.clone(), false)),
+        (_, Some(from)) => Some((from, String::new(), true)),
+        (_, None) => None,
+    };
+    let mut select = select;
+    if let Some((at, id)) = below {
+        select = select.filter(position().lt(key(at, &id)));
+    }
+    if let Some((at, id, inclusive)) = above {
+        select = select.filter(if inclusive {
+            position().gte(key(at, &id))
+        } else {
+            position().gt(key(at, &id))
+        });
+    }
+    let order = if newest_first(&query.cursor) {
         Order::Desc
     } else {
         Order::Asc
     };
-    let mut items = select
+    select
         .order_by(at, order.clone())
         .order_by(id, order)
         .limit(query.limit + 1)
-        .all(db)
-        .await?;
+}
+
+/// The page `rows` make: read by [`page_select`], in its order.
+fn finish<M>(mut items: Vec<M>, query: &PageQuery, key_of: impl Fn(&M) -> Key) -> Page<M> {
+    let newest_first = newest_first(&query.cursor);
     let has_more = items.len() as u64 > query.limit;
     items.truncate(query.limit as usize);
     if !newest_first {
@@ -136,11 +177,57 @@ where
     } else {
         items.first().map(|m| Cursor::Before(key_of(m)))
     };
-    Ok(Page {
+    Page {
         items,
         has_more,
         next,
-    })
+    }
+}
+
+/// Reads one page of `select`, ordered newest first by `(at, id)`.
+pub(crate) async fn fetch<E, C>(
+    db: &C,
+    select: Select<E>,
+    at: E::Column,
+    id: E::Column,
+    query: &PageQuery,
+    key_of: impl Fn(&E::Model) -> Key,
+) -> StoreResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let rows = page_select(select, at, id, query).all(db).await?;
+    Ok(finish(rows, query, key_of))
+}
+
+/// Reads one page of the union of `parts` (selects of disjoint rows, each
+/// already narrowed by [`page_select`]): each part reads at most a page
+/// plus one, from its own index range, and the parts are merged by
+/// `(at, id)`. A filter that is a union of index ranges (a set of
+/// statuses, say) costs a few short range scans, not a scan of history.
+pub(crate) async fn fetch_merged<E, C>(
+    db: &C,
+    parts: Vec<Select<E>>,
+    query: &PageQuery,
+    key_of: impl Fn(&E::Model) -> Key,
+) -> StoreResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let mut rows = Vec::new();
+    for part in parts {
+        rows.extend(part.all(db).await?);
+    }
+    let newest_first = newest_first(&query.cursor);
+    rows.sort_by(|a, b| {
+        let (a, b) = (key_of(a), key_of(b));
+        let order = (a.at, &a.id).cmp(&(b.at, &b.id));
+        if newest_first { order.reverse() } else { order }
+    });
+    rows.truncate(query.limit as usize + 1);
+    Ok(finish(rows, query, key_of))
 }
 
 #[cfg(test)]

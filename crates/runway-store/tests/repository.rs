@@ -60,6 +60,12 @@ use webhooks::deliveries_are_claimed_leased_and_recorded_once;
 
 on_every_backend!(deliveries_are_claimed_leased_and_recorded_once);
 
+#[path = "repository/plans.rs"]
+mod plans;
+use plans::hot_run_queries_read_index_ranges;
+
+on_every_backend!(hot_run_queries_read_index_ranges);
+
 on_every_backend!(single_thread:
     a_trigger_batch_decides_in_arrival_order,
     a_failed_trigger_batch_records_each_trigger_alone,

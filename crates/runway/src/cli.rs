@@ -157,7 +157,12 @@ struct ServeArgs {
     #[arg(long, env = "RUNWAY_EXEC_CONCURRENCY", default_value_t = 4)]
     exec_concurrency: usize,
     #[command(flatten)]
-    tls: crate::tls::ServerTlsArgs,
+    tls: crate::tls::ListenTlsArgs,
+    /// CA certificates (PEM): gRPC then requires a client certificate they
+    /// signed (mutual TLS, for runners and internal services; REST stays
+    /// token-only).
+    #[arg(long, env = "RUNWAY_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -193,7 +198,7 @@ struct GatewayArgs {
     #[command(flatten)]
     grpc_tls: crate::tls::ClientTlsArgs,
     #[command(flatten)]
-    tls: crate::tls::ServerTlsArgs,
+    tls: crate::tls::ListenTlsArgs,
     /// REST listen address.
     #[arg(long, env = "RUNWAY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     http_addr: SocketAddr,
@@ -352,18 +357,26 @@ async fn create_token_in_database(
     let new = spec.new_token(now)?;
     runway_server::domain::access::check_new_token(new.scope, &new.environment_ids)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let named: Vec<&String> = new
+        .environment_ids
+        .iter()
+        .filter(|e| *e != runway_server::domain::access::ALL_ENVIRONMENTS)
+        .collect();
     let org_row = match tenants::find_organization(&store, org).await? {
         Some(row) => row,
+        // A new organization has no environment to name.
+        None if !named.is_empty() => {
+            anyhow::bail!(
+                "organization {org:?} does not exist, so it has no environment {}",
+                named[0]
+            );
+        }
         None => {
             eprintln!("runway: created organization {org:?}");
             tenants::create_organization(&store, org).await?
         }
     };
-    for env in new
-        .environment_ids
-        .iter()
-        .filter(|e| *e != runway_server::domain::access::ALL_ENVIRONMENTS)
-    {
+    for env in named {
         if runway_store::repo::environments::get(&store, &org_row.id, env)
             .await?
             .is_none()
@@ -406,7 +419,10 @@ fn webhook_config(args: &ServeArgs) -> runway_server::webhooks::WebhookConfig {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let tls = args.tls.load(&[args.grpc_addr, args.http_addr])?;
+    let tls = args.tls.load(
+        &[args.grpc_addr, args.http_addr],
+        args.tls_client_ca.as_deref(),
+    )?;
     let webhooks = webhook_config(&args);
     let rate_limit = rate_limit(&args);
     let config = ServeConfig {
@@ -469,11 +485,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     shutdown_signal().await;
     tracing::info!("shutting down");
-    if let Some((stop, task)) = embedded {
-        let _ = stop.send(());
-        task.await??;
+    if let Some(embedded) = embedded {
+        let _ = embedded.stop.send(());
+        embedded.task.await??;
+        // Its token is useless once it stops; nothing keeps it alive.
+        let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
+        tenants::revoke_named(&running.store, &embedded.org_id, &embedded.token_name, now).await?;
     }
     running.shutdown().await
+}
+
+/// The runner `serve --exec` runs, and the token minted for it.
+struct EmbeddedRunner {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    org_id: String,
+    token_name: String,
 }
 
 /// Starts a runner inside `serve` for every environment of the `default`
@@ -482,22 +509,23 @@ async fn embedded_runner(
     running: &app::RunningApp,
     exec: &str,
     concurrency: usize,
-) -> anyhow::Result<(
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-)> {
+) -> anyhow::Result<EmbeddedRunner> {
     let org = tenants::find_organization(&running.store, "default")
         .await?
         .context("--exec runs the turns of the organization \"default\", which does not exist")?;
     // A runner token: it may execute turns, nothing else, for every
-    // environment the organization has or will have.
+    // environment the organization has or will have. Named after this host,
+    // so a restart revokes what the last start here minted (a replica on
+    // another host keeps its own), and revoked again at a graceful stop.
+    let name = format!("embedded-runner@{}", host_name());
+    let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
+    tenants::revoke_named(&running.store, &org.id, &name, now).await?;
     let new = tenants::NewToken {
-        name: "embedded-runner".into(),
+        name: name.clone(),
         scope: runway_api::enums::TokenScope::Runner,
         environment_ids: vec![runway_server::domain::access::ALL_ENVIRONMENTS.into()],
         expires_at: None,
     };
-    let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
     let token = tenants::create_token(&running.store, &org.id, &new, now).await?;
     // In-process, through the proto like any runner, without a network hop
     // (or a certificate to trust when serve speaks TLS).
@@ -519,21 +547,28 @@ async fn embedded_runner(
         let _ = stopped.await;
     }));
     println!("runway: embedded runner executing `{exec}` ({concurrency} at once)");
-    Ok((stop, task))
+    Ok(EmbeddedRunner {
+        stop,
+        task,
+        org_id: org.id,
+        token_name: name,
+    })
+}
+
+fn host_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    match host.trim() {
+        "" => "localhost".to_string(),
+        host => host.to_string(),
+    }
 }
 
 fn default_runner_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-    format!("{}:{}", host.trim(), std::process::id())
+    format!("{}:{}", host_name(), std::process::id())
 }
 
 async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
-    if args.tls.tls_client_ca.is_some() {
-        anyhow::bail!(
-            "--tls-client-ca is for gRPC (runway serve); the gateway serves REST, where tokens authenticate"
-        );
-    }
-    let tls = args.tls.load(&[args.http_addr])?;
+    let tls = args.tls.load(&[args.http_addr], None)?;
     let mut endpoint = tonic::transport::Endpoint::from_shared(args.grpc.clone())
         .with_context(|| format!("{:?} is not a URL", args.grpc))?;
     if let Some(client_tls) = args.grpc_tls.grpc(&args.grpc)? {

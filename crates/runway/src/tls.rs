@@ -22,32 +22,32 @@ pub fn install_crypto_provider() {
 /// How a server listens: TLS files, or plaintext (loopback only, unless
 /// `--insecure`).
 #[derive(Debug, Clone, Args)]
-pub struct ServerTlsArgs {
-    /// The server's certificate chain (PEM): gRPC and REST are served over TLS.
+pub struct ListenTlsArgs {
+    /// The server's certificate chain (PEM): what it serves is served over TLS.
     #[arg(long, env = "RUNWAY_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "RUNWAY_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// CA certificates (PEM): gRPC then requires a client certificate they
-    /// signed (mutual TLS, for runners and internal services).
-    #[arg(long, env = "RUNWAY_TLS_CLIENT_CA", requires = "tls_cert")]
-    pub tls_client_ca: Option<PathBuf>,
     /// Serve plaintext on an address other than loopback (a warning is logged).
     #[arg(long, env = "RUNWAY_INSECURE")]
     pub insecure: bool,
 }
 
-impl ServerTlsArgs {
-    /// The loaded TLS settings, if any; refuses plaintext on any of `addrs`
-    /// that is not loopback unless `--insecure`.
-    pub fn load(&self, addrs: &[SocketAddr]) -> anyhow::Result<Option<Arc<ServerTls>>> {
+impl ListenTlsArgs {
+    /// The loaded TLS settings (with `client_ca` for mutual TLS on gRPC),
+    /// if any; refuses plaintext on any of `addrs` that is not loopback
+    /// unless `--insecure`.
+    pub fn load(
+        &self,
+        addrs: &[SocketAddr],
+        client_ca: Option<&Path>,
+    ) -> anyhow::Result<Option<Arc<ServerTls>>> {
         let tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(Arc::new(ServerTls::load(
-                cert,
-                key,
-                self.tls_client_ca.as_deref(),
-            )?)),
+            (Some(cert), Some(key)) => Some(Arc::new(ServerTls::load(cert, key, client_ca)?)),
+            (None, _) if client_ca.is_some() => {
+                bail!("--tls-client-ca needs --tls-cert and --tls-key");
+            }
             _ => None,
         };
         if tls.is_none() {
@@ -148,15 +148,15 @@ impl ServerTls {
 /// mutual TLS.
 #[derive(Debug, Clone, Args)]
 pub struct ClientTlsArgs {
-    /// CA certificates (PEM) to trust for an https:// server (default: the
-    /// public web's roots).
-    #[arg(long, env = "RUNWAY_CA")]
+    /// CA certificates (PEM) to trust for an https:// gRPC server (default:
+    /// the public web's roots).
+    #[arg(long, env = "RUNWAY_GRPC_CA")]
     pub ca: Option<PathBuf>,
     /// This client's certificate (PEM), for a server that requires mutual TLS.
-    #[arg(long, env = "RUNWAY_CLIENT_CERT", requires = "client_key")]
+    #[arg(long, env = "RUNWAY_GRPC_CLIENT_CERT", requires = "client_key")]
     pub client_cert: Option<PathBuf>,
     /// The private key of --client-cert (PEM).
-    #[arg(long, env = "RUNWAY_CLIENT_KEY", requires = "client_cert")]
+    #[arg(long, env = "RUNWAY_GRPC_CLIENT_KEY", requires = "client_cert")]
     pub client_key: Option<PathBuf>,
 }
 

@@ -25,8 +25,12 @@ pub enum Outcome {
 /// What must hold for an ending to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
-    /// Running, under this lease (a runner's report).
-    Lease(String),
+    /// Running, under this lease (a runner's report), in one of
+    /// `environments` when the caller's token names them (`None`: any).
+    Lease {
+        lease: String,
+        environments: Option<Vec<String>>,
+    },
     /// Running, claimed, with a lease that expired before this instant.
     LeaseExpiredBefore(i64),
     /// Running, unclaimed, started more than its time limit before this instant.
@@ -48,7 +52,18 @@ impl Expect {
                 + grace
         };
         match self {
-            Expect::Lease(lease) => running && run.lease_id.as_deref() == Some(lease.as_str()),
+            Expect::Lease {
+                lease,
+                environments,
+            } => {
+                running
+                    && run.lease_id.as_deref() == Some(lease.as_str())
+                    && environments.as_ref().is_none_or(|envs| {
+                        run.environment_id
+                            .as_ref()
+                            .is_some_and(|env| envs.contains(env))
+                    })
+            }
             Expect::LeaseExpiredBefore(t) => {
                 running && run.claimed_at.is_some() && run.lease_expires_at.is_some_and(|e| e < *t)
             }
@@ -250,15 +265,34 @@ mod tests {
         r
     }
 
+    fn lease(id: &str) -> Expect {
+        Expect::Lease {
+            lease: id.into(),
+            environments: None,
+        }
+    }
+
     #[test]
     fn only_the_lease_holder_reports() {
         let mut r = running(0, 1000);
         r.lease_id = Some("a".into());
-        assert!(Expect::Lease("a".into()).holds(&r));
-        assert!(!Expect::Lease("b".into()).holds(&r));
+        assert!(lease("a").holds(&r));
+        assert!(!lease("b").holds(&r));
+        let only = |envs: &[&str]| Expect::Lease {
+            lease: "a".into(),
+            environments: Some(envs.iter().map(|e| e.to_string()).collect()),
+        };
+        assert!(
+            only(&["env_1", "env_2"]).holds(&r),
+            "its environment is env_1"
+        );
+        assert!(
+            !only(&["env_2"]).holds(&r),
+            "a runner token of another environment cannot report, even with the lease"
+        );
         r.status = RunStatus::Failed;
         assert!(
-            !Expect::Lease("a".into()).holds(&r),
+            !lease("a").holds(&r),
             "a late report cannot resurrect a failed run"
         );
     }
@@ -428,7 +462,7 @@ mod tests {
             }
             FinishDecision::Refuse => panic!("refused"),
         }
-        let refused = finish(Expect::Lease("x".into()), Outcome::Completed, policy, 0)(&dep, &r);
+        let refused = finish(lease("x"), Outcome::Completed, policy, 0)(&dep, &r);
         assert_eq!(refused.unwrap(), FinishDecision::Refuse);
     }
 }

@@ -238,9 +238,11 @@ impl RunnerService for RunnerApi {
             .principal(request.metadata(), Access::Run)
             .await?;
         let req = request.get_ref();
+        let environments = access::claimable(who.scope, &who.environment_ids, None)?;
         let expires = turns::heartbeat(
             &self.core.store,
             &who.org_id,
+            environments.as_deref(),
             &req.run_id,
             &req.lease_id,
             self.core.now(),
@@ -265,7 +267,10 @@ impl RunnerService for RunnerApi {
             .await?;
         let req = request.get_ref();
         let now = self.core.now();
-        let expect = Expect::Lease(req.lease_id.clone());
+        let expect = Expect::Lease {
+            lease: req.lease_id.clone(),
+            environments: access::claimable(who.scope, &who.environment_ids, None)?,
+        };
         let decide = run_end::finish(expect, Outcome::Completed, self.core.retry_policy(), now);
         let result = turns::finish(
             &self.core.store,
@@ -310,7 +315,10 @@ impl RunnerService for RunnerApi {
             error_type,
             message,
         };
-        let expect = Expect::Lease(req.lease_id.clone());
+        let expect = Expect::Lease {
+            lease: req.lease_id.clone(),
+            environments: access::claimable(who.scope, &who.environment_ids, None)?,
+        };
         let decide = run_end::finish(expect, outcome, self.core.retry_policy(), now);
         let result = turns::finish(
             &self.core.store,
@@ -340,7 +348,10 @@ impl RunnerService for RunnerApi {
         let req = request.get_ref();
         let now = self.core.now();
         let batch = runner_events(&req.events, now)?;
-        let expect = Expect::Lease(req.lease_id.clone());
+        let expect = Expect::Lease {
+            lease: req.lease_id.clone(),
+            environments: access::claimable(who.scope, &who.environment_ids, None)?,
+        };
         let appended = events::append_for_runner(
             &self.core.store,
             &who.org_id,

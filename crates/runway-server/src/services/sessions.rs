@@ -249,7 +249,8 @@ impl SessionService for SessionApi {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let follow = Follow {
             core: self.core.clone(),
-            org_id: who.org_id,
+            org_id: who.org_id.clone(),
+            who,
             session_id: session.id,
             types,
             seen: after.unwrap_or(0),
@@ -268,6 +269,8 @@ const STREAM_PAGE: u64 = 500;
 struct Follow {
     core: Arc<Core>,
     org_id: String,
+    /// The token the stream was opened with: re-checked as it goes.
+    who: runway_store::repo::tenants::Principal,
     session_id: String,
     types: Vec<EventType>,
     /// The highest `seq` this stream knows of, sent or filtered out.
@@ -287,6 +290,8 @@ impl Follow {
             return;
         }
         subscription.channel.note_seen(self.seen);
+        let mut recheck = tokio::time::interval(crate::auth::STREAM_RECHECK);
+        recheck.tick().await;
         loop {
             if *closing.borrow() {
                 return;
@@ -295,6 +300,13 @@ impl Follow {
                 batch = subscription.receiver.recv() => batch,
                 () = tx.closed() => return,
                 _ = closing.changed() => return,
+                _ = recheck.tick() => {
+                    if !self.core.auth.still_valid(&self.who).await {
+                        let _ = tx.send(Err(ServiceError::Unauthenticated.into())).await;
+                        return;
+                    }
+                    continue;
+                }
             };
             let delivered = match batch {
                 // A batch that starts past what we know: something was missed.

@@ -12,6 +12,7 @@ mod m20261125_000006_session_status;
 mod m20261125_000007_cheaper_trigger_writes;
 mod m20261125_000008_webhooks;
 mod m20261201_000009_token_scopes;
+mod m20261201_000010_run_list_indexes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_cheaper_trigger_writes::Migration),
             Box::new(m20261125_000008_webhooks::Migration),
             Box::new(m20261201_000009_token_scopes::Migration),
+            Box::new(m20261201_000010_run_list_indexes::Migration),
         ]
     }
 }

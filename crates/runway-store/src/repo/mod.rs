@@ -7,6 +7,7 @@ pub mod agents;
 pub mod deployments;
 pub mod environments;
 pub mod events;
+pub mod history;
 pub mod idempotency;
 pub mod runs;
 pub mod schedules;

@@ -324,40 +324,121 @@ pub struct RunFilter {
     pub triggered_before: Option<i64>,
 }
 
-/// One page of `org_id`'s runs, newest first by `triggered_at`.
+/// Whose runs a list reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunScope<'a> {
+    /// Every run of an organization.
+    Organization(&'a str),
+    /// The runs of one deployment (of the caller's organization: checked
+    /// before, so the query need not name the organization).
+    Deployment(&'a str),
+}
+
+/// The statuses a filter admits, when it narrows them: `status`, and
+/// `has_error` (a run has an error exactly when it failed or was skipped).
+fn statuses(filter: &RunFilter) -> Option<Vec<RunStatus>> {
+    let by_error: Option<&[RunStatus]> = match filter.has_error {
+        Some(true) => Some(&[RunStatus::Failed, RunStatus::Skipped]),
+        Some(false) => Some(&[RunStatus::Pending, RunStatus::Running, RunStatus::Completed]),
+        None => None,
+    };
+    match (filter.status, by_error) {
+        (None, None) => None,
+        (Some(status), None) => Some(vec![status]),
+        (None, Some(set)) => Some(set.to_vec()),
+        (Some(status), Some(set)) => Some(set.iter().copied().filter(|s| *s == status).collect()),
+    }
+}
+
+/// The selects a page of `scope`'s runs under `filter` is the union of,
+/// each one index range read up to a page plus one: `(scope, triggered_at,
+/// id)` without a status or trigger filter; otherwise one range of
+/// `(scope, status, trigger_type, triggered_at, id)` per admitted status
+/// and trigger type. No list reads history beyond the rows it shows.
+pub fn list_selects(
+    scope: RunScope<'_>,
+    filter: &RunFilter,
+    query: &PageQuery,
+) -> Vec<sea_orm::Select<DeploymentRun>> {
+    use deployment_run::Column as C;
+    let base = || {
+        let mut select = match scope {
+            RunScope::Organization(org) => DeploymentRun::find().filter(C::OrgId.eq(org)),
+            RunScope::Deployment(id) => DeploymentRun::find().filter(C::DeploymentId.eq(id)),
+        };
+        match filter.has_error {
+            Some(true) => select = select.filter(C::ErrorType.is_not_null()),
+            Some(false) => select = select.filter(C::ErrorType.is_null()),
+            None => {}
+        }
+        select
+    };
+    let window = page::Window {
+        from: filter.triggered_after,
+        until: filter.triggered_before,
+    };
+    let statuses = statuses(filter);
+    if statuses.is_none() && filter.trigger_type.is_none() {
+        return vec![page::page_select_within(
+            base(),
+            C::TriggeredAt,
+            C::Id,
+            query,
+            window,
+        )];
+    }
+    let statuses = statuses.unwrap_or_else(|| RunStatus::ALL.to_vec());
+    let triggers = match filter.trigger_type {
+        Some(t) => vec![t],
+        None => TriggerType::ALL.to_vec(),
+    };
+    let mut parts = Vec::new();
+    for status in &statuses {
+        for trigger in &triggers {
+            let select = base()
+                .filter(C::Status.eq(*status))
+                .filter(C::TriggerType.eq(*trigger));
+            parts.push(page::page_select_within(
+                select,
+                C::TriggeredAt,
+                C::Id,
+                query,
+                window,
+            ));
+        }
+    }
+    parts
+}
+
+/// One page of `org_id`'s runs, newest first by `triggered_at`. A
+/// deployment filter naming no deployment of `org_id` matches nothing.
 pub async fn list(
     store: &Store,
     org_id: &str,
     filter: &RunFilter,
     query: &PageQuery,
 ) -> StoreResult<Page<deployment_run::Model>> {
-    use deployment_run::Column as C;
-    let mut select = DeploymentRun::find().filter(C::OrgId.eq(org_id));
-    if let Some(id) = &filter.deployment_id {
-        select = select.filter(C::DeploymentId.eq(id));
-    }
-    if let Some(s) = &filter.status {
-        select = select.filter(C::Status.eq(*s));
-    }
-    if let Some(t) = &filter.trigger_type {
-        select = select.filter(C::TriggerType.eq(*t));
-    }
-    match filter.has_error {
-        Some(true) => select = select.filter(C::ErrorType.is_not_null()),
-        Some(false) => select = select.filter(C::ErrorType.is_null()),
-        None => {}
-    }
-    if let Some(at) = filter.triggered_after {
-        select = select.filter(C::TriggeredAt.gte(at));
-    }
-    if let Some(at) = filter.triggered_before {
-        select = select.filter(C::TriggeredAt.lt(at));
-    }
-    page::fetch(store.reader(), select, C::TriggeredAt, C::Id, query, |r| {
-        Key {
-            at: r.triggered_at,
-            id: r.id.clone(),
+    let scope = match &filter.deployment_id {
+        Some(id) => {
+            let owned = Deployment::find_by_id(id.as_str())
+                .filter(deployment::Column::OrgId.eq(org_id))
+                .one(store.reader())
+                .await?;
+            if owned.is_none() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    has_more: false,
+                    next: None,
+                });
+            }
+            RunScope::Deployment(id)
         }
+        None => RunScope::Organization(org_id),
+    };
+    let parts = list_selects(scope, filter, query);
+    page::fetch_merged(store.reader(), parts, query, |r| Key {
+        at: r.triggered_at,
+        id: r.id.clone(),
     })
     .await
 }

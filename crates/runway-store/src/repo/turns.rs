@@ -26,6 +26,30 @@ use crate::{Store, StoreError, StoreResult};
 /// Nanoseconds in a millisecond (`timeout_ms` is in milliseconds).
 pub const NANOS_PER_MS: i64 = 1_000_000;
 
+/// The turns a claim may take at `now`, oldest first: started, unclaimed,
+/// within their time limit, of `environment_ids` (or any environment of
+/// `org_id`). It reads the running unclaimed runs (`idx_runs_active`).
+pub fn claim_query(
+    org_id: &str,
+    environment_ids: Option<&[String]>,
+    now: i64,
+) -> sea_orm::Select<DeploymentRun> {
+    use deployment_run::Column as C;
+    let mut select = DeploymentRun::find()
+        .filter(C::Status.eq(RunStatus::Running))
+        .filter(C::ClaimedAt.is_null())
+        .filter(C::OrgId.eq(org_id))
+        .filter(
+            Expr::col(C::StartedAt)
+                .add(Expr::col(C::TimeoutMs).mul(NANOS_PER_MS))
+                .gt(now),
+        );
+    if let Some(envs) = environment_ids {
+        select = select.filter(C::EnvironmentId.is_in(envs.iter().map(String::as_str)));
+    }
+    select.order_by_asc(C::StartedAt).limit(1)
+}
+
 /// Claims the oldest started, unclaimed turn (of one of `environment_ids`,
 /// or of any environment of `org_id`) whose time limit has not passed, under a
 /// new lease. PostgreSQL: `FOR UPDATE SKIP LOCKED`, so runners never get
@@ -38,23 +62,8 @@ pub async fn claim(
     now: i64,
     lease_ttl_nanos: i64,
 ) -> StoreResult<Option<deployment_run::Model>> {
-    use deployment_run::Column as C;
     let txn = begin(store).await?;
-    let mut select = DeploymentRun::find()
-        .filter(C::OrgId.eq(org_id))
-        .filter(C::Status.eq(RunStatus::Running))
-        .filter(C::ClaimedAt.is_null())
-        .filter(
-            Expr::col(C::StartedAt)
-                .add(Expr::col(C::TimeoutMs).mul(NANOS_PER_MS))
-                .gt(now),
-        );
-    if let Some(envs) = environment_ids {
-        select = select.filter(C::EnvironmentId.is_in(envs.iter().map(String::as_str)));
-    }
-    let Some(run) = select
-        .order_by_asc(C::StartedAt)
-        .limit(1)
+    let Some(run) = claim_query(org_id, environment_ids, now)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .one(&txn)
         .await?
@@ -71,11 +80,13 @@ pub async fn claim(
     Ok(Some(claimed))
 }
 
-/// Extends the lease `lease_id` of run `run_id`. `None` when the run is no
-/// longer running under that lease.
+/// Extends the lease `lease_id` of run `run_id` (of one of
+/// `environment_ids`, when given). `None` when the run is no longer
+/// running under that lease.
 pub async fn heartbeat(
     store: &Store,
     org_id: &str,
+    environment_ids: Option<&[String]>,
     run_id: &str,
     lease_id: &str,
     now: i64,
@@ -83,14 +94,16 @@ pub async fn heartbeat(
 ) -> StoreResult<Option<i64>> {
     use deployment_run::Column as C;
     let expires = now + lease_ttl_nanos;
-    let updated = DeploymentRun::update_many()
+    let mut update = DeploymentRun::update_many()
         .col_expr(C::LeaseExpiresAt, Expr::value(expires))
         .filter(C::Id.eq(run_id))
         .filter(C::OrgId.eq(org_id))
         .filter(C::Status.eq(RunStatus::Running))
-        .filter(C::LeaseId.eq(lease_id))
-        .exec(store.writer())
-        .await?;
+        .filter(C::LeaseId.eq(lease_id));
+    if let Some(envs) = environment_ids {
+        update = update.filter(C::EnvironmentId.is_in(envs.iter().map(String::as_str)));
+    }
+    let updated = update.exec(store.writer()).await?;
     Ok((updated.rows_affected == 1).then_some(expires))
 }
 
@@ -410,6 +423,37 @@ pub struct ReapCandidates {
     pub due_retries: Vec<String>,
 }
 
+/// The reaper's four queries at `now` (lost leases, unclaimed turns past
+/// their limit, claimed turns past it plus `grace`, due retries), each at
+/// most `limit` rows. Each reads only running or pending runs, through an
+/// index (`idx_runs_active`, or the lease and backoff ones).
+pub fn reap_queries(now: i64, grace: i64, limit: u64) -> [sea_orm::Select<DeploymentRun>; 4] {
+    use deployment_run::Column as C;
+    let deadline = Expr::col(C::StartedAt).add(Expr::col(C::TimeoutMs).mul(NANOS_PER_MS));
+    [
+        DeploymentRun::find()
+            .filter(C::Status.eq(RunStatus::Running))
+            .filter(C::LeaseExpiresAt.lt(now))
+            .filter(C::ClaimedAt.is_not_null())
+            .limit(limit),
+        DeploymentRun::find()
+            .filter(C::Status.eq(RunStatus::Running))
+            .filter(C::ClaimedAt.is_null())
+            .filter(deadline.clone().lt(now))
+            .limit(limit),
+        DeploymentRun::find()
+            .filter(C::Status.eq(RunStatus::Running))
+            .filter(C::ClaimedAt.is_not_null())
+            .filter(deadline.add(grace).lt(now))
+            .limit(limit),
+        DeploymentRun::find()
+            .filter(C::Status.eq(RunStatus::Pending))
+            .filter(C::StartAfter.lte(now))
+            .order_by_asc(C::StartAfter)
+            .limit(limit),
+    ]
+}
+
 /// Finds work for the reaper. Each id is re-checked under lock by
 /// [`finish`] / [`start_retry`], so a stale candidate is harmless.
 pub async fn reap_candidates(
@@ -418,43 +462,14 @@ pub async fn reap_candidates(
     grace: i64,
     limit: u64,
 ) -> StoreResult<ReapCandidates> {
-    use deployment_run::Column as C;
     let db = store.reader();
-    let deadline = Expr::col(C::StartedAt).add(Expr::col(C::TimeoutMs).mul(NANOS_PER_MS));
+    let [lost, unclaimed, overrun, due_retries] = reap_queries(now, grace, limit);
     let ids = |rows: Vec<deployment_run::Model>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
-    let lost = DeploymentRun::find()
-        .filter(C::Status.eq(RunStatus::Running))
-        .filter(C::LeaseExpiresAt.lt(now))
-        .filter(C::ClaimedAt.is_not_null())
-        .limit(limit)
-        .all(db)
-        .await?;
-    let unclaimed = DeploymentRun::find()
-        .filter(C::Status.eq(RunStatus::Running))
-        .filter(C::ClaimedAt.is_null())
-        .filter(deadline.clone().lt(now))
-        .limit(limit)
-        .all(db)
-        .await?;
-    let overrun = DeploymentRun::find()
-        .filter(C::Status.eq(RunStatus::Running))
-        .filter(C::ClaimedAt.is_not_null())
-        .filter(deadline.add(grace).lt(now))
-        .limit(limit)
-        .all(db)
-        .await?;
-    let due_retries = DeploymentRun::find()
-        .filter(C::Status.eq(RunStatus::Pending))
-        .filter(C::StartAfter.lte(now))
-        .order_by_asc(C::StartAfter)
-        .limit(limit)
-        .all(db)
-        .await?;
     Ok(ReapCandidates {
-        lost: ids(lost),
-        unclaimed: ids(unclaimed),
-        overrun: ids(overrun),
-        due_retries: ids(due_retries),
+        lost: ids(lost.all(db).await?),
+        unclaimed: ids(unclaimed.all(db).await?),
+        overrun: ids(overrun.all(db).await?),
+        due_retries: ids(due_retries.all(db).await?),
     })
 }
 

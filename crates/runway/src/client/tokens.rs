@@ -20,7 +20,7 @@ pub struct NewTokenArgs {
     name: String,
     /// `admin` (everything), `write` (every resource but tokens), `read`
     /// (GET only) or `runner` (RunnerService only, for --environment).
-    #[arg(long, default_value = "admin")]
+    #[arg(long)]
     scope: TokenScope,
     /// A runner token's environment (env_…), repeated for more; `*` for
     /// every environment of the organization.

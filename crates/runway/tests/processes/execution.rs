@@ -215,3 +215,81 @@ async fn two_runners_share_100_turns_on_postgres() {
     };
     two_runners_execute_every_turn_once(db.url()).await;
 }
+
+/// `serve --exec`: the embedded runner executes runs with a `runner` token
+/// of its own (named after the host), which a restart replaces and a
+/// graceful stop revokes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_runner_uses_a_runner_token_of_its_own() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let exec = format!("sh {}", crate::harness::agent_script().display());
+    let mut server = Server::start_with(db.url(), data.path(), &["--exec", &exec]).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let dep = api.deployment(&agent, &env, "exit 0", json!({})).await;
+    let run = api.trigger(&dep).await;
+    let done = api.terminal(run["id"].as_str().unwrap(), LIMIT).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    let embedded = |tokens: &serde_json::Value| -> Vec<serde_json::Value> {
+        tokens["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["name"].as_str().unwrap().starts_with("embedded-runner@"))
+            .cloned()
+            .collect()
+    };
+    let live = embedded(&api.get("/tokens").await);
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0]["scope"], "runner");
+    assert_eq!(live[0]["environment_ids"], json!(["*"]));
+    let first = live[0]["id"].clone();
+
+    server.kill9_and_restart().await;
+    let api = server.api();
+    let all = embedded(&api.get("/tokens?include_revoked=true").await);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(
+        all.iter()
+            .any(|t| t["id"] == first && t["revoked_at"].is_string()),
+        "the restart revoked the token the killed start left: {all:?}"
+    );
+    let run = api.trigger(&dep).await;
+    let done = api.terminal(run["id"].as_str().unwrap(), LIMIT).await;
+    assert_eq!(
+        done["status"], "completed",
+        "the new token runs turns: {done}"
+    );
+
+    server.stop().await;
+    let store = runway_store::Store::open(&runway_store::StoreOptions::new(db.url()))
+        .await
+        .unwrap();
+    let org = runway_store::repo::tenants::find_organization(&store, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    let page = runway_store::repo::tenants::list_tokens(
+        &store,
+        &org.id,
+        false,
+        &runway_store::page::PageQuery {
+            limit: 100,
+            cursor: runway_store::page::Cursor::Start,
+        },
+    )
+    .await
+    .unwrap();
+    let live: Vec<_> = page
+        .items
+        .iter()
+        .filter(|t| t.name.starts_with("embedded-runner@"))
+        .collect();
+    assert!(
+        live.is_empty(),
+        "a graceful stop revokes its token: {live:?}"
+    );
+    store.close().await;
+}

@@ -155,6 +155,21 @@ impl Server {
         self.child.wait().await.unwrap();
     }
 
+    /// SIGTERM, and the wait for a graceful exit.
+    pub async fn stop(&mut self) {
+        let pid = self.child.id().expect("running") as i32;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("a graceful exit within 30 s")
+            .unwrap();
+        assert!(status.success(), "serve exits 0 on SIGTERM: {status}");
+    }
+
     /// A start on the same database and ports, with the same flags.
     pub async fn restart(&mut self) {
         let grpc = self.grpc.trim_start_matches("http://").to_string();

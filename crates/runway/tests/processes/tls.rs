@@ -171,9 +171,9 @@ async fn tls_and_mutual_tls_end_to_end() {
         env,
         1,
         &[
-            ("RUNWAY_CA", ca),
-            ("RUNWAY_CLIENT_CERT", arg(&pki.client_cert)),
-            ("RUNWAY_CLIENT_KEY", arg(&pki.client_key)),
+            ("RUNWAY_GRPC_CA", ca),
+            ("RUNWAY_GRPC_CLIENT_CERT", arg(&pki.client_cert)),
+            ("RUNWAY_GRPC_CLIENT_KEY", arg(&pki.client_key)),
         ],
     );
     let dep = json(
