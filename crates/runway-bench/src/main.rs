@@ -12,8 +12,16 @@
 //!   to a local receiver.
 //! - `--mode webhook-triggers`: the trigger load with the organization's
 //!   one webhook endpoint disabled, then enabled, `--rounds` times.
+//! - `--mode lists`: every run list filter and the point reads, each read
+//!   by `--clients` clients for 3 s; p50, p99, reads a second.
+//!
+//! `--history N` first writes N finished runs into the database (over
+//! `--history-deployments` deployments), so any load measures against a
+//! long history.
 
 mod events;
+mod history;
+mod lists;
 mod server;
 mod triggers;
 mod webhooks;
@@ -35,6 +43,7 @@ pub enum Mode {
     Subscribers,
     Deliveries,
     WebhookTriggers,
+    Lists,
 }
 
 #[derive(Debug, Parser)]
@@ -84,6 +93,12 @@ pub struct Args {
     /// Pairs of phases, without then with an endpoint (webhook-triggers).
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Finished runs written into the database before the load.
+    #[arg(long, default_value_t = 0)]
+    pub history: u64,
+    /// Deployments the history is spread over.
+    #[arg(long, default_value_t = 20)]
+    pub history_deployments: usize,
     /// `postgres://…` to bench PostgreSQL; default: SQLite in a temp dir.
     #[arg(long)]
     pub database_url: Option<String>,
@@ -113,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
         Mode::Subscribers => events::subscribers(&args, &server).await,
         Mode::Deliveries => webhooks::deliveries(&args, &server).await,
         Mode::WebhookTriggers => webhooks::triggers(&args, &server).await,
+        Mode::Lists => lists::run(&args, &server).await,
     };
     server.stop().await;
     println!("{}", report?);

@@ -159,6 +159,14 @@ impl Triggerers {
 
 /// Runs the trigger load; returns its report.
 pub async fn run(args: &Args, server: &Server) -> anyhow::Result<serde_json::Value> {
+    let history = if args.history > 0 {
+        let client = reqwest::Client::new();
+        let history =
+            crate::history::fill(&client, server, args.history_deployments, args.history).await?;
+        Some(crate::history::report(&history, args.history))
+    } else {
+        None
+    };
     let triggerers = Triggerers::new(args, server).await?;
     let warmup = Duration::from_secs(2);
     let measure = Duration::from_secs(args.seconds);
@@ -198,6 +206,7 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<serde_json::Val
         "mean_trigger_batch": mean_batch.map(|m| (m * 10.0).round() / 10.0),
         "transcript_events_per_s": transcript_events
             .map(|n| (n as f64 / (warmup + measure).as_secs_f64()).round()),
+        "history": history,
     }))
 }
 

@@ -435,10 +435,13 @@ pub async fn list(
         }
         None => RunScope::Organization(org_id),
     };
+    use deployment_run::Column as C;
     let parts = list_selects(scope, filter, query);
-    page::fetch_merged(store.reader(), parts, query, |r| Key {
-        at: r.triggered_at,
-        id: r.id.clone(),
+    page::fetch_merged(store.reader(), parts, C::TriggeredAt, C::Id, query, |r| {
+        Key {
+            at: r.triggered_at,
+            id: r.id.clone(),
+        }
     })
     .await
 }
