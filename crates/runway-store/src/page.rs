@@ -210,10 +210,9 @@ where
 /// already narrowed by [`page_select`]): each part reads at most a page
 /// plus one, from its own index range. A filter that is a union of index
 /// ranges (a set of statuses, say) costs a few short range scans, not a
-/// scan of history. Several parts are read as one statement that unions
-/// their `(at, id)` keys (index-only, merged and cut to a page by the
-/// database), then the page's rows by id: two round trips, and only the
-/// rows shown are decoded.
+/// scan of history. Several parts are read as one statement: the union of
+/// their `(at, id)` keys (index-only), merged and cut to a page by the
+/// database, and the page's rows by id; only the rows shown are decoded.
 pub(crate) async fn fetch_merged<E, C>(
     db: &C,
     parts: Vec<Select<E>>,
@@ -226,15 +225,27 @@ where
     E: EntityTrait,
     C: ConnectionTrait,
 {
-    let newest_first = newest_first(&query.cursor);
+    let rows = match merged_select(parts, at, id, query) {
+        Some(select) => select.all(db).await?,
+        None => Vec::new(),
+    };
+    Ok(finish(rows, query, key_of))
+}
+
+/// The one statement [`fetch_merged`] runs for `parts`: the part itself
+/// when there is one; otherwise the rows whose ids the union of the parts'
+/// `(at, id)` keys (index-only, merged and cut to a page by the database)
+/// names, in reading order. `None` for no part (an empty page).
+pub fn merged_select<E: EntityTrait>(
+    parts: Vec<Select<E>>,
+    at: E::Column,
+    id: E::Column,
+    query: &PageQuery,
+) -> Option<Select<E>> {
     if parts.len() <= 1 {
-        let rows = match parts.into_iter().next() {
-            Some(part) => part.all(db).await?,
-            None => Vec::new(),
-        };
-        return Ok(finish(rows, query, key_of));
+        return parts.into_iter().next();
     }
-    let order = if newest_first {
+    let order = if newest_first(&query.cursor) {
         Order::Desc
     } else {
         Order::Asc
@@ -255,31 +266,20 @@ where
     }
     let mut keys = keys.expect("two parts or more");
     keys.order_by(Alias::new(at.as_str()), order.clone())
-        .order_by(Alias::new(id.as_str()), order)
+        .order_by(Alias::new(id.as_str()), order.clone())
         .limit(query.limit + 1);
-    let keys: Vec<(i64, String)> = db
-        .query_all(&keys)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get::<i64>("", at.as_str())?,
-                row.try_get::<String>("", id.as_str())?,
-            ))
-        })
-        .collect::<Result<_, sea_orm::DbErr>>()?;
-    let mut rows = E::find()
-        .filter(id.is_in(keys.iter().map(|(_, id)| id.clone())))
-        .all(db)
-        .await?;
-    // Back into the keys' order.
-    let place: std::collections::HashMap<&str, usize> = keys
-        .iter()
-        .enumerate()
-        .map(|(n, (_, id))| (id.as_str(), n))
-        .collect();
-    rows.sort_by_cached_key(|m| place.get(key_of(m).id.as_str()).copied());
-    Ok(finish(rows, query, key_of))
+    // The page's rows in the same statement as their keys: one snapshot,
+    // so a row is shown as the filter found it.
+    let ids = SeaQuery::select()
+        .column(Alias::new(id.as_str()))
+        .from_subquery(keys, Alias::new("page"))
+        .to_owned();
+    Some(
+        E::find()
+            .filter(id.in_subquery(ids))
+            .order_by(at, order.clone())
+            .order_by(id, order),
+    )
 }
 
 #[cfg(test)]
