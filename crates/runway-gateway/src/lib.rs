@@ -109,6 +109,7 @@ impl Gateway {
 /// and `/metrics` (rendering `observability`'s registry).
 pub fn router(gateway: Gateway, observability: Observability) -> Router {
     let api = routes::api()
+        .route_layer(axum::middleware::from_fn(error::refuse_oversized))
         .route_layer(axum::middleware::from_fn(error::require_credentials))
         .with_state(gateway.clone());
     Router::new()
