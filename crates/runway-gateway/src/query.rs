@@ -82,22 +82,7 @@ impl Query {
     }
 
     pub fn timestamp(&self, name: &str) -> Result<Option<Timestamp>, ApiError> {
-        self.pairs
-            .get(name)
-            .map(|v| {
-                DateTime::parse_from_rfc3339(v)
-                    .map(|t| Timestamp {
-                        seconds: t.timestamp(),
-                        nanos: t.timestamp_subsec_nanos() as i32,
-                    })
-                    .map_err(|_| {
-                        ApiError::invalid(
-                            Some(name.into()),
-                            format!("{name} must be an RFC 3339 timestamp."),
-                        )
-                    })
-            })
-            .transpose()
+        self.pairs.get(name).map(|v| rfc3339(name, v)).transpose()
     }
 
     /// A parameter of a closed set (`status=failed`), by the names the
@@ -171,4 +156,20 @@ impl Query {
             before_id: self.string("before_id"),
         })
     }
+}
+
+/// `value` of parameter or field `name` as a timestamp: RFC 3339, or a 400
+/// naming it.
+pub fn rfc3339(name: &str, value: &str) -> Result<Timestamp, ApiError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| Timestamp {
+            seconds: t.timestamp(),
+            nanos: t.timestamp_subsec_nanos() as i32,
+        })
+        .map_err(|_| {
+            ApiError::invalid(
+                Some(name.into()),
+                format!("{name} must be an RFC 3339 timestamp."),
+            )
+        })
 }

@@ -4,7 +4,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
-use prost_types::Timestamp;
 use runway_api::enums::TokenScope;
 use runway_api::v1::*;
 use serde::Deserialize;
@@ -46,20 +45,6 @@ fn path_error(status: tonic::Status) -> ApiError {
     ApiError::from(status).rename_param("token_id", "id")
 }
 
-fn timestamp(param: &str, value: &str) -> Result<Timestamp, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| Timestamp {
-            seconds: t.timestamp(),
-            nanos: t.timestamp_subsec_nanos() as i32,
-        })
-        .map_err(|_| {
-            ApiError::invalid(
-                Some(param.into()),
-                format!("{param} must be an RFC 3339 timestamp."),
-            )
-        })
-}
-
 fn token(token: Option<AccessToken>) -> Response {
     ok(render::token(&token.unwrap_or_default()))
 }
@@ -88,7 +73,7 @@ pub async fn create(
         environment_ids: b.environment_ids.unwrap_or_default(),
         expires_at: b
             .expires_at
-            .map(|v| timestamp("expires_at", &v))
+            .map(|v| crate::query::rfc3339("expires_at", &v))
             .transpose()?,
     };
     let response = gw

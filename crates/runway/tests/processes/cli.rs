@@ -5,7 +5,7 @@ use std::process::Output;
 use runway_store::testing::TestDatabase;
 use serde_json::Value;
 
-use crate::harness::{BIN, Runner, Server};
+use crate::harness::{BIN, Runner, Server, json};
 
 async fn cli(server: &Server, args: &[&str]) -> Output {
     tokio::process::Command::new(BIN)
@@ -15,15 +15,6 @@ async fn cli(server: &Server, args: &[&str]) -> Output {
         .output()
         .await
         .expect("run the CLI")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("--output json prints JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -395,3 +395,13 @@ pub fn http_client() -> reqwest::Client {
     runway::tls::install_crypto_provider();
     reqwest::Client::new()
 }
+
+/// The JSON a successful CLI command printed (`--output json`).
+pub fn json(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--output json prints JSON")
+}

@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
-use crate::harness::{BIN, Runner, Server};
+use crate::harness::{BIN, Runner, Server, json};
 
 /// A CA for servers, a CA for clients, and a certificate of each.
 struct Pki {
@@ -87,15 +87,6 @@ async fn cli(url: &str, token: &str, args: &[&str]) -> Output {
         .output()
         .await
         .expect("run the CLI")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("--output json prints JSON")
 }
 
 fn stderr(out: &Output) -> String {
