@@ -54,6 +54,7 @@ const RPCS: &[(&str, Kind)] = &[
     ("runway.v1.DeploymentService/GetDeploymentRun", Kind::Read),
     ("runway.v1.DeploymentService/ListDeploymentRuns", Kind::Read),
     ("runway.v1.DeploymentService/ListRuns", Kind::Read),
+    ("runway.v1.DeploymentService/WatchRuns", Kind::Read),
     (
         "runway.v1.DeploymentService/CancelDeploymentRun",
         Kind::Write,
@@ -185,7 +186,7 @@ async fn call_rpc(app: &TestApp, method: &str, token: &str) -> tonic::Status {
         .metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let path = http::uri::PathAndQuery::try_from(format!("/{method}")).unwrap();
-    if method.ends_with("/StreamSessionEvents") {
+    if method.ends_with("/StreamSessionEvents") || method.ends_with("/WatchRuns") {
         return match grpc.server_streaming(request, path, RawCodec).await {
             Ok(_) => tonic::Status::ok(""),
             Err(status) => status,

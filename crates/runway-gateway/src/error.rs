@@ -132,6 +132,11 @@ impl ApiError {
         self.status
     }
 
+    /// The message, in the API's words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The field to blame, as the envelope names it.
     pub fn param(&self) -> Option<&str> {
         self.param.as_deref()

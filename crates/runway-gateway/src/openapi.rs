@@ -24,7 +24,7 @@ use crate::routes::{agents, deployments, environments, runs, sessions, tokens, w
     paths(
         deployments::create, deployments::list, deployments::get, deployments::update,
         deployments::pause, deployments::unpause, deployments::archive,
-        runs::trigger, runs::list_for_deployment, runs::get_for_deployment, runs::list_all, runs::get, runs::cancel,
+        runs::trigger, runs::list_for_deployment, runs::get_for_deployment, runs::list_all, runs::watch, runs::get, runs::cancel,
         agents::create, agents::list, agents::get, agents::update, agents::archive,
         environments::create, environments::list, environments::get, environments::update, environments::archive,
         sessions::get, sessions::list_events, sessions::send_events, sessions::stream_events,

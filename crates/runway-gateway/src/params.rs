@@ -65,6 +65,12 @@ pub struct RunFilters {
     trigger_type: Option<TriggerType>,
     /// Only runs with (`true`) or without (`false`) an error.
     has_error: Option<bool>,
+    /// Runs triggered at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
+    triggered_after: Option<String>,
+    /// Runs triggered before this instant (RFC 3339).
+    #[param(format = DateTime)]
+    triggered_before: Option<String>,
 }
 
 /// `GET /webhooks/endpoints/{id}/deliveries` filters.

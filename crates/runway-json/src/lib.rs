@@ -533,6 +533,11 @@ pub struct CasRunExtrasJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, pattern = "^turn_[0-9a-f]{32}$")]
     pub turn_id: Option<String>,
+    /// The runner that claimed the run, as it named itself; present once
+    /// a runner claimed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub runner_name: Option<String>,
 }
 
 /// A deployment run.
@@ -579,6 +584,7 @@ pub fn run(r: &v1::DeploymentRun) -> RunJson {
             attempt: extras.attempt,
             started_at: ts(extras.started_at.as_ref()),
             turn_id: extras.turn_id,
+            runner_name: extras.runner_name,
         },
         completed_at: ts(r.completed_at.as_ref()),
         created_at: ts_or_empty(r.created_at.as_ref()),

@@ -181,6 +181,7 @@ pub fn run(row: &deployment_run::Model) -> v1::DeploymentRun {
             attempt: row.attempt,
             turn_id: row.turn_id.clone(),
             started_at: row.started_at.map(timestamp),
+            runner_name: row.runner_name.clone(),
         }),
         triggered_at: Some(timestamp(row.triggered_at)),
         created_at: Some(timestamp(row.created_at)),

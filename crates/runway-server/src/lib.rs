@@ -165,6 +165,12 @@ impl Runway {
             .await;
     }
 
+    /// Announces this process's run changes to other replicas and follows
+    /// theirs, for WatchRuns streams (PostgreSQL; returns at once on SQLite).
+    pub async fn follow_replica_run_changes(&self, shutdown: impl Future<Output = ()>) {
+        runway_store::run_changes::follow_replicas(self.core.store.clone(), shutdown).await;
+    }
+
     /// Ends every open event stream (before a graceful shutdown, which
     /// would otherwise wait for them).
     pub fn close_streams(&self) {

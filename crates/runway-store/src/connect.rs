@@ -51,6 +51,7 @@ pub struct Store {
     backend: Backend,
     max_connections: u32,
     webhooks: std::sync::Arc<crate::repo::webhooks::WebhookHub>,
+    pub(crate) run_changes: std::sync::Arc<crate::run_changes::RunChanges>,
 }
 
 /// How long a SQLite connection waits for another process's lock (for
@@ -116,6 +117,7 @@ impl Store {
             backend: Backend::Sqlite,
             max_connections: options.max_connections.max(1),
             webhooks: Default::default(),
+            run_changes: Default::default(),
         })
     }
 
@@ -136,6 +138,7 @@ impl Store {
             backend: Backend::Postgres,
             max_connections,
             webhooks: Default::default(),
+            run_changes: Default::default(),
         })
     }
 

@@ -16,6 +16,7 @@ pub mod migration;
 pub mod page;
 mod private_files;
 pub mod repo;
+pub mod run_changes;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod time;

@@ -150,6 +150,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     health.check_once().await;
     let gateway = runway_gateway::Gateway::new(runway_gateway::in_process(routes.clone()))
         .with_heartbeat(config.sse_heartbeat);
+    // The console calls the same RPCs in-process, with each user's token.
+    let console = runway_console::Console::new(
+        runway_gateway::in_process(routes.clone()),
+        config.tls.is_some(),
+    );
     let (stop, rx) = watch::channel(false);
     let grpc_task = tokio::spawn({
         let rx = rx.clone();
@@ -163,7 +168,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         async move {
             Ok(runway_gateway::serve_with_tls(
                 http,
-                runway_gateway::router(gateway, observability),
+                runway_gateway::router(gateway, observability)
+                    .merge(runway_console::router(console)),
                 tls,
                 stopped(rx),
             )
@@ -189,6 +195,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         let (rx, runway) = (rx.clone(), runway.clone());
         async move {
             runway.follow_replica_events(stopped(rx)).await;
+            Ok(())
+        }
+    }));
+    tasks.push(tokio::spawn({
+        let (rx, runway) = (rx.clone(), runway.clone());
+        async move {
+            runway.follow_replica_run_changes(stopped(rx)).await;
             Ok(())
         }
     }));

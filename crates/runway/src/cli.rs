@@ -205,6 +205,9 @@ struct GatewayArgs {
     /// How often an event stream (SSE) sends a `heartbeat`, in milliseconds.
     #[arg(long, env = "RUNWAY_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
     sse_heartbeat_ms: u64,
+    /// Also serve the web console at `/` (as `runway serve` does).
+    #[arg(long, env = "RUNWAY_CONSOLE")]
+    console: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -483,6 +486,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "runway: gRPC on {}, REST on {scheme}://{}/api/v1/cloud",
         running.grpc_addr, running.http_addr
     );
+    println!("runway: console on {scheme}://{}/", running.http_addr);
     shutdown_signal().await;
     tracing::info!("shutting down");
     if let Some(embedded) = embedded {
@@ -577,8 +581,14 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             .context("the TLS settings are not usable")?;
     }
     let channel = endpoint.connect_lazy();
-    let gateway = runway_gateway::Gateway::new(runway_gateway::over_channel(channel))
+    let gateway = runway_gateway::Gateway::new(runway_gateway::over_channel(channel.clone()))
         .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
+    let mut router = runway_gateway::router(gateway, observability_registry());
+    if args.console {
+        let console =
+            runway_console::Console::new(runway_gateway::over_channel(channel), tls.is_some());
+        router = router.merge(runway_console::router(console));
+    }
     let listener = tokio::net::TcpListener::bind(args.http_addr)
         .await
         .with_context(|| format!("binding REST to {}", args.http_addr))?;
@@ -588,16 +598,19 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         args.grpc
     );
-    let observability =
-        runway_gateway::Observability::new(prometheus_client::registry::Registry::default());
     runway_gateway::serve_with_tls(
         listener,
-        runway_gateway::router(gateway, observability),
+        router,
         tls.map(|tls| tls.rest()),
         shutdown_signal(),
     )
     .await?;
     Ok(())
+}
+
+/// A standalone gateway's metrics: its own requests only.
+fn observability_registry() -> runway_gateway::Observability {
+    runway_gateway::Observability::new(prometheus_client::registry::Registry::default())
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

@@ -45,6 +45,7 @@ pub fn api() -> Router<Gateway> {
             get(runs::get_for_deployment),
         )
         .route("/deployment_runs", get(runs::list_all))
+        .route("/deployment_runs/watch", get(runs::watch))
         .route("/deployment_runs/{run_id}", get(runs::get))
         .route("/deployment_runs/{run_id}/cancel", post(runs::cancel))
         .route("/sessions/{id}", get(sessions::get))

@@ -125,7 +125,14 @@ pub async fn list_all(
 ) -> Result<Response, ApiError> {
     let q = Query::parse(
         raw.as_deref(),
-        &["deployment_id", "status", "trigger_type", "has_error"],
+        &[
+            "deployment_id",
+            "status",
+            "trigger_type",
+            "has_error",
+            "triggered_after",
+            "triggered_before",
+        ],
     )?;
     let request = ListRunsRequest {
         page: Some(q.page()?),
@@ -135,6 +142,8 @@ pub async fn list_all(
             .member::<TriggerType>("trigger_type")?
             .map(TriggerType::to_proto),
         has_error: q.bool("has_error")?,
+        triggered_after: q.timestamp("triggered_after")?,
+        triggered_before: q.timestamp("triggered_before")?,
     };
     let response = gw
         .deployments()
@@ -196,4 +205,78 @@ pub async fn cancel(
     Ok(ok(render::run(
         &response.into_inner().run.unwrap_or_default(),
     )))
+}
+
+/// `GET /deployment_runs/watch` filters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct WatchFilters {
+    /// Runs per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i32>,
+    /// Runs of this deployment only.
+    #[param(min_length = 1)]
+    deployment_id: Option<String>,
+    status: Option<RunStatus>,
+    trigger_type: Option<TriggerType>,
+    /// Only runs with (`true`) or without (`false`) an error.
+    has_error: Option<bool>,
+}
+
+#[utoipa::path(
+    operation_id = "WatchRuns",
+    get,
+    path = "/api/v1/cloud/deployment_runs/watch",
+    tag = "runs",
+    params(WatchFilters),
+    responses(
+        (status = 200, description = "Server-Sent Events: each message is `event: runs`, `data: {\"data\":[…runs, newest first…]}`: the first page of the filtered list at once, then again whenever it changes (at most four times a second); a `heartbeat` message (`data: {}`) about every 15 s.", content_type = "text/event-stream", body = String),
+        crate::error::ErrorResponses
+    )
+)]
+pub async fn watch(
+    State(gw): State<Gateway>,
+    ctx: CallContext,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    use axum::response::IntoResponse;
+    use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+    use futures::StreamExt;
+
+    let q = Query::parse_only(
+        raw.as_deref(),
+        &[
+            "limit",
+            "deployment_id",
+            "status",
+            "trigger_type",
+            "has_error",
+        ],
+    )?;
+    let request = WatchRunsRequest {
+        limit: q.integer("limit")?,
+        deployment_id: q.string("deployment_id"),
+        status: q.member::<RunStatus>("status")?.map(RunStatus::to_proto),
+        trigger_type: q
+            .member::<TriggerType>("trigger_type")?
+            .map(TriggerType::to_proto),
+        has_error: q.bool("has_error")?,
+    };
+    let stream = gw
+        .deployments()
+        .watch_runs(ctx.request(request))
+        .await?
+        .into_inner();
+    let pages = stream.map(|message| {
+        let runs: Vec<_> = message?.runs.iter().map(render::run).collect();
+        SseEvent::default()
+            .event("runs")
+            .json_data(serde_json::json!({ "data": runs }))
+            .map_err(|e| tonic::Status::internal(e.to_string()))
+    });
+    let heartbeat = KeepAlive::new()
+        .interval(gw.heartbeat())
+        .event(SseEvent::default().event("heartbeat").data("{}"));
+    Ok(Sse::new(pages).keep_alive(heartbeat).into_response())
 }

@@ -608,4 +608,15 @@ impl DeploymentService for DeploymentApi {
     ) -> Result<Response<ListRunsResponse>, Status> {
         Ok(Response::new(runs::list_runs(&self.core, request).await?))
     }
+
+    type WatchRunsStream = super::watch_runs::WatchRunsStream;
+
+    async fn watch_runs(
+        &self,
+        request: Request<WatchRunsRequest>,
+    ) -> Result<Response<Self::WatchRunsStream>, Status> {
+        Ok(Response::new(
+            super::watch_runs::watch_runs(self.core.clone(), request).await?,
+        ))
+    }
 }

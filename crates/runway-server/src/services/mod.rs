@@ -8,6 +8,7 @@ mod runner;
 mod runs;
 mod sessions;
 mod tokens;
+mod watch_runs;
 mod webhooks;
 
 use std::sync::Arc;

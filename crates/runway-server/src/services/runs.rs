@@ -171,7 +171,15 @@ pub async fn list_runs(
         .auth
         .principal(request.metadata(), Access::Read)
         .await?;
-    let req = request.get_ref();
+    list_runs_of(core, &who.org_id, request.get_ref()).await
+}
+
+/// The page of `org_id`'s runs that `req` asks for.
+pub(crate) async fn list_runs_of(
+    core: &Core,
+    org_id: &str,
+    req: &ListRunsRequest,
+) -> ServiceResult<ListRunsResponse> {
     // A filter by an id that names nothing matches nothing, malformed or
     // not, as `agent_id` does on deployments.
     let trigger_type = req
@@ -190,9 +198,10 @@ pub async fn list_runs(
         status: status_filter(req.status)?,
         trigger_type,
         has_error: req.has_error,
-        ..RunFilter::default()
+        triggered_after: req.triggered_after.as_ref().map(convert::nanos),
+        triggered_before: req.triggered_before.as_ref().map(convert::nanos),
     };
-    let (runs, page_info) = list(core, &who.org_id, filter, req.page.as_ref()).await?;
+    let (runs, page_info) = list(core, org_id, filter, req.page.as_ref()).await?;
     Ok(ListRunsResponse {
         runs,
         page_info: Some(page_info),

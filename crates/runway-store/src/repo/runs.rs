@@ -83,6 +83,7 @@ pub async fn trigger<E: From<StoreError>>(
     let (run, written) = record(&txn, store, &dep, cause, decision).await?;
     txn.commit().await.map_err(StoreError::from)?;
     store.webhooks().dispatch(written);
+    store.runs_touched(&run.org_id);
     Ok(Some(run))
 }
 

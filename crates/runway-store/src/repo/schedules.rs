@@ -129,6 +129,7 @@ pub async fn fire_next_due<E: From<StoreError>>(
         .map_err(StoreError::from)?;
     txn.commit().await.map_err(StoreError::from)?;
     store.webhooks().dispatch(emitted);
+    store.runs_touched(&dep.org_id);
     Ok(Some(Fired {
         deployment_id: dep.id,
         plan,

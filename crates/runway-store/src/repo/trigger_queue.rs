@@ -305,8 +305,16 @@ where
     events::insert(&txn, events).await?;
     bump_stats(&txn, slots.values().filter(|s| s.recorded > 0)).await?;
     let written = outbox.write(&txn).await?;
+    let touched: std::collections::BTreeSet<&str> = slots
+        .values()
+        .filter(|s| s.recorded > 0)
+        .map(|s| s.row.org_id.as_str())
+        .collect();
     txn.commit().await.map_err(BatchFailure::Commit)?;
     store.webhooks().dispatch(written);
+    for org_id in touched {
+        store.runs_touched(org_id);
+    }
     Ok(outcomes)
 }
 

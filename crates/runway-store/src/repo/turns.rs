@@ -77,6 +77,7 @@ pub async fn claim(
     row.runner_name = Set(Some(runner_name.to_string()));
     let claimed = row.update(&txn).await?;
     txn.commit().await?;
+    store.runs_touched(&claimed.org_id);
     Ok(Some(claimed))
 }
 
@@ -264,6 +265,7 @@ pub async fn finish<E: From<StoreError>>(
     let written = outbox.write(&txn).await?;
     txn.commit().await.map_err(StoreError::from)?;
     store.webhooks().dispatch(written);
+    store.runs_touched(&ended.org_id);
     Ok(Finish::Finished {
         run: Box::new(ended),
         retry: retry.map(Box::new),
@@ -407,6 +409,7 @@ pub async fn start_retry<E: From<StoreError>>(
     .await?;
     txn.commit().await.map_err(StoreError::from)?;
     store.webhooks().dispatch(written);
+    store.runs_touched(&run.org_id);
     Ok(Some(run))
 }
 

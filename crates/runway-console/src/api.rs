@@ -1,0 +1,98 @@
+//! The signed-in user's way to the API: the gRPC clients, each call
+//! carrying the user's token. A handler that takes an [`Api`] only runs for
+//! a signed-in browser; any other is sent to sign in.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use runway_api::v1::agent_service_client::AgentServiceClient;
+use runway_api::v1::deployment_service_client::DeploymentServiceClient;
+use runway_api::v1::environment_service_client::EnvironmentServiceClient;
+use runway_api::v1::session_service_client::SessionServiceClient;
+use runway_gateway::{ApiError, GrpcTransport};
+use tonic::metadata::MetadataValue;
+
+use crate::Console;
+use crate::failure::PageError;
+use crate::session::{self, Session};
+
+/// The largest message the console reads (a long transcript page).
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// A signed-in browser's API access.
+pub struct Api {
+    console: Console,
+    pub session: Arc<Session>,
+}
+
+impl FromRequestParts<Console> for Api {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Self, PageError> {
+        let session = session::session_id(&parts.headers, console.secure())
+            .and_then(|id| console.sessions().find(&id))
+            .ok_or(PageError::SignedOut { expired: false })?;
+        Ok(Api {
+            console: console.clone(),
+            session,
+        })
+    }
+}
+
+impl Api {
+    /// A request carrying `message` and the user's token.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        authorized(&self.session.token, message)
+    }
+
+    /// What a failed call means for the page: a 401 (the token expired or
+    /// was revoked) ends the sign-in; anything else is the API's error.
+    pub fn fail(&self, status: tonic::Status) -> PageError {
+        let error = ApiError::from(status);
+        if error.status() == axum::http::StatusCode::UNAUTHORIZED {
+            self.console.sessions().close(&self.session.id);
+            return PageError::SignedOut { expired: true };
+        }
+        PageError::Api(error)
+    }
+
+    pub fn deployments(&self) -> DeploymentServiceClient<GrpcTransport> {
+        DeploymentServiceClient::new(self.console.transport())
+            .max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    pub fn agents(&self) -> AgentServiceClient<GrpcTransport> {
+        AgentServiceClient::new(self.console.transport()).max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    pub fn environments(&self) -> EnvironmentServiceClient<GrpcTransport> {
+        EnvironmentServiceClient::new(self.console.transport())
+            .max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    pub fn sessions(&self) -> SessionServiceClient<GrpcTransport> {
+        SessionServiceClient::new(self.console.transport()).max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, given: &str) -> Result<(), PageError> {
+        use subtle::ConstantTimeEq;
+        if bool::from(given.as_bytes().ct_eq(self.session.csrf.as_bytes())) {
+            Ok(())
+        } else {
+            Err(PageError::Forbidden(
+                "This form has expired or did not come from this console; reload the page and try again.",
+            ))
+        }
+    }
+}
+
+/// A request carrying `message` and `token` as a bearer token.
+pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = MetadataValue::try_from(format!("Bearer {token}")) {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}

@@ -1,0 +1,104 @@
+//! The page shell: head, navigation, sign-out, and the error page.
+
+use axum::http::StatusCode;
+use maud::{DOCTYPE, Markup, html};
+
+use crate::api::Api;
+use crate::assets;
+
+/// The navigation entries; the current one is marked for screen readers too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Overview,
+    Deployments,
+    Runs,
+    Agents,
+    Environments,
+}
+
+const ENTRIES: [(Nav, &str, &str); 5] = [
+    (Nav::Overview, "/", "Overview"),
+    (Nav::Deployments, "/deployments", "Deployments"),
+    (Nav::Runs, "/runs", "Runs"),
+    (Nav::Agents, "/agents", "Agents"),
+    (Nav::Environments, "/environments", "Environments"),
+];
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · runway" }
+            link rel="stylesheet" href=(assets::url("console.css"));
+            script src=(assets::url("console.js")) defer {}
+        }
+    }
+}
+
+/// A signed-in page: navigation, sign-out, and `body` under an `h1` of
+/// `title`.
+pub fn page(api: &Api, title: &str, current: Nav, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href="/" { "runway" }
+                    nav aria-label="Main" {
+                        ul {
+                            @for (nav, href, label) in ENTRIES {
+                                li {
+                                    @if nav == current {
+                                        a href=(href) aria-current="page" { (label) }
+                                    } @else {
+                                        a href=(href) { (label) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    form.sign-out method="post" action="/sign-out" {
+                        input type="hidden" name="csrf" value=(api.session.csrf);
+                        button type="submit" { "Sign out" }
+                    }
+                }
+                main #main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// A page outside the signed-in shell (sign-in, errors).
+pub fn bare(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body {
+                header.top { a.brand href="/" { "runway" } }
+                main #main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// An error in the API's words, with a way back.
+pub fn error_page(status: StatusCode, message: &str) -> Markup {
+    let title = status.canonical_reason().unwrap_or("Error");
+    bare(
+        title,
+        html! {
+            p.error role="alert" { (message) }
+            p { a href="/" { "Back to the overview" } }
+        },
+    )
+}

@@ -1,0 +1,108 @@
+//! runway's web console: server-rendered pages over runway's public gRPC
+//! API, at `/` beside the REST API.
+//!
+//! The console is an adapter like the gateway: every page reads and every
+//! button acts through the same RPCs any client calls, with the signed-in
+//! user's token, so every rule, error and organization boundary holds here
+//! too. It keeps no state but the sign-ins (a random session id in an
+//! HttpOnly, SameSite=Strict cookie, mapped in memory to the token), and
+//! holds no business rule: the API's answers, errors included, are shown in
+//! the API's words.
+//!
+//! Pages are HTML rendered on the server (maud: escaped by construction,
+//! checked at compile time). One small script (`assets/console.js`, no
+//! build step) adds what HTML cannot: times in the viewer's zone, and the
+//! live parts (a run's transcript, the runs list) over server-sent events.
+
+mod api;
+mod assets;
+mod failure;
+mod format;
+mod guard;
+mod layout;
+mod pages;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use runway_gateway::GrpcTransport;
+
+pub use session::COOKIE_NAME;
+
+/// The console's shared state: the API transport and the sign-ins.
+#[derive(Clone)]
+pub struct Console {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: GrpcTransport,
+    sessions: session::Sessions,
+    /// Served over TLS: cookies are `Secure` (and `__Host-` prefixed).
+    secure: bool,
+}
+
+impl Console {
+    /// A console calling the API through `transport`; `secure` when the
+    /// pages are served over TLS.
+    pub fn new(transport: GrpcTransport, secure: bool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                transport,
+                sessions: session::Sessions::default(),
+                secure,
+            }),
+        }
+    }
+
+    fn transport(&self) -> GrpcTransport {
+        self.inner.transport.clone()
+    }
+
+    fn sessions(&self) -> &session::Sessions {
+        &self.inner.sessions
+    }
+
+    fn secure(&self) -> bool {
+        self.inner.secure
+    }
+}
+
+/// Every console route. Merge it with the REST API's router: the paths do
+/// not overlap (the API lives under `/api/v1/cloud` and `/v1`).
+pub fn router(console: Console) -> Router {
+    use pages::{catalog, deployment, deployments, live, overview, run, runs, sign_in};
+    Router::new()
+        .route("/", get(overview::show))
+        .route("/sign-in", get(sign_in::form).post(sign_in::submit))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route(
+            "/deployments",
+            get(deployments::list).post(deployments::create),
+        )
+        .route("/deployments/new", get(deployments::new_form))
+        .route(
+            "/deployments/{id}",
+            get(deployment::show).post(deployment::update),
+        )
+        .route("/deployments/{id}/run", post(deployments::run))
+        .route("/deployments/{id}/pause", post(deployments::pause))
+        .route("/deployments/{id}/unpause", post(deployments::unpause))
+        .route(
+            "/deployments/{id}/archive",
+            get(deployment::confirm_archive).post(deployment::archive),
+        )
+        .route("/runs", get(runs::list))
+        .route("/runs/live", get(live::runs))
+        .route("/runs/{id}", get(run::show))
+        .route("/runs/{id}/cancel", post(run::cancel))
+        .route("/runs/{id}/transcript", get(live::transcript))
+        .route("/agents", get(catalog::agents))
+        .route("/environments", get(catalog::environments))
+        .route("/assets/{name}", get(assets::serve))
+        .layer(axum::middleware::from_fn(guard::same_origin_posts))
+        .layer(axum::middleware::from_fn(guard::page_headers))
+        .with_state(console)
+}

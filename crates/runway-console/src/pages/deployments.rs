@@ -1,0 +1,498 @@
+//! The deployments list (schedule in plain words, next run in the
+//! deployment's zone and the viewer's, the last 20 outcomes), the new
+//! deployment form, and the run / pause / unpause buttons.
+
+use axum::Form;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use futures::future::join_all;
+use maud::{Markup, html};
+use runway_api::enums::{DeploymentStatus, InitialEventType};
+use runway_api::v1::{
+    AgentRef, CreateDeploymentRequest, Deployment, DeploymentConfigInput, DeploymentRun,
+    InitialEvent, ListAgentsRequest, ListDeploymentRunsRequest, ListDeploymentsRequest,
+    ListEnvironmentsRequest, PageRequest, PauseDeploymentRequest, RunDeploymentRequest, Schedule,
+    UnpauseDeploymentRequest,
+};
+
+use super::{Cursor, FormErrors, Input, action_button, csrf, pager, select};
+use crate::api::Api;
+use crate::failure::PageError;
+use crate::format;
+use crate::layout::{self, Nav};
+
+/// Deployments a page of the list shows.
+const PAGE: i32 = 25;
+/// Outcomes the strip shows.
+const STRIP: i32 = 20;
+
+pub async fn list(api: Api, Query(cursor): Query<Cursor>) -> Result<Markup, PageError> {
+    let page = api
+        .deployments()
+        .list_deployments(api.request(ListDeploymentsRequest {
+            page: Some(cursor.request(PAGE)),
+            ..ListDeploymentsRequest::default()
+        }))
+        .await
+        .map_err(|s| api.fail(s))?
+        .into_inner();
+    // Every strip at once: in-process calls, one index range each.
+    let strips = join_all(
+        page.deployments
+            .iter()
+            .map(|d| recent_runs(&api, &d.id, STRIP)),
+    )
+    .await;
+    let strips = strips.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let body = html! {
+        p.actions { a.button.primary href="/deployments/new" { "New deployment" } }
+        @if page.deployments.is_empty() {
+            p { "No deployments yet." }
+        } @else {
+            div.table-wrap {
+                table {
+                    thead { tr {
+                        th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Schedule" }
+                        th scope="col" { "Next run" } th scope="col" { "Last 20 runs" } th scope="col" { span.visually-hidden { "Actions" } }
+                    } }
+                    tbody {
+                        @for (d, runs) in page.deployments.iter().zip(&strips) {
+                            (row(&api, d, runs))
+                        }
+                    }
+                }
+            }
+        }
+        (pager("/deployments", "", &cursor, page.page_info.as_ref()))
+    };
+    Ok(layout::page(&api, "Deployments", Nav::Deployments, body))
+}
+
+/// The newest `limit` runs of deployment `id`.
+pub async fn recent_runs(api: &Api, id: &str, limit: i32) -> Result<Vec<DeploymentRun>, PageError> {
+    Ok(api
+        .deployments()
+        .list_deployment_runs(api.request(ListDeploymentRunsRequest {
+            deployment_id: id.to_string(),
+            page: Some(PageRequest {
+                limit: Some(limit),
+                ..PageRequest::default()
+            }),
+            ..ListDeploymentRunsRequest::default()
+        }))
+        .await
+        .map_err(|s| api.fail(s))?
+        .into_inner()
+        .runs)
+}
+
+fn row(api: &Api, d: &Deployment, runs: &[DeploymentRun]) -> Markup {
+    html! {
+        tr {
+            td { a href=(format!("/deployments/{}", d.id)) { (d.name) } br; small.id { (d.id) } }
+            td { (status(d)) }
+            td { (schedule(d.schedule.as_ref())) }
+            td { (next_run(d)) }
+            td { (strip(runs)) }
+            td.row-actions { (buttons(api, d, "/deployments")) }
+        }
+    }
+}
+
+/// A deployment's state: active, paused (and why), or archived.
+pub fn status(d: &Deployment) -> Markup {
+    if d.archived_at.is_some() {
+        return html! { span.badge.s-archived { "archived" } };
+    }
+    let name = DeploymentStatus::from_proto(d.status).map_or("unknown", DeploymentStatus::name);
+    let reason = d
+        .paused_reason
+        .as_ref()
+        .and_then(|r| runway_api::enums::PausedReasonType::from_proto(r.r#type));
+    html! {
+        span class=(format!("badge s-{name}")) { (name) }
+        @if let Some(reason) = reason { " " small { "(" (reason.name().replace('_', " ")) ")" } }
+    }
+}
+
+/// A schedule: the expression, its plain-words reading and its zone.
+pub fn schedule(s: Option<&Schedule>) -> Markup {
+    match s {
+        None => html! { span.none { "Manual only" } },
+        Some(s) => html! {
+            code { (s.expression) } br;
+            span { (format::cron_words(&s.expression)) } br;
+            small { "in " (s.timezone) }
+        },
+    }
+}
+
+/// When the deployment fires next, in its zone and (by the script) the viewer's.
+pub fn next_run(d: &Deployment) -> Markup {
+    let (Some(s), Some(next)) = (
+        d.schedule.as_ref(),
+        d.schedule.as_ref().and_then(|s| s.upcoming_runs_at.first()),
+    ) else {
+        return html! { span.none { "–" } };
+    };
+    html! {
+        span { (format::in_zone(next, &s.timezone)) } br;
+        small { "yours: " (format::time(Some(next))) }
+    }
+}
+
+/// The last runs' outcomes, oldest to newest, each linking to its run.
+pub fn strip(runs: &[DeploymentRun]) -> Markup {
+    html! {
+        @if runs.is_empty() { span.none { "No runs yet" } }
+        @else {
+            ol.strip aria-label=(format!("Last {} runs, oldest first", runs.len())) {
+                @for run in runs.iter().rev() {
+                    @let status = runway_api::enums::RunStatus::from_proto(run.status).map_or("unknown", |s| s.name());
+                    li { a class=(format!("cell s-{status}")) href=(format!("/runs/{}", run.id))
+                        title=(status) aria-label=(format!("Run {}: {status}", run.id)) {} }
+                }
+            }
+        }
+    }
+}
+
+/// Run, and pause or unpause, for a live deployment; `back` is where to
+/// return after pausing or unpausing.
+pub fn buttons(api: &Api, d: &Deployment, back: &str) -> Markup {
+    if d.archived_at.is_some() {
+        return html! {};
+    }
+    let paused = d.status == DeploymentStatus::Paused.to_proto();
+    let base = format!("/deployments/{}", d.id);
+    html! {
+        (action_button(&format!("{base}/run"), "Run", &api.session.csrf, "primary"))
+        @if paused {
+            (action_button(&format!("{base}/unpause?back={}", super::encode(back)), "Unpause", &api.session.csrf, ""))
+        } @else {
+            (action_button(&format!("{base}/pause?back={}", super::encode(back)), "Pause", &api.session.csrf, ""))
+        }
+    }
+}
+
+/// The fields of the create and edit forms, named as the REST API names
+/// them (so its `param` points at them).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct DeploymentForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub agent: String,
+    #[serde(default)]
+    pub environment_id: String,
+    #[serde(default, rename = "initial_events[0].content")]
+    pub message: String,
+    #[serde(default, rename = "schedule.expression")]
+    pub expression: String,
+    #[serde(default, rename = "schedule.timezone")]
+    pub timezone: String,
+    #[serde(default, rename = "metadata.cas_config.config.max_concurrent")]
+    pub max_concurrent: String,
+    #[serde(default, rename = "metadata.cas_config.config.max_retries")]
+    pub max_retries: String,
+    #[serde(default, rename = "metadata.cas_config.config.timeout_ms")]
+    pub timeout_ms: String,
+    #[serde(
+        default,
+        rename = "metadata.cas_config.config.max_consecutive_failures"
+    )]
+    pub max_consecutive_failures: String,
+    /// User metadata, one `key=value` a line.
+    #[serde(default)]
+    pub metadata: String,
+}
+
+pub const CONFIG_FIELDS: [&str; 4] = [
+    "metadata.cas_config.config.max_concurrent",
+    "metadata.cas_config.config.max_retries",
+    "metadata.cas_config.config.timeout_ms",
+    "metadata.cas_config.config.max_consecutive_failures",
+];
+
+impl DeploymentForm {
+    /// The schedule the form asks for; `None` for manual only.
+    pub fn schedule(&self) -> Option<Schedule> {
+        let expression = self.expression.trim();
+        (!expression.is_empty()).then(|| Schedule {
+            expression: expression.to_string(),
+            timezone: match self.timezone.trim() {
+                "" => "UTC".to_string(),
+                zone => zone.to_string(),
+            },
+            ..Schedule::default()
+        })
+    }
+
+    /// The run limits as numbers; a field that is not a whole number is an
+    /// error on that field (the API judges the ranges).
+    pub fn config(&self) -> Result<DeploymentConfigInput, FormErrors> {
+        fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<Option<T>, FormErrors> {
+            let value = value.trim();
+            if value.is_empty() {
+                return Ok(None);
+            }
+            value
+                .parse()
+                .map(Some)
+                .map_err(|_| FormErrors::field(name, format!("{value:?} is not a whole number.")))
+        }
+        Ok(DeploymentConfigInput {
+            max_concurrent: number(CONFIG_FIELDS[0], &self.max_concurrent)?,
+            max_retries: number(CONFIG_FIELDS[1], &self.max_retries)?,
+            timeout_ms: number(CONFIG_FIELDS[2], &self.timeout_ms)?,
+            max_consecutive_failures: number(CONFIG_FIELDS[3], &self.max_consecutive_failures)?,
+        })
+    }
+
+    /// The user metadata lines as a map; a line without `=` is an error.
+    pub fn metadata(&self) -> Result<std::collections::BTreeMap<String, String>, FormErrors> {
+        self.metadata
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|line| {
+                line.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| {
+                        FormErrors::field("metadata", format!("{line:?} is not key=value."))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// The schedule and limit fields, shared by the create and edit forms.
+pub fn schedule_and_limits(form: &DeploymentForm, errors: &FormErrors) -> Markup {
+    html! {
+        fieldset {
+            legend { "Schedule" }
+            (Input::text("schedule.expression", "Cron expression", &form.expression)
+                .hint("Five fields: minute hour day-of-month month day-of-week, e.g. 0 9 * * 1-5. Empty: manual runs only.").render(errors))
+            (Input::text("schedule.timezone", "Time zone", &form.timezone)
+                .hint("An IANA zone, e.g. Europe/Berlin or Asia/Shanghai (default UTC).").render(errors))
+        }
+        fieldset {
+            legend { "Limits" }
+            (Input::text(CONFIG_FIELDS[0], "Runs at once (1–100)", &form.max_concurrent).number().render(errors))
+            (Input::text(CONFIG_FIELDS[1], "Retries of a failed run (0–10)", &form.max_retries).number().render(errors))
+            (Input::text(CONFIG_FIELDS[2], "Time limit in ms (1000–86400000)", &form.timeout_ms).number().render(errors))
+            (Input::text(CONFIG_FIELDS[3], "Pause after this many failures in a row (1–1000; empty: never)", &form.max_consecutive_failures).number().render(errors))
+        }
+    }
+}
+
+pub async fn new_form(api: Api) -> Result<Markup, PageError> {
+    let form = DeploymentForm {
+        timezone: "UTC".into(),
+        ..DeploymentForm::default()
+    };
+    render_new(&api, &form, &FormErrors::default()).await
+}
+
+async fn render_new(
+    api: &Api,
+    form: &DeploymentForm,
+    errors: &FormErrors,
+) -> Result<Markup, PageError> {
+    let agents = api
+        .agents()
+        .list_agents(api.request(ListAgentsRequest {
+            page: Some(PageRequest {
+                limit: Some(1000),
+                ..PageRequest::default()
+            }),
+            ..ListAgentsRequest::default()
+        }))
+        .await
+        .map_err(|s| api.fail(s))?
+        .into_inner()
+        .agents;
+    let environments = api
+        .environments()
+        .list_environments(api.request(ListEnvironmentsRequest {
+            page: Some(PageRequest {
+                limit: Some(1000),
+                ..PageRequest::default()
+            }),
+            ..ListEnvironmentsRequest::default()
+        }))
+        .await
+        .map_err(|s| api.fail(s))?
+        .into_inner()
+        .environments;
+    let agent_options: Vec<(String, String)> =
+        std::iter::once((String::new(), "Choose an agent".to_string()))
+            .chain(agents.iter().map(|a| {
+                (
+                    a.id.clone(),
+                    format!("{} (v{}, {})", a.name, a.version, a.model),
+                )
+            }))
+            .collect();
+    let environment_options: Vec<(String, String)> =
+        std::iter::once((String::new(), "Choose an environment".to_string()))
+            .chain(environments.iter().map(|e| (e.id.clone(), e.name.clone())))
+            .collect();
+    let mut fields = vec![
+        "name",
+        "description",
+        "agent",
+        "agent.version",
+        "environment_id",
+        "initial_events",
+        "initial_events[0].content",
+        "schedule.expression",
+        "schedule.timezone",
+        "metadata",
+    ];
+    fields.extend(CONFIG_FIELDS);
+    let body = html! {
+        @if let Some(message) = errors.general(&fields) { p.error role="alert" { (message) } }
+        form.card method="post" action="/deployments" novalidate {
+            (csrf(&api.session.csrf))
+            (Input::text("name", "Name", &form.name).required().render(errors))
+            (Input::text("description", "Description", &form.description).render(errors))
+            (select("agent", "Agent (its latest version is pinned)", &agent_options, &form.agent, errors))
+            (select("environment_id", "Environment", &environment_options, &form.environment_id, errors))
+            (Input { kind: "textarea", ..Input::text("initial_events[0].content", "First message of every run", &form.message) }.required().render(errors))
+            (schedule_and_limits(form, errors))
+            button.primary type="submit" { "Create deployment" }
+        }
+    };
+    Ok(layout::page(api, "New deployment", Nav::Deployments, body))
+}
+
+pub async fn create(api: Api, Form(form): Form<DeploymentForm>) -> Result<Response, PageError> {
+    api.check_csrf(&form.csrf)?;
+    let config = match form.config() {
+        Ok(config) => config,
+        Err(errors) => return refused(&api, &form, errors, StatusCode::BAD_REQUEST).await,
+    };
+    let request = CreateDeploymentRequest {
+        name: form.name.trim().to_string(),
+        description: Some(form.description.trim().to_string()).filter(|d| !d.is_empty()),
+        agent: Some(AgentRef {
+            id: form.agent.clone(),
+            version: 0,
+        })
+        .filter(|a| !a.id.is_empty()),
+        environment_id: form.environment_id.clone(),
+        initial_events: vec![InitialEvent {
+            r#type: InitialEventType::UserMessage.to_proto(),
+            content: Some(prost_types::Value {
+                kind: Some(prost_types::value::Kind::StringValue(form.message.clone())),
+            }),
+        }],
+        schedule: form.schedule(),
+        config: Some(config),
+        ..CreateDeploymentRequest::default()
+    };
+    match api
+        .deployments()
+        .create_deployment(api.request(request))
+        .await
+    {
+        Ok(created) => {
+            let id = created
+                .into_inner()
+                .deployment
+                .map(|d| d.id)
+                .unwrap_or_default();
+            Ok(Redirect::to(&format!("/deployments/{id}")).into_response())
+        }
+        Err(status) => match api.fail(status) {
+            PageError::Api(error) => {
+                let code = error.status();
+                refused(&api, &form, FormErrors::from_api(&error), code).await
+            }
+            other => Err(other),
+        },
+    }
+}
+
+async fn refused(
+    api: &Api,
+    form: &DeploymentForm,
+    errors: FormErrors,
+    code: StatusCode,
+) -> Result<Response, PageError> {
+    Ok((code, render_new(api, form, &errors).await?).into_response())
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Back {
+    back: Option<String>,
+}
+
+impl Back {
+    /// Where to go after an action: a path of this console, else `fallback`.
+    fn or(&self, fallback: &str) -> String {
+        match self.back.as_deref() {
+            Some(path)
+                if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') =>
+            {
+                path.to_string()
+            }
+            _ => fallback.to_string(),
+        }
+    }
+}
+
+pub async fn run(
+    api: Api,
+    Path(id): Path<String>,
+    Form(form): Form<super::sign_in::CsrfForm>,
+) -> Result<Response, PageError> {
+    api.check_csrf(&form.csrf)?;
+    let run = api
+        .deployments()
+        .run_deployment(api.request(RunDeploymentRequest { deployment_id: id }))
+        .await
+        .map_err(|s| api.fail(s))?
+        .into_inner()
+        .run
+        .unwrap_or_default();
+    Ok(Redirect::to(&format!("/runs/{}", run.id)).into_response())
+}
+
+pub async fn pause(
+    api: Api,
+    Path(id): Path<String>,
+    Query(back): Query<Back>,
+    Form(form): Form<super::sign_in::CsrfForm>,
+) -> Result<Response, PageError> {
+    api.check_csrf(&form.csrf)?;
+    api.deployments()
+        .pause_deployment(api.request(PauseDeploymentRequest {
+            deployment_id: id.clone(),
+        }))
+        .await
+        .map_err(|s| api.fail(s))?;
+    Ok(Redirect::to(&back.or(&format!("/deployments/{id}"))).into_response())
+}
+
+pub async fn unpause(
+    api: Api,
+    Path(id): Path<String>,
+    Query(back): Query<Back>,
+    Form(form): Form<super::sign_in::CsrfForm>,
+) -> Result<Response, PageError> {
+    api.check_csrf(&form.csrf)?;
+    api.deployments()
+        .unpause_deployment(api.request(UnpauseDeploymentRequest {
+            deployment_id: id.clone(),
+        }))
+        .await
+        .map_err(|s| api.fail(s))?;
+    Ok(Redirect::to(&back.or(&format!("/deployments/{id}"))).into_response())
+}

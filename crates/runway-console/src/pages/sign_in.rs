@@ -1,0 +1,111 @@
+//! Sign-in with a token, and sign-out. The token is checked by reading
+//! through the API with it (a token that cannot read cannot use the
+//! console), then held server-side; the browser gets a random session id.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use runway_api::v1::deployment_service_client::DeploymentServiceClient;
+use runway_api::v1::{ListDeploymentsRequest, PageRequest};
+use runway_gateway::ApiError;
+
+use super::FormErrors;
+use crate::api::{Api, authorized};
+use crate::failure::PageError;
+use crate::{Console, layout, session};
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SignInQuery {
+    expired: Option<String>,
+}
+
+pub async fn form(Query(q): Query<SignInQuery>) -> Markup {
+    let errors = FormErrors::default();
+    let notice = q
+        .expired
+        .is_some()
+        .then_some("Your token has expired or was revoked. Sign in again with a valid token.");
+    render(notice, &errors)
+}
+
+fn render(notice: Option<&str>, errors: &FormErrors) -> Markup {
+    layout::bare(
+        "Sign in",
+        html! {
+            @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+            @if let Some(message) = errors.general(&["token"]) { p.error role="alert" { (message) } }
+            form.card method="post" action="/sign-in" {
+                p { "Sign in with an API token of your organization (" code { "admin" } ", " code { "write" } " or " code { "read" } " scope). "
+                    "The console acts with that token's rights; the token stays on the server." }
+                div.field {
+                    label for="f-token" { "API token" }
+                    input #f-token type="password" name="token" autocomplete="off" required
+                        aria-invalid=[errors.on("token").map(|_| "true")]
+                        aria-describedby=[errors.on("token").map(|_| "f-token-error")];
+                    @if let Some(message) = errors.on("token") {
+                        p.field-error #f-token-error role="alert" { (message) }
+                    }
+                }
+                button.primary type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn submit(State(console): State<Console>, Form(form): Form<SignInForm>) -> Response {
+    let token = form.token.trim().to_string();
+    if token.is_empty() {
+        let errors = FormErrors::field("token", "Enter an API token.");
+        return (StatusCode::BAD_REQUEST, render(None, &errors)).into_response();
+    }
+    let probe = ListDeploymentsRequest {
+        page: Some(PageRequest {
+            limit: Some(1),
+            ..PageRequest::default()
+        }),
+        ..ListDeploymentsRequest::default()
+    };
+    let answer = DeploymentServiceClient::new(console.transport())
+        .list_deployments(authorized(&token, probe))
+        .await;
+    if let Err(status) = answer {
+        let error = ApiError::from(status);
+        let errors = FormErrors::field("token", error.message());
+        return (error.status(), render(None, &errors)).into_response();
+    }
+    let session = console.sessions().open(token);
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(console.secure(), &session),
+    );
+    response
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn sign_out(
+    State(console): State<Console>,
+    api: Api,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    api.check_csrf(&form.csrf)?;
+    console.sessions().close(&api.session.id);
+    let mut response = Redirect::to("/sign-in").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::clear_cookie(console.secure()));
+    Ok(response)
+}
