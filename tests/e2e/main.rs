@@ -2,6 +2,7 @@
 //! gRPC, on SQLite and on PostgreSQL. One test binary for the whole area.
 
 mod concurrency;
+mod console;
 mod events;
 mod execution;
 mod grpc_errors;
@@ -18,5 +19,6 @@ mod streams;
 mod strict_input;
 mod support;
 mod tokens;
+mod watch_runs;
 mod webhooks;
 mod webhooks_rest;

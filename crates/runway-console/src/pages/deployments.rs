@@ -95,7 +95,7 @@ fn row(api: &Api, d: &Deployment, runs: &[DeploymentRun]) -> Markup {
             td { (schedule(d.schedule.as_ref())) }
             td { (next_run(d)) }
             td { (strip(runs)) }
-            td.row-actions { (buttons(api, d, "/deployments")) }
+            td { div.row-actions { (buttons(api, d, "/deployments")) } }
         }
     }
 }

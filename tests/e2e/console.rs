@@ -1,0 +1,221 @@
+//! The web console over plain HTTP: who may sign in, what the session
+//! cookie is, and what a POST must show (the browser tests in
+//! tests/console drive the screens themselves).
+
+use runway_api::enums::TokenScope;
+
+use crate::on_every_backend;
+use crate::support::TestApp;
+
+on_every_backend!(
+    sign_in_takes_a_token_that_can_read_and_sets_a_strict_http_only_cookie,
+    every_post_needs_the_session_csrf_token_and_a_same_site_origin,
+);
+
+/// A client that shows redirects instead of following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn root(app: &TestApp) -> String {
+    app.base.trim_end_matches("/api/v1/cloud").to_string()
+}
+
+/// Signs `token` in; the session cookie's `name=value`.
+async fn sign_in(app: &TestApp, token: &str) -> String {
+    let response = browser()
+        .post(format!("{}/sign-in", root(app)))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn sign_in_takes_a_token_that_can_read_and_sets_a_strict_http_only_cookie(app: &TestApp) {
+    let base = root(app);
+    // Signed out: every page sends the browser to sign in.
+    for path in ["/", "/deployments", "/runs", "/runs/live", "/agents"] {
+        let response = browser().get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 303, "{path}");
+        assert_eq!(response.headers()["location"], "/sign-in", "{path}");
+    }
+    // A runner token cannot read: refused, in the API's words.
+    let runner = app.scoped_token(TokenScope::Runner, &["*"]).await;
+    let refused = browser()
+        .post(format!("{base}/sign-in"))
+        .form(&[("token", runner.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.headers().get("set-cookie").is_none());
+    let page = refused.text().await.unwrap();
+    let api = app
+        .call(
+            "GET",
+            "/deployments",
+            None,
+            &[("authorization", &format!("Bearer {runner}"))],
+        )
+        .await;
+    let message = api.body["error"]["message"].as_str().unwrap();
+    assert!(
+        page.contains(&message.replace('\'', "&#39;")) || page.contains(message),
+        "{page}"
+    );
+    // An admin token signs in: the cookie is a random id, HttpOnly and SameSite=Strict.
+    let response = browser()
+        .post(format!("{base}/sign-in"))
+        .form(&[("token", app.token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/");
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    let (pair, attributes) = cookie.split_once("; ").unwrap();
+    assert_eq!(attributes, "Path=/; HttpOnly; SameSite=Strict");
+    let (name, id) = pair.split_once('=').unwrap();
+    assert_eq!(name, "runway_session");
+    assert_eq!(id.len(), 64);
+    assert!(!cookie.contains(&app.token));
+    let overview = browser()
+        .get(format!("{base}/"))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overview.status(), 200);
+    assert_eq!(overview.headers()["cache-control"], "no-store");
+    assert!(
+        overview.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let html = overview.text().await.unwrap();
+    assert!(html.contains("<h1>Overview</h1>"));
+    assert!(!html.contains(&app.token), "the token never reaches a page");
+    // An id this server never issued is not a session.
+    let forged = browser()
+        .get(format!("{base}/"))
+        .header("cookie", format!("runway_session={}", "0".repeat(64)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 303);
+}
+
+async fn every_post_needs_the_session_csrf_token_and_a_same_site_origin(app: &TestApp) {
+    let seed = app.seed(1).await;
+    let base = root(app);
+    let cookie = sign_in(app, &app.token).await;
+    let page = browser()
+        .get(format!("{base}/deployments/{}", seed.deployment_id))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's forms carry the CSRF token")
+        .to_string();
+    let pause = format!("{base}/deployments/{}/pause", seed.deployment_id);
+    // Without the token, with another session's, or from another site: refused, nothing paused.
+    let other = sign_in(app, &app.token).await;
+    let other_page = browser()
+        .get(format!("{base}/deployments"))
+        .header("cookie", &other)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let other_csrf = other_page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    assert_ne!(other_csrf, csrf);
+    for (form, site) in [
+        (vec![], None),
+        (vec![("csrf", other_csrf.as_str())], None),
+        (vec![("csrf", csrf.as_str())], Some("cross-site")),
+    ] {
+        let mut request = browser().post(&pause).header("cookie", &cookie).form(&form);
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 403, "{form:?} {site:?}");
+    }
+    let origin = browser()
+        .post(&pause)
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(origin.status(), 403);
+    assert_eq!(
+        app.get(&format!("/deployments/{}", seed.deployment_id))
+            .await
+            .body["status"],
+        "active"
+    );
+    // With it: paused, through the API.
+    let paused = browser()
+        .post(&pause)
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status(), 303);
+    assert_eq!(
+        app.get(&format!("/deployments/{}", seed.deployment_id))
+            .await
+            .body["status"],
+        "paused"
+    );
+    // Signing out ends the session: its cookie opens nothing.
+    let out = browser()
+        .post(format!("{base}/sign-out"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let after = browser()
+        .get(format!("{base}/deployments"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303);
+}
