@@ -300,6 +300,25 @@ async fn every_scope_against_every_route() {
                 "SendSessionEvents" => r#"{"events":[{"type":"user.interrupt"}]}"#.to_string(),
                 _ => "{}".to_string(),
             });
+            if id == "WatchRuns" && kind.allowed(scope) {
+                // An allowed watch is an endless event stream: its status
+                // and content type are the answer.
+                let response = app
+                    .http
+                    .get(format!("{}{path}", app.base))
+                    .header("authorization", &auth)
+                    .send()
+                    .await
+                    .unwrap();
+                let content_type = response.headers()["content-type"].to_str().unwrap();
+                if response.status() != 200 || content_type != "text/event-stream" {
+                    wrong.push(format!(
+                        "{scope} {method} {path} ({id}): {} {content_type}",
+                        response.status()
+                    ));
+                }
+                continue;
+            }
             let resp = app
                 .call(method, path, body, &[("authorization", &auth)])
                 .await;
