@@ -73,10 +73,14 @@ async fn a_killed_server_loses_no_webhook_and_resends_only_those_in_flight() {
     let data = tempfile::tempdir().unwrap();
     // Nothing is answered before the kill.
     let receiver = Receiver::start(true).await;
+    // The restarted server reclaims the killed one's deliveries when their
+    // lease ends. Shorter than the attempt's 15 s so the test is quick, but
+    // long enough that no lease ends between the first arrival and the kill
+    // on a loaded machine (1 s did, and a held delivery was sent again).
     let flags = [
         "--webhooks-allow-private",
         "--webhooks-claim-lease-ms",
-        "1000",
+        "5000",
     ];
     let mut server = Server::start_with(db.url(), data.path(), &flags).await;
     let api = server.api();
