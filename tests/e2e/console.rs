@@ -10,6 +10,7 @@ use crate::support::TestApp;
 on_every_backend!(
     sign_in_takes_a_token_that_can_read_and_sets_a_strict_http_only_cookie,
     every_post_needs_the_session_csrf_token_and_a_same_site_origin,
+    the_edit_form_changes_the_configuration_and_user_metadata,
 );
 
 /// A client that shows redirects instead of following them.
@@ -113,6 +114,114 @@ async fn sign_in_takes_a_token_that_can_read_and_sets_a_strict_http_only_cookie(
         .await
         .unwrap();
     assert_eq!(forged.status(), 303);
+}
+
+/// The CSRF token of the forms on `page`.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's forms carry the CSRF token")
+        .to_string()
+}
+
+async fn the_edit_form_changes_the_configuration_and_user_metadata(app: &TestApp) {
+    let seed = app.seed(3).await;
+    let id = &seed.deployment_id;
+    let set = app
+        .post(
+            &format!("/deployments/{id}"),
+            serde_json::json!({"metadata": {"team": "ops", "ticket": "R-1"}}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    let base = root(app);
+    let cookie = sign_in(app, &app.token).await;
+    let page = browser()
+        .get(format!("{base}/deployments/{id}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The form shows the user's keys only: the limits have fields of their own.
+    assert!(
+        page.contains(">team=ops\nticket=R-1\n</textarea>"),
+        "{page}"
+    );
+    let csrf = csrf_of(&page);
+    let form = |timezone: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "nightly-report".to_string()),
+            ("description", String::new()),
+            ("schedule.expression", "30 2 * * *".to_string()),
+            ("schedule.timezone", timezone.to_string()),
+            ("metadata.cas_config.config.max_concurrent", "3".to_string()),
+            ("metadata.cas_config.config.max_retries", "2".to_string()),
+            ("metadata.cas_config.config.timeout_ms", "60000".to_string()),
+            (
+                "metadata.cas_config.config.max_consecutive_failures",
+                String::new(),
+            ),
+            ("metadata", "team = data\nowner=ana\n".to_string()),
+        ]
+    };
+    // A zone the API does not know: its message beside the field, nothing saved.
+    let refused = browser()
+        .post(format!("{base}/deployments/{id}"))
+        .header("cookie", &cookie)
+        .form(&form("Mars/Olympus"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let page = refused.text().await.unwrap();
+    let field = r#"<input id="f-schedule-timezone" type="text" name="schedule.timezone" value="Mars/Olympus" aria-invalid="true" aria-describedby="f-schedule-timezone-hint f-schedule-timezone-error">"#;
+    assert!(page.contains(field), "{page}");
+    let api_error = app
+        .post(
+            &format!("/deployments/{id}"),
+            serde_json::json!({"schedule": {"expression": "30 2 * * *", "timezone": "Mars/Olympus"}}),
+        )
+        .await;
+    assert_eq!(api_error.status, 400);
+    let message = api_error.body["error"]["message"].as_str().unwrap();
+    let shown = format!(
+        r#"<p class="field-error" id="f-schedule-timezone-error" role="alert">{}</p>"#,
+        message.replace('"', "&quot;")
+    );
+    assert!(page.contains(&shown), "{shown} in {page}");
+    assert_eq!(
+        app.get(&format!("/deployments/{id}")).await.body["name"],
+        "daily-report"
+    );
+    // A known zone: saved through the API; the removed key is gone.
+    let saved = browser()
+        .post(format!("{base}/deployments/{id}"))
+        .header("cookie", &cookie)
+        .form(&form("Europe/Berlin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+    assert_eq!(saved.headers()["location"], format!("/deployments/{id}"));
+    let d = app.get(&format!("/deployments/{id}")).await.body;
+    assert_eq!(d["name"], "nightly-report");
+    assert_eq!(d["schedule"]["expression"], "30 2 * * *");
+    assert_eq!(d["schedule"]["timezone"], "Europe/Berlin");
+    assert_eq!(
+        d["metadata"]["cas_config"]["config"],
+        serde_json::json!({"max_concurrent": 3, "max_consecutive_failures": null, "max_retries": 2, "timeout_ms": 60000})
+    );
+    let mut user_keys = d["metadata"].as_object().unwrap().clone();
+    user_keys.remove("cas_config");
+    assert_eq!(
+        serde_json::Value::Object(user_keys),
+        serde_json::json!({"owner": "ana", "team": "data"})
+    );
 }
 
 async fn every_post_needs_the_session_csrf_token_and_a_same_site_origin(app: &TestApp) {

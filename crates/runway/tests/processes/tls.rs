@@ -276,7 +276,8 @@ async fn tls_and_mutual_tls_end_to_end() {
         .into_inner();
     assert!(answer.turn.is_none());
 
-    // A standalone gateway: mutual TLS to the server, TLS to its clients.
+    // A standalone gateway with the console: mutual TLS to the server, TLS
+    // to its clients.
     let mut gateway = tokio::process::Command::new(BIN)
         .args([
             "gateway",
@@ -284,6 +285,7 @@ async fn tls_and_mutual_tls_end_to_end() {
             &server.grpc,
             "--http-addr",
             "127.0.0.1:0",
+            "--console",
         ])
         .args(["--ca", ca, "--client-cert", arg(&pki.client_cert)])
         .args(["--client-key", arg(&pki.client_key)])
@@ -328,7 +330,55 @@ async fn tls_and_mutual_tls_end_to_end() {
         .await,
     );
     assert_eq!(runs["data"][0]["status"], "completed", "{runs}");
+    console_through_the_gateway(&url, &server.token, &ca_pem, &dep).await;
     gateway.start_kill().unwrap();
+}
+
+/// The gateway's console over TLS: the sign-in cookie is `__Host-`
+/// prefixed and `Secure`, and a signed-in page reads through the gateway's
+/// mutual-TLS channel to the server.
+async fn console_through_the_gateway(url: &str, token: &str, ca_pem: &[u8], dep: &Value) {
+    runway::tls::install_crypto_provider();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem).unwrap())
+        .build()
+        .unwrap();
+    let signed_out = browser
+        .get(format!("{url}/deployments"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 303);
+    assert_eq!(signed_out.headers()["location"], "/sign-in");
+    let signed_in = browser
+        .post(format!("{url}/sign-in"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (pair, attributes) = cookie.split_once(';').unwrap();
+    assert!(pair.starts_with("__Host-runway_session="), "{cookie}");
+    assert_eq!(attributes, " Path=/; HttpOnly; SameSite=Strict; Secure");
+    let page = browser
+        .get(format!("{url}/deployments"))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let id = dep["id"].as_str().unwrap();
+    assert!(
+        html.contains(&format!(r#"<a href="/deployments/{id}">d</a>"#)),
+        "{html}"
+    );
+    assert!(html.contains(r#"class="cell s-completed""#), "{html}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
