@@ -69,8 +69,13 @@ on_every_backend!(
     merged_pages_walk_the_filter_exactly
 );
 
+#[path = "repository/keyed_triggers.rs"]
+mod keyed_triggers;
+use keyed_triggers::a_trigger_batch_claims_each_key_once;
+
 on_every_backend!(single_thread:
     a_trigger_batch_decides_in_arrival_order,
+    a_trigger_batch_claims_each_key_once,
     a_failed_trigger_batch_records_each_trigger_alone,
 );
 
@@ -386,7 +391,7 @@ async fn queued_triggers_never_exceed_max_concurrent(store: &Store) {
         let (queue, org_id, dep) = (queue.clone(), org_id.clone(), deps[i % 2].clone());
         tokio::spawn(async move {
             let at = runway_store::time::now_nanos();
-            queue.trigger(&org_id, &dep, at).await
+            queue.trigger(&org_id, &dep, at, None).await
         })
     }))
     .await;
@@ -434,7 +439,7 @@ async fn a_trigger_batch_decides_in_arrival_order(store: &Store) {
         order
             .iter()
             .enumerate()
-            .map(|(i, dep)| queue.trigger(&org_id, dep, 1_000 + i as i64)),
+            .map(|(i, dep)| queue.trigger(&org_id, dep, 1_000 + i as i64, None)),
     )
     .await;
     let status = |i: usize| match &outcomes[i] {
@@ -510,7 +515,11 @@ async fn a_trigger_batch_decides_in_arrival_order(store: &Store) {
     assert_eq!(foreign_row.total_runs, 0);
 
     // A later batch counts the slots the first one took, from the database.
-    let later = queue.trigger(&org_id, &a, 2_000).await.unwrap().unwrap();
+    let later = queue
+        .trigger(&org_id, &a, 2_000, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(later.status.name(), "skipped");
 }
 
@@ -543,7 +552,7 @@ async fn a_failed_trigger_batch_records_each_trigger_alone(store: &Store) {
     let queue = TriggerQueue::start(store.clone(), slot_gate, Arc::new(|_| {}));
     let outcomes = futures::future::join_all(
         [&good, &broken, &good]
-            .map(|dep| queue.trigger(&org_id, dep, runway_store::time::now_nanos())),
+            .map(|dep| queue.trigger(&org_id, dep, runway_store::time::now_nanos(), None)),
     )
     .await;
     for i in [0, 2] {

@@ -3,7 +3,7 @@
 use runway_api::enums::{RunStatus, TriggerType};
 use runway_api::v1::*;
 use runway_store::repo::deployments;
-use runway_store::repo::runs::{self, RunFilter, TriggerCause};
+use runway_store::repo::runs::{self, RunFilter};
 use runway_store::repo::turns::{self, Finish};
 use tonic::Request;
 
@@ -11,7 +11,6 @@ use super::Core;
 use crate::convert;
 use crate::domain::access::Access;
 use crate::domain::deployment_not_found as not_found;
-use crate::domain::gate::concurrency_gate;
 use crate::domain::run_end::{self, Expect, RetryPolicy};
 use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging;
@@ -53,15 +52,8 @@ pub async fn run_deployment(
             req,
             |claim| async move {
                 let at = core.now();
-                let recorded = match &claim {
-                    // The common case: batched with the other triggers in flight.
-                    None => core.triggers.trigger(org, id, at).await?,
-                    // A claim must roll back alone if another request took its key.
-                    Some(claim) => {
-                        let cause = TriggerCause::manual(at, Some(claim));
-                        runs::trigger(&core.store, org, id, cause, concurrency_gate).await?
-                    }
-                };
+                // Batched with the other triggers in flight, key claim and all.
+                let recorded = core.triggers.trigger(org, id, at, claim).await?;
                 let run = recorded.ok_or_else(|| not_found(id))?;
                 if run.session_id.is_some() {
                     core.turns_started.notify_waiters();

@@ -2,6 +2,8 @@
 //! creates the resource, so a crash can never leave a key without its
 //! resource or a resource created twice for one key.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
+
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entity::idempotency_key::{self, Entity as IdempotencyKey};
@@ -57,6 +59,83 @@ pub(crate) async fn record(
         created_at: Set(now),
     };
     IdempotencyKey::insert(row)
+        .exec_without_returning(txn)
+        .await
+        .map_err(|e| match StoreError::classify(e) {
+            StoreError::Duplicate(_) => StoreError::IdempotencyKeyTaken,
+            other => other,
+        })?;
+    Ok(())
+}
+
+/// For a batch of creates, in the caller's transaction: which of `claims`
+/// (organization and claim) find their key held by a live record (younger
+/// than 24 h at the claim's time). Records that have expired no longer
+/// reserve their keys and are deleted, so the batch may claim them.
+pub(crate) async fn held(
+    txn: &impl ConnectionTrait,
+    claims: &[(&str, &IdempotencyClaim)],
+) -> StoreResult<HashSet<(String, String)>> {
+    if claims.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let orgs: BTreeSet<&str> = claims.iter().map(|(org, _)| *org).collect();
+    let keys: BTreeSet<&str> = claims.iter().map(|(_, c)| c.key.as_str()).collect();
+    let asked: HashMap<(&str, &str), i64> = claims
+        .iter()
+        .map(|(org, c)| ((*org, c.key.as_str()), c.at))
+        .collect();
+    // The index holds (org_id, key): a lookup per pair of the two sets, a
+    // superset of the claims, narrowed here.
+    let found = IdempotencyKey::find()
+        .filter(idempotency_key::Column::OrgId.is_in(orgs.iter().copied()))
+        .filter(idempotency_key::Column::Key.is_in(keys.iter().copied()))
+        .all(txn)
+        .await?;
+    let mut live = HashSet::new();
+    let mut expired = Vec::new();
+    for record in found {
+        let Some(at) = asked.get(&(record.org_id.as_str(), record.key.as_str())) else {
+            continue;
+        };
+        if record.created_at > at - DAY_NANOS {
+            live.insert((record.org_id, record.key));
+        } else {
+            expired.push((record.org_id, record.key));
+        }
+    }
+    for (org_id, key) in expired {
+        IdempotencyKey::delete_many()
+            .filter(idempotency_key::Column::OrgId.eq(org_id))
+            .filter(idempotency_key::Column::Key.eq(key))
+            .exec(txn)
+            .await?;
+    }
+    Ok(live)
+}
+
+/// Records the claims of a batch (organization, claim, what it created) in
+/// one statement, in the caller's transaction, after [`held`] cleared their
+/// keys. [`StoreError::IdempotencyKeyTaken`] when another transaction
+/// claimed one of them meanwhile (another replica, on PostgreSQL).
+pub(crate) async fn record_many(
+    txn: &impl ConnectionTrait,
+    records: Vec<(String, IdempotencyClaim, String)>,
+) -> StoreResult<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let rows =
+        records.into_iter().map(
+            |(org_id, claim, resource_id)| idempotency_key::ActiveModel {
+                org_id: Set(org_id),
+                key: Set(claim.key),
+                request_hash: Set(claim.request_hash),
+                resource_id: Set(resource_id),
+                created_at: Set(claim.at),
+            },
+        );
+    IdempotencyKey::insert_many(rows)
         .exec_without_returning(txn)
         .await
         .map_err(|e| match StoreError::classify(e) {

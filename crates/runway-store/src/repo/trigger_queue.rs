@@ -17,8 +17,12 @@
 //! in id order so two batches cannot deadlock) or the writer is single
 //! (SQLite), so no batch ever exceeds `max_concurrent`.
 //!
-//! Triggers carrying an idempotency claim do not come here: a claim that
-//! loses its unique index must roll back only its own trigger.
+//! A trigger may carry an idempotency claim: the batch reads which of its
+//! keys are held already (those triggers record nothing and are told the
+//! key is taken, so the caller replays the holder's run) and inserts the
+//! others' records with the runs. A key claimed by another transaction in
+//! between (another replica) fails the insert; the batch is then recorded
+//! trigger by trigger, and only that trigger loses.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -28,6 +32,7 @@ use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use super::idempotency::{self, IdempotencyClaim};
 use super::runs::{
     TriggerCause, TriggerDecision, new_run, recorded_event, skip, slots_taken, start, trigger,
 };
@@ -74,6 +79,7 @@ struct Job<E> {
     org_id: String,
     deployment_id: String,
     at: i64,
+    claim: Option<IdempotencyClaim>,
     reply: oneshot::Sender<TriggerOutcome<E>>,
 }
 
@@ -112,13 +118,22 @@ where
         Self { jobs }
     }
 
-    /// Records a manual trigger of `deployment_id` by `org_id` at `at`.
-    pub async fn trigger(&self, org_id: &str, deployment_id: &str, at: i64) -> TriggerOutcome<E> {
+    /// Records a manual trigger of `deployment_id` by `org_id` at `at`,
+    /// claiming `claim`'s key with the run
+    /// ([`StoreError::IdempotencyKeyTaken`] when a live record holds it).
+    pub async fn trigger(
+        &self,
+        org_id: &str,
+        deployment_id: &str,
+        at: i64,
+        claim: Option<IdempotencyClaim>,
+    ) -> TriggerOutcome<E> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             org_id: org_id.to_string(),
             deployment_id: deployment_id.to_string(),
             at,
+            claim,
             reply,
         };
         self.jobs
@@ -180,7 +195,7 @@ where
         Err(BatchFailure::Statement(err)) => {
             tracing::warn!(error = %err, triggers = batch.len(), "trigger batch failed; recording each alone");
             for job in batch.drain(..) {
-                let cause = TriggerCause::manual(job.at, None);
+                let cause = TriggerCause::manual(job.at, job.claim.as_ref());
                 let outcome = trigger(store, &job.org_id, &job.deployment_id, cause, gate).await;
                 let _ = job.reply.send(outcome);
             }
@@ -243,11 +258,23 @@ where
         })
         .collect();
     let mut outbox = Outbox::load(&txn, store, batch.iter().map(|j| j.org_id.as_str())).await?;
+    let claims: Vec<(&str, &IdempotencyClaim)> = batch
+        .iter()
+        .filter_map(|j| Some((j.org_id.as_str(), j.claim.as_ref()?)))
+        .collect();
+    let mut held = idempotency::held(&txn, &claims).await?;
+    let mut claimed = Vec::new();
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut runs = Vec::with_capacity(batch.len());
     let mut sessions = Vec::with_capacity(batch.len());
     let mut events = Vec::with_capacity(batch.len());
     for job in batch {
+        if let Some(claim) = &job.claim
+            && held.contains(&(job.org_id.clone(), claim.key.clone()))
+        {
+            outcomes.push(Err(E::from(StoreError::IdempotencyKeyTaken)));
+            continue;
+        }
         let Some(slot) = slots
             .get_mut(&job.deployment_id)
             .filter(|s| s.row.org_id == job.org_id)
@@ -291,6 +318,11 @@ where
             Subject::Run(&run),
             job.at,
         )?;
+        if let Some(claim) = &job.claim {
+            // A second trigger with this key in the batch replays this one.
+            held.insert((job.org_id.clone(), claim.key.clone()));
+            claimed.push((job.org_id.clone(), claim.clone(), run.id.clone()));
+        }
         runs.push(run.clone());
         outcomes.push(Ok(Some(run)));
     }
@@ -303,6 +335,7 @@ where
         .exec_without_returning(&txn)
         .await?;
     events::insert(&txn, events).await?;
+    idempotency::record_many(&txn, claimed).await?;
     bump_stats(&txn, slots.values().filter(|s| s.recorded > 0)).await?;
     let written = outbox.write(&txn).await?;
     let touched: std::collections::BTreeSet<&str> = slots
