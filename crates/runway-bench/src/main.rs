@@ -15,12 +15,19 @@
 //! - `--mode lists`: every run list filter and the point reads, each read
 //!   by `--clients` clients for 3 s; p50, p99, reads a second.
 //!
+//! - `--mode keyed`: the trigger load without, then with, an
+//!   `Idempotency-Key` on every trigger, `--rounds` times.
+//! - `--mode console`: the web console's pages (response time, weight),
+//!   then the server's memory with `--viewers` open live runs pages.
+//!
 //! `--history N` first writes N finished runs into the database (over
 //! `--history-deployments` deployments), so any load measures against a
 //! long history.
 
+mod console;
 mod events;
 mod history;
+mod keyed;
 mod lists;
 mod server;
 mod triggers;
@@ -44,6 +51,8 @@ pub enum Mode {
     Deliveries,
     WebhookTriggers,
     Lists,
+    Console,
+    Keyed,
 }
 
 #[derive(Debug, Parser)]
@@ -90,9 +99,13 @@ pub struct Args {
     /// What the endpoint subscribes to (webhook-triggers), comma separated.
     #[arg(long, value_delimiter = ',', default_value = runway_api::enums::WebhookEventType::All.name())]
     pub event_types: Vec<String>,
-    /// Pairs of phases, without then with an endpoint (webhook-triggers).
+    /// Pairs of phases, without then with an endpoint (webhook-triggers) or
+    /// a key (keyed).
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Open live runs pages (console).
+    #[arg(long, default_value_t = 200)]
+    pub viewers: usize,
     /// Finished runs written into the database before the load.
     #[arg(long, default_value_t = 0)]
     pub history: u64,
@@ -129,6 +142,8 @@ async fn main() -> anyhow::Result<()> {
         Mode::Deliveries => webhooks::deliveries(&args, &server).await,
         Mode::WebhookTriggers => webhooks::triggers(&args, &server).await,
         Mode::Lists => lists::run(&args, &server).await,
+        Mode::Console => console::run(&args, &server).await,
+        Mode::Keyed => keyed::run(&args, &server).await,
     };
     server.stop().await;
     println!("{}", report?);

@@ -81,9 +81,29 @@ impl Triggerers {
     /// Every client triggers as fast as it can for `warmup + measure`;
     /// only the `measure` part counts.
     pub async fn phase(&self, warmup: Duration, measure: Duration) -> anyhow::Result<Phase> {
+        self.phase_keyed(warmup, measure, false).await
+    }
+
+    /// [`Triggerers::phase`]; with `keyed`, every trigger carries an
+    /// `Idempotency-Key` of its own.
+    pub async fn phase_keyed(
+        &self,
+        warmup: Duration,
+        measure: Duration,
+        keyed: bool,
+    ) -> anyhow::Result<Phase> {
         let start = Instant::now();
+        // Keys unique across phases and bench runs on one database.
+        let nonce = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_nanos()
+        );
         let mut tasks = Vec::new();
-        for (channel, mine) in &self.clients {
+        for (index, (channel, mine)) in self.clients.iter().enumerate() {
+            let prefix = format!("bench-{nonce}-{index}");
             let mine = mine.clone();
             let (token, http_client) = (self.token.clone(), self.http_client.clone());
             let urls: Vec<String> = mine
@@ -98,8 +118,11 @@ impl Triggerers {
                 let auth: tonic::metadata::MetadataValue<_> =
                     format!("Bearer {token}").parse().unwrap();
                 let mut turn = 0;
+                let mut sent = 0u64;
                 while start.elapsed() < warmup + measure {
                     turn = (turn + 1) % mine.len();
+                    sent += 1;
+                    let key = keyed.then(|| format!("{prefix}-{sent}"));
                     let t = Instant::now();
                     // Some(started?) on success.
                     let outcome = match transport {
@@ -108,15 +131,23 @@ impl Triggerers {
                                 deployment_id: mine[turn].clone(),
                             });
                             request.metadata_mut().insert("authorization", auth.clone());
+                            if let Some(key) = &key {
+                                request
+                                    .metadata_mut()
+                                    .insert("idempotency-key", key.parse().unwrap());
+                            }
                             grpc.run_deployment(request).await.ok().map(|r| {
                                 r.into_inner().run.is_some_and(|run| {
                                     run.status() == runway_api::v1::DeploymentRunStatus::Running
                                 })
                             })
                         }
-                        Transport::Rest => match http_client
-                            .post(&urls[turn])
-                            .bearer_auth(&token)
+                        Transport::Rest => match key
+                            .iter()
+                            .fold(
+                                http_client.post(&urls[turn]).bearer_auth(&token),
+                                |r, key| r.header("idempotency-key", key),
+                            )
                             .send()
                             .await
                         {
