@@ -38,6 +38,20 @@ async fn a_key_replays_its_first_answer_and_refuses_other_requests(app: &TestApp
         1,
         "the replay made no second run"
     );
+    // A replay answers the first run even where a new trigger is refused.
+    let paused = app
+        .post_empty(&format!("/deployments/{}/pause", seed.deployment_id))
+        .await;
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    let after_pause = run(seed.deployment_id.clone(), "run-key-1").await;
+    assert_eq!(after_pause.status, 200, "{}", after_pause.body);
+    assert_eq!(after_pause.body["id"], first.body["id"]);
+    let refused = run(seed.deployment_id.clone(), "run-key-2").await;
+    assert_envelope(&refused, 409, "conflict_error", None);
+    let unpaused = app
+        .post_empty(&format!("/deployments/{}/unpause", seed.deployment_id))
+        .await;
+    assert_eq!(unpaused.status, 200, "{}", unpaused.body);
 
     // The same key for a different request (another deployment) is refused.
     let other = app

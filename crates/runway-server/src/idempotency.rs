@@ -31,6 +31,13 @@ pub struct IdempotencyGate {
     in_flight: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
+/// Whether the gate looks the key up before creating.
+#[derive(Clone, Copy)]
+enum Lookup {
+    First,
+    OnlyIfTaken,
+}
+
 /// Removes an (org, key) pair from the in-flight set when the request ends.
 struct InFlight {
     set: Arc<Mutex<HashSet<(String, String)>>>,
@@ -54,13 +61,75 @@ impl IdempotencyGate {
 
     /// Runs `create` at most once per `idempotency-key`: `create` gets the
     /// claim to record with its resource; `replay` turns the id of an
-    /// earlier request's resource into this request's answer.
+    /// earlier request's resource into this request's answer. The key is
+    /// looked up first, so a replay answers the earlier resource even when
+    /// creating it again would now be refused.
     pub async fn run<T, C, CF, R, RF>(
         &self,
         org_id: &str,
         metadata: &MetadataMap,
         operation: &str,
         request: &impl Message,
+        create: C,
+        replay: R,
+    ) -> ServiceResult<T>
+    where
+        C: FnOnce(Option<IdempotencyClaim>) -> CF,
+        CF: Future<Output = ServiceResult<T>>,
+        R: FnOnce(String) -> RF,
+        RF: Future<Output = ServiceResult<T>>,
+    {
+        self.gate(
+            org_id,
+            metadata,
+            operation,
+            request,
+            Lookup::First,
+            create,
+            replay,
+        )
+        .await
+    }
+
+    /// [`IdempotencyGate::run`] for a `create` that checks its claim before
+    /// any rule (the trigger batch does): no lookup before it, so a first
+    /// request costs no extra read; a held key comes back as taken and is
+    /// replayed.
+    pub async fn run_claiming_first<T, C, CF, R, RF>(
+        &self,
+        org_id: &str,
+        metadata: &MetadataMap,
+        operation: &str,
+        request: &impl Message,
+        create: C,
+        replay: R,
+    ) -> ServiceResult<T>
+    where
+        C: FnOnce(Option<IdempotencyClaim>) -> CF,
+        CF: Future<Output = ServiceResult<T>>,
+        R: FnOnce(String) -> RF,
+        RF: Future<Output = ServiceResult<T>>,
+    {
+        self.gate(
+            org_id,
+            metadata,
+            operation,
+            request,
+            Lookup::OnlyIfTaken,
+            create,
+            replay,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn gate<T, C, CF, R, RF>(
+        &self,
+        org_id: &str,
+        metadata: &MetadataMap,
+        operation: &str,
+        request: &impl Message,
+        lookup: Lookup,
         create: C,
         replay: R,
     ) -> ServiceResult<T>
@@ -80,14 +149,19 @@ impl IdempotencyGate {
             at: now,
         };
         let _in_flight = self.enter(org_id, &key)?;
-        let earlier = match idempotency::find(&self.store, org_id, &key, now).await? {
+        let found = match lookup {
+            Lookup::First => idempotency::find(&self.store, org_id, &key, now).await?,
+            Lookup::OnlyIfTaken => None,
+        };
+        let earlier = match found {
             Some(record) => record,
             None => match create(Some(claim.clone())).await {
                 Err(ServiceError::Aborted {
                     reason: Reason::IdempotencyKeyInFlight,
                     ..
                 }) => {
-                    // Another replica committed this key while we ran.
+                    // Held: by an earlier request, or by another replica
+                    // that committed this key while we ran.
                     idempotency::find(&self.store, org_id, &key, now)
                         .await?
                         .ok_or_else(|| {

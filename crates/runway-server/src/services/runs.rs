@@ -45,7 +45,7 @@ pub async fn run_deployment(
     validate::known_id(ResourceKind::Deployment, "deployment_id", id)?;
     let run = core
         .idempotency
-        .run(
+        .run_claiming_first(
             org,
             request.metadata(),
             "RunDeployment",

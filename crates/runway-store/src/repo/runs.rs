@@ -61,7 +61,9 @@ impl<'a> TriggerCause<'a> {
 /// the count cannot change under the decision: parallel triggers never
 /// exceed the limit.
 ///
-/// `Ok(None)` when the deployment does not exist in `org_id`.
+/// `Ok(None)` when the deployment does not exist in `org_id`. A trigger
+/// whose idempotency key is held is [`StoreError::IdempotencyKeyTaken`]
+/// before any rule, as in the batch: its caller replays the holder's run.
 pub async fn trigger<E: From<StoreError>>(
     store: &Store,
     org_id: &str,
@@ -70,6 +72,13 @@ pub async fn trigger<E: From<StoreError>>(
     decide: impl FnOnce(&deployment::Model, u64) -> Result<TriggerDecision, E>,
 ) -> Result<Option<deployment_run::Model>, E> {
     let txn = begin(store).await?;
+    if let Some(claim) = cause.idempotency
+        && !idempotency::held(&txn, &[(org_id, claim)])
+            .await?
+            .is_empty()
+    {
+        return Err(StoreError::IdempotencyKeyTaken.into());
+    }
     let Some(dep) = Deployment::find_by_id(deployment_id)
         .filter(deployment::Column::OrgId.eq(org_id))
         .lock_exclusive()
