@@ -40,6 +40,9 @@ use crate::routes::{agents, deployments, environments, runs, sessions, tokens, w
         deployments::ConfigBody,
         // Referenced from query parameters only.
         runway_api::enums::SortOrder,
+        // The messages of the event streams.
+        crate::schemas::RunsStreamMessage,
+        crate::schemas::SessionStreamMessage,
     )),
     modifiers(&BearerAuth, &SharedResponses, &Links),
     security(("bearer" = [])),

@@ -206,3 +206,51 @@ doc_schema!(
         .max_items(Some(100))
         .unique_items(true)
 );
+
+/// One message of a Server-Sent Events stream as a client parses it (the
+/// HTML standard's fields): its `event` name, one of `events`, and its
+/// `data`, JSON text; `id` where the stream resumes by it.
+fn stream_message(events: Vec<String>, data: &str, with_id: bool) -> ObjectBuilder {
+    let mut message = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "event",
+            string()
+                .enum_values(Some(events))
+                .description(Some("The message's type.")),
+        )
+        .property("data", string().description(Some(data)))
+        .required("event")
+        .required("data");
+    if with_id {
+        message = message.property(
+            "id",
+            string().description(Some(
+                "The event's id (`evt_…`): send it back as `Last-Event-ID` to resume after it.",
+            )),
+        );
+    }
+    message
+}
+
+doc_schema!(
+    /// A message of `GET /deployment_runs/watch`.
+    RunsStreamMessage => stream_message(
+        vec!["runs".into(), "heartbeat".into()],
+        "`runs`: the page as JSON, `{\"data\":[…runs, newest first…]}`; `heartbeat`: `{}`.",
+        false,
+    )
+);
+
+doc_schema!(
+    /// A message of `GET /sessions/{id}/events/stream`.
+    SessionStreamMessage => stream_message(
+        runway_api::enums::EventType::ALL
+            .iter()
+            .map(|t| t.name().to_string())
+            .chain(["heartbeat".to_string()])
+            .collect(),
+        "An event: the event object as JSON, as `GET /sessions/{id}/events` lists it; `heartbeat`: `{}`.",
+        true,
+    )
+);

@@ -231,7 +231,7 @@ pub struct WatchFilters {
     tag = "runs",
     params(WatchFilters),
     responses(
-        (status = 200, description = "Server-Sent Events: each message is `event: runs`, `data: {\"data\":[…runs, newest first…]}`: the first page of the filtered list at once, then again whenever it changes (at most four times a second); a `heartbeat` message (`data: {}`) about every 15 s.", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events: each message is `event: runs`, `data: {\"data\":[…runs, newest first…]}`: the first page of the filtered list at once, then again whenever it changes (at most four times a second); a `heartbeat` message (`data: {}`) about every 15 s.", content_type = "text/event-stream", body = crate::schemas::RunsStreamMessage),
         crate::error::ErrorResponses
     )
 )]

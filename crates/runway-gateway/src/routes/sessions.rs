@@ -102,7 +102,7 @@ const LAST_EVENT_ID: &str = "last-event-id";
     tag = "sessions",
     params(("id" = String, Path, description = "The session id (sess_ + 32 lowercase hex)."), crate::params::StreamFilters, crate::params::LastEventId),
     responses(
-        (status = 200, description = "Server-Sent Events: each message is `id: evt_…`, `event: <type>`, `data: <the event as one JSON line>`; the history after `Last-Event-ID` (or all of it) first, then each new event; a `heartbeat` message (`data: {}`) about every 15 s.", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events: each message is `id: evt_…`, `event: <type>`, `data: <the event as one JSON line>`; the history after `Last-Event-ID` (or all of it) first, then each new event; a `heartbeat` message (`data: {}`) about every 15 s.", content_type = "text/event-stream", body = crate::schemas::SessionStreamMessage),
         crate::error::ErrorResponses
     )
 )]
