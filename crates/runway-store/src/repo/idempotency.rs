@@ -101,13 +101,17 @@ pub(crate) async fn held(
         if record.created_at > at - DAY_NANOS {
             live.insert((record.org_id, record.key));
         } else {
-            expired.push((record.org_id, record.key));
+            expired.push((record.org_id, record.key, record.created_at));
         }
     }
-    for (org_id, key) in expired {
+    for (org_id, key, created_at) in expired {
+        // Exactly the record read: another transaction may have replaced it
+        // with a live claim since (PostgreSQL reads each statement afresh),
+        // and that one must stay, so this batch's insert finds it.
         IdempotencyKey::delete_many()
             .filter(idempotency_key::Column::OrgId.eq(org_id))
             .filter(idempotency_key::Column::Key.eq(key))
+            .filter(idempotency_key::Column::CreatedAt.eq(created_at))
             .exec(txn)
             .await?;
     }

@@ -72,6 +72,13 @@ pub async fn trigger<E: From<StoreError>>(
     decide: impl FnOnce(&deployment::Model, u64) -> Result<TriggerDecision, E>,
 ) -> Result<Option<deployment_run::Model>, E> {
     let txn = begin(store).await?;
+    // The deployment first, then the key: the batch's lock order.
+    let dep = Deployment::find_by_id(deployment_id)
+        .filter(deployment::Column::OrgId.eq(org_id))
+        .lock_exclusive()
+        .one(&txn)
+        .await
+        .map_err(StoreError::from)?;
     if let Some(claim) = cause.idempotency
         && !idempotency::held(&txn, &[(org_id, claim)])
             .await?
@@ -79,13 +86,7 @@ pub async fn trigger<E: From<StoreError>>(
     {
         return Err(StoreError::IdempotencyKeyTaken.into());
     }
-    let Some(dep) = Deployment::find_by_id(deployment_id)
-        .filter(deployment::Column::OrgId.eq(org_id))
-        .lock_exclusive()
-        .one(&txn)
-        .await
-        .map_err(StoreError::from)?
-    else {
+    let Some(dep) = dep else {
         return Ok(None);
     };
     let decision = decide(&dep, slots_taken(&dep))?;

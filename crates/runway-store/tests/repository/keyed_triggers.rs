@@ -87,3 +87,83 @@ pub async fn a_trigger_batch_claims_each_key_once(store: &Store) {
         .unwrap();
     assert_eq!(row.total_runs, 5, "two before, three in the batch");
 }
+
+/// PostgreSQL: another transaction claims a batch's key after the batch
+/// read the keys and before its insert. The insert waits for that
+/// transaction, then fails on the unique index; the batch is recorded
+/// trigger by trigger, and the raced trigger replays the other claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_claimed_meanwhile_by_another_transaction_is_replayed() {
+    use runway_store::entity::idempotency_key;
+    use sea_orm::{ActiveModelTrait, ConnectionTrait, Set, Statement, TransactionTrait};
+
+    let Some(db) = runway_store::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    let store = db.store();
+    let org_id = org(store).await;
+    let dep = deployment(store, &org_id, 10).await;
+    let at = now();
+    let other = store.writer().begin().await.unwrap();
+    idempotency_key::ActiveModel {
+        org_id: Set(org_id.clone()),
+        key: Set("raced".into()),
+        request_hash: Set("h1".into()),
+        resource_id: Set("drun_other".into()),
+        created_at: Set(at),
+    }
+    .insert(&other)
+    .await
+    .unwrap();
+
+    let queue = TriggerQueue::start(store.clone(), slot_gate, Arc::new(|_| {}));
+    let raced = tokio::spawn({
+        let (queue, org_id, dep) = (queue.clone(), org_id.clone(), dep.clone());
+        async move {
+            queue
+                .trigger(&org_id, &dep, at, Some(claim("raced", "h2", at)))
+                .await
+        }
+    });
+    // The batch's insert waits on the other transaction's key.
+    let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let row = store
+            .reader()
+            .query_one_raw(Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                waiting,
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch never waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    other.commit().await.unwrap();
+
+    let outcome = raced.await.unwrap();
+    assert!(
+        matches!(outcome, Err(StoreError::IdempotencyKeyTaken)),
+        "{outcome:?}"
+    );
+    let record = idempotency::find(store, &org_id, "raced", at + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.resource_id, "drun_other");
+    let row = runway_store::repo::deployments::get(store, &org_id, &dep)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.total_runs, 0, "the raced trigger recorded no run");
+    runway_store::testing::assert_slot_counts(store).await;
+}
