@@ -31,6 +31,8 @@ pub struct Server {
     data_dir: PathBuf,
     lease_ttl: Duration,
     extra_args: Vec<String>,
+    /// Runs the scheduler (off unless asked: most tests trigger by hand).
+    scheduling: bool,
 }
 
 impl Server {
@@ -55,6 +57,22 @@ impl Server {
             "127.0.0.1:0",
             LEASE_TTL,
             extra_args.iter().map(|a| a.to_string()).collect(),
+            false,
+        )
+        .await
+    }
+
+    /// Starts a server on fresh ports with its scheduler running (looking
+    /// for due deployments every 100 ms).
+    pub async fn start_scheduling(database_url: &str, data_dir: &Path) -> Server {
+        Self::start_at_with(
+            database_url,
+            data_dir,
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            LEASE_TTL,
+            vec!["--scheduler-interval-ms".into(), "100".into()],
+            true,
         )
         .await
     }
@@ -66,7 +84,16 @@ impl Server {
         http: &str,
         lease_ttl: Duration,
     ) -> Server {
-        Self::start_at_with(database_url, data_dir, grpc, http, lease_ttl, Vec::new()).await
+        Self::start_at_with(
+            database_url,
+            data_dir,
+            grpc,
+            http,
+            lease_ttl,
+            Vec::new(),
+            false,
+        )
+        .await
     }
 
     async fn start_at_with(
@@ -76,6 +103,7 @@ impl Server {
         http: &str,
         lease_ttl: Duration,
         extra_args: Vec<String>,
+        scheduling: bool,
     ) -> Server {
         let mut child = Command::new(BIN)
             .args([
@@ -90,13 +118,8 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--lease-ttl-ms", &lease_ttl.as_millis().to_string()])
-            .args([
-                "--retry-backoff-ms",
-                "100",
-                "--reaper-interval-ms",
-                "50",
-                "--no-scheduler",
-            ])
+            .args(["--retry-backoff-ms", "100", "--reaper-interval-ms", "50"])
+            .args((!scheduling).then_some("--no-scheduler"))
             .args(&extra_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -140,6 +163,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             lease_ttl,
             extra_args,
+            scheduling,
         }
     }
 
@@ -181,6 +205,7 @@ impl Server {
             &http,
             self.lease_ttl,
             self.extra_args.clone(),
+            self.scheduling,
         )
         .await;
         *self = restarted;
@@ -227,6 +252,11 @@ impl Runner {
         Runner {
             child: command.spawn().expect("spawn runway runner"),
         }
+    }
+
+    /// The process id (a runner names itself `host:pid` by default).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
     }
 
     /// `kill -9`: no goodbye, no report, the lease just stops being renewed.

@@ -7,6 +7,7 @@ mod execution;
 mod harness;
 mod hygiene;
 mod receiver;
+mod replicas;
 mod resilience;
 mod tls;
 mod transcript;
