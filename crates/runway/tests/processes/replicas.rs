@@ -172,8 +172,12 @@ async fn three_replicas_keep_limits_and_schedules_through_a_kill() {
         Duration::from_secs(60),
         "a run held by runner 1",
         || async {
+            // Claimed in the last half second: most of its 2 s still to run,
+            // so it is executing when the replica dies.
+            let recent = runway_store::time::now_nanos() - 500_000_000;
             runs_of(&db, &manual).await.into_iter().find(|r| {
                 r.status == RunStatus::Running
+                    && r.claimed_at.is_some_and(|at| at > recent)
                     && r.runner_name.as_ref().is_some_and(|n| n.contains(&victim))
             })
         },
