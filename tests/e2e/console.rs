@@ -237,12 +237,7 @@ async fn every_post_needs_the_session_csrf_token_and_a_same_site_origin(app: &Te
         .text()
         .await
         .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the page's forms carry the CSRF token")
-        .to_string();
+    let csrf = csrf_of(&page);
     let pause = format!("{base}/deployments/{}/pause", seed.deployment_id);
     // Without the token, with another session's, or from another site: refused, nothing paused.
     let other = sign_in(app, &app.token).await;
@@ -255,12 +250,7 @@ async fn every_post_needs_the_session_csrf_token_and_a_same_site_origin(app: &Te
         .text()
         .await
         .unwrap();
-    let other_csrf = other_page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_string();
+    let other_csrf = csrf_of(&other_page);
     assert_ne!(other_csrf, csrf);
     for (form, site) in [
         (vec![], None),
