@@ -7,6 +7,7 @@ use prost::Message;
 
 const PROTOS: &[&str] = &[
     "proto/runway/v1/common.proto",
+    "proto/runway/v1/retention.proto",
     "proto/runway/v1/agent.proto",
     "proto/runway/v1/environment.proto",
     "proto/runway/v1/deployment.proto",

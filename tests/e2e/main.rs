@@ -12,6 +12,7 @@ mod rate_limits;
 mod receiver;
 mod resources;
 mod rest_errors;
+mod retention;
 mod schedules;
 mod scopes;
 mod seed_flow;

@@ -130,6 +130,7 @@ async fn reflection_v1alpha_lists_the_services() {
             "runway.v1.AgentService",
             "runway.v1.DeploymentService",
             "runway.v1.EnvironmentService",
+            "runway.v1.RetentionService",
             "runway.v1.RunnerService",
             "runway.v1.SessionService",
             "runway.v1.TokenService",
@@ -253,7 +254,7 @@ async fn the_openapi_document_is_served_and_checked_in() {
             }
         }
     }
-    assert_eq!(operations, 41, "every REST route of docs/API.md");
+    assert_eq!(operations, 43, "every REST route of docs/API.md");
     // Every reference resolves (a dangling one makes tools skip what it names).
     fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
         match value {

@@ -22,6 +22,7 @@ enum Kind {
     Write,
     Run,
     Tokens,
+    Settings,
 }
 
 impl Kind {
@@ -31,7 +32,7 @@ impl Kind {
             Kind::Read => matches!(scope, Admin | Write | Read),
             Kind::Write => matches!(scope, Admin | Write),
             Kind::Run => matches!(scope, Admin | Runner),
-            Kind::Tokens => matches!(scope, Admin),
+            Kind::Tokens | Kind::Settings => matches!(scope, Admin),
         }
     }
 }
@@ -72,6 +73,11 @@ const RPCS: &[(&str, Kind)] = &[
     (
         "runway.v1.EnvironmentService/ArchiveEnvironment",
         Kind::Write,
+    ),
+    ("runway.v1.RetentionService/GetRetentionPolicy", Kind::Read),
+    (
+        "runway.v1.RetentionService/UpdateRetentionPolicy",
+        Kind::Settings,
     ),
     ("runway.v1.RunnerService/ClaimTurn", Kind::Run),
     ("runway.v1.RunnerService/Heartbeat", Kind::Run),

@@ -111,6 +111,8 @@ impl TestApp {
             clock,
             execution,
             reaper_interval: None,
+            // Off: tests call `pruner().run_once()` after moving the clock.
+            prune_interval: None,
             // Short, so a test sees heartbeats without waiting 15 s.
             sse_heartbeat: std::time::Duration::from_millis(300),
             tls: None,
@@ -151,6 +153,11 @@ impl TestApp {
     /// The server's lease reaper.
     pub fn reaper(&self) -> &runway_server::LeaseReaper {
         &self.running().reaper
+    }
+
+    /// The server's retention pruner.
+    pub fn pruner(&self) -> &runway_server::Pruner {
+        &self.running().pruner
     }
 
     /// A RunnerService client on the server's real port.

@@ -29,6 +29,7 @@ mod events;
 mod history;
 mod keyed;
 mod lists;
+mod prune;
 mod server;
 mod triggers;
 mod webhooks;
@@ -43,7 +44,7 @@ pub enum Transport {
     Rest,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
     Triggers,
     Appends,
@@ -53,6 +54,7 @@ pub enum Mode {
     Lists,
     Console,
     Keyed,
+    Prune,
 }
 
 #[derive(Debug, Parser)]
@@ -129,6 +131,10 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     let mut serve_args = args.serve_arg.clone();
+    if args.mode == Mode::Prune {
+        // The pruner starts soon after the policy is set.
+        serve_args.push("--prune-interval-ms=500".into());
+    }
     if matches!(args.mode, Mode::Deliveries | Mode::WebhookTriggers) {
         // The receiver is local.
         serve_args.push("--webhooks-allow-private".into());
@@ -144,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
         Mode::Lists => lists::run(&args, &server).await,
         Mode::Console => console::run(&args, &server).await,
         Mode::Keyed => keyed::run(&args, &server).await,
+        Mode::Prune => prune::run(&args, &server).await,
     };
     server.stop().await;
     println!("{}", report?);

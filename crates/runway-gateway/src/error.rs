@@ -151,6 +151,9 @@ fn json_param(proto_path: &str) -> String {
     if let Some(rest) = proto_path.strip_prefix("config.") {
         return format!("metadata.cas_config.config.{rest}");
     }
+    if let Some(rest) = proto_path.strip_prefix("retention.") {
+        return format!("metadata.cas_config.retention.{rest}");
+    }
     if proto_path == "types" {
         return "types[]".to_string();
     }

@@ -24,6 +24,7 @@ use axum::extract::DefaultBodyLimit;
 use runway_api::v1::agent_service_client::AgentServiceClient;
 use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use runway_api::v1::environment_service_client::EnvironmentServiceClient;
+use runway_api::v1::retention_service_client::RetentionServiceClient;
 use runway_api::v1::session_service_client::SessionServiceClient;
 use runway_api::v1::token_service_client::TokenServiceClient;
 use runway_api::v1::webhook_service_client::WebhookServiceClient;
@@ -95,6 +96,10 @@ impl Gateway {
 
     fn tokens(&self) -> TokenServiceClient<GrpcTransport> {
         TokenServiceClient::new(self.transport.clone())
+    }
+
+    fn retention(&self) -> RetentionServiceClient<GrpcTransport> {
+        RetentionServiceClient::new(self.transport.clone())
     }
 
     fn webhooks(&self) -> WebhookServiceClient<GrpcTransport> {

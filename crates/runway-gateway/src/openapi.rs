@@ -12,7 +12,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{agents, deployments, environments, runs, sessions, tokens, webhooks};
+use crate::routes::{
+    agents, deployments, environments, retention, runs, sessions, tokens, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +33,7 @@ use crate::routes::{agents, deployments, environments, runs, sessions, tokens, w
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::test, webhooks::list_deliveries, webhooks::redeliver,
         tokens::create, tokens::list, tokens::get, tokens::revoke,
+        retention::get, retention::update,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,
@@ -54,6 +57,7 @@ use crate::routes::{agents, deployments, environments, runs, sessions, tokens, w
         (name = "sessions", description = "The sessions runs execute in"),
         (name = "webhooks", description = "Signed notifications of what runs and deployments did"),
         (name = "tokens", description = "Personal access tokens and their scopes (admin tokens only)"),
+        (name = "retention", description = "How long the organization keeps its runs (changes: admin tokens only)"),
     )
 )]
 pub struct ApiDoc;

@@ -22,11 +22,13 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 mod events;
+mod retention;
 mod tag;
 mod tokens;
 mod webhooks;
 
 pub use events::*;
+pub use retention::*;
 pub use tag::*;
 pub use tokens::*;
 pub use webhooks::*;
@@ -360,6 +362,10 @@ pub struct StatsJson {
 #[schema(as = CasConfig)]
 pub struct CasConfigJson {
     pub config: ConfigJson,
+    /// The deployment's own retention rules; `null`: its organization's
+    /// policy (`GET /retention`).
+    #[schema(required = true)]
+    pub retention: Option<RetentionRulesJson>,
     pub session_strategy: SessionStrategy,
     pub stats: StatsJson,
 }
@@ -455,6 +461,7 @@ pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
                     max_retries: config.max_retries,
                     timeout_ms: config.timeout_ms,
                 },
+                retention: cas.retention.as_ref().map(retention_rules),
                 session_strategy: member(
                     cas.session_strategy,
                     SessionStrategy::from_proto,

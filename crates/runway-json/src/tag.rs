@@ -74,3 +74,7 @@ object_tag!(
     /// `"webhook_delivery"`.
     WebhookDeliveryTag = "webhook_delivery"
 );
+object_tag!(
+    /// `"retention_policy"`.
+    RetentionPolicyTag = "retention_policy"
+);

@@ -5,6 +5,7 @@ use prost_types::{Struct, Timestamp};
 use runway_api::enums::{EnvironmentStatus, ScheduleType};
 use runway_api::json_value;
 use runway_api::v1;
+use runway_store::entity::organization::RetentionRules;
 use runway_store::entity::{
     access_token, agent, deployment, deployment_run, environment, session, session_event,
     webhook_attempt, webhook_delivery, webhook_endpoint,
@@ -153,10 +154,35 @@ pub fn deployment(row: &deployment::Model, now: i64) -> ServiceResult<v1::Deploy
                 next_trigger_at,
                 missed_fires: row.missed_fires,
             }),
+            retention: row.retention.as_ref().map(|r| retention_rules(&r.0)),
         }),
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
     })
+}
+
+pub fn retention_rules(rules: &RetentionRules) -> v1::RetentionRules {
+    v1::RetentionRules {
+        keep_days: rules.keep_days,
+        keep_failed_days: rules.keep_failed_days,
+        max_runs: rules.max_runs,
+    }
+}
+
+pub fn retention_rules_from(rules: &v1::RetentionRules) -> RetentionRules {
+    RetentionRules {
+        keep_days: rules.keep_days,
+        keep_failed_days: rules.keep_failed_days,
+        max_runs: rules.max_runs,
+    }
+}
+
+/// An organization's policy; `updated_at` absent while never set.
+pub fn retention_policy(rules: &RetentionRules, updated_at: Option<i64>) -> v1::RetentionPolicy {
+    v1::RetentionPolicy {
+        rules: Some(retention_rules(rules)),
+        updated_at: updated_at.map(timestamp),
+    }
 }
 
 pub fn run(row: &deployment_run::Model) -> v1::DeploymentRun {

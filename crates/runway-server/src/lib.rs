@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod paging;
 mod periodic;
+pub mod pruner;
 pub mod rate_limit;
 pub mod reaper;
 pub mod schedule;
@@ -26,6 +27,7 @@ use std::net::SocketAddr;
 use runway_api::v1::agent_service_server::AgentServiceServer;
 use runway_api::v1::deployment_service_server::DeploymentServiceServer;
 use runway_api::v1::environment_service_server::EnvironmentServiceServer;
+use runway_api::v1::retention_service_server::RetentionServiceServer;
 use runway_api::v1::runner_service_server::RunnerServiceServer;
 use runway_api::v1::session_service_server::SessionServiceServer;
 use runway_api::v1::token_service_server::TokenServiceServer;
@@ -37,11 +39,13 @@ use tonic::transport::server::TcpIncoming;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::{ServiceError, ServiceResult};
+pub use pruner::{PruneLimits, Pruner};
 pub use reaper::LeaseReaper;
 pub use scheduler::Scheduler;
 pub use services::ExecutionConfig;
 use services::{
-    AgentApi, Core, DeploymentApi, EnvironmentApi, RunnerApi, SessionApi, TokenApi, WebhookApi,
+    AgentApi, Core, DeploymentApi, EnvironmentApi, RetentionApi, RunnerApi, SessionApi, TokenApi,
+    WebhookApi,
 };
 
 /// One runway server's shared state: its store, clock and execution
@@ -133,6 +137,11 @@ impl Runway {
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         )
+        .add_service(
+            RetentionServiceServer::new(RetentionApi::new(core.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
         .add_service(tonic_health::pb::health_server::HealthServer::new(
             tonic_health::server::HealthService::from_health_reporter(self.health.clone()),
         ))
@@ -189,6 +198,10 @@ impl Runway {
     }
 
     /// The lease reaper (fails lost and timed-out runs, starts due retries).
+    pub fn pruner(&self) -> Pruner {
+        Pruner::new(self.core.clone())
+    }
+
     pub fn reaper(&self) -> LeaseReaper {
         LeaseReaper::new(self.core.clone())
     }

@@ -86,6 +86,12 @@ pub struct ServerMetrics {
     pub trigger_batch_size: Histogram,
     pub webhook_attempts: Family<DeliveryLabels, Counter>,
     pub auto_paused: Counter,
+    pub pruned: Family<PrunedLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PrunedLabels {
+    kind: &'static str,
 }
 
 impl ServerMetrics {
@@ -100,7 +106,13 @@ impl ServerMetrics {
             trigger_batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 9)),
             webhook_attempts: Family::default(),
             auto_paused: Counter::default(),
+            pruned: Family::default(),
         };
+        registry.register(
+            "runway_retention_deleted",
+            "Rows deleted by retention, by kind: runs, sessions, events, webhook_deliveries, webhook_attempts, idempotency_keys",
+            metrics.pruned.clone(),
+        );
         registry.register(
             "runway_webhook_attempts",
             "Webhook delivery attempts recorded, by outcome: delivered, retrying (another attempt is due) or failed (none left)",
@@ -158,6 +170,24 @@ impl ServerMetrics {
             self.webhook_attempts
                 .get_or_create(&DeliveryLabels { outcome })
                 .inc_by(count);
+        }
+    }
+
+    /// Counts what a retention pass deleted.
+    pub fn pruned(&self, removed: &runway_store::repo::prune::Removed) {
+        for (kind, count) in [
+            ("runs", removed.runs),
+            ("sessions", removed.sessions),
+            ("events", removed.events),
+            ("webhook_deliveries", removed.deliveries),
+            ("webhook_attempts", removed.attempts),
+            ("idempotency_keys", removed.idempotency_keys),
+        ] {
+            if count > 0 {
+                self.pruned
+                    .get_or_create(&PrunedLabels { kind })
+                    .inc_by(count);
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
 use sea_orm_migration::MigratorTrait;
@@ -102,7 +102,11 @@ impl Store {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(base.clone())
+            // Takes effect when the writer creates the file (a database
+            // created before keeps its mode: its free pages are reused in
+            // place). The pruner hands the pages it frees back with
+            // incremental_vacuum. Readers cannot set it (read-only).
+            .connect_with(base.clone().auto_vacuum(SqliteAutoVacuum::Incremental))
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;
         let reader = SqlitePoolOptions::new()

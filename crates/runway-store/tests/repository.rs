@@ -69,6 +69,18 @@ on_every_backend!(
     merged_pages_walk_the_filter_exactly
 );
 
+#[path = "repository/retention.rs"]
+mod retention;
+use retention::{
+    expired_runs_go_in_batches_and_sqlite_gives_the_space_back,
+    finished_deliveries_and_old_keys_go_pending_ones_stay,
+};
+
+on_every_backend!(
+    expired_runs_go_in_batches_and_sqlite_gives_the_space_back,
+    finished_deliveries_and_old_keys_go_pending_ones_stay,
+);
+
 #[path = "repository/keyed_triggers.rs"]
 mod keyed_triggers;
 use keyed_triggers::a_trigger_batch_claims_each_key_once;
@@ -130,6 +142,7 @@ async fn deployment(store: &Store, org_id: &str, max_concurrent: i32) -> String 
         max_consecutive_failures: None,
         timeout_ms: 300_000,
         session_strategy: SessionStrategy::NewSession,
+        retention: None,
     };
     deployments::create(store, org_id, draft, None, now())
         .await

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use runway_server::{ExecutionConfig, LeaseReaper, Runway, Scheduler, SharedClock};
+use runway_server::{ExecutionConfig, LeaseReaper, Pruner, Runway, Scheduler, SharedClock};
 use runway_store::repo::tenants;
 use runway_store::{Backend, Store, StoreOptions};
 use tokio::net::TcpListener;
@@ -38,6 +38,9 @@ pub struct ServeConfig {
     pub execution: ExecutionConfig,
     /// How often the lease reaper runs; `None` disables it in this process.
     pub reaper_interval: Option<Duration>,
+    /// How often the retention pruner starts a pass; `None` disables it
+    /// in this process.
+    pub prune_interval: Option<Duration>,
     /// How often an event stream (SSE) sends a `heartbeat`.
     pub sse_heartbeat: Duration,
     /// TLS for gRPC and REST (mutual on gRPC with a client CA); `None`:
@@ -84,6 +87,9 @@ pub struct RunningApp {
     pub scheduler: Scheduler,
     /// This process's lease reaper (looping when enabled; callable either way).
     pub reaper: LeaseReaper,
+    /// This process's retention pruner (looping when enabled; callable
+    /// either way).
+    pub pruner: Pruner,
     /// The gRPC services, to call in-process (the embedded runner does).
     pub routes: tonic::service::Routes,
     stop: watch::Sender<bool>,
@@ -146,6 +152,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let routes = runway.routes();
     let scheduler = runway.scheduler();
     let reaper = runway.reaper();
+    let pruner = runway.pruner();
     let health = runway.health_watcher();
     health.check_once().await;
     let gateway = runway_gateway::Gateway::new(runway_gateway::in_process(routes.clone()))
@@ -220,6 +227,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
             Ok(())
         }
     }));
+    if let Some(interval) = config.prune_interval {
+        let (pruner, rx) = (pruner.clone(), rx.clone());
+        tasks.push(tokio::spawn(async move {
+            pruner.run(interval, stopped(rx)).await;
+            Ok(())
+        }));
+    }
     if let Some(interval) = config.reaper_interval {
         let reaper = reaper.clone();
         tasks.push(tokio::spawn(async move {
@@ -235,6 +249,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         store,
         scheduler,
         reaper,
+        pruner,
         routes,
         stop,
         tasks,

@@ -14,6 +14,7 @@ use runway_store::repo::tenants;
 use crate::app::{self, DEFAULT_DATA_DIR, ServeConfig};
 use crate::client;
 use crate::logging::{self, LogFormat};
+use runway_server::Runway;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +46,10 @@ enum Command {
     Token(TokenCommand),
     /// Print the REST API's OpenAPI 3.1 document (docs/openapi.json).
     Openapi,
+    /// Delete now what the retention policies no longer keep (as every
+    /// `serve` does each --prune-interval-ms), or with --dry-run tell what
+    /// would go.
+    Prune(PruneArgs),
     /// Deployments: list, get, create, update, pause, unpause, archive, run.
     Deployments {
         #[command(subcommand)]
@@ -86,6 +91,15 @@ struct DatabaseArgs {
 }
 
 #[derive(Debug, Args)]
+struct PruneArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Count what would be deleted; delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
 struct ServeArgs {
     #[command(flatten)]
     database: DatabaseArgs,
@@ -120,6 +134,13 @@ struct ServeArgs {
     /// Do not run the lease reaper in this process (another replica does).
     #[arg(long, env = "RUNWAY_NO_REAPER")]
     no_reaper: bool,
+    /// How often the retention pruner starts a pass, in milliseconds.
+    #[arg(long, env = "RUNWAY_PRUNE_INTERVAL_MS", default_value_t = 60_000)]
+    prune_interval_ms: u64,
+    /// Do not run the retention pruner in this process (another replica,
+    /// or `runway prune`, does).
+    #[arg(long, env = "RUNWAY_NO_PRUNER")]
+    no_pruner: bool,
     /// How often an event stream (SSE) sends a `heartbeat`, in milliseconds.
     #[arg(long, env = "RUNWAY_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
     sse_heartbeat_ms: u64,
@@ -309,6 +330,7 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             print!("{}", runway_gateway::openapi::document());
             Ok(())
         }
+        Command::Prune(args) => prune(args).await,
         Command::Migrate(db) => {
             let url = app::database_url(db.database_url.as_deref(), &db.data_dir);
             app::open_store(&url, &db.data_dir, 2, true)
@@ -345,6 +367,30 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             unreachable!("client commands are run by `run`")
         }
     }
+}
+
+/// `prune`: one retention pass on the database itself, or its count.
+async fn prune(args: PruneArgs) -> anyhow::Result<()> {
+    let db = args.database;
+    let url = app::database_url(db.database_url.as_deref(), &db.data_dir);
+    let store = app::open_store(&url, &db.data_dir, 2, true).await?;
+    let runway = Runway::new(
+        store.clone(),
+        std::sync::Arc::new(runway_server::SystemClock),
+        runway_server::ExecutionConfig::default(),
+    );
+    let pruner = runway.pruner();
+    let (counts, verb) = if args.dry_run {
+        (pruner.dry_run().await?, "would delete")
+    } else {
+        (pruner.run_once().await?, "deleted")
+    };
+    println!(
+        "runway: {verb} {} runs, {} sessions, {} session events, {} webhook deliveries, {} idempotency keys",
+        counts.runs, counts.sessions, counts.events, counts.deliveries, counts.idempotency_keys
+    );
+    store.close().await;
+    Ok(())
 }
 
 /// `token create --org`: the operator's way in, on the database itself
@@ -452,6 +498,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .clamp(10, 5_000),
             )
         }),
+        prune_interval: (!args.no_pruner)
+            .then(|| Duration::from_millis(args.prune_interval_ms.max(10))),
         sse_heartbeat: Duration::from_millis(args.sse_heartbeat_ms.max(10)),
         tls,
     };

@@ -157,6 +157,27 @@ pub struct CasConfigBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
     session_strategy: Option<SessionStrategy>,
+    /// The deployment's own retention rules (all of them: an absent or
+    /// `null` field is no limit), or `null` for its organization's policy.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<RetentionRulesBody>)]
+    retention: Option<Option<Map<String, Value>>>,
+}
+
+/// A deployment's own retention rules; `null` or absent: no such limit.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RetentionRulesInput)]
+pub struct RetentionRulesBody {
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 36500)]
+    keep_days: Option<i32>,
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 36500)]
+    keep_failed_days: Option<i32>,
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000000)]
+    max_runs: Option<i64>,
 }
 
 /// Run limits; each absent one keeps its value (its default on create).
@@ -189,6 +210,23 @@ impl CasConfigBody {
             None => Ok(ConfigBody::default()),
             Some(map) => from_value_at(Value::Object(map.clone()), "metadata.cas_config.config"),
         }
+    }
+
+    /// `None`: not given; `Some(None)`: the organization's policy.
+    fn retention(&self) -> Result<Option<Option<RetentionRules>>, ApiError> {
+        let Some(given) = &self.retention else {
+            return Ok(None);
+        };
+        let Some(map) = given else {
+            return Ok(Some(None));
+        };
+        let body: RetentionRulesBody =
+            from_value_at(Value::Object(map.clone()), "metadata.cas_config.retention")?;
+        Ok(Some(Some(RetentionRules {
+            keep_days: body.keep_days,
+            keep_failed_days: body.keep_failed_days,
+            max_runs: body.max_runs,
+        })))
     }
 }
 
@@ -336,6 +374,7 @@ pub async fn create(
             .session_strategy
             .unwrap_or(SessionStrategy::NewSession)
             .to_proto(),
+        retention: cas.retention()?.flatten(),
     };
     let response = gw
         .deployments()
@@ -491,6 +530,10 @@ pub async fn update(
             if let Some(s) = cas.session_strategy {
                 request.session_strategy = s.to_proto();
                 paths.push("session_strategy".into());
+            }
+            if let Some(rules) = cas.retention()? {
+                request.retention = rules;
+                paths.push("retention".into());
             }
         }
     }

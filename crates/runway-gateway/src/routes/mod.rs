@@ -5,6 +5,7 @@ pub(crate) mod agents;
 pub(crate) mod deployments;
 pub(crate) mod environments;
 mod health;
+pub(crate) mod retention;
 pub(crate) mod runs;
 pub(crate) mod sessions;
 mod shared;
@@ -92,4 +93,5 @@ pub fn api() -> Router<Gateway> {
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", get(tokens::get))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
+        .route("/retention", get(retention::get).post(retention::update))
 }

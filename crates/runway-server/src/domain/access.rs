@@ -17,6 +17,8 @@ pub enum Access {
     Run,
     /// Issues, reads and revokes tokens.
     Tokens,
+    /// Changes the organization's settings (its retention policy).
+    Settings,
 }
 
 /// The environment list that means every environment of the organization.
@@ -45,6 +47,7 @@ pub fn require(scope: TokenScope, access: Access) -> ServiceResult<()> {
         Access::Write => "change resources",
         Access::Run => "execute runs (RunnerService)",
         Access::Tokens => "manage tokens",
+        Access::Settings => "change the organization's settings",
     };
     Err(ServiceError::PermissionDenied {
         reason: Reason::ScopeInsufficient,
@@ -132,14 +135,20 @@ mod tests {
     #[test]
     fn scopes_nest_except_runner() {
         let table = [
-            (Admin, [true, true, true, true]),
-            (Write, [true, true, false, false]),
-            (Read, [true, false, false, false]),
-            (Runner, [false, false, true, false]),
+            (Admin, [true, true, true, true, true]),
+            (Write, [true, true, false, false, false]),
+            (Read, [true, false, false, false, false]),
+            (Runner, [false, false, true, false, false]),
         ];
         for (scope, expected) in table {
-            let got = [Access::Read, Access::Write, Access::Run, Access::Tokens]
-                .map(|access| allows(scope, access));
+            let got = [
+                Access::Read,
+                Access::Write,
+                Access::Run,
+                Access::Tokens,
+                Access::Settings,
+            ]
+            .map(|access| allows(scope, access));
             assert_eq!(got, expected, "{scope}");
         }
         assert_eq!(

@@ -9,6 +9,7 @@ pub mod access;
 pub mod deliveries;
 pub mod gate;
 pub mod lifecycle;
+pub mod retention;
 pub mod run_end;
 
 use runway_api::enums::DeploymentStatus;
@@ -72,6 +73,7 @@ pub(crate) mod testing {
             last_triggered_at: None,
             missed_fires: 0,
             active_runs: 0,
+            retention: None,
             created_at: 0,
             updated_at: 0,
         }

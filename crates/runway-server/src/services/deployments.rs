@@ -7,6 +7,7 @@ use runway_api::json_value;
 use runway_api::v1::deployment_service_server::DeploymentService;
 use runway_api::v1::*;
 use runway_store::entity::deployment::{self, InitialEvent as StoredEvent};
+use runway_store::entity::organization::RetentionRules;
 use runway_store::json_text::JsonText;
 use runway_store::repo::deployments::{self, DeploymentDraft, DeploymentFilter};
 use runway_store::repo::{agents, environments};
@@ -16,7 +17,7 @@ use super::{Core, mask_paths, runs};
 use crate::convert;
 use crate::domain::access::Access;
 use crate::domain::deployment_not_found as not_found;
-use crate::domain::{archived, lifecycle};
+use crate::domain::{archived, lifecycle, retention};
 use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
 use crate::paging;
 use crate::schedule::CronSchedule;
@@ -215,6 +216,16 @@ fn in_range(param: &str, v: i64, min: i64, max: i64) -> ServiceResult<()> {
     }
 }
 
+/// A deployment's own retention rules, checked; `None`: its
+/// organization's policy.
+fn own_retention(
+    rules: Option<&runway_api::v1::RetentionRules>,
+) -> ServiceResult<Option<RetentionRules>> {
+    rules
+        .map(|r| retention::check("retention.", convert::retention_rules_from(r)))
+        .transpose()
+}
+
 /// The session strategy; proto's UNSPECIFIED (0) means the default.
 fn session_strategy(v: i32) -> ServiceResult<SessionStrategy> {
     if v == 0 {
@@ -269,6 +280,7 @@ impl DeploymentService for DeploymentApi {
         let timeout_ms = timeout_ms(config.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))?;
         let max_consecutive_failures = max_consecutive_failures(config.max_consecutive_failures)?;
         let session_strategy = session_strategy(req.session_strategy)?;
+        let retention = own_retention(req.retention.as_ref())?;
         let (agent_id, agent_version) = self.resolve_agent(org, req.agent.as_ref()).await?;
         let environment_id = self.resolve_environment(org, &req.environment_id).await?;
 
@@ -291,6 +303,7 @@ impl DeploymentService for DeploymentApi {
             max_consecutive_failures,
             timeout_ms,
             session_strategy,
+            retention,
         };
         let row = self
             .core
@@ -403,6 +416,7 @@ impl DeploymentService for DeploymentApi {
                 "config.timeout_ms",
                 "config.max_consecutive_failures",
                 "session_strategy",
+                "retention",
             ],
             &["metadata."],
         )?;
@@ -468,6 +482,9 @@ impl DeploymentService for DeploymentApi {
         if has("session_strategy") {
             session_strategy(req.session_strategy)?;
         }
+        let retention = has("retention")
+            .then(|| own_retention(req.retention.as_ref()))
+            .transpose()?;
 
         let now = self.core.now();
         let row = deployments::modify(&self.core.store, org, id, now, |row| {
@@ -525,6 +542,9 @@ impl DeploymentService for DeploymentApi {
             }
             if let Some(v) = failure_limit {
                 row.max_consecutive_failures = v;
+            }
+            if let Some(rules) = retention {
+                row.retention = rules.map(JsonText);
             }
             Ok(())
         })

@@ -4,6 +4,7 @@
 mod agents;
 mod deployments;
 mod environments;
+mod retention;
 mod runner;
 mod runs;
 mod sessions;
@@ -21,6 +22,7 @@ use tokio::sync::Notify;
 pub use agents::AgentApi;
 pub use deployments::DeploymentApi;
 pub use environments::EnvironmentApi;
+pub use retention::RetentionApi;
 pub use runner::RunnerApi;
 pub use sessions::SessionApi;
 pub use tokens::TokenApi;

@@ -64,6 +64,9 @@ pub struct Model {
     /// Its pending and running runs: the concurrency slots taken. Changed in
     /// the same transaction as every run that takes or gives back a slot.
     pub active_runs: i64,
+    /// Its own retention rules; null: its organization's policy.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub retention: Option<JsonText<super::organization::RetentionRules>>,
     pub created_at: i64,
     pub updated_at: i64,
 }

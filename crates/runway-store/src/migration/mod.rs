@@ -13,6 +13,7 @@ mod m20261125_000007_cheaper_trigger_writes;
 mod m20261125_000008_webhooks;
 mod m20261201_000009_token_scopes;
 mod m20261201_000010_run_list_indexes;
+mod m20261202_000011_retention;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_webhooks::Migration),
             Box::new(m20261201_000009_token_scopes::Migration),
             Box::new(m20261201_000010_run_list_indexes::Migration),
+            Box::new(m20261202_000011_retention::Migration),
         ]
     }
 }

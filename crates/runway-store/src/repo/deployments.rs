@@ -11,6 +11,7 @@ use super::begin;
 use super::idempotency::{self, IdempotencyClaim};
 use super::webhooks::{Outbox, Subject, Written};
 use crate::entity::deployment::{self, Entity as Deployment, InitialEvent};
+use crate::entity::organization::RetentionRules;
 use crate::ids::IdKind;
 use crate::json_text::JsonText;
 use crate::page::{self, Key, Page, PageQuery};
@@ -37,6 +38,8 @@ pub struct DeploymentDraft {
     pub max_consecutive_failures: Option<i32>,
     pub timeout_ms: i64,
     pub session_strategy: SessionStrategy,
+    /// Its own retention rules; `None`: its organization's policy.
+    pub retention: Option<RetentionRules>,
 }
 
 /// Which deployments a list shows.
@@ -86,6 +89,7 @@ pub async fn create(
         last_triggered_at: None,
         missed_fires: 0,
         active_runs: 0,
+        retention: draft.retention.map(JsonText),
         created_at: now,
         updated_at: now,
     };

@@ -9,6 +9,8 @@ pub mod environments;
 pub mod events;
 pub mod history;
 pub mod idempotency;
+pub mod prune;
+pub mod retention;
 pub mod runs;
 pub mod schedules;
 pub mod sessions;

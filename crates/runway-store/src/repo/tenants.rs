@@ -86,6 +86,8 @@ pub async fn create_organization(store: &Store, name: &str) -> StoreResult<organ
         id: Set(IdKind::Organization.generate()),
         name: Set(name.to_string()),
         created_at: Set(now_nanos()),
+        retention: Set(Default::default()),
+        retention_updated_at: Set(None),
     };
     Organization::insert(row)
         .exec_with_returning(store.writer())
@@ -248,6 +250,8 @@ pub async fn bootstrap(
         id: Set(IdKind::Organization.generate()),
         name: Set(org_name.to_string()),
         created_at: Set(now_nanos()),
+        retention: Set(Default::default()),
+        retention_updated_at: Set(None),
     };
     let org = match Organization::insert(org).exec_with_returning(&txn).await {
         Ok(org) => org,

@@ -9,6 +9,7 @@ use runway_api::enums::{RunStatus, TriggerType};
 use runway_store::entity::deployment_run::Column as C;
 use runway_store::entity::deployment_run::Entity as DeploymentRun;
 use runway_store::page::{self, Cursor, Key, PageQuery};
+use runway_store::repo::retention::{self, RunCutoffs};
 use runway_store::repo::runs::{self, RunFilter, RunScope};
 use runway_store::repo::{deployments, history, turns};
 use runway_store::{Backend, Store};
@@ -264,6 +265,25 @@ pub async fn hot_run_queries_read_index_ranges(store: &Store) {
     }
     for query in turns::reap_queries(now, 10 * SECOND, 100) {
         faults.extend(plan_faults(store, &query, Sorting::Allowed, &["status"]).await);
+    }
+    // Retention: each expired range (by age, by count and the count's
+    // tie), the count's boundary, the active retries.
+    let cutoffs = RunCutoffs {
+        keep_before: Some(now - HISTORY as i64 / 2 * SECOND),
+        failed_before: Some(now - HISTORY as i64 / 4 * SECOND),
+        newest_kept: Some((now - HISTORY as i64 / 3 * SECOND, "drun_x".into())),
+    };
+    let expired = retention::expired_selects(&deps[0].id, &cutoffs);
+    assert!(expired.len() >= 9, "{} ranges", expired.len());
+    for select in &expired {
+        let seek = ["deployment_id", "status", "trigger_type"];
+        faults.extend(plan_faults(store, select, Sorting::Allowed, &seek).await);
+    }
+    let boundary = retention::newest_kept_select(&deps[0].id, 1_000);
+    faults.extend(plan_faults(store, &boundary, Sorting::Forbidden, &["deployment_id"]).await);
+    for status in RunStatus::ACTIVE {
+        let retries = retention::active_retries_select(status);
+        faults.extend(plan_faults(store, &retries, Sorting::Allowed, &["status"]).await);
     }
     assert!(
         faults.is_empty(),

@@ -1,0 +1,152 @@
+//! Retention: an organization's policy, a deployment's override of it, and
+//! the indexes the pruner reads so each of its batches costs the same
+//! however long the history:
+//!
+//! - `sessions (deployment_run_id)`: deleting a run checks its session
+//!   foreign key; without it every deleted run would scan the sessions.
+//! - `idempotency_keys (created_at)`: the keys past 24 h, oldest first.
+//! - `webhook_deliveries (org_id, status, updated_at)`: an organization's
+//!   finished deliveries past its retention.
+//!
+//! As in `m20261201_000010_run_list_indexes`, PostgreSQL builds them
+//! `CONCURRENTLY` and every statement is idempotent, so a long history is
+//! indexed while the service keeps writing.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+struct TableIndex {
+    name: &'static str,
+    table: &'static str,
+    columns: &'static str,
+}
+
+const INDEXES: [TableIndex; 3] = [
+    TableIndex {
+        name: "idx_sessions_run",
+        table: "sessions",
+        columns: "deployment_run_id",
+    },
+    TableIndex {
+        name: "idx_idempotency_keys_created",
+        table: "idempotency_keys",
+        columns: "created_at",
+    },
+    TableIndex {
+        name: "idx_webhook_deliveries_finished",
+        table: "webhook_deliveries",
+        columns: "org_id, status, updated_at",
+    },
+];
+
+/// `(table, column, definition)`: the policy as JSON text (`{}`: keep
+/// everything), when it last changed, and a deployment's override (null:
+/// its organization's policy).
+const COLUMNS: [(&str, &str, &str); 3] = [
+    ("organizations", "retention", "TEXT NOT NULL DEFAULT '{}'"),
+    ("organizations", "retention_updated_at", "BIGINT NULL"),
+    ("deployments", "retention", "TEXT NULL"),
+];
+
+async fn column_exists(
+    db: &SchemaManagerConnection<'_>,
+    table: &str,
+    column: &str,
+) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let statement = match backend {
+        DbBackend::Postgres => Statement::from_sql_and_values(
+            backend,
+            "SELECT 1 AS present FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+            [table.into(), column.into()],
+        ),
+        _ => Statement::from_sql_and_values(
+            backend,
+            "SELECT 1 AS present FROM pragma_table_info(?) WHERE name = ?",
+            [table.into(), column.into()],
+        ),
+    };
+    Ok(db.query_one_raw(statement).await?.is_some())
+}
+
+async fn create_index(manager: &SchemaManager<'_>, index: &TableIndex) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            // An interrupted concurrent build leaves an invalid index that
+            // IF NOT EXISTS would keep: drop it first.
+            let invalid = db
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT 1 AS invalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                     WHERE c.relname = $1 AND NOT i.indisvalid",
+                    [index.name.into()],
+                ))
+                .await?;
+            if invalid.is_some() {
+                drop_index(manager, index).await?;
+            }
+            format!(
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})",
+                index.name, index.table, index.columns
+            )
+        }
+        _ => format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+            index.name, index.table, index.columns
+        ),
+    };
+    db.execute_unprepared(&sql).await.map(|_| ())
+}
+
+async fn drop_index(manager: &SchemaManager<'_>, index: &TableIndex) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.name),
+        _ => format!("DROP INDEX IF EXISTS {}", index.name),
+    };
+    db.execute_unprepared(&sql).await.map(|_| ())
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    /// `CONCURRENTLY` cannot run inside a transaction; each statement is
+    /// idempotent instead.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(false)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for (table, column, definition) in COLUMNS {
+            if !column_exists(db, table, column).await? {
+                db.execute_unprepared(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+                ))
+                .await?;
+            }
+        }
+        for index in &INDEXES {
+            create_index(manager, index).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for index in &INDEXES {
+            drop_index(manager, index).await?;
+        }
+        let db = manager.get_connection();
+        for (table, column, _) in COLUMNS.iter().rev() {
+            if column_exists(db, table, column).await? {
+                db.execute_unprepared(&format!("ALTER TABLE {table} DROP COLUMN {column}"))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

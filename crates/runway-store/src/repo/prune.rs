@@ -1,0 +1,301 @@
+//! Deleting what retention no longer keeps, in short transactions: a run
+//! with its session and transcript, finished webhook deliveries with their
+//! attempts, idempotency keys past their 24 h; and handing the freed
+//! SQLite pages back (incremental vacuum). Each call deletes at most what
+//! it is given or `limit` rows, so a caller bounds how long the writer is
+//! held.
+
+use runway_api::enums::{RunStatus, WebhookDeliveryStatus};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
+
+use super::retention::ExpiredRun;
+use crate::entity::deployment_run::{self, Entity as DeploymentRun};
+use crate::entity::idempotency_key::{self, Entity as IdempotencyKey};
+use crate::entity::session::{self, Entity as Session};
+use crate::entity::session_event::{self, Entity as SessionEvent};
+use crate::entity::webhook_attempt::{self, Entity as WebhookAttempt};
+use crate::entity::webhook_delivery::{self, Entity as WebhookDelivery};
+use crate::{Backend, Store, StoreResult};
+
+/// What one deletion removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub runs: u64,
+    pub sessions: u64,
+    pub events: u64,
+    pub deliveries: u64,
+    pub attempts: u64,
+    pub idempotency_keys: u64,
+}
+
+impl std::ops::AddAssign for Removed {
+    fn add_assign(&mut self, other: Removed) {
+        self.runs += other.runs;
+        self.sessions += other.sessions;
+        self.events += other.events;
+        self.deliveries += other.deliveries;
+        self.attempts += other.attempts;
+        self.idempotency_keys += other.idempotency_keys;
+    }
+}
+
+fn sessions_of(runs: &[ExpiredRun]) -> Vec<&str> {
+    runs.iter()
+        .filter_map(|r| r.session_id.as_deref())
+        .collect()
+}
+
+/// Deletes up to `limit` transcript events of `runs`' sessions, in one
+/// transaction; `Removed::events` is 0 once none are left. A long
+/// transcript goes over several calls, so no call holds the writer long.
+pub async fn delete_events(store: &Store, runs: &[ExpiredRun], limit: u64) -> StoreResult<Removed> {
+    let sessions = sessions_of(runs);
+    if sessions.is_empty() {
+        return Ok(Removed::default());
+    }
+    let ids: Vec<String> = SessionEvent::find()
+        .select_only()
+        .column(session_event::Column::Id)
+        .filter(session_event::Column::SessionId.is_in(sessions))
+        .limit(limit)
+        .into_tuple()
+        .all(store.reader())
+        .await?;
+    if ids.is_empty() {
+        return Ok(Removed::default());
+    }
+    let deleted = SessionEvent::delete_many()
+        .filter(session_event::Column::Id.is_in(ids))
+        .exec(store.writer())
+        .await?;
+    Ok(Removed {
+        events: deleted.rows_affected,
+        ..Default::default()
+    })
+}
+
+/// Deletes `runs` (terminal ones only, whatever the caller found) with
+/// their sessions and whatever is left of their transcripts, in one
+/// transaction.
+pub async fn delete_runs(store: &Store, runs: &[ExpiredRun]) -> StoreResult<Removed> {
+    if runs.is_empty() {
+        return Ok(Removed::default());
+    }
+    let sessions = sessions_of(runs);
+    let txn = store.writer().begin().await?;
+    let mut removed = Removed::default();
+    if !sessions.is_empty() {
+        removed.events = SessionEvent::delete_many()
+            .filter(session_event::Column::SessionId.is_in(sessions.iter().copied()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        removed.sessions = Session::delete_many()
+            .filter(session::Column::Id.is_in(sessions.iter().copied()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+    }
+    removed.runs = DeploymentRun::delete_many()
+        .filter(deployment_run::Column::Id.is_in(runs.iter().map(|r| r.id.as_str())))
+        .filter(
+            deployment_run::Column::Status.is_in(
+                RunStatus::ALL
+                    .iter()
+                    .copied()
+                    .filter(|status| !status.is_active()),
+            ),
+        )
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    txn.commit().await?;
+    Ok(removed)
+}
+
+/// How many transcript events `runs`' sessions hold (for a dry run).
+pub async fn count_events(store: &Store, runs: &[ExpiredRun]) -> StoreResult<u64> {
+    let sessions = sessions_of(runs);
+    if sessions.is_empty() {
+        return Ok(0);
+    }
+    Ok(SessionEvent::find()
+        .filter(session_event::Column::SessionId.is_in(sessions))
+        .count(store.reader())
+        .await?)
+}
+
+/// The selects of `org_id`'s finished deliveries last changed before the
+/// cutoffs (succeeded ones before `succeeded_before`, failed ones before
+/// `failed_before`), each one range of `(org_id, status, updated_at)`.
+fn expired_delivery_selects(
+    org_id: &str,
+    succeeded_before: Option<i64>,
+    failed_before: Option<i64>,
+) -> Vec<sea_orm::Select<WebhookDelivery>> {
+    use webhook_delivery::Column as C;
+    [
+        (WebhookDeliveryStatus::Succeeded, succeeded_before),
+        (WebhookDeliveryStatus::Failed, failed_before),
+    ]
+    .into_iter()
+    .filter_map(|(status, before)| {
+        before.map(|before| {
+            WebhookDelivery::find()
+                .filter(C::OrgId.eq(org_id))
+                .filter(C::Status.eq(status))
+                .filter(C::UpdatedAt.lt(before))
+        })
+    })
+    .collect()
+}
+
+/// Up to `limit` of `org_id`'s expired deliveries (see
+/// [`expired_delivery_selects`]).
+pub async fn expired_deliveries(
+    store: &Store,
+    org_id: &str,
+    succeeded_before: Option<i64>,
+    failed_before: Option<i64>,
+    limit: u64,
+) -> StoreResult<Vec<String>> {
+    let mut ids: Vec<String> = Vec::new();
+    for select in expired_delivery_selects(org_id, succeeded_before, failed_before) {
+        let left = limit.saturating_sub(ids.len() as u64);
+        if left == 0 {
+            break;
+        }
+        let found: Vec<String> = select
+            .select_only()
+            .column(webhook_delivery::Column::Id)
+            .limit(left)
+            .into_tuple()
+            .all(store.reader())
+            .await?;
+        ids.extend(found);
+    }
+    Ok(ids)
+}
+
+/// How many of `org_id`'s deliveries have expired (a dry run).
+pub async fn count_expired_deliveries(
+    store: &Store,
+    org_id: &str,
+    succeeded_before: Option<i64>,
+    failed_before: Option<i64>,
+) -> StoreResult<u64> {
+    let mut count = 0;
+    for select in expired_delivery_selects(org_id, succeeded_before, failed_before) {
+        count += select.count(store.reader()).await?;
+    }
+    Ok(count)
+}
+
+/// Deletes the finished deliveries `ids` and their attempts, in one
+/// transaction (a pending one is never among them: it is never deleted).
+pub async fn delete_deliveries(store: &Store, ids: &[String]) -> StoreResult<Removed> {
+    if ids.is_empty() {
+        return Ok(Removed::default());
+    }
+    let txn = store.writer().begin().await?;
+    let attempts = WebhookAttempt::delete_many()
+        .filter(webhook_attempt::Column::DeliveryId.is_in(ids.iter().map(String::as_str)))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let deliveries = WebhookDelivery::delete_many()
+        .filter(webhook_delivery::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .filter(webhook_delivery::Column::Status.ne(WebhookDeliveryStatus::Pending))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    txn.commit().await?;
+    Ok(Removed {
+        deliveries,
+        attempts,
+        ..Default::default()
+    })
+}
+
+/// Deletes up to `limit` idempotency keys claimed before `before` (read
+/// from `created_at`'s index); a key claimed again since has a new
+/// `created_at` and stays.
+pub async fn delete_idempotency_keys(store: &Store, before: i64, limit: u64) -> StoreResult<u64> {
+    use idempotency_key::Column as C;
+    let keys: Vec<(String, String)> = IdempotencyKey::find()
+        .select_only()
+        .columns([C::OrgId, C::Key])
+        .filter(C::CreatedAt.lt(before))
+        .limit(limit)
+        .into_tuple()
+        .all(store.reader())
+        .await?;
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let txn = store.writer().begin().await?;
+    let mut deleted = 0;
+    for (org_id, key) in &keys {
+        deleted += IdempotencyKey::delete_many()
+            .filter(C::OrgId.eq(org_id))
+            .filter(C::Key.eq(key))
+            .filter(C::CreatedAt.lt(before))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+    }
+    txn.commit().await?;
+    Ok(deleted)
+}
+
+/// How many idempotency keys were claimed before `before`.
+pub async fn count_idempotency_keys(store: &Store, before: i64) -> StoreResult<u64> {
+    Ok(IdempotencyKey::find()
+        .filter(idempotency_key::Column::CreatedAt.lt(before))
+        .count(store.reader())
+        .await?)
+}
+
+/// SQLite's free pages and whether it can hand them back to the file
+/// system (`auto_vacuum = INCREMENTAL`, set on every database created by
+/// this version). PostgreSQL: `None` (its autovacuum reuses the space).
+pub async fn free_pages(store: &Store) -> StoreResult<Option<(i64, bool)>> {
+    if store.backend() != Backend::Sqlite {
+        return Ok(None);
+    }
+    let pragma = |name: &'static str| async move {
+        let row = store
+            .writer()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await?;
+        Ok::<i64, crate::StoreError>(
+            row.map(|r| r.try_get_by_index::<i64>(0))
+                .transpose()?
+                .unwrap_or(0),
+        )
+    };
+    let free = pragma("freelist_count").await?;
+    let incremental = pragma("auto_vacuum").await? == 2;
+    Ok(Some((free, incremental)))
+}
+
+/// Returns up to `pages` free pages of a SQLite database to the file
+/// system (one short write). Without incremental auto-vacuum the pages
+/// stay in the file, where new rows reuse them.
+pub async fn reclaim_pages(store: &Store, pages: u32) -> StoreResult<()> {
+    if let Some((free, true)) = free_pages(store).await?
+        && free > 0
+    {
+        store
+            .writer()
+            .execute_unprepared(&format!("PRAGMA incremental_vacuum({pages})"))
+            .await?;
+    }
+    Ok(())
+}

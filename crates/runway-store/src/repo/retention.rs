@@ -1,0 +1,305 @@
+//! Retention policies and the runs they no longer keep. The rules (which
+//! policy applies, where its cutoffs fall) are the server's; here the
+//! policies are stored and the expired runs found, each by index ranges
+//! that cost the same however long the history ([`expired_selects`]).
+
+use std::collections::HashSet;
+
+use runway_api::enums::{RunStatus, TriggerType};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+use crate::entity::deployment::{self, Entity as Deployment};
+use crate::entity::deployment_run::{self, Entity as DeploymentRun};
+use crate::entity::organization::{self, Entity as Organization, RetentionRules};
+use crate::json_text::JsonText;
+use crate::{Store, StoreResult};
+
+/// An organization's policy and when it last changed (`None`: never set).
+pub async fn policy(
+    store: &Store,
+    org_id: &str,
+) -> StoreResult<Option<(RetentionRules, Option<i64>)>> {
+    Ok(Organization::find_by_id(org_id)
+        .one(store.reader())
+        .await?
+        .map(|org| (org.retention.0, org.retention_updated_at)))
+}
+
+/// Replaces an organization's policy at `now`; `None` when there is no
+/// such organization.
+pub async fn set_policy(
+    store: &Store,
+    org_id: &str,
+    rules: RetentionRules,
+    now: i64,
+) -> StoreResult<Option<(RetentionRules, Option<i64>)>> {
+    let updated = Organization::update_many()
+        .col_expr(
+            organization::Column::Retention,
+            Expr::value(JsonText(rules)),
+        )
+        .col_expr(organization::Column::RetentionUpdatedAt, Expr::value(now))
+        .filter(organization::Column::Id.eq(org_id))
+        .exec(store.writer())
+        .await?;
+    Ok((updated.rows_affected > 0).then_some((rules, Some(now))))
+}
+
+/// A deployment and the rules that apply to its runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRetention {
+    pub deployment_id: String,
+    pub org_id: String,
+    /// Runs ever recorded: at least as many as it has now.
+    pub total_runs: i64,
+    pub rules: RetentionRules,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct DeploymentRules {
+    id: String,
+    org_id: String,
+    total_runs: i64,
+    retention: Option<JsonText<RetentionRules>>,
+}
+
+/// Every deployment whose runs some rule limits (its own, or else its
+/// organization's), archived ones included.
+pub async fn deployments_to_prune(store: &Store) -> StoreResult<Vec<DeploymentRetention>> {
+    let orgs: std::collections::HashMap<String, RetentionRules> = Organization::find()
+        .all(store.reader())
+        .await?
+        .into_iter()
+        .map(|org| (org.id, org.retention.0))
+        .collect();
+    use deployment::Column as D;
+    let rows = Deployment::find()
+        .select_only()
+        .columns([D::Id, D::OrgId, D::TotalRuns, D::Retention])
+        .into_model::<DeploymentRules>()
+        .all(store.reader())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let rules = match row.retention {
+                Some(own) => own.0,
+                None => orgs.get(&row.org_id).copied().unwrap_or_default(),
+            };
+            (!rules.keeps_everything()).then_some(DeploymentRetention {
+                deployment_id: row.id,
+                org_id: row.org_id,
+                total_runs: row.total_runs,
+                rules,
+            })
+        })
+        .collect())
+}
+
+/// Every organization's policy, for what is pruned by organization
+/// (webhook deliveries).
+pub async fn organization_policies(store: &Store) -> StoreResult<Vec<(String, RetentionRules)>> {
+    Ok(Organization::find()
+        .all(store.reader())
+        .await?
+        .into_iter()
+        .map(|org| (org.id, org.retention.0))
+        .collect())
+}
+
+/// What a deployment's rules delete, as instants: runs triggered before
+/// them go (`None`: no such limit).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunCutoffs {
+    /// Completed and skipped runs triggered before this.
+    pub keep_before: Option<i64>,
+    /// Failed runs triggered before this.
+    pub failed_before: Option<i64>,
+    /// Terminal runs older than the deployment's newest `max_runs` runs:
+    /// its oldest kept run's `(triggered_at, id)`.
+    pub newest_kept: Option<(i64, String)>,
+}
+
+/// A run to delete, with its session (and so its transcript).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, FromQueryResult)]
+pub struct ExpiredRun {
+    pub id: String,
+    pub session_id: Option<String>,
+}
+
+/// The `(triggered_at, id)` of `deployment_id`'s `n`-th newest run, the
+/// oldest that `max_runs = n` keeps; `None` when it has no more than `n`.
+/// Reads `n` entries of `(deployment_id, triggered_at, id)`.
+pub async fn newest_kept(
+    store: &Store,
+    deployment_id: &str,
+    n: i64,
+) -> StoreResult<Option<(i64, String)>> {
+    if n <= 0 {
+        return Ok(None);
+    }
+    let select = newest_kept_select(deployment_id, n);
+    Ok(select
+        .into_tuple::<(i64, String)>()
+        .one(store.reader())
+        .await?)
+}
+
+/// The statement of [`newest_kept`] (public for the query-plan tests).
+pub fn newest_kept_select(deployment_id: &str, n: i64) -> Select<DeploymentRun> {
+    use deployment_run::Column as C;
+    DeploymentRun::find()
+        .select_only()
+        .columns([C::TriggeredAt, C::Id])
+        .filter(C::DeploymentId.eq(deployment_id))
+        .order_by_desc(C::TriggeredAt)
+        .order_by_desc(C::Id)
+        .offset((n - 1) as u64)
+        .limit(1)
+}
+
+/// The selects whose union is the expired runs of `deployment_id` under
+/// `cutoffs`, each one range of `(deployment_id, status, trigger_type,
+/// triggered_at, id)`: terminal statuses only, so no active run is ever
+/// among them.
+pub fn expired_selects(deployment_id: &str, cutoffs: &RunCutoffs) -> Vec<Select<DeploymentRun>> {
+    use deployment_run::Column as C;
+    let range = |status: RunStatus, trigger: TriggerType| {
+        DeploymentRun::find()
+            .select_only()
+            .columns([C::Id, C::SessionId])
+            .filter(C::DeploymentId.eq(deployment_id))
+            .filter(C::Status.eq(status))
+            .filter(C::TriggerType.eq(trigger))
+    };
+    let mut selects = Vec::new();
+    for &status in RunStatus::ALL.iter().filter(|s| !s.is_active()) {
+        let before = match status {
+            RunStatus::Failed => cutoffs.failed_before,
+            _ => cutoffs.keep_before,
+        };
+        for &trigger in TriggerType::ALL {
+            // The older of the two bounds that apply: every run before it
+            // goes, whichever rule says so.
+            let by_count = cutoffs.newest_kept.as_ref().map(|(at, _)| *at);
+            if let Some(at) = [before, by_count].into_iter().flatten().max() {
+                selects.push(range(status, trigger).filter(C::TriggeredAt.lt(at)));
+            }
+            // Runs triggered at the very instant of the oldest one kept by
+            // count, but before it in id order.
+            if let Some((at, id)) = &cutoffs.newest_kept
+                && before.is_none_or(|b| b <= *at)
+            {
+                selects.push(
+                    range(status, trigger)
+                        .filter(C::TriggeredAt.eq(*at))
+                        .filter(C::Id.lt(id.as_str())),
+                );
+            }
+        }
+    }
+    selects
+}
+
+/// Up to `limit` expired runs of `deployment_id` (any of them: the pruner
+/// takes them in whatever order the ranges give).
+pub async fn expired_runs(
+    store: &Store,
+    deployment_id: &str,
+    cutoffs: &RunCutoffs,
+    limit: u64,
+) -> StoreResult<Vec<ExpiredRun>> {
+    let mut found: Vec<ExpiredRun> = Vec::new();
+    for select in expired_selects(deployment_id, cutoffs) {
+        let left = limit.saturating_sub(found.len() as u64);
+        if left == 0 {
+            break;
+        }
+        let rows = select
+            .limit(left)
+            .into_model::<ExpiredRun>()
+            .all(store.reader())
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// How many runs, sessions and transcript events of `deployment_id`
+/// have expired under `cutoffs`, but for the runs in `kept` (a dry run).
+pub async fn count_expired(
+    store: &Store,
+    deployment_id: &str,
+    cutoffs: &RunCutoffs,
+    kept: &HashSet<String>,
+) -> StoreResult<(u64, u64, u64)> {
+    use deployment_run::Column as C;
+    use sea_orm::{PaginatorTrait, QueryTrait};
+    let (mut runs, mut sessions, mut events) = (0, 0, 0);
+    for select in expired_selects(deployment_id, cutoffs) {
+        let select = select.filter(C::Id.is_not_in(kept.iter().map(String::as_str)));
+        runs += select.clone().count(store.reader()).await?;
+        let with_session = select.filter(C::SessionId.is_not_null());
+        sessions += with_session.clone().count(store.reader()).await?;
+        let session_ids = with_session.select_only().column(C::SessionId).into_query();
+        events += crate::entity::session_event::Entity::find()
+            .filter(crate::entity::session_event::Column::SessionId.in_subquery(session_ids))
+            .count(store.reader())
+            .await?;
+    }
+    Ok((runs, sessions, events))
+}
+
+/// The retries in `status` (pending or running), with the run each
+/// retries: a range of `(status, …)` (public for the query-plan tests).
+pub fn active_retries_select(status: RunStatus) -> Select<DeploymentRun> {
+    use deployment_run::Column as C;
+    DeploymentRun::find()
+        .select_only()
+        .columns([C::Id, C::RetryOf])
+        .filter(C::Status.eq(status))
+        .filter(C::TriggerType.eq(TriggerType::Retry))
+}
+
+/// The runs a pruner must keep whatever their age: every run of a retry
+/// chain that is still going (a pending or running retry, and each run it
+/// retries, back to the chain's first). Read after the candidates: a
+/// terminal run's retry exists from the transaction that ended it, and a
+/// chain with no active run never gets one again, so a candidate missing
+/// here is safe to delete.
+pub async fn still_retrying(store: &Store) -> StoreResult<HashSet<String>> {
+    use deployment_run::Column as C;
+    let mut kept = HashSet::new();
+    let mut next: Vec<String> = Vec::new();
+    for status in RunStatus::ACTIVE {
+        let rows: Vec<(String, Option<String>)> = active_retries_select(status)
+            .into_tuple()
+            .all(store.reader())
+            .await?;
+        for (id, retry_of) in rows {
+            kept.insert(id);
+            next.extend(retry_of);
+        }
+    }
+    // Up the chains: at most max_retries levels.
+    while !next.is_empty() {
+        let level: Vec<String> = next
+            .drain(..)
+            .filter(|id| kept.insert(id.clone()))
+            .collect();
+        for chunk in level.chunks(500) {
+            let rows: Vec<Option<String>> = DeploymentRun::find()
+                .select_only()
+                .column(C::RetryOf)
+                .filter(C::Id.is_in(chunk.iter().map(String::as_str)))
+                .into_tuple()
+                .all(store.reader())
+                .await?;
+            next.extend(rows.into_iter().flatten());
+        }
+    }
+    Ok(kept)
+}
