@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use runway_api::enums::EventType;
+use runway_api::enums::{EventType, TokenScope};
 use runway_api::v1::*;
 use runway_server::ManualClock;
 use runway_store::repo::prune::Removed;
@@ -340,6 +340,55 @@ async fn a_deployment_s_own_rules_replace_the_organization_s(
         "invalid_request_error",
         Some("metadata.cas_config.retention.keep_days"),
     );
+    // Rules that delete history are an admin's: a write token may not set
+    // a deployment's own, on create or update.
+    let writer = app.scoped_token(TokenScope::Write, &[]).await;
+    let auth = format!("Bearer {writer}");
+    let seed = app.seed(1).await;
+    let create = json!({"name": "d", "agent": seed.agent_id, "environment_id": seed.environment_id,
+                        "initial_events": [{"type": "user.message", "content": "go"}],
+                        "metadata": {"cas_config": {"retention": {"max_runs": 1}}}});
+    let refused = app
+        .call(
+            "POST",
+            "/deployments",
+            Some(create.to_string()),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_envelope(&refused, 403, "permission_error", None);
+    let refused = app
+        .call(
+            "POST",
+            &format!("/deployments/{}", seed.deployment_id),
+            Some(json!({"metadata": {"cas_config": {"retention": null}}}).to_string()),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_envelope(&refused, 403, "permission_error", None);
+    let allowed = app
+        .call(
+            "POST",
+            &format!("/deployments/{}", seed.deployment_id),
+            Some(json!({"metadata": {"cas_config": {"config": {"max_retries": 1}}}}).to_string()),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    let refused = app
+        .call(
+            "POST",
+            "/retention",
+            Some(json!({"keep_days": 1}).to_string()),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_envelope(&refused, 403, "permission_error", None);
+    assert_eq!(
+        refused.body["error"]["message"],
+        "A write token may not change retention rules."
+    );
+
     let own = deployment(app, json!({"retention": {"max_runs": 2}})).await;
     let shown = app.get(&format!("/deployments/{own}")).await.body;
     assert_eq!(

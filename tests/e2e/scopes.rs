@@ -22,7 +22,7 @@ enum Kind {
     Write,
     Run,
     Tokens,
-    Settings,
+    Retention,
 }
 
 impl Kind {
@@ -32,7 +32,7 @@ impl Kind {
             Kind::Read => matches!(scope, Admin | Write | Read),
             Kind::Write => matches!(scope, Admin | Write),
             Kind::Run => matches!(scope, Admin | Runner),
-            Kind::Tokens | Kind::Settings => matches!(scope, Admin),
+            Kind::Tokens | Kind::Retention => matches!(scope, Admin),
         }
     }
 }
@@ -77,7 +77,7 @@ const RPCS: &[(&str, Kind)] = &[
     ("runway.v1.RetentionService/GetRetentionPolicy", Kind::Read),
     (
         "runway.v1.RetentionService/UpdateRetentionPolicy",
-        Kind::Settings,
+        Kind::Retention,
     ),
     ("runway.v1.RunnerService/ClaimTurn", Kind::Run),
     ("runway.v1.RunnerService/Heartbeat", Kind::Run),

@@ -17,8 +17,9 @@ pub enum Access {
     Run,
     /// Issues, reads and revokes tokens.
     Tokens,
-    /// Changes the organization's settings (its retention policy).
-    Settings,
+    /// Changes retention rules (the organization's policy, a deployment's
+    /// own): they delete history.
+    Retention,
 }
 
 /// The environment list that means every environment of the organization.
@@ -47,7 +48,7 @@ pub fn require(scope: TokenScope, access: Access) -> ServiceResult<()> {
         Access::Write => "change resources",
         Access::Run => "execute runs (RunnerService)",
         Access::Tokens => "manage tokens",
-        Access::Settings => "change the organization's settings",
+        Access::Retention => "change retention rules",
     };
     Err(ServiceError::PermissionDenied {
         reason: Reason::ScopeInsufficient,
@@ -146,7 +147,7 @@ mod tests {
                 Access::Write,
                 Access::Run,
                 Access::Tokens,
-                Access::Settings,
+                Access::Retention,
             ]
             .map(|access| allows(scope, access));
             assert_eq!(got, expected, "{scope}");

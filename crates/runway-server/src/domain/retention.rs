@@ -47,17 +47,22 @@ pub fn check(prefix: &str, rules: RetentionRules) -> ServiceResult<RetentionRule
             format!("max_runs must be 1 to {MAX_RUNS}, or null for no limit"),
         ));
     }
-    let shorter = match (rules.keep_days, rules.keep_failed_days) {
-        (Some(keep), Some(failed)) => failed < keep,
-        (None, Some(_)) => true,
-        _ => false,
-    };
-    if shorter {
-        return Err(ServiceError::invalid(
-            field("keep_failed_days"),
-            "keep_failed_days must be at least keep_days (null keeps failed runs without limit): \
-             failed runs are kept at least as long as the others",
-        ));
+    match (rules.keep_days, rules.keep_failed_days) {
+        (Some(keep), Some(failed)) if failed < keep => {
+            return Err(ServiceError::invalid(
+                field("keep_failed_days"),
+                "keep_failed_days must be at least keep_days (null keeps failed runs without \
+                 limit): failed runs are kept at least as long as the others",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ServiceError::invalid(
+                field("keep_days"),
+                "keep_days null (no limit) would keep the other runs longer than the failed ones: \
+                 failed runs are kept at least as long as the others (set keep_failed_days null too)",
+            ));
+        }
+        _ => {}
     }
     Ok(rules)
 }
@@ -126,7 +131,7 @@ mod tests {
             (rules(Some(MAX_DAYS + 1), None, None), "keep_days"),
             (rules(Some(10), Some(0), None), "keep_failed_days"),
             (rules(Some(10), Some(9), None), "keep_failed_days"),
-            (rules(None, Some(90), None), "keep_failed_days"),
+            (rules(None, Some(90), None), "keep_days"),
             (rules(None, None, Some(0)), "max_runs"),
             (rules(None, None, Some(MAX_RUNS + 1)), "max_runs"),
         ];

@@ -15,7 +15,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Core, mask_paths, runs};
 use crate::convert;
-use crate::domain::access::Access;
+use crate::domain::access::{self, Access};
 use crate::domain::deployment_not_found as not_found;
 use crate::domain::{archived, lifecycle, retention};
 use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
@@ -281,6 +281,9 @@ impl DeploymentService for DeploymentApi {
         let max_consecutive_failures = max_consecutive_failures(config.max_consecutive_failures)?;
         let session_strategy = session_strategy(req.session_strategy)?;
         let retention = own_retention(req.retention.as_ref())?;
+        if retention.is_some() {
+            access::require(who.scope, Access::Retention)?;
+        }
         let (agent_id, agent_version) = self.resolve_agent(org, req.agent.as_ref()).await?;
         let environment_id = self.resolve_environment(org, &req.environment_id).await?;
 
@@ -485,6 +488,9 @@ impl DeploymentService for DeploymentApi {
         let retention = has("retention")
             .then(|| own_retention(req.retention.as_ref()))
             .transpose()?;
+        if retention.is_some() {
+            access::require(who.scope, Access::Retention)?;
+        }
 
         let now = self.core.now();
         let row = deployments::modify(&self.core.store, org, id, now, |row| {

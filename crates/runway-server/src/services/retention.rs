@@ -54,7 +54,7 @@ impl RetentionService for RetentionApi {
         let who = self
             .core
             .auth
-            .principal(request.metadata(), Access::Settings)
+            .principal(request.metadata(), Access::Retention)
             .await?;
         let req = request.get_ref();
         let paths = mask_paths(
@@ -68,23 +68,25 @@ impl RetentionService for RetentionApi {
             }));
         }
         let given = convert::retention_rules_from(&req.rules.unwrap_or_default());
-        let (mut rules, _) = retention::policy(&self.core.store, &who.org_id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| ServiceError::Internal("the token's organization is gone".into()))?;
-        for path in paths {
-            match path {
-                "keep_days" => rules.keep_days = given.keep_days,
-                "keep_failed_days" => rules.keep_failed_days = given.keep_failed_days,
-                _ => rules.max_runs = given.max_runs,
-            }
-        }
-        let rules = check("", rules)?;
         let now = self.core.now();
-        let (rules, updated_at) = retention::set_policy(&self.core.store, &who.org_id, rules, now)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| ServiceError::Internal("the token's organization is gone".into()))?;
+        let (rules, updated_at) = retention::update_policy(
+            &self.core.store,
+            &who.org_id,
+            now,
+            |rules| -> ServiceResult<()> {
+                for path in &paths {
+                    match *path {
+                        "keep_days" => rules.keep_days = given.keep_days,
+                        "keep_failed_days" => rules.keep_failed_days = given.keep_failed_days,
+                        _ => rules.max_runs = given.max_runs,
+                    }
+                }
+                *rules = check("", *rules)?;
+                Ok(())
+            },
+        )
+        .await?
+        .ok_or_else(|| ServiceError::Internal("the token's organization is gone".into()))?;
         tracing::info!(org_id = %who.org_id, ?rules, "retention policy changed");
         Ok(Response::new(UpdateRetentionPolicyResponse {
             policy: Some(convert::retention_policy(&rules, updated_at)),

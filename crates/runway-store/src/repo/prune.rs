@@ -5,10 +5,12 @@
 //! it is given or `limit` rows, so a caller bounds how long the writer is
 //! held.
 
-use runway_api::enums::{RunStatus, WebhookDeliveryStatus};
+use runway_api::enums::WebhookDeliveryStatus;
+use std::time::{Duration, Instant};
+
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, TransactionTrait,
 };
 
 use super::retention::ExpiredRun;
@@ -42,6 +44,30 @@ impl std::ops::AddAssign for Removed {
     }
 }
 
+/// What one deletion removed, and how long its transaction held the
+/// writer: from BEGIN (once the connection was got; on SQLite writes queue
+/// for it) to the end of COMMIT.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    pub removed: Removed,
+    pub held: Duration,
+}
+
+/// Runs `write` in a transaction on the writer and times it.
+async fn timed<F>(store: &Store, write: F) -> StoreResult<Deleted>
+where
+    F: AsyncFnOnce(&DatabaseTransaction) -> StoreResult<Removed>,
+{
+    let txn = store.writer().begin().await?;
+    let started = Instant::now();
+    let removed = write(&txn).await?;
+    txn.commit().await?;
+    Ok(Deleted {
+        removed,
+        held: started.elapsed(),
+    })
+}
+
 fn sessions_of(runs: &[ExpiredRun]) -> Vec<&str> {
     runs.iter()
         .filter_map(|r| r.session_id.as_deref())
@@ -51,10 +77,10 @@ fn sessions_of(runs: &[ExpiredRun]) -> Vec<&str> {
 /// Deletes up to `limit` transcript events of `runs`' sessions, in one
 /// transaction; `Removed::events` is 0 once none are left. A long
 /// transcript goes over several calls, so no call holds the writer long.
-pub async fn delete_events(store: &Store, runs: &[ExpiredRun], limit: u64) -> StoreResult<Removed> {
+pub async fn delete_events(store: &Store, runs: &[ExpiredRun], limit: u64) -> StoreResult<Deleted> {
     let sessions = sessions_of(runs);
     if sessions.is_empty() {
-        return Ok(Removed::default());
+        return Ok(Deleted::default());
     }
     let ids: Vec<String> = SessionEvent::find()
         .select_only()
@@ -65,55 +91,62 @@ pub async fn delete_events(store: &Store, runs: &[ExpiredRun], limit: u64) -> St
         .all(store.reader())
         .await?;
     if ids.is_empty() {
-        return Ok(Removed::default());
+        return Ok(Deleted::default());
     }
-    let deleted = SessionEvent::delete_many()
-        .filter(session_event::Column::Id.is_in(ids))
-        .exec(store.writer())
-        .await?;
-    Ok(Removed {
-        events: deleted.rows_affected,
-        ..Default::default()
+    timed(store, async |txn| {
+        let deleted = SessionEvent::delete_many()
+            .filter(session_event::Column::Id.is_in(ids))
+            .exec(txn)
+            .await?;
+        Ok(Removed {
+            events: deleted.rows_affected,
+            ..Default::default()
+        })
     })
+    .await
 }
 
-/// Deletes `runs` (terminal ones only, whatever the caller found) with
-/// their sessions and whatever is left of their transcripts, in one
+/// Deletes `runs` (terminal ones, as [`super::retention::expired_runs`]
+/// finds them) with their sessions and whatever is left of their transcripts, in one
 /// transaction.
-pub async fn delete_runs(store: &Store, runs: &[ExpiredRun]) -> StoreResult<Removed> {
+pub async fn delete_runs(store: &Store, runs: &[ExpiredRun]) -> StoreResult<Deleted> {
     if runs.is_empty() {
-        return Ok(Removed::default());
+        return Ok(Deleted::default());
     }
     let sessions = sessions_of(runs);
-    let txn = store.writer().begin().await?;
-    let mut removed = Removed::default();
-    if !sessions.is_empty() {
-        removed.events = SessionEvent::delete_many()
-            .filter(session_event::Column::SessionId.is_in(sessions.iter().copied()))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        removed.sessions = Session::delete_many()
-            .filter(session::Column::Id.is_in(sessions.iter().copied()))
-            .exec(&txn)
-            .await?
-            .rows_affected;
+    let deleted = timed(store, async |txn| {
+        let mut removed = Removed::default();
+        if !sessions.is_empty() {
+            removed.events = SessionEvent::delete_many()
+                .filter(session_event::Column::SessionId.is_in(sessions.iter().copied()))
+                .exec(txn)
+                .await?
+                .rows_affected;
+            removed.sessions = Session::delete_many()
+                .filter(session::Column::Id.is_in(sessions.iter().copied()))
+                .exec(txn)
+                .await?
+                .rows_affected;
+        }
+        removed.runs = runs_delete(runs).exec(txn).await?.rows_affected;
+        Ok(removed)
+    })
+    .await?;
+    // Watched run lists (WatchRuns, the console) show what is left.
+    let orgs: std::collections::BTreeSet<&str> = runs.iter().map(|r| r.org_id.as_str()).collect();
+    for org_id in orgs {
+        store.runs_touched(org_id);
     }
-    removed.runs = DeploymentRun::delete_many()
+    Ok(deleted)
+}
+
+/// The statement deleting `runs` by id (public for the query-plan tests).
+/// By id alone: the candidates were read terminal and a terminal run stays
+/// so, and a `status IN (…)` beside 200 ids makes SQLite's planner walk
+/// `(status, …)` over every finished run instead of the primary key.
+pub fn runs_delete(runs: &[ExpiredRun]) -> sea_orm::DeleteMany<DeploymentRun> {
+    DeploymentRun::delete_many()
         .filter(deployment_run::Column::Id.is_in(runs.iter().map(|r| r.id.as_str())))
-        .filter(
-            deployment_run::Column::Status.is_in(
-                RunStatus::ALL
-                    .iter()
-                    .copied()
-                    .filter(|status| !status.is_active()),
-            ),
-        )
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    txn.commit().await?;
-    Ok(removed)
 }
 
 /// How many transcript events `runs`' sessions hold (for a dry run).
@@ -196,34 +229,39 @@ pub async fn count_expired_deliveries(
 
 /// Deletes the finished deliveries `ids` and their attempts, in one
 /// transaction (a pending one is never among them: it is never deleted).
-pub async fn delete_deliveries(store: &Store, ids: &[String]) -> StoreResult<Removed> {
+pub async fn delete_deliveries(store: &Store, ids: &[String]) -> StoreResult<Deleted> {
     if ids.is_empty() {
-        return Ok(Removed::default());
+        return Ok(Deleted::default());
     }
-    let txn = store.writer().begin().await?;
-    let attempts = WebhookAttempt::delete_many()
-        .filter(webhook_attempt::Column::DeliveryId.is_in(ids.iter().map(String::as_str)))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    let deliveries = WebhookDelivery::delete_many()
-        .filter(webhook_delivery::Column::Id.is_in(ids.iter().map(String::as_str)))
-        .filter(webhook_delivery::Column::Status.ne(WebhookDeliveryStatus::Pending))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    txn.commit().await?;
-    Ok(Removed {
-        deliveries,
-        attempts,
-        ..Default::default()
+    timed(store, async |txn| {
+        let attempts = WebhookAttempt::delete_many()
+            .filter(webhook_attempt::Column::DeliveryId.is_in(ids.iter().map(String::as_str)))
+            .exec(txn)
+            .await?
+            .rows_affected;
+        let deliveries = WebhookDelivery::delete_many()
+            .filter(webhook_delivery::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .filter(webhook_delivery::Column::Status.ne(WebhookDeliveryStatus::Pending))
+            .exec(txn)
+            .await?
+            .rows_affected;
+        Ok(Removed {
+            deliveries,
+            attempts,
+            ..Default::default()
+        })
     })
+    .await
 }
 
 /// Deletes up to `limit` idempotency keys claimed before `before` (read
 /// from `created_at`'s index); a key claimed again since has a new
 /// `created_at` and stays.
-pub async fn delete_idempotency_keys(store: &Store, before: i64, limit: u64) -> StoreResult<u64> {
+pub async fn delete_idempotency_keys(
+    store: &Store,
+    before: i64,
+    limit: u64,
+) -> StoreResult<Deleted> {
     use idempotency_key::Column as C;
     let keys: Vec<(String, String)> = IdempotencyKey::find()
         .select_only()
@@ -234,21 +272,25 @@ pub async fn delete_idempotency_keys(store: &Store, before: i64, limit: u64) -> 
         .all(store.reader())
         .await?;
     if keys.is_empty() {
-        return Ok(0);
+        return Ok(Deleted::default());
     }
-    let txn = store.writer().begin().await?;
-    let mut deleted = 0;
-    for (org_id, key) in &keys {
-        deleted += IdempotencyKey::delete_many()
-            .filter(C::OrgId.eq(org_id))
-            .filter(C::Key.eq(key))
-            .filter(C::CreatedAt.lt(before))
-            .exec(&txn)
-            .await?
-            .rows_affected;
-    }
-    txn.commit().await?;
-    Ok(deleted)
+    timed(store, async |txn| {
+        let mut deleted = 0;
+        for (org_id, key) in &keys {
+            deleted += IdempotencyKey::delete_many()
+                .filter(C::OrgId.eq(org_id))
+                .filter(C::Key.eq(key))
+                .filter(C::CreatedAt.lt(before))
+                .exec(txn)
+                .await?
+                .rows_affected;
+        }
+        Ok(Removed {
+            idempotency_keys: deleted,
+            ..Default::default()
+        })
+    })
+    .await
 }
 
 /// How many idempotency keys were claimed before `before`.
@@ -288,14 +330,18 @@ pub async fn free_pages(store: &Store) -> StoreResult<Option<(i64, bool)>> {
 /// Returns up to `pages` free pages of a SQLite database to the file
 /// system (one short write). Without incremental auto-vacuum the pages
 /// stay in the file, where new rows reuse them.
-pub async fn reclaim_pages(store: &Store, pages: u32) -> StoreResult<()> {
+pub async fn reclaim_pages(store: &Store, pages: u32) -> StoreResult<Deleted> {
+    // `incremental_vacuum(0)` would hand back every free page in one write.
+    let pages = pages.max(1);
     if let Some((free, true)) = free_pages(store).await?
         && free > 0
     {
-        store
-            .writer()
-            .execute_unprepared(&format!("PRAGMA incremental_vacuum({pages})"))
-            .await?;
+        return timed(store, async |txn| {
+            txn.execute_unprepared(&format!("PRAGMA incremental_vacuum({pages})"))
+                .await?;
+            Ok(Removed::default())
+        })
+        .await;
     }
-    Ok(())
+    Ok(Deleted::default())
 }

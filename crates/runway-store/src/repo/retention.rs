@@ -6,16 +6,15 @@
 use std::collections::HashSet;
 
 use runway_api::enums::{RunStatus, TriggerType};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
-use crate::entity::organization::{self, Entity as Organization, RetentionRules};
+use crate::entity::organization::{Entity as Organization, RetentionRules};
 use crate::json_text::JsonText;
-use crate::{Store, StoreResult};
+use crate::{Store, StoreError, StoreResult};
 
 /// An organization's policy and when it last changed (`None`: never set).
 pub async fn policy(
@@ -28,24 +27,22 @@ pub async fn policy(
         .map(|org| (org.retention.0, org.retention_updated_at)))
 }
 
-/// Replaces an organization's policy at `now`; `None` when there is no
-/// such organization.
-pub async fn set_policy(
+/// Changes an organization's policy at `now` with `apply`, under the
+/// organization's row lock (two changes at once both apply); `Ok(None)`
+/// when there is no such organization.
+pub async fn update_policy<E: From<StoreError>>(
     store: &Store,
     org_id: &str,
-    rules: RetentionRules,
     now: i64,
-) -> StoreResult<Option<(RetentionRules, Option<i64>)>> {
-    let updated = Organization::update_many()
-        .col_expr(
-            organization::Column::Retention,
-            Expr::value(JsonText(rules)),
-        )
-        .col_expr(organization::Column::RetentionUpdatedAt, Expr::value(now))
-        .filter(organization::Column::Id.eq(org_id))
-        .exec(store.writer())
-        .await?;
-    Ok((updated.rows_affected > 0).then_some((rules, Some(now))))
+    apply: impl FnOnce(&mut RetentionRules) -> Result<(), E>,
+) -> Result<Option<(RetentionRules, Option<i64>)>, E> {
+    let row = super::modify_row(store, Organization::find_by_id(org_id), |org| {
+        apply(&mut org.retention.0)?;
+        org.retention_updated_at = Some(now);
+        Ok::<(), E>(())
+    })
+    .await?;
+    Ok(row.map(|org| (org.retention.0, org.retention_updated_at)))
 }
 
 /// A deployment and the rules that apply to its runs.
@@ -127,6 +124,7 @@ pub struct RunCutoffs {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, FromQueryResult)]
 pub struct ExpiredRun {
     pub id: String,
+    pub org_id: String,
     pub session_id: Option<String>,
 }
 
@@ -170,7 +168,7 @@ pub fn expired_selects(deployment_id: &str, cutoffs: &RunCutoffs) -> Vec<Select<
     let range = |status: RunStatus, trigger: TriggerType| {
         DeploymentRun::find()
             .select_only()
-            .columns([C::Id, C::SessionId])
+            .columns([C::Id, C::OrgId, C::SessionId])
             .filter(C::DeploymentId.eq(deployment_id))
             .filter(C::Status.eq(status))
             .filter(C::TriggerType.eq(trigger))
@@ -253,14 +251,14 @@ pub async fn count_expired(
     Ok((runs, sessions, events))
 }
 
-/// The retries in `status` (pending or running), with the run each
-/// retries: a range of `(status, …)` (public for the query-plan tests).
-pub fn active_retries_select(status: RunStatus) -> Select<DeploymentRun> {
+/// The pending and running retries, with the run each retries: two
+/// ranges of `(status, …)` (public for the query-plan tests).
+pub fn active_retries_select() -> Select<DeploymentRun> {
     use deployment_run::Column as C;
     DeploymentRun::find()
         .select_only()
         .columns([C::Id, C::RetryOf])
-        .filter(C::Status.eq(status))
+        .filter(C::Status.is_in(RunStatus::ACTIVE))
         .filter(C::TriggerType.eq(TriggerType::Retry))
 }
 
@@ -274,15 +272,15 @@ pub async fn still_retrying(store: &Store) -> StoreResult<HashSet<String>> {
     use deployment_run::Column as C;
     let mut kept = HashSet::new();
     let mut next: Vec<String> = Vec::new();
-    for status in RunStatus::ACTIVE {
-        let rows: Vec<(String, Option<String>)> = active_retries_select(status)
-            .into_tuple()
-            .all(store.reader())
-            .await?;
-        for (id, retry_of) in rows {
-            kept.insert(id);
-            next.extend(retry_of);
-        }
+    // One statement, one snapshot: two (pending, then running) could miss
+    // a chain whose running retry failed in between, creating a pending one.
+    let rows: Vec<(String, Option<String>)> = active_retries_select()
+        .into_tuple()
+        .all(store.reader())
+        .await?;
+    for (id, retry_of) in rows {
+        kept.insert(id);
+        next.extend(retry_of);
     }
     // Up the chains: at most max_retries levels.
     while !next.is_empty() {

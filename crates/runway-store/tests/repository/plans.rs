@@ -132,6 +132,58 @@ async fn plan_faults(
     faults
 }
 
+fn backend_of(store: &Store) -> sea_orm::DbBackend {
+    match store.backend() {
+        Backend::Sqlite => sea_orm::DbBackend::Sqlite,
+        Backend::Postgres => sea_orm::DbBackend::Postgres,
+    }
+}
+
+/// What is wrong with the plan of a DELETE of runs by id: anything but the
+/// primary key.
+async fn delete_faults(store: &Store, statement: Statement) -> Vec<String> {
+    let plan: Vec<String> = match store.backend() {
+        Backend::Sqlite => {
+            let explain = Statement::from_sql_and_values(
+                statement.db_backend,
+                format!("EXPLAIN QUERY PLAN {}", statement.sql),
+                statement.values.clone().map(|v| v.0).unwrap_or_default(),
+            );
+            store
+                .reader()
+                .query_all_raw(explain)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail").unwrap())
+                .collect()
+        }
+        Backend::Postgres => {
+            let explain = Statement::from_sql_and_values(
+                statement.db_backend,
+                format!("EXPLAIN {}", statement.sql),
+                statement.values.clone().map(|v| v.0).unwrap_or_default(),
+            );
+            store
+                .reader()
+                .query_all_raw(explain)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap())
+                .collect()
+        }
+    };
+    let text = plan.join("\n");
+    let by_key = text.contains("sqlite_autoindex_deployment_runs_1 (id=?)")
+        || text.contains("deployment_runs_pkey");
+    if by_key {
+        Vec::new()
+    } else {
+        vec![format!("{}\n{text}", statement.sql)]
+    }
+}
+
 /// Whether `select` reads the runs table whole (the merged statement:
 /// its parts are checked one by one; here only that nothing around them
 /// scans, and its sort of a page's keys is allowed).
@@ -281,10 +333,18 @@ pub async fn hot_run_queries_read_index_ranges(store: &Store) {
     }
     let boundary = retention::newest_kept_select(&deps[0].id, 1_000);
     faults.extend(plan_faults(store, &boundary, Sorting::Forbidden, &["deployment_id"]).await);
-    for status in RunStatus::ACTIVE {
-        let retries = retention::active_retries_select(status);
-        faults.extend(plan_faults(store, &retries, Sorting::Allowed, &["status"]).await);
-    }
+    // A batch of 200 is deleted through the primary key.
+    let batch: Vec<retention::ExpiredRun> = (0..200)
+        .map(|i| retention::ExpiredRun {
+            id: format!("drun_{i:032x}"),
+            org_id: org.clone(),
+            session_id: None,
+        })
+        .collect();
+    let delete = runway_store::repo::prune::runs_delete(&batch);
+    faults.extend(delete_faults(store, delete.build(backend_of(store))).await);
+    let retries = retention::active_retries_select();
+    faults.extend(plan_faults(store, &retries, Sorting::Allowed, &["status"]).await);
     assert!(
         faults.is_empty(),
         "queries that read more than their index range:\n{}",

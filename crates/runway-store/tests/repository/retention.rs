@@ -74,7 +74,11 @@ pub async fn expired_runs_go_in_batches_and_sqlite_gives_the_space_back(store: &
         if batch.is_empty() {
             break;
         }
-        deleted += prune::delete_runs(store, &batch).await.unwrap().runs;
+        deleted += prune::delete_runs(store, &batch)
+            .await
+            .unwrap()
+            .removed
+            .runs;
     }
     assert_eq!(deleted, 5_000);
     assert_eq!(total().await, 1_000);
@@ -97,7 +101,10 @@ pub async fn expired_runs_go_in_batches_and_sqlite_gives_the_space_back(store: &
         .await
         .unwrap();
     assert_eq!(rest.len(), 1_000);
-    assert_eq!(prune::delete_runs(store, &rest).await.unwrap().runs, 1_000);
+    assert_eq!(
+        prune::delete_runs(store, &rest).await.unwrap().removed.runs,
+        1_000
+    );
     assert_eq!(total().await, 0);
 
     match prune::free_pages(store).await.unwrap() {
@@ -184,7 +191,10 @@ pub async fn finished_deliveries_and_old_keys_go_pending_ones_stay(store: &Store
     );
     // Even named, a pending delivery stays.
     expired.push("whdl_pending_old".into());
-    let removed = prune::delete_deliveries(store, &expired).await.unwrap();
+    let removed = prune::delete_deliveries(store, &expired)
+        .await
+        .unwrap()
+        .removed;
     assert_eq!((removed.deliveries, removed.attempts), (2, 3));
     let mut left: Vec<String> = WebhookDelivery::find()
         .filter(webhook_delivery::Column::OrgId.eq(&org))
@@ -224,19 +234,25 @@ pub async fn finished_deliveries_and_old_keys_go_pending_ones_stay(store: &Store
     assert_eq!(
         prune::delete_idempotency_keys(store, before, 1)
             .await
-            .unwrap(),
+            .unwrap()
+            .removed
+            .idempotency_keys,
         1
     );
     assert_eq!(
         prune::delete_idempotency_keys(store, before, 1)
             .await
-            .unwrap(),
+            .unwrap()
+            .removed
+            .idempotency_keys,
         1
     );
     assert_eq!(
         prune::delete_idempotency_keys(store, before, 1)
             .await
-            .unwrap(),
+            .unwrap()
+            .removed
+            .idempotency_keys,
         0
     );
     let left: Vec<String> = IdempotencyKey::find()

@@ -331,3 +331,85 @@ async fn the_cli_issues_lists_and_revokes_tokens() {
     let again = cli(&server, &["token", "revoke", id]).await;
     assert!(String::from_utf8_lossy(&again.stderr).contains("409 (conflict_error)"));
 }
+
+/// `runway prune`, on the database of a running server: `--dry-run` tells
+/// what the policy no longer keeps and deletes nothing; without it, one
+/// pass deletes exactly that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_tells_then_deletes_what_the_policy_no_longer_keeps() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    // Its own pruner off: only the command deletes here.
+    let server = Server::start_with(db.url(), data.path(), &["--no-pruner"]).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let dep = api
+        .deployment(&agent, &env, "exit 0", serde_json::json!({}))
+        .await;
+    // 300 finished runs, one a minute, the newest 10 days ago.
+    let store = runway_store::Store::open(&runway_store::StoreOptions::new(db.url()))
+        .await
+        .unwrap();
+    let org = runway_store::repo::tenants::find_organization(&store, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    let model = runway_store::repo::deployments::get(&store, &org.id, &dep)
+        .await
+        .unwrap()
+        .unwrap();
+    let day = 86_400_000_000_000_i64;
+    let now = runway_store::time::now_nanos();
+    runway_store::repo::history::fill(
+        &store,
+        &[model],
+        300,
+        now - 10 * day,
+        60_000_000_000,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    store.close().await;
+
+    let prune = |args: &'static [&'static str]| {
+        let url = db.url().to_string();
+        async move {
+            let out = tokio::process::Command::new(BIN)
+                .arg("prune")
+                .args(args)
+                .args(["--database-url", &url])
+                .output()
+                .await
+                .expect("run runway prune");
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    let nothing =
+        "0 runs, 0 sessions, 0 session events, 0 webhook deliveries, 0 idempotency keys\n";
+    assert_eq!(
+        prune(&["--dry-run"]).await,
+        format!("runway: would delete {nothing}")
+    );
+    let (status, _) = api
+        .post(
+            "/retention",
+            serde_json::json!({"keep_days": 5, "keep_failed_days": 5}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let expired =
+        "300 runs, 0 sessions, 0 session events, 0 webhook deliveries, 0 idempotency keys\n";
+    assert_eq!(
+        prune(&["--dry-run"]).await,
+        format!("runway: would delete {expired}")
+    );
+    assert_eq!(api.all_runs().await.len(), 300, "a dry run deletes nothing");
+    assert_eq!(prune(&[]).await, format!("runway: deleted {expired}"));
+    assert!(api.all_runs().await.is_empty());
+    assert_eq!(
+        prune(&["--dry-run"]).await,
+        format!("runway: would delete {nothing}")
+    );
+}

@@ -3,44 +3,51 @@
 //! limit something and deletes their expired runs with their sessions and
 //! transcripts, then idempotency keys past 24 h, then finished webhook
 //! deliveries past the organization's retention, then hands SQLite's freed
-//! pages back. Every deletion is a short transaction of at most a batch,
-//! and after each the pruner rests a multiple of the time it held the
-//! writer, so triggers (which queue for the same writer on SQLite) wait
-//! at most one batch. Deletes are idempotent: replicas pruning at once
+//! pages back. Every deletion is a short transaction sized to hold the
+//! writer a few milliseconds (`pace`), and after each the pruner rests a
+//! multiple of the time it held it, so triggers (which queue for the same
+//! writer on SQLite) wait at most one short transaction. Deletes are idempotent: replicas pruning at once
 //! only share the work.
+
+mod pace;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use runway_store::StoreResult;
-use runway_store::repo::prune::{self, Removed};
+use runway_store::repo::prune::{self, Deleted, Removed};
 use runway_store::repo::retention::{self, ExpiredRun, RunCutoffs};
 
 use crate::domain::retention::{IDEMPOTENCY_KEY_LIFETIME, cutoffs, may_exceed_max_runs};
 use crate::services::Core;
+use pace::Pace;
 
 /// How hard the pruner works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PruneLimits {
-    /// Runs (or deliveries, or keys) deleted per transaction.
-    pub batch: u64,
-    /// Transcript events deleted per transaction.
-    pub event_batch: u64,
+    /// The most runs (or deliveries, or keys) one transaction deletes.
+    pub max_batch: u64,
+    /// The most transcript events one transaction deletes.
+    pub max_event_batch: u64,
+    /// The most free SQLite pages one transaction hands back.
+    pub max_reclaim_pages: u64,
+    /// How long one transaction should hold the writer: batch sizes adapt
+    /// to it (see `pace`).
+    pub hold: Duration,
     /// After a transaction that took `t`, the pruner rests `rest_factor × t`
     /// (4: it holds the writer at most a fifth of the time).
     pub rest_factor: u32,
-    /// Free SQLite pages handed back per transaction.
-    pub reclaim_pages: u32,
 }
 
 impl Default for PruneLimits {
     fn default() -> Self {
         Self {
-            batch: 200,
-            event_batch: 2_000,
+            max_batch: 500,
+            max_event_batch: 5_000,
+            max_reclaim_pages: 2_000,
+            hold: Duration::from_millis(3),
             rest_factor: 4,
-            reclaim_pages: 1_000,
         }
     }
 }
@@ -57,6 +64,15 @@ struct Expiry {
     cutoffs: RunCutoffs,
 }
 
+/// The paces of one pass, one per kind of transaction.
+struct Paces {
+    runs: Pace,
+    events: Pace,
+    deliveries: Pace,
+    keys: Pace,
+    pages: Pace,
+}
+
 impl Pruner {
     pub(crate) fn new(core: Arc<Core>) -> Self {
         Self {
@@ -71,20 +87,35 @@ impl Pruner {
         self
     }
 
-    /// Runs `write`, counts what it removed, then rests in proportion to
-    /// how long it took.
+    fn paces(&self) -> Paces {
+        let l = &self.limits;
+        Paces {
+            runs: Pace::new(l.max_batch, l.hold),
+            events: Pace::new(l.max_event_batch, l.hold),
+            deliveries: Pace::new(l.max_batch, l.hold),
+            keys: Pace::new(l.max_batch, l.hold),
+            pages: Pace::new(l.max_reclaim_pages, l.hold),
+        }
+    }
+
+    /// Runs `write` (a transaction), counts what it removed, teaches `pace`
+    /// what its `rows` cost, then rests in proportion to how long it held
+    /// the writer (not to how long it waited for it: under load the wait
+    /// is the triggers' turn, not the pruner's).
     async fn paced(
         &self,
-        write: impl Future<Output = StoreResult<Removed>>,
+        pace: &mut Pace,
+        rows: impl Fn(&Removed) -> u64,
+        write: impl Future<Output = StoreResult<Deleted>>,
     ) -> StoreResult<Removed> {
-        let started = Instant::now();
-        let out = write.await?;
-        self.core.metrics.pruned(&out);
-        let rest = started.elapsed() * self.limits.rest_factor;
+        let Deleted { removed, held } = write.await?;
+        pace.record(rows(&removed), held);
+        self.core.metrics.pruned(&removed);
+        let rest = held * self.limits.rest_factor;
         if !rest.is_zero() {
             tokio::time::sleep(rest).await;
         }
-        Ok(out)
+        Ok(removed)
     }
 
     /// The deployments with something to expire at `now`, and where.
@@ -106,102 +137,121 @@ impl Pruner {
         Ok(found)
     }
 
+    /// Deletes `expiry`'s runs, batch by batch.
+    async fn prune_runs(&self, expiry: &Expiry, paces: &mut Paces) -> StoreResult<Removed> {
+        let store = &self.core.store;
+        let mut removed = Removed::default();
+        // Runs of chains still going are found again each round: the next
+        // round asks for that many more, so it always gets new ones.
+        let mut kept = 0;
+        loop {
+            let limit = paces.runs.size() + kept;
+            let candidates =
+                retention::expired_runs(store, &expiry.deployment_id, &expiry.cutoffs, limit)
+                    .await?;
+            // Read after the candidates (see `still_retrying`).
+            let retrying = retention::still_retrying(store).await?;
+            let doomed: Vec<ExpiredRun> = candidates
+                .iter()
+                .filter(|run| !retrying.contains(&run.id))
+                .cloned()
+                .collect();
+            kept = (candidates.len() - doomed.len()) as u64;
+            if !doomed.is_empty() {
+                loop {
+                    let size = paces.events.size();
+                    let events = self
+                        .paced(
+                            &mut paces.events,
+                            |r| r.events,
+                            prune::delete_events(store, &doomed, size),
+                        )
+                        .await?;
+                    removed += events;
+                    if events.events < size {
+                        break;
+                    }
+                }
+                removed += self
+                    .paced(
+                        &mut paces.runs,
+                        |r| r.runs,
+                        prune::delete_runs(store, &doomed),
+                    )
+                    .await?;
+            }
+            if (candidates.len() as u64) < limit {
+                return Ok(removed);
+            }
+        }
+    }
+
     /// One pass at the clock's instant: deletes everything expired, batch
     /// by batch, and says what went.
     pub async fn run_once(&self) -> StoreResult<Removed> {
         let store = &self.core.store;
         let now = self.core.now();
-        let batch = self.limits.batch;
+        let mut paces = self.paces();
         let mut removed = Removed::default();
         for expiry in self.expiries(now).await? {
-            let mut kept = 0;
-            loop {
-                let candidates = retention::expired_runs(
-                    store,
-                    &expiry.deployment_id,
-                    &expiry.cutoffs,
-                    batch + kept,
-                )
-                .await?;
-                // Read after the candidates (see `still_retrying`).
-                let retrying = retention::still_retrying(store).await?;
-                let doomed: Vec<ExpiredRun> = candidates
-                    .iter()
-                    .filter(|run| !retrying.contains(&run.id))
-                    .cloned()
-                    .collect();
-                kept = (candidates.len() - doomed.len()) as u64;
-                if doomed.is_empty() {
-                    break;
-                }
-                loop {
-                    let events = self
-                        .paced(prune::delete_events(
-                            store,
-                            &doomed,
-                            self.limits.event_batch,
-                        ))
-                        .await?;
-                    removed += events;
-                    if events.events == 0 {
-                        break;
-                    }
-                }
-                removed += self.paced(prune::delete_runs(store, &doomed)).await?;
-                if (candidates.len() as u64) < batch + kept {
-                    break;
-                }
-            }
+            removed += self.prune_runs(&expiry, &mut paces).await?;
         }
         loop {
+            let size = paces.keys.size();
             let keys = self
-                .paced(async {
-                    Ok(Removed {
-                        idempotency_keys: prune::delete_idempotency_keys(
-                            store,
-                            now - IDEMPOTENCY_KEY_LIFETIME,
-                            batch,
-                        )
-                        .await?,
-                        ..Removed::default()
-                    })
-                })
+                .paced(
+                    &mut paces.keys,
+                    |r| r.idempotency_keys,
+                    prune::delete_idempotency_keys(store, now - IDEMPOTENCY_KEY_LIFETIME, size),
+                )
                 .await?
                 .idempotency_keys;
             removed.idempotency_keys += keys;
-            if keys < batch {
+            if keys < size {
                 break;
             }
         }
         for (org_id, rules) in retention::organization_policies(store).await? {
             let cut = cutoffs(rules, now);
             loop {
+                let size = paces.deliveries.size();
                 let ids = prune::expired_deliveries(
                     store,
                     &org_id,
                     cut.keep_before,
                     cut.failed_before,
-                    batch,
+                    size,
                 )
                 .await?;
-                removed += self.paced(prune::delete_deliveries(store, &ids)).await?;
-                if (ids.len() as u64) < batch {
+                let rows = ids.len() as u64;
+                removed += self
+                    .paced(
+                        &mut paces.deliveries,
+                        |r| r.deliveries,
+                        prune::delete_deliveries(store, &ids),
+                    )
+                    .await?;
+                if rows < size {
                     break;
                 }
             }
         }
-        // Bounded: each round hands back `reclaim_pages` of what is free.
+        // Until the free pages are gone, or stop going (pages freed by
+        // other writes meanwhile are left to the next pass).
+        let mut before = i64::MAX;
         while let Some((free, true)) = prune::free_pages(store).await?
             && free > 0
+            && free < before
         {
-            self.paced(async {
-                prune::reclaim_pages(store, self.limits.reclaim_pages).await?;
-                Ok(Removed::default())
-            })
+            before = free;
+            let size = paces.pages.size();
+            let pages = u32::try_from(size).unwrap_or(u32::MAX);
+            self.paced(
+                &mut paces.pages,
+                |_| size,
+                prune::reclaim_pages(store, pages),
+            )
             .await?;
-            if free <= i64::from(self.limits.reclaim_pages) {
-                break;
-            }
         }
         if removed != Removed::default() {
             tracing::info!(?removed, "retention pass");
