@@ -107,15 +107,19 @@ impl Pruner {
         pace: &mut Pace,
         rows: impl Fn(&Removed) -> u64,
         write: impl Future<Output = StoreResult<Deleted>>,
-    ) -> StoreResult<Removed> {
-        let Deleted { removed, held } = write.await?;
+    ) -> StoreResult<(Removed, bool)> {
+        let Deleted {
+            removed,
+            held,
+            more,
+        } = write.await?;
         pace.record(rows(&removed), held);
         self.core.metrics.pruned(&removed);
         let rest = held * self.limits.rest_factor;
         if !rest.is_zero() {
             tokio::time::sleep(rest).await;
         }
-        Ok(removed)
+        Ok((removed, more))
     }
 
     /// The deployments with something to expire at `now`, and where.
@@ -151,16 +155,21 @@ impl Pruner {
                     .await?;
             // Read after the candidates (see `still_retrying`).
             let retrying = retention::still_retrying(store).await?;
-            let doomed: Vec<ExpiredRun> = candidates
+            let mut doomed: Vec<ExpiredRun> = candidates
                 .iter()
                 .filter(|run| !retrying.contains(&run.id))
                 .cloned()
                 .collect();
             kept = (candidates.len() - doomed.len()) as u64;
+            // Chains that ended between rounds free more than a batch: the
+            // rest is read again next round.
+            let batch = paces.runs.size() as usize;
+            let truncated = doomed.len() > batch;
+            doomed.truncate(batch);
             if !doomed.is_empty() {
                 loop {
                     let size = paces.events.size();
-                    let events = self
+                    let (events, more) = self
                         .paced(
                             &mut paces.events,
                             |r| r.events,
@@ -168,7 +177,7 @@ impl Pruner {
                         )
                         .await?;
                     removed += events;
-                    if events.events < size {
+                    if !more {
                         break;
                     }
                 }
@@ -178,9 +187,10 @@ impl Pruner {
                         |r| r.runs,
                         prune::delete_runs(store, &doomed),
                     )
-                    .await?;
+                    .await?
+                    .0;
             }
-            if (candidates.len() as u64) < limit {
+            if (candidates.len() as u64) < limit && !truncated {
                 return Ok(removed);
             }
         }
@@ -198,16 +208,15 @@ impl Pruner {
         }
         loop {
             let size = paces.keys.size();
-            let keys = self
+            let (keys, more) = self
                 .paced(
                     &mut paces.keys,
                     |r| r.idempotency_keys,
                     prune::delete_idempotency_keys(store, now - IDEMPOTENCY_KEY_LIFETIME, size),
                 )
-                .await?
-                .idempotency_keys;
-            removed.idempotency_keys += keys;
-            if keys < size {
+                .await?;
+            removed.idempotency_keys += keys.idempotency_keys;
+            if !more {
                 break;
             }
         }
@@ -230,7 +239,8 @@ impl Pruner {
                         |r| r.deliveries,
                         prune::delete_deliveries(store, &ids),
                     )
-                    .await?;
+                    .await?
+                    .0;
                 if rows < size {
                     break;
                 }

@@ -280,10 +280,10 @@ impl DeploymentService for DeploymentApi {
         let timeout_ms = timeout_ms(config.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))?;
         let max_consecutive_failures = max_consecutive_failures(config.max_consecutive_failures)?;
         let session_strategy = session_strategy(req.session_strategy)?;
-        let retention = own_retention(req.retention.as_ref())?;
-        if retention.is_some() {
+        if req.retention.is_some() {
             access::require(who.scope, Access::Retention)?;
         }
+        let retention = own_retention(req.retention.as_ref())?;
         let (agent_id, agent_version) = self.resolve_agent(org, req.agent.as_ref()).await?;
         let environment_id = self.resolve_environment(org, &req.environment_id).await?;
 
@@ -485,12 +485,12 @@ impl DeploymentService for DeploymentApi {
         if has("session_strategy") {
             session_strategy(req.session_strategy)?;
         }
+        if has("retention") {
+            access::require(who.scope, Access::Retention)?;
+        }
         let retention = has("retention")
             .then(|| own_retention(req.retention.as_ref()))
             .transpose()?;
-        if retention.is_some() {
-            access::require(who.scope, Access::Retention)?;
-        }
 
         let now = self.core.now();
         let row = deployments::modify(&self.core.store, org, id, now, |row| {

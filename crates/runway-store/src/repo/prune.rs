@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use super::retention::ExpiredRun;
@@ -51,20 +51,38 @@ impl std::ops::AddAssign for Removed {
 pub struct Deleted {
     pub removed: Removed,
     pub held: Duration,
+    /// The call found as many rows as it was allowed to take: there may be
+    /// more (another process may have deleted some of them meanwhile).
+    pub more: bool,
 }
 
-/// Runs `write` in a transaction on the writer and times it.
+/// Runs `write` in a transaction on the writer and times it. On SQLite
+/// the transaction is IMMEDIATE: it takes the write lock at BEGIN (waiting
+/// for another process's, e.g. `runway prune` beside `serve`, within the
+/// busy timeout) instead of failing at its first write.
 async fn timed<F>(store: &Store, write: F) -> StoreResult<Deleted>
 where
     F: AsyncFnOnce(&DatabaseTransaction) -> StoreResult<Removed>,
 {
-    let txn = store.writer().begin().await?;
+    let txn = match store.backend() {
+        Backend::Sqlite => {
+            store
+                .writer()
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                })
+                .await?
+        }
+        Backend::Postgres => store.writer().begin().await?,
+    };
     let started = Instant::now();
     let removed = write(&txn).await?;
     txn.commit().await?;
     Ok(Deleted {
         removed,
         held: started.elapsed(),
+        more: false,
     })
 }
 
@@ -75,8 +93,9 @@ fn sessions_of(runs: &[ExpiredRun]) -> Vec<&str> {
 }
 
 /// Deletes up to `limit` transcript events of `runs`' sessions, in one
-/// transaction; `Removed::events` is 0 once none are left. A long
-/// transcript goes over several calls, so no call holds the writer long.
+/// transaction; `Deleted::more` says whether `limit` were found (so there
+/// may be more). A long transcript goes over several calls, so no call
+/// holds the writer long.
 pub async fn delete_events(store: &Store, runs: &[ExpiredRun], limit: u64) -> StoreResult<Deleted> {
     let sessions = sessions_of(runs);
     if sessions.is_empty() {
@@ -93,7 +112,8 @@ pub async fn delete_events(store: &Store, runs: &[ExpiredRun], limit: u64) -> St
     if ids.is_empty() {
         return Ok(Deleted::default());
     }
-    timed(store, async |txn| {
+    let more = ids.len() as u64 >= limit;
+    let deleted = timed(store, async |txn| {
         let deleted = SessionEvent::delete_many()
             .filter(session_event::Column::Id.is_in(ids))
             .exec(txn)
@@ -103,7 +123,8 @@ pub async fn delete_events(store: &Store, runs: &[ExpiredRun], limit: u64) -> St
             ..Default::default()
         })
     })
-    .await
+    .await?;
+    Ok(Deleted { more, ..deleted })
 }
 
 /// Deletes `runs` (terminal ones, as [`super::retention::expired_runs`]
@@ -274,7 +295,8 @@ pub async fn delete_idempotency_keys(
     if keys.is_empty() {
         return Ok(Deleted::default());
     }
-    timed(store, async |txn| {
+    let more = keys.len() as u64 >= limit;
+    let deleted = timed(store, async |txn| {
         let mut deleted = 0;
         for (org_id, key) in &keys {
             deleted += IdempotencyKey::delete_many()
@@ -290,7 +312,8 @@ pub async fn delete_idempotency_keys(
             ..Default::default()
         })
     })
-    .await
+    .await?;
+    Ok(Deleted { more, ..deleted })
 }
 
 /// How many idempotency keys were claimed before `before`.

@@ -374,11 +374,14 @@ async fn prune_tells_then_deletes_what_the_policy_no_longer_keeps() {
 
     let prune = |args: &'static [&'static str]| {
         let url = db.url().to_string();
+        let dir = data.path().to_path_buf();
         async move {
             let out = tokio::process::Command::new(BIN)
                 .arg("prune")
                 .args(args)
                 .args(["--database-url", &url])
+                .arg("--data-dir")
+                .arg(&dir)
                 .output()
                 .await
                 .expect("run runway prune");
