@@ -22,3 +22,28 @@ pub(crate) async fn every<F, Fut>(
         }
     }
 }
+
+/// Like [`every`], but `shutdown` also ends a pass midway (for passes that
+/// may run for minutes and are safe to drop between awaits).
+pub(crate) async fn every_cancelling<F, Fut>(
+    interval: Duration,
+    shutdown: impl Future<Output = ()>,
+    mut pass: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tick.tick() => {}
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = pass() => {}
+        }
+    }
+}

@@ -299,22 +299,11 @@ impl Pruner {
     /// pass midway (between transactions: each one commits or rolls back
     /// whole); a failed pass is logged and retried on the next tick.
     pub async fn run(self, interval: Duration, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tick.tick() => {}
+        crate::periodic::every_cancelling(interval, shutdown, || async {
+            if let Err(err) = self.run_once().await {
+                tracing::error!(error = %err, "retention pass failed");
             }
-            tokio::select! {
-                _ = &mut shutdown => return,
-                result = self.run_once() => {
-                    if let Err(err) = result {
-                        tracing::error!(error = %err, "retention pass failed");
-                    }
-                }
-            }
-        }
+        })
+        .await;
     }
 }

@@ -21,80 +21,42 @@
 //! next start, and an index PostgreSQL left invalid is rebuilt.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use super::online_index::{self, OnlineIndex};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-struct RunIndex {
-    name: &'static str,
-    columns: &'static str,
+const fn run_index(name: &'static str, columns: &'static str) -> OnlineIndex {
+    OnlineIndex {
+        name,
+        table: "deployment_runs",
+        columns,
+    }
 }
 
-const NEW: [RunIndex; 3] = [
-    RunIndex {
-        name: "idx_runs_org_facets",
-        columns: "org_id, status, trigger_type, triggered_at, id",
-    },
-    RunIndex {
-        name: "idx_runs_deployment_facets",
-        columns: "deployment_id, status, trigger_type, triggered_at, id",
-    },
-    RunIndex {
-        name: "idx_runs_active",
-        columns: "status, claimed_at, environment_id, started_at",
-    },
+const NEW: [OnlineIndex; 3] = [
+    run_index(
+        "idx_runs_org_facets",
+        "org_id, status, trigger_type, triggered_at, id",
+    ),
+    run_index(
+        "idx_runs_deployment_facets",
+        "deployment_id, status, trigger_type, triggered_at, id",
+    ),
+    run_index(
+        "idx_runs_active",
+        "status, claimed_at, environment_id, started_at",
+    ),
 ];
 
-const OLD: [RunIndex; 2] = [
-    RunIndex {
-        name: "idx_runs_deployment_status",
-        columns: "deployment_id, status",
-    },
-    RunIndex {
-        name: "idx_runs_claim",
-        columns: "environment_id, status, claimed_at, started_at",
-    },
+const OLD: [OnlineIndex; 2] = [
+    run_index("idx_runs_deployment_status", "deployment_id, status"),
+    run_index(
+        "idx_runs_claim",
+        "environment_id, status, claimed_at, started_at",
+    ),
 ];
-
-async fn create_index(manager: &SchemaManager<'_>, index: &RunIndex) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    let sql = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            // An interrupted concurrent build leaves an invalid index that
-            // IF NOT EXISTS would keep: drop it first.
-            let invalid = db
-                .query_one_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT 1 AS invalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-                     WHERE c.relname = $1 AND NOT i.indisvalid",
-                    [index.name.into()],
-                ))
-                .await?;
-            if invalid.is_some() {
-                drop_index(manager, index).await?;
-            }
-            format!(
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON deployment_runs ({})",
-                index.name, index.columns
-            )
-        }
-        _ => format!(
-            "CREATE INDEX IF NOT EXISTS {} ON deployment_runs ({})",
-            index.name, index.columns
-        ),
-    };
-    db.execute_unprepared(&sql).await.map(|_| ())
-}
-
-async fn drop_index(manager: &SchemaManager<'_>, index: &RunIndex) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    let sql = match db.get_database_backend() {
-        DbBackend::Postgres => format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.name),
-        _ => format!("DROP INDEX IF EXISTS {}", index.name),
-    };
-    db.execute_unprepared(&sql).await.map(|_| ())
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -106,20 +68,20 @@ impl MigrationTrait for Migration {
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for index in &NEW {
-            create_index(manager, index).await?;
+            online_index::create(manager, index).await?;
         }
         for index in &OLD {
-            drop_index(manager, index).await?;
+            online_index::drop(manager, index).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for index in &OLD {
-            create_index(manager, index).await?;
+            online_index::create(manager, index).await?;
         }
         for index in &NEW {
-            drop_index(manager, index).await?;
+            online_index::drop(manager, index).await?;
         }
         Ok(())
     }

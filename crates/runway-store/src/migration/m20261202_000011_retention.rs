@@ -15,27 +15,23 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
+use super::online_index::{self, OnlineIndex};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-struct TableIndex {
-    name: &'static str,
-    table: &'static str,
-    columns: &'static str,
-}
-
-const INDEXES: [TableIndex; 3] = [
-    TableIndex {
+const INDEXES: [OnlineIndex; 3] = [
+    OnlineIndex {
         name: "idx_sessions_run",
         table: "sessions",
         columns: "deployment_run_id",
     },
-    TableIndex {
+    OnlineIndex {
         name: "idx_idempotency_keys_created",
         table: "idempotency_keys",
         columns: "created_at",
     },
-    TableIndex {
+    OnlineIndex {
         name: "idx_webhook_deliveries_finished",
         table: "webhook_deliveries",
         columns: "org_id, status, updated_at",
@@ -73,45 +69,6 @@ async fn column_exists(
     Ok(db.query_one_raw(statement).await?.is_some())
 }
 
-async fn create_index(manager: &SchemaManager<'_>, index: &TableIndex) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    let sql = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            // An interrupted concurrent build leaves an invalid index that
-            // IF NOT EXISTS would keep: drop it first.
-            let invalid = db
-                .query_one_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT 1 AS invalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-                     WHERE c.relname = $1 AND NOT i.indisvalid",
-                    [index.name.into()],
-                ))
-                .await?;
-            if invalid.is_some() {
-                drop_index(manager, index).await?;
-            }
-            format!(
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})",
-                index.name, index.table, index.columns
-            )
-        }
-        _ => format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
-            index.name, index.table, index.columns
-        ),
-    };
-    db.execute_unprepared(&sql).await.map(|_| ())
-}
-
-async fn drop_index(manager: &SchemaManager<'_>, index: &TableIndex) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    let sql = match db.get_database_backend() {
-        DbBackend::Postgres => format!("DROP INDEX CONCURRENTLY IF EXISTS {}", index.name),
-        _ => format!("DROP INDEX IF EXISTS {}", index.name),
-    };
-    db.execute_unprepared(&sql).await.map(|_| ())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     /// `CONCURRENTLY` cannot run inside a transaction; each statement is
@@ -131,14 +88,14 @@ impl MigrationTrait for Migration {
             }
         }
         for index in &INDEXES {
-            create_index(manager, index).await?;
+            online_index::create(manager, index).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for index in &INDEXES {
-            drop_index(manager, index).await?;
+            online_index::drop(manager, index).await?;
         }
         let db = manager.get_connection();
         for (table, column, _) in COLUMNS.iter().rev() {

@@ -14,6 +14,7 @@ mod m20261125_000008_webhooks;
 mod m20261201_000009_token_scopes;
 mod m20261201_000010_run_list_indexes;
 mod m20261202_000011_retention;
+mod online_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
