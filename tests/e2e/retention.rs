@@ -21,6 +21,7 @@ const DAY: i64 = 24 * 60 * 60 * SECOND;
 on_every_backend_with_clock!(
     the_pruner_deletes_what_the_policy_no_longer_keeps,
     a_deployment_s_own_rules_replace_the_organization_s,
+    a_policy_relaxed_during_a_pass_stops_it,
 );
 
 async fn deployment(app: &TestApp, cas_config: Value) -> String {
@@ -470,4 +471,49 @@ async fn a_deployment_s_own_rules_replace_the_organization_s(
     assert_eq!(cleared.cas_config.unwrap().retention, None);
     assert_eq!(prune(app).await.runs, 2);
     assert!(present(app, &all_own).await.is_empty());
+}
+
+/// An administrator who set too short a policy and takes it back while
+/// the pruner is deleting stops the pass at its next batch, not after it
+/// has deleted everything the mistaken policy expired.
+async fn a_policy_relaxed_during_a_pass_stops_it(app: &TestApp, clock: Arc<ManualClock>) {
+    const RUNS: usize = 30;
+    let dep = deployment(app, json!({"config": {"max_concurrent": 1}})).await;
+    // One pending run, then skipped ones: terminal, each its own batch.
+    let runs: Vec<String> = futures::future::join_all((0..RUNS).map(|_| trigger(app, &dep)))
+        .await
+        .iter()
+        .map(id)
+        .collect();
+    let ids: Vec<&str> = runs.iter().map(String::as_str).collect();
+    clock.advance(2 * DAY);
+    let set = app.post("/retention", json!({"keep_days": 1})).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    // One run a transaction, then a rest of 200 times what it held.
+    let pruner = app
+        .pruner()
+        .clone()
+        .with_limits(runway_server::PruneLimits {
+            max_batch: 1,
+            rest_factor: 200,
+            ..Default::default()
+        });
+    let pass = tokio::spawn(async move { pruner.run_once().await.unwrap() });
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while present(app, &ids).await.len() == RUNS {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the pass deleted nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let set = app.post("/retention", json!({"keep_days": null})).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let removed = pass.await.unwrap();
+    let left = present(app, &ids).await.len();
+    assert_eq!(removed.runs as usize, RUNS - left, "{removed:?}");
+    assert!(
+        left >= RUNS - 5,
+        "the pass went on after the policy was relaxed: {left} of {RUNS} runs left"
+    );
 }

@@ -92,6 +92,11 @@ pub struct Args {
     /// Events appended per second while subscribers follow (subscribers).
     #[arg(long, default_value_t = 20)]
     pub events_per_second: u64,
+    /// Triggers a second from all clients together, each on a fixed
+    /// schedule, latency counted from when a trigger was due (0: each
+    /// client as fast as it can).
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
     /// How long to measure, in seconds (after a 2 s warm-up).
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,

@@ -1,7 +1,7 @@
 //! Triggers while the pruner deletes a history: `--history N` finished
-//! runs (spread over a month and more), then phases of triggers on the
-//! same server — before any policy, while the pruner deletes every run
-//! older than a day (`POST /retention`), and after it is done — so trigger
+//! runs (spread over a month and more), then pairs of trigger phases on
+//! the same server, the pruner idle then deleting every run older than a
+//! day (`POST /retention`), until the history is gone — so trigger
 //! throughput and p99 are compared on one database and one machine. The
 //! pruner's progress is read from `runway_retention_deleted_total`.
 
@@ -46,6 +46,73 @@ async fn pruned(client: &reqwest::Client, server: &Server) -> anyhow::Result<f64
         .unwrap_or(0.0))
 }
 
+/// Sets the organization's policy: everything older than a day goes
+/// (`prune`), or everything is kept.
+async fn set_policy(client: &reqwest::Client, server: &Server, prune: bool) -> anyhow::Result<()> {
+    let days = if prune { json!(1) } else { Value::Null };
+    let set = client
+        .post(format!("{}/retention", server.http))
+        .bearer_auth(&server.token)
+        .json(&json!({"keep_days": days, "keep_failed_days": days}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        set.status().is_success(),
+        "POST /retention: {}",
+        set.status()
+    );
+    Ok(())
+}
+
+/// The phases of one kind merged: their triggers' latencies and time.
+#[derive(Default)]
+struct Merged {
+    phase: Option<Phase>,
+}
+
+impl Merged {
+    fn add(&mut self, phase: &Phase) -> anyhow::Result<()> {
+        match &mut self.phase {
+            None => {
+                self.phase = Some(Phase {
+                    latencies: phase.latencies.clone(),
+                    errors: phase.errors,
+                    started: phase.started,
+                    measured: phase.measured,
+                });
+            }
+            Some(merged) => {
+                merged.latencies.add(&phase.latencies)?;
+                merged.errors += phase.errors;
+                merged.started += phase.started;
+                merged.measured += phase.measured;
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&self, name: &str, deleted: f64) -> Value {
+        self.phase
+            .as_ref()
+            .map_or(Value::Null, |phase| report(name, phase, deleted))
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    ((a / b) * 100.0).round() / 100.0
+}
+
+/// Phases in pairs on one server and one database: the policy keeps
+/// everything (the pruner idle), then everything older than a day goes
+/// (the pruner deleting; a pass reads the policy before each batch, so it
+/// stops when the policy is taken back), until a pruning phase sees
+/// (almost) nothing go. Each pair's two phases see the same database, so
+/// the comparison is not confounded by its growth under the triggers.
 pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Value> {
     anyhow::ensure!(args.history > 0, "--mode prune needs --history N");
     let client = reqwest::Client::new();
@@ -54,54 +121,46 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Value> {
     let triggerers = Triggerers::new(args, server).await?;
     let (warmup, measure) = (Duration::from_secs(1), Duration::from_secs(args.seconds));
     let mut phases = Vec::new();
-
-    let before = triggerers.phase(warmup, measure).await?;
-    anyhow::ensure!(before.errors == 0, "{} triggers failed", before.errors);
-    phases.push(report("before", &before, 0.0));
-
-    // Everything older than a day goes: the history but its last day.
-    let set = client
-        .post(format!("{}/retention", server.http))
-        .bearer_auth(&server.token)
-        .json(&json!({"keep_days": 1, "keep_failed_days": 1}))
-        .send()
-        .await?;
-    anyhow::ensure!(
-        set.status().is_success(),
-        "POST /retention: {}",
-        set.status()
-    );
+    let (mut idle, mut pruning) = (Merged::default(), Merged::default());
+    let (mut p99_ratios, mut throughput_ratios) = (Vec::new(), Vec::new());
     let started = Instant::now();
-    let mut during = Vec::new();
-    let mut last = pruned(&client, server).await?;
-    let finished = loop {
-        let phase = triggerers.phase(Duration::ZERO, measure).await?;
-        anyhow::ensure!(phase.errors == 0, "{} triggers failed", phase.errors);
-        let now = pruned(&client, server).await?;
-        let phase_report = report("while pruning", &phase, now - last);
-        eprintln!("runway-bench: {phase_report}");
-        phases.push(phase_report);
-        during.push(phase);
-        // Done when a phase saw (almost) nothing go: the history's runs
-        // keep crossing the one-day line, one every 3 s.
-        if now > 0.0 && now - last < 100.0 {
-            break started.elapsed().as_secs_f64() - measure.as_secs_f64();
+    let mut pruning_time = Duration::ZERO;
+    loop {
+        set_policy(&client, server, false).await?;
+        let off = triggerers.phase(warmup, measure).await?;
+        anyhow::ensure!(off.errors == 0, "{} triggers failed", off.errors);
+        let before = pruned(&client, server).await?;
+        set_policy(&client, server, true).await?;
+        let on_started = Instant::now();
+        let on = triggerers.phase(warmup, measure).await?;
+        anyhow::ensure!(on.errors == 0, "{} triggers failed", on.errors);
+        let gone = pruned(&client, server).await? - before;
+        pruning_time += on_started.elapsed();
+        // The last pair, with (almost) nothing left to prune, is not a
+        // pruning phase: it only ends the run.
+        let done = gone < 100.0;
+        for report in [
+            report("pruner idle", &off, 0.0),
+            report("pruner deleting", &on, gone),
+        ] {
+            eprintln!("runway-bench: {report}");
+            phases.push(report);
         }
-        last = now;
+        if done {
+            break;
+        }
+        idle.add(&off)?;
+        pruning.add(&on)?;
+        p99_ratios.push(on.ms(0.99) / off.ms(0.99));
+        throughput_ratios.push(on.throughput() / off.throughput());
         anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(3600),
-            "the pruner did not finish within an hour"
+            started.elapsed() < Duration::from_secs(3 * 3600),
+            "the pruner did not finish within three hours"
         );
-    };
+    }
     let total = pruned(&client, server).await?;
-    let after = triggerers.phase(warmup, measure).await?;
-    phases.push(report("after", &after, 0.0));
-    let pruning: Vec<&Phase> = during.iter().take(during.len().saturating_sub(1)).collect();
-    let worst_p99 = pruning.iter().map(|p| p.ms(0.99)).fold(0.0_f64, f64::max);
-    let mean_throughput = if pruning.is_empty() {
-        0.0
-    } else {
-        pruning.iter().map(|p| p.throughput()).sum::<f64>() / pruning.len() as f64
+    let (Some(idle_phase), Some(pruning_phase)) = (&idle.phase, &pruning.phase) else {
+        anyhow::bail!("the first pruning phase deleted nothing");
     };
     Ok(json!({
         "mode": "prune",
@@ -110,11 +169,16 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Value> {
         "clients": args.clients,
         "history": history::report(&filled, args.history),
         "runs_pruned": total,
-        "prune_seconds": (finished * 10.0).round() / 10.0,
-        "prune_runs_per_s": (total / finished.max(0.001)).round(),
+        "pairs": p99_ratios.len(),
+        "pruning_seconds": (pruning_time.as_secs_f64() * 10.0).round() / 10.0,
+        "prune_runs_per_s_while_pruning": (total / pruning_time.as_secs_f64().max(0.001)).round(),
+        "pruner_idle": idle.report("pruner idle (all pairs)", 0.0),
+        "pruner_deleting": pruning.report("pruner deleting (all pairs)", total),
+        "throughput_deleting_over_idle": ratio(pruning_phase.throughput(), idle_phase.throughput()),
+        "p99_deleting_over_idle": ratio(pruning_phase.ms(0.99), idle_phase.ms(0.99)),
+        "median_pair_p99_ratio": ratio(median(p99_ratios), 1.0),
+        "median_pair_throughput_ratio": ratio(median(throughput_ratios), 1.0),
         "phases": phases,
-        "throughput_while_over_before": ((mean_throughput / before.throughput()) * 100.0).round() / 100.0,
-        "worst_p99_while_over_before": ((worst_p99 / before.ms(0.99)) * 100.0).round() / 100.0,
         "database_mib_full": size_full,
         "database_mib_after": database_mib(server).await?,
         "server_peak_rss_mib": server.peak_rss_mib(),

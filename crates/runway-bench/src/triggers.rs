@@ -22,6 +22,10 @@ pub struct Triggerers {
     clients: Vec<(Channel, Vec<String>)>,
     pub environment: String,
     pub endpoint: tonic::transport::Endpoint,
+    /// `--rate`: triggers a second from all clients together, each client
+    /// sending on a fixed schedule (an open loop); `None`: each as fast as
+    /// it can (a closed loop).
+    rate: Option<f64>,
 }
 
 /// What one measured phase saw.
@@ -67,6 +71,7 @@ impl Triggerers {
             clients,
             environment,
             endpoint,
+            rate: (args.rate > 0.0).then_some(args.rate),
         })
     }
 
@@ -102,6 +107,7 @@ impl Triggerers {
                 .as_nanos()
         );
         let mut tasks = Vec::new();
+        let (rate, clients) = (self.rate, self.clients.len());
         for (index, (channel, mine)) in self.clients.iter().enumerate() {
             let prefix = format!("bench-{nonce}-{index}");
             let mine = mine.clone();
@@ -119,11 +125,27 @@ impl Triggerers {
                     format!("Bearer {token}").parse().unwrap();
                 let mut turn = 0;
                 let mut sent = 0u64;
+                // On a schedule, this client's sends are `interval` apart,
+                // the clients' staggered; a send's latency counts from when
+                // it was due, so a slow answer that delays the next sends
+                // counts in theirs too (no coordinated omission).
+                let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r));
+                let offset = interval.map(|i| i * index as u32 / clients as u32);
                 while start.elapsed() < warmup + measure {
+                    let t = match (interval, offset) {
+                        (Some(interval), Some(offset)) => {
+                            let due = start + offset + interval * sent as u32;
+                            tokio::time::sleep_until(due.into()).await;
+                            due
+                        }
+                        _ => Instant::now(),
+                    };
+                    if start.elapsed() >= warmup + measure {
+                        break;
+                    }
                     turn = (turn + 1) % mine.len();
                     sent += 1;
                     let key = keyed.then(|| format!("{prefix}-{sent}"));
-                    let t = Instant::now();
                     // Some(started?) on success.
                     let outcome = match transport {
                         Transport::Grpc => {

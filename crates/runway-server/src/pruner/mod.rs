@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runway_store::StoreResult;
+use runway_store::entity::organization::RetentionRules;
 use runway_store::repo::prune::{self, Deleted, Removed};
 use runway_store::repo::retention::{self, ExpiredRun, RunCutoffs};
 
@@ -59,8 +60,10 @@ pub struct Pruner {
 }
 
 /// What one deployment's rules expire now.
+#[derive(Clone)]
 struct Expiry {
     deployment_id: String,
+    rules: RetentionRules,
     cutoffs: RunCutoffs,
 }
 
@@ -122,33 +125,75 @@ impl Pruner {
         Ok((removed, more))
     }
 
+    /// Where `rules` cut `deployment_id`'s runs at `now`.
+    async fn expiry(
+        &self,
+        deployment_id: String,
+        rules: RetentionRules,
+        total_runs: i64,
+        now: i64,
+    ) -> StoreResult<Expiry> {
+        let mut cut = cutoffs(rules, now);
+        if let Some(max) = may_exceed_max_runs(rules, total_runs) {
+            cut.newest_kept = retention::newest_kept(&self.core.store, &deployment_id, max).await?;
+        }
+        Ok(Expiry {
+            deployment_id,
+            rules,
+            cutoffs: cut,
+        })
+    }
+
     /// The deployments with something to expire at `now`, and where.
     async fn expiries(&self, now: i64) -> StoreResult<Vec<Expiry>> {
-        let store = &self.core.store;
         let mut found = Vec::new();
-        for dep in retention::deployments_to_prune(store).await? {
-            let mut cut = cutoffs(dep.rules, now);
-            if let Some(max) = may_exceed_max_runs(dep.rules, dep.total_runs) {
-                cut.newest_kept = retention::newest_kept(store, &dep.deployment_id, max).await?;
-            }
-            if cut != RunCutoffs::default() {
-                found.push(Expiry {
-                    deployment_id: dep.deployment_id,
-                    cutoffs: cut,
-                });
+        for dep in retention::deployments_to_prune(&self.core.store).await? {
+            let expiry = self
+                .expiry(dep.deployment_id, dep.rules, dep.total_runs, now)
+                .await?;
+            if expiry.cutoffs != RunCutoffs::default() {
+                found.push(expiry);
             }
         }
         Ok(found)
     }
 
-    /// Deletes `expiry`'s runs, batch by batch.
-    async fn prune_runs(&self, expiry: &Expiry, paces: &mut Paces) -> StoreResult<Removed> {
+    /// `expiry` under the rules that apply now: a policy changed during a
+    /// pass (an administrator undoing a mistake) counts from the next batch,
+    /// not from the next pass; `None` when nothing is to go any more.
+    async fn current(&self, expiry: &Expiry, now: i64) -> StoreResult<Option<Expiry>> {
+        let Some(rules) = retention::rules_of(&self.core.store, &expiry.deployment_id).await?
+        else {
+            return Ok(None);
+        };
+        if rules == expiry.rules {
+            return Ok(Some(expiry.clone()));
+        }
+        // `i64::MAX` runs ever: `newest_kept` reads whether there are more.
+        let updated = self
+            .expiry(expiry.deployment_id.clone(), rules, i64::MAX, now)
+            .await?;
+        Ok((updated.cutoffs != RunCutoffs::default()).then_some(updated))
+    }
+
+    /// Deletes `expiry`'s runs, batch by batch, each batch under the rules
+    /// that apply when it starts.
+    async fn prune_runs(
+        &self,
+        mut expiry: Expiry,
+        now: i64,
+        paces: &mut Paces,
+    ) -> StoreResult<Removed> {
         let store = &self.core.store;
         let mut removed = Removed::default();
         // Runs of chains still going are found again each round: the next
         // round asks for that many more, so it always gets new ones.
         let mut kept = 0;
         loop {
+            match self.current(&expiry, now).await? {
+                Some(current) => expiry = current,
+                None => return Ok(removed),
+            }
             let limit = paces.runs.size() + kept;
             let candidates =
                 retention::expired_runs(store, &expiry.deployment_id, &expiry.cutoffs, limit)
@@ -204,7 +249,7 @@ impl Pruner {
         let mut paces = self.paces();
         let mut removed = Removed::default();
         for expiry in self.expiries(now).await? {
-            removed += self.prune_runs(&expiry, &mut paces).await?;
+            removed += self.prune_runs(expiry, now, &mut paces).await?;
         }
         loop {
             let size = paces.keys.size();

@@ -96,6 +96,32 @@ pub async fn deployments_to_prune(store: &Store) -> StoreResult<Vec<DeploymentRe
         .collect())
 }
 
+/// The rules that apply to `deployment_id`'s runs now (its own, or else
+/// its organization's); `None` when the deployment is gone. A pass reads
+/// them again before each batch, so a policy relaxed midway stops it.
+pub async fn rules_of(store: &Store, deployment_id: &str) -> StoreResult<Option<RetentionRules>> {
+    use deployment::Column as D;
+    let Some(row) = Deployment::find_by_id(deployment_id)
+        .select_only()
+        .columns([D::Id, D::OrgId, D::TotalRuns, D::Retention])
+        .into_model::<DeploymentRules>()
+        .one(store.reader())
+        .await?
+    else {
+        return Ok(None);
+    };
+    if let Some(own) = row.retention {
+        return Ok(Some(own.0));
+    }
+    Ok(Some(
+        Organization::find_by_id(row.org_id)
+            .one(store.reader())
+            .await?
+            .map(|org| org.retention.0)
+            .unwrap_or_default(),
+    ))
+}
+
 /// Every organization's policy, for what is pruned by organization
 /// (webhook deliveries).
 pub async fn organization_policies(store: &Store) -> StoreResult<Vec<(String, RetentionRules)>> {
