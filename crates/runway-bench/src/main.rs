@@ -110,6 +110,10 @@ pub struct Args {
     /// a key (keyed).
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Stop after this many pairs of phases (prune; default: once the
+    /// history is gone).
+    #[arg(long)]
+    pub prune_pairs: Option<usize>,
     /// Open live runs pages (console).
     #[arg(long, default_value_t = 200)]
     pub viewers: usize,

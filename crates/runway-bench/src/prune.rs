@@ -153,6 +153,9 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Value> {
         pruning.add(&on)?;
         p99_ratios.push(on.ms(0.99) / off.ms(0.99));
         throughput_ratios.push(on.throughput() / off.throughput());
+        if args.prune_pairs.is_some_and(|n| p99_ratios.len() >= n) {
+            break;
+        }
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(3 * 3600),
             "the pruner did not finish within three hours"
