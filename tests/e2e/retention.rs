@@ -512,8 +512,11 @@ async fn a_policy_relaxed_during_a_pass_stops_it(app: &TestApp, clock: Arc<Manua
     let removed = pass.await.unwrap();
     let left = present(app, &ids).await.len();
     assert_eq!(removed.runs as usize, RUNS - left, "{removed:?}");
+    // Without the re-read the pass deletes all but the pending run; with
+    // it, the batches that went while the change was on its way (each a
+    // delete and a rest of 200 times it) are a few.
     assert!(
-        left >= RUNS - 5,
+        left > RUNS / 2,
         "the pass went on after the policy was relaxed: {left} of {RUNS} runs left"
     );
 }

@@ -19,7 +19,11 @@
 //!   `Idempotency-Key` on every trigger, `--rounds` times.
 //! - `--mode console`: the web console's pages (response time, weight),
 //!   then the server's memory with `--viewers` open live runs pages.
+//! - `--mode prune`: pairs of trigger phases over a `--history`, the
+//!   pruner idle then deleting, until the history is gone (or
+//!   `--prune-pairs`).
 //!
+//! `--rate R` makes any trigger load an open loop of R triggers a second.
 //! `--history N` first writes N finished runs into the database (over
 //! `--history-deployments` deployments), so any load measures against a
 //! long history.

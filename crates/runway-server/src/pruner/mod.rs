@@ -162,19 +162,18 @@ impl Pruner {
     }
 
     /// `expiry` under the rules that apply now: a policy changed during a
-    /// pass (an administrator undoing a mistake) counts from the next batch,
-    /// not from the next pass; `None` when nothing is to go any more.
+    /// pass (an administrator undoing a mistake) counts from the next batch
+    /// of runs, not from the next pass; `None` when nothing is to go any
+    /// more.
     async fn current(&self, expiry: &Expiry, now: i64) -> StoreResult<Option<Expiry>> {
-        let Some(rules) = retention::rules_of(&self.core.store, &expiry.deployment_id).await?
-        else {
+        let Some(dep) = retention::rules_of(&self.core.store, &expiry.deployment_id).await? else {
             return Ok(None);
         };
-        if rules == expiry.rules {
+        if dep.rules == expiry.rules {
             return Ok(Some(expiry.clone()));
         }
-        // `i64::MAX` runs ever: `newest_kept` reads whether there are more.
         let updated = self
-            .expiry(expiry.deployment_id.clone(), rules, i64::MAX, now)
+            .expiry(dep.deployment_id, dep.rules, dep.total_runs, now)
             .await?;
         Ok((updated.cutoffs != RunCutoffs::default()).then_some(updated))
     }

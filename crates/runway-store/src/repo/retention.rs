@@ -96,10 +96,14 @@ pub async fn deployments_to_prune(store: &Store) -> StoreResult<Vec<DeploymentRe
         .collect())
 }
 
-/// The rules that apply to `deployment_id`'s runs now (its own, or else
-/// its organization's); `None` when the deployment is gone. A pass reads
-/// them again before each batch, so a policy relaxed midway stops it.
-pub async fn rules_of(store: &Store, deployment_id: &str) -> StoreResult<Option<RetentionRules>> {
+/// `deployment_id` and the rules that apply to its runs now (its own, or
+/// else its organization's); `None` when there is no such deployment. A
+/// pass reads them again before each batch, so a change applies from the
+/// next one.
+pub async fn rules_of(
+    store: &Store,
+    deployment_id: &str,
+) -> StoreResult<Option<DeploymentRetention>> {
     use deployment::Column as D;
     let Some(row) = Deployment::find_by_id(deployment_id)
         .select_only()
@@ -110,16 +114,20 @@ pub async fn rules_of(store: &Store, deployment_id: &str) -> StoreResult<Option<
     else {
         return Ok(None);
     };
-    if let Some(own) = row.retention {
-        return Ok(Some(own.0));
-    }
-    Ok(Some(
-        Organization::find_by_id(row.org_id)
+    let rules = match row.retention {
+        Some(own) => own.0,
+        None => Organization::find_by_id(&row.org_id)
             .one(store.reader())
             .await?
             .map(|org| org.retention.0)
             .unwrap_or_default(),
-    ))
+    };
+    Ok(Some(DeploymentRetention {
+        deployment_id: row.id,
+        org_id: row.org_id,
+        total_runs: row.total_runs,
+        rules,
+    }))
 }
 
 /// Every organization's policy, for what is pruned by organization
