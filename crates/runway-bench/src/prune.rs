@@ -140,7 +140,8 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Value> {
         pruning_time += on_started.elapsed();
         // The last pair, with (almost) nothing left to prune, is not a
         // pruning phase: it only ends the run.
-        let done = gone < 100.0;
+        // (The first pass may take a phase to get going.)
+        let done = gone < 100.0 && !p99_ratios.is_empty();
         for report in [
             report("pruner idle", &off, 0.0),
             report("pruner deleting", &on, gone),
