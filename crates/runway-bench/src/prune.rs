@@ -73,14 +73,7 @@ struct Merged {
 impl Merged {
     fn add(&mut self, phase: &Phase) -> anyhow::Result<()> {
         match &mut self.phase {
-            None => {
-                self.phase = Some(Phase {
-                    latencies: phase.latencies.clone(),
-                    errors: phase.errors,
-                    started: phase.started,
-                    measured: phase.measured,
-                });
-            }
+            None => self.phase = Some(phase.clone()),
             Some(merged) => {
                 merged.latencies.add(&phase.latencies)?;
                 merged.errors += phase.errors;
@@ -139,8 +132,8 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Value> {
         let gone = pruned(&client, server).await? - before;
         pruning_time += on_started.elapsed();
         // The last pair, with (almost) nothing left to prune, is not a
-        // pruning phase: it only ends the run.
-        // (The first pass may take a phase to get going.)
+        // pruning phase: it only ends the run. The first pair always
+        // counts: a first pass may take its whole phase to get going.
         let done = gone < 100.0 && !p99_ratios.is_empty();
         for report in [
             report("pruner idle", &off, 0.0),

@@ -29,6 +29,7 @@ pub struct Triggerers {
 }
 
 /// What one measured phase saw.
+#[derive(Clone)]
 pub struct Phase {
     pub latencies: Histogram<u64>,
     pub errors: u64,

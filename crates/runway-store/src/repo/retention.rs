@@ -63,6 +63,31 @@ struct DeploymentRules {
     retention: Option<JsonText<RetentionRules>>,
 }
 
+impl DeploymentRules {
+    /// The columns of `select` that say which rules apply.
+    fn of(select: Select<Deployment>) -> sea_orm::Selector<sea_orm::SelectModel<Self>> {
+        use deployment::Column as D;
+        select
+            .select_only()
+            .columns([D::Id, D::OrgId, D::TotalRuns, D::Retention])
+            .into_model::<Self>()
+    }
+
+    /// The deployment under its own rules, or else `organization`'s.
+    fn resolve(self, organization: impl FnOnce() -> RetentionRules) -> DeploymentRetention {
+        let rules = match self.retention {
+            Some(own) => own.0,
+            None => organization(),
+        };
+        DeploymentRetention {
+            deployment_id: self.id,
+            org_id: self.org_id,
+            total_runs: self.total_runs,
+            rules,
+        }
+    }
+}
+
 /// Every deployment whose runs some rule limits (its own, or else its
 /// organization's), archived ones included.
 pub async fn deployments_to_prune(store: &Store) -> StoreResult<Vec<DeploymentRetention>> {
@@ -72,27 +97,16 @@ pub async fn deployments_to_prune(store: &Store) -> StoreResult<Vec<DeploymentRe
         .into_iter()
         .map(|org| (org.id, org.retention.0))
         .collect();
-    use deployment::Column as D;
-    let rows = Deployment::find()
-        .select_only()
-        .columns([D::Id, D::OrgId, D::TotalRuns, D::Retention])
-        .into_model::<DeploymentRules>()
+    let rows = DeploymentRules::of(Deployment::find())
         .all(store.reader())
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|row| {
-            let rules = match row.retention {
-                Some(own) => own.0,
-                None => orgs.get(&row.org_id).copied().unwrap_or_default(),
-            };
-            (!rules.keeps_everything()).then_some(DeploymentRetention {
-                deployment_id: row.id,
-                org_id: row.org_id,
-                total_runs: row.total_runs,
-                rules,
-            })
+        .map(|row| {
+            let org = orgs.get(&row.org_id).copied();
+            row.resolve(|| org.unwrap_or_default())
         })
+        .filter(|dep| !dep.rules.keeps_everything())
         .collect())
 }
 
@@ -104,30 +118,20 @@ pub async fn rules_of(
     store: &Store,
     deployment_id: &str,
 ) -> StoreResult<Option<DeploymentRetention>> {
-    use deployment::Column as D;
-    let Some(row) = Deployment::find_by_id(deployment_id)
-        .select_only()
-        .columns([D::Id, D::OrgId, D::TotalRuns, D::Retention])
-        .into_model::<DeploymentRules>()
+    let Some(row) = DeploymentRules::of(Deployment::find_by_id(deployment_id))
         .one(store.reader())
         .await?
     else {
         return Ok(None);
     };
-    let rules = match row.retention {
-        Some(own) => own.0,
+    let organization = match row.retention {
+        Some(_) => None,
         None => Organization::find_by_id(&row.org_id)
             .one(store.reader())
             .await?
-            .map(|org| org.retention.0)
-            .unwrap_or_default(),
+            .map(|org| org.retention.0),
     };
-    Ok(Some(DeploymentRetention {
-        deployment_id: row.id,
-        org_id: row.org_id,
-        total_runs: row.total_runs,
-        rules,
-    }))
+    Ok(Some(row.resolve(|| organization.unwrap_or_default())))
 }
 
 /// Every organization's policy, for what is pruned by organization
