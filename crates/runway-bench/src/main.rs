@@ -29,6 +29,7 @@
 //! long history.
 
 mod console;
+mod cpu;
 mod events;
 mod history;
 mod keyed;

@@ -1,5 +1,6 @@
 //! The trigger load: N clients trigger runs as fast as they can.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -9,6 +10,7 @@ use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use serde_json::json;
 use tonic::transport::Channel;
 
+use crate::cpu::CpuTicks;
 use crate::server::{Server, mean_trigger_batch, setup};
 use crate::{Args, Transport};
 
@@ -26,6 +28,7 @@ pub struct Triggerers {
     /// sending on a fixed schedule (an open loop); `None`: each as fast as
     /// it can (a closed loop).
     rate: Option<f64>,
+    server_pid: u32,
 }
 
 /// What one measured phase saw.
@@ -35,6 +38,8 @@ pub struct Phase {
     pub errors: u64,
     pub started: u64,
     pub measured: Duration,
+    /// CPU microseconds per measured trigger, by thread group.
+    pub cpu_us: BTreeMap<String, f64>,
 }
 
 impl Phase {
@@ -73,6 +78,7 @@ impl Triggerers {
             environment,
             endpoint,
             rate: (args.rate > 0.0).then_some(args.rate),
+            server_pid: server.pid,
         })
     }
 
@@ -107,6 +113,11 @@ impl Triggerers {
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_nanos()
         );
+        let server_pid = self.server_pid;
+        let cpu_before = tokio::spawn(async move {
+            tokio::time::sleep_until((start + warmup).into()).await;
+            CpuTicks::read(server_pid)
+        });
         let mut tasks = Vec::new();
         let (rate, clients) = (self.rate, self.clients.len());
         for (index, (channel, mine)) in self.clients.iter().enumerate() {
@@ -203,6 +214,7 @@ impl Triggerers {
             errors: 0,
             started: 0,
             measured: measure,
+            cpu_us: BTreeMap::new(),
         };
         for t in tasks {
             let (h, e, s) = t.await?;
@@ -210,6 +222,9 @@ impl Triggerers {
             phase.errors += e;
             phase.started += s;
         }
+        phase.cpu_us = cpu_before
+            .await?
+            .per_trigger_us(&CpuTicks::read(server_pid), phase.latencies.len());
         Ok(phase)
     }
 }
@@ -259,6 +274,7 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<serde_json::Val
         "p50_ms": phase.ms(0.50),
         "p99_ms": phase.ms(0.99),
         "p999_ms": phase.ms(0.999),
+        "cpu_us_per_trigger": phase.cpu_us,
         "server_peak_rss_mib": server.peak_rss_mib(),
         "mean_trigger_batch": mean_batch.map(|m| (m * 10.0).round() / 10.0),
         "transcript_events_per_s": transcript_events

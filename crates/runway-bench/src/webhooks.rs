@@ -195,6 +195,7 @@ pub async fn triggers(args: &Args, server: &Server) -> anyhow::Result<Value> {
                 "throughput_per_s": throughput,
                 "p99_ms": phase.ms(0.99),
                 "errors": phase.errors,
+                "cpu_us_per_trigger": phase.cpu_us,
                 "drained_after_s": (drain.elapsed().as_secs_f64() * 100.0).round() / 100.0,
             }));
         }

@@ -88,7 +88,14 @@ impl Store {
                 SqliteSynchronous::Normal
             })
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Statement journals in memory. Every multi-row insert of a
+            // trigger batch keeps a copy of each page it changes, so the
+            // statement can be undone alone; by default past 64 KiB that
+            // copy goes to a temporary file, and those writes were a tenth
+            // of the server's CPU under trigger load (BENCHMARKS.md, "What
+            // a trigger costs"). The copies live as long as the statement.
+            .pragma("temp_store", "MEMORY");
         if !options.url.contains(":memory:") {
             crate::private_files::secure(base.get_filename()).map_err(|e| {
                 StoreError::Open(format!(

@@ -52,7 +52,43 @@ on_every_backend!(
     an_idempotency_key_is_claimed_once,
     queued_triggers_never_exceed_max_concurrent,
     the_slot_count_migration_counts_the_active_runs,
+    sqlite_connections_are_set_up_as_documented,
 );
+
+/// SQLite's settings on both pools: WAL, durable commits, foreign keys,
+/// and statement journals in memory (a trigger batch's multi-row inserts
+/// otherwise spill them to a temporary file: a tenth of the server's CPU).
+async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
+    use sea_orm::ConnectionTrait;
+    if store.backend() != runway_store::Backend::Sqlite {
+        return;
+    }
+    let pragma = async |db: &sea_orm::DatabaseConnection, name: &str| {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0)
+            .map(|n| n.to_string())
+            .or_else(|_| row.try_get_by_index::<String>(0))
+            .unwrap()
+    };
+    for (pool, db) in [("writer", store.writer()), ("reader", store.reader())] {
+        let mut seen = Vec::new();
+        for name in ["journal_mode", "synchronous", "foreign_keys", "temp_store"] {
+            seen.push(format!("{name}={}", pragma(db, name).await));
+        }
+        assert_eq!(
+            seen.join(" "),
+            "journal_mode=wal synchronous=2 foreign_keys=1 temp_store=2",
+            "{pool}"
+        );
+    }
+}
 
 #[path = "repository/webhooks.rs"]
 mod webhooks;
