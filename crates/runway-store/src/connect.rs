@@ -95,6 +95,9 @@ impl Store {
             // copy goes to a temporary file, and those writes were a tenth
             // of the server's CPU under trigger load (BENCHMARKS.md, "What
             // a trigger costs"). The copies live as long as the statement.
+            // Temporary tables go to memory too; sorts do not (SQLite's
+            // sorter spills to files whatever this says), so an index
+            // built over a long history still sorts on disk.
             .pragma("temp_store", "MEMORY");
         if !options.url.contains(":memory:") {
             crate::private_files::secure(base.get_filename()).map_err(|e| {
