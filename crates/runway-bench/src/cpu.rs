@@ -1,8 +1,8 @@
 //! CPU time spent per trigger, read from `/proc`: the server's threads
-//! grouped by name (the async workers, SQLite's connection threads, the
-//! webhook thread), and the bench process itself. A phase's CPU per trigger
-//! tells what a change costs in machine time, which its throughput alone
-//! (bound by a closed loop's latency) does not.
+//! grouped by name (the async workers, SQLite's connection threads), the
+//! bench process itself, and a local PostgreSQL's processes. A phase's CPU
+//! per trigger tells what a change costs in machine time, which its
+//! throughput alone (bound by a closed loop's latency) does not.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +12,8 @@ pub struct CpuTicks(BTreeMap<String, u64>);
 
 impl CpuTicks {
     /// The server's live threads by group, plus `server` (the whole process,
-    /// ended threads included) and `bench` (this process).
+    /// ended threads included), `bench` (this process) and `postgres` (every
+    /// PostgreSQL process on the machine, when there are any).
     pub fn read(server_pid: u32) -> CpuTicks {
         let mut ticks = BTreeMap::new();
         if let Ok(tasks) = std::fs::read_dir(format!("/proc/{server_pid}/task")) {
@@ -23,6 +24,22 @@ impl CpuTicks {
                     *ticks.entry(group(&name)).or_insert(0) += used;
                 }
             }
+        }
+        // A PostgreSQL on this machine: its server processes together (the
+        // backends serving the pool, the WAL writer, autovacuum).
+        let mut postgres = None;
+        if let Ok(processes) = std::fs::read_dir("/proc") {
+            for process in processes.flatten() {
+                if let Ok(stat) = std::fs::read_to_string(process.path().join("stat"))
+                    && let Some((name, used)) = parse(&stat)
+                    && name == "postgres"
+                {
+                    *postgres.get_or_insert(0) += used;
+                }
+            }
+        }
+        if let Some(used) = postgres {
+            ticks.insert("postgres".to_owned(), used);
         }
         for (name, path) in [
             ("server", format!("/proc/{server_pid}/stat")),
