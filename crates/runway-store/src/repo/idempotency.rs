@@ -51,21 +51,35 @@ pub(crate) async fn record(
         .filter(idempotency_key::Column::CreatedAt.lte(now - DAY_NANOS))
         .exec(txn)
         .await?;
-    let row = idempotency_key::ActiveModel {
-        org_id: Set(org_id.to_string()),
-        key: Set(claim.key.clone()),
-        request_hash: Set(claim.request_hash.clone()),
-        resource_id: Set(resource_id.to_string()),
-        created_at: Set(now),
-    };
+    let row = claim_row(org_id.to_string(), claim.clone(), resource_id.to_string());
     IdempotencyKey::insert(row)
         .exec_without_returning(txn)
         .await
-        .map_err(|e| match StoreError::classify(e) {
-            StoreError::Duplicate(_) => StoreError::IdempotencyKeyTaken,
-            other => other,
-        })?;
+        .map_err(key_taken)?;
     Ok(())
+}
+
+/// The record of `claim` by `org_id`, which created `resource_id`.
+fn claim_row(
+    org_id: String,
+    claim: IdempotencyClaim,
+    resource_id: String,
+) -> idempotency_key::ActiveModel {
+    idempotency_key::ActiveModel {
+        org_id: Set(org_id),
+        key: Set(claim.key),
+        request_hash: Set(claim.request_hash),
+        resource_id: Set(resource_id),
+        created_at: Set(claim.at),
+    }
+}
+
+/// An insert that found a live record with the same key: the key is taken.
+fn key_taken(err: sea_orm::DbErr) -> StoreError {
+    match StoreError::classify(err) {
+        StoreError::Duplicate(_) => StoreError::IdempotencyKeyTaken,
+        other => other,
+    }
 }
 
 /// For a batch of creates, in the caller's transaction: which of `claims`
@@ -129,22 +143,12 @@ pub(crate) async fn record_many(
     if records.is_empty() {
         return Ok(());
     }
-    let rows =
-        records.into_iter().map(
-            |(org_id, claim, resource_id)| idempotency_key::ActiveModel {
-                org_id: Set(org_id),
-                key: Set(claim.key),
-                request_hash: Set(claim.request_hash),
-                resource_id: Set(resource_id),
-                created_at: Set(claim.at),
-            },
-        );
+    let rows = records
+        .into_iter()
+        .map(|(org_id, claim, resource_id)| claim_row(org_id, claim, resource_id));
     IdempotencyKey::insert_many(rows)
         .exec_without_returning(txn)
         .await
-        .map_err(|e| match StoreError::classify(e) {
-            StoreError::Duplicate(_) => StoreError::IdempotencyKeyTaken,
-            other => other,
-        })?;
+        .map_err(key_taken)?;
     Ok(())
 }
