@@ -283,6 +283,8 @@ impl Pruner {
                 break;
             }
         }
+        // Read again, not reused from the start of the pass: the runs may
+        // have taken an hour, and a policy changed meanwhile applies now.
         for (org_id, rules) in retention::organization_policies(store).await? {
             let cut = cutoffs(rules, now);
             loop {
@@ -349,6 +351,8 @@ impl Pruner {
         }
         would.idempotency_keys =
             prune::count_idempotency_keys(store, now - IDEMPOTENCY_KEY_LIFETIME).await?;
+        // Read again, not reused from the start of the pass: the runs may
+        // have taken an hour, and a policy changed meanwhile applies now.
         for (org_id, rules) in retention::organization_policies(store).await? {
             let cut = cutoffs(rules, now);
             would.deliveries +=

@@ -91,12 +91,8 @@ impl DeploymentRules {
 /// Every deployment whose runs some rule limits (its own, or else its
 /// organization's), archived ones included.
 pub async fn deployments_to_prune(store: &Store) -> StoreResult<Vec<DeploymentRetention>> {
-    let orgs: std::collections::HashMap<String, RetentionRules> = Organization::find()
-        .all(store.reader())
-        .await?
-        .into_iter()
-        .map(|org| (org.id, org.retention.0))
-        .collect();
+    let orgs: std::collections::HashMap<String, RetentionRules> =
+        organization_policies(store).await?.into_iter().collect();
     let rows = DeploymentRules::of(Deployment::find())
         .all(store.reader())
         .await?;
