@@ -13,7 +13,10 @@ pub struct CpuTicks(BTreeMap<String, u64>);
 impl CpuTicks {
     /// The server's live threads by group, plus `server` (the whole process,
     /// ended threads included), `bench` (this process) and `postgres` (every
-    /// PostgreSQL process on the machine, when there are any).
+    /// PostgreSQL process on the machine, when there are any). A thread or a
+    /// PostgreSQL backend that ends within a phase takes its time out of its
+    /// group (`server` keeps it): the groups are a breakdown, `server` the
+    /// total.
     pub fn read(server_pid: u32) -> CpuTicks {
         let mut ticks = BTreeMap::new();
         if let Ok(tasks) = std::fs::read_dir(format!("/proc/{server_pid}/task")) {
@@ -82,7 +85,7 @@ fn parse(stat: &str) -> Option<(String, u64)> {
     Some((name, utime + stime))
 }
 
-/// A thread's group: its name without a trailing number (`tokio-runtime-w`,
+/// A thread's group: its name without a trailing number (`tokio-rt-worker`,
 /// `sqlx-sqlite-wor`: Linux keeps 15 characters).
 fn group(name: &str) -> String {
     name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_')

@@ -58,6 +58,16 @@ pub struct Store {
 /// example `runway token create` while `runway serve` runs).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The writer's temporary storage: memory, for statement journals. Every
+/// multi-row insert of a trigger batch keeps a copy of each page it changes
+/// until it ends, so it can be undone alone; by default past 64 KiB that copy
+/// goes to a temporary file, and those writes were a tenth of the server's
+/// CPU under trigger load (BENCHMARKS.md, "What a trigger costs"). Memory also
+/// lifts the bound on the sorter, so only the writer has it (its statements
+/// are bounded; readers keep the default), and migrations, whose index builds
+/// sort a whole history, run with files ([`Store::migrate`]).
+const WRITER_TEMP_STORE: &str = "MEMORY";
+
 /// How long a caller waits for a pooled connection before giving up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -88,17 +98,7 @@ impl Store {
                 SqliteSynchronous::Normal
             })
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
-            .foreign_keys(true)
-            // Statement journals in memory. Every multi-row insert of a
-            // trigger batch keeps a copy of each page it changes, so the
-            // statement can be undone alone; by default past 64 KiB that
-            // copy goes to a temporary file, and those writes were a tenth
-            // of the server's CPU under trigger load (BENCHMARKS.md, "What
-            // a trigger costs"). The copies live as long as the statement.
-            // Temporary tables go to memory too; sorts do not (SQLite's
-            // sorter spills to files whatever this says), so an index
-            // built over a long history still sorts on disk.
-            .pragma("temp_store", "MEMORY");
+            .foreign_keys(true);
         if !options.url.contains(":memory:") {
             crate::private_files::secure(base.get_filename()).map_err(|e| {
                 StoreError::Open(format!(
@@ -116,7 +116,11 @@ impl Store {
             // created before keeps its mode: its free pages are reused in
             // place). The pruner hands the pages it frees back with
             // incremental_vacuum. Readers cannot set it (read-only).
-            .connect_with(base.clone().auto_vacuum(SqliteAutoVacuum::Incremental))
+            .connect_with(
+                base.clone()
+                    .auto_vacuum(SqliteAutoVacuum::Incremental)
+                    .pragma("temp_store", WRITER_TEMP_STORE),
+            )
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;
         let reader = SqlitePoolOptions::new()
@@ -158,8 +162,20 @@ impl Store {
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> StoreResult<()> {
-        Migrator::up(&self.write, None).await?;
-        Ok(())
+        if self.backend != Backend::Sqlite {
+            Migrator::up(&self.write, None).await?;
+            return Ok(());
+        }
+        // Index builds over a long history sort on disk, not in memory (the
+        // writer is its pool's one connection, so this reaches it).
+        self.write
+            .execute_unprepared("PRAGMA temp_store = FILE")
+            .await?;
+        let migrated = Migrator::up(&self.write, None).await;
+        self.write
+            .execute_unprepared(&format!("PRAGMA temp_store = {WRITER_TEMP_STORE}"))
+            .await?;
+        Ok(migrated?)
     }
 
     /// The engine behind this store.
