@@ -172,10 +172,14 @@ impl Store {
             .execute_unprepared("PRAGMA temp_store = FILE")
             .await?;
         let migrated = Migrator::up(&self.write, None).await;
-        self.write
+        let restored = self
+            .write
             .execute_unprepared(&format!("PRAGMA temp_store = {WRITER_TEMP_STORE}"))
-            .await?;
-        Ok(migrated?)
+            .await;
+        // A failed migration is the error to report, not what followed it.
+        migrated?;
+        restored?;
+        Ok(())
     }
 
     /// The engine behind this store.

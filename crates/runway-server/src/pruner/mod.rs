@@ -351,8 +351,6 @@ impl Pruner {
         }
         would.idempotency_keys =
             prune::count_idempotency_keys(store, now - IDEMPOTENCY_KEY_LIFETIME).await?;
-        // Read again, not reused from the start of the pass: the runs may
-        // have taken an hour, and a policy changed meanwhile applies now.
         for (org_id, rules) in retention::organization_policies(store).await? {
             let cut = cutoffs(rules, now);
             would.deliveries +=
