@@ -59,15 +59,16 @@ impl CpuTicks {
         CpuTicks(ticks)
     }
 
-    /// Microseconds of CPU per trigger by group, between `self` and `later`.
-    pub fn per_trigger_us(&self, later: &CpuTicks, triggers: u64) -> BTreeMap<String, f64> {
+    /// Microseconds of CPU per operation (a trigger, a read) by group,
+    /// between `self` and `later`.
+    pub fn per_operation_us(&self, later: &CpuTicks, operations: u64) -> BTreeMap<String, f64> {
         let tick_us = 1_000_000.0 / clock_ticks_per_second();
         later
             .0
             .iter()
             .map(|(name, &after)| {
                 let used = after.saturating_sub(self.0.get(name).copied().unwrap_or(0));
-                let us = used as f64 * tick_us / triggers.max(1) as f64;
+                let us = used as f64 * tick_us / operations.max(1) as f64;
                 (name.clone(), (us * 10.0).round() / 10.0)
             })
             .collect()

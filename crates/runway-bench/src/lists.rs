@@ -9,17 +9,21 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 use crate::Args;
+use crate::cpu::CpuTicks;
 use crate::history::{self, History};
 use crate::server::Server;
 
 /// Each query is read by `--clients` clients for this long.
 const PER_QUERY: Duration = Duration::from_secs(3);
 
-async fn measure(
+/// `clients` clients read `path` for `window`, each one read at a time: its
+/// reads a second, p50, p99 and the server's CPU per read.
+pub async fn measure(
     client: &reqwest::Client,
     server: &Server,
     clients: usize,
     path: &str,
+    window: Duration,
 ) -> anyhow::Result<Value> {
     let url = format!("{}{path}", server.http);
     // One read first: it must answer 200 with what the path names.
@@ -31,13 +35,14 @@ async fn measure(
     );
     let body: Value = first.json().await?;
     let rows = body["data"].as_array().map(Vec::len);
+    let cpu_before = CpuTicks::read(server.pid);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients.max(1) {
         let (client, url, token) = (client.clone(), url.clone(), server.token.clone());
         tasks.push(tokio::spawn(async move {
             let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
-            while start.elapsed() < PER_QUERY {
+            while start.elapsed() < window {
                 let t = Instant::now();
                 let r = client.get(&url).bearer_auth(&token).send().await?;
                 anyhow::ensure!(r.status().is_success(), "{}", r.status());
@@ -51,6 +56,7 @@ async fn measure(
     for task in tasks {
         all.add(task.await??)?;
     }
+    let cpu_us = cpu_before.per_operation_us(&CpuTicks::read(server.pid), all.len());
     let ms = |q: f64| (all.value_at_quantile(q) as f64 / 10.0).round() / 100.0;
     Ok(json!({
         "path": path,
@@ -58,6 +64,7 @@ async fn measure(
         "reads_per_second": (all.len() as f64 / start.elapsed().as_secs_f64()).round(),
         "p50_ms": ms(0.5),
         "p99_ms": ms(0.99),
+        "server_cpu_us_per_read": cpu_us.get("server"),
     }))
 }
 
@@ -107,7 +114,7 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Value> {
     let run_id = newest["id"].as_str().context("a run")?.to_string();
     let mut queries = Vec::new();
     for path in paths(&history, &run_id) {
-        queries.push(measure(&client, server, args.clients, &path).await?);
+        queries.push(measure(&client, server, args.clients, &path, PER_QUERY).await?);
     }
     Ok(json!({
         "mode": "lists",

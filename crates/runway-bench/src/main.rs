@@ -15,6 +15,8 @@
 //! - `--mode lists`: every run list filter and the point reads, each read
 //!   by `--clients` clients for 3 s; p50, p99, reads a second.
 //!
+//! - `--mode reads`: `--rounds` times a trigger phase, then the point
+//!   reads and a list's first page, each `--seconds` by `--clients`.
 //! - `--mode keyed`: the trigger load without, then with, an
 //!   `Idempotency-Key` on every trigger, `--rounds` times.
 //! - `--mode console`: the web console's pages (response time, weight),
@@ -35,6 +37,7 @@ mod history;
 mod keyed;
 mod lists;
 mod prune;
+mod reads;
 mod server;
 mod triggers;
 mod webhooks;
@@ -60,6 +63,7 @@ pub enum Mode {
     Console,
     Keyed,
     Prune,
+    Reads,
 }
 
 #[derive(Debug, Parser)]
@@ -112,7 +116,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_value = runway_api::enums::WebhookEventType::All.name())]
     pub event_types: Vec<String>,
     /// Pairs of phases, without then with an endpoint (webhook-triggers) or
-    /// a key (keyed).
+    /// a key (keyed); trigger phases each followed by the reads (reads).
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
     /// Stop after this many pairs of phases (prune; default: once the
@@ -165,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
         Mode::Console => console::run(&args, &server).await,
         Mode::Keyed => keyed::run(&args, &server).await,
         Mode::Prune => prune::run(&args, &server).await,
+        Mode::Reads => reads::run(&args, &server).await,
     };
     server.stop().await;
     println!("{}", report?);

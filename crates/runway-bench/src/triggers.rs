@@ -224,7 +224,7 @@ impl Triggerers {
         }
         phase.cpu_us = cpu_before
             .await?
-            .per_trigger_us(&CpuTicks::read(server_pid), phase.latencies.len());
+            .per_operation_us(&CpuTicks::read(server_pid), phase.latencies.len());
         Ok(phase)
     }
 }

@@ -112,6 +112,7 @@ impl Store {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(|connection, _| Box::pin(crate::stable_plans::enable(connection)))
             // Takes effect when the writer creates the file (a database
             // created before keeps its mode: its free pages are reused in
             // place). The pruner hands the pages it frees back with
@@ -126,6 +127,7 @@ impl Store {
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(|connection, _| Box::pin(crate::stable_plans::enable(connection)))
             .connect_with(base.read_only(true))
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;

@@ -59,7 +59,10 @@ on_every_backend!(
 /// the writer's statement journals in memory (a trigger batch's multi-row
 /// inserts otherwise spill them to a temporary file: a tenth of the
 /// server's CPU), back after the migrations, which sort on disk; the
-/// readers' temporary storage left to files (their sorts stay bounded).
+/// readers' temporary storage left to files (their sorts stay bounded);
+/// every connection with stable query plans (a statement whose plan looked
+/// at a bound value, such as any `LIMIT ?`, is otherwise parsed again at
+/// each execution).
 async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
     use sea_orm::ConnectionTrait;
     if store.backend() != runway_store::Backend::Sqlite {
@@ -89,6 +92,23 @@ async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
             format!("journal_mode=wal synchronous=2 foreign_keys=1 temp_store={temp_store}"),
             "{pool}"
         );
+    }
+    // Every reader connection at once, so the pool opens all of them.
+    for (pool, db, connections) in [
+        ("writer", store.writer(), 1),
+        ("reader", store.reader(), store.max_connections()),
+    ] {
+        let sqlite = db.get_sqlite_connection_pool();
+        let mut held = Vec::new();
+        for _ in 0..connections {
+            held.push(sqlite.acquire().await.unwrap());
+        }
+        for connection in &mut held {
+            let stable = runway_store::stable_plans::enabled(connection)
+                .await
+                .unwrap();
+            assert!(stable, "a {pool} connection plans by bound values");
+        }
     }
 }
 
