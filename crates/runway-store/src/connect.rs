@@ -88,6 +88,7 @@ impl Store {
     }
 
     async fn open_sqlite(options: &StoreOptions) -> StoreResult<Store> {
+        crate::sqlite_settings::configure_process();
         let base = SqliteConnectOptions::from_str(&options.url)
             .map_err(|e| StoreError::Open(e.to_string()))?
             .create_if_missing(true)
@@ -107,12 +108,19 @@ impl Store {
                 ))
             })?;
         }
+        // Neither pool pings a connection before handing it out (sqlx's
+        // default, for servers that may hang up): a SQLite connection is a
+        // thread of this process, and the ping a round trip to it — one more
+        // thread wake-up for every statement.
         // One writer: transactions queue for this connection in the process.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .after_connect(|connection, _| Box::pin(crate::stable_plans::enable(connection)))
+            .test_before_acquire(false)
+            .after_connect(|connection, _| {
+                Box::pin(crate::sqlite_settings::enable_stable_plans(connection))
+            })
             // Takes effect when the writer creates the file (a database
             // created before keeps its mode: its free pages are reused in
             // place). The pruner hands the pages it frees back with
@@ -127,7 +135,10 @@ impl Store {
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .after_connect(|connection, _| Box::pin(crate::stable_plans::enable(connection)))
+            .test_before_acquire(false)
+            .after_connect(|connection, _| {
+                Box::pin(crate::sqlite_settings::enable_stable_plans(connection))
+            })
             .connect_with(base.read_only(true))
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;

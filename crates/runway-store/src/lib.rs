@@ -17,7 +17,7 @@ pub mod page;
 mod private_files;
 pub mod repo;
 pub mod run_changes;
-pub mod stable_plans;
+pub mod sqlite_settings;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod time;

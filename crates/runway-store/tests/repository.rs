@@ -62,7 +62,8 @@ on_every_backend!(
 /// readers' temporary storage left to files (their sorts stay bounded);
 /// every connection with stable query plans (a statement whose plan looked
 /// at a bound value, such as any `LIMIT ?`, is otherwise parsed again at
-/// each execution).
+/// each execution); no memory statistics (they serialize every allocation
+/// of every connection on one mutex).
 async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
     use sea_orm::ConnectionTrait;
     if store.backend() != runway_store::Backend::Sqlite {
@@ -104,12 +105,13 @@ async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
             held.push(sqlite.acquire().await.unwrap());
         }
         for connection in &mut held {
-            let stable = runway_store::stable_plans::enabled(connection)
+            let stable = runway_store::sqlite_settings::stable_plans(connection)
                 .await
                 .unwrap();
             assert!(stable, "a {pool} connection plans by bound values");
         }
     }
+    assert!(!runway_store::sqlite_settings::memory_statistics_kept());
 }
 
 #[path = "repository/webhooks.rs"]

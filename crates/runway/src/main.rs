@@ -1,3 +1,10 @@
+/// mimalloc rather than glibc's malloc: every request allocates and frees
+/// many small values (rows, protobuf and JSON), and glibc spent a sixth of
+/// the server's CPU on them, much of it consolidating its free lists
+/// (BENCHMARKS.md, "The read path").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     runway::cli::main()
 }
