@@ -106,7 +106,8 @@ pub struct Args {
     /// client as fast as it can).
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,
-    /// How long to measure, in seconds (after a 2 s warm-up).
+    /// How long to measure, in seconds (after a warm-up: 2 s, or 1 s in
+    /// keyed, prune and reads).
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
     /// Webhook events to write before the receiver answers (deliveries).

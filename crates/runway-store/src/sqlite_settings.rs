@@ -10,8 +10,10 @@
 //! under point reads (BENCHMARKS.md, "The read path"). With the guarantee
 //! (QPSG) a statement keeps the plan it was prepared with. The planner then
 //! no longer looks at bound values: our partial indexes are all
-//! `… IS NOT NULL`, which a comparison implies whatever its value, and the
-//! plan tests check that every hot query still uses its index.
+//! `… IS NOT NULL`, which a comparison implies whatever its value, so each
+//! stays usable; an `ORDER BY … LIMIT ?` is costed as if it read every row,
+//! which favours walking an index in order over sorting (what we want). The
+//! plan tests (tests/repository/plans.rs) check the runs table's hot queries.
 //!
 //! **No memory statistics.** While SQLite counts its memory, every
 //! allocation and free of every connection takes one process-wide mutex;

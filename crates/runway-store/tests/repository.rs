@@ -55,6 +55,23 @@ on_every_backend!(
     sqlite_connections_are_set_up_as_documented,
 );
 
+/// A SQLite `PRAGMA`'s value on `db`'s connection, as text.
+async fn pragma(db: &sea_orm::DatabaseConnection, name: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            format!("PRAGMA {name}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0)
+        .map(|n| n.to_string())
+        .or_else(|_| row.try_get_by_index::<String>(0))
+        .unwrap()
+}
+
 /// SQLite's settings on both pools: WAL, durable commits, foreign keys;
 /// the writer's statement journals in memory (a trigger batch's multi-row
 /// inserts otherwise spill them to a temporary file: a tenth of the
@@ -65,24 +82,9 @@ on_every_backend!(
 /// each execution); no memory statistics (they serialize every allocation
 /// of every connection on one mutex).
 async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
-    use sea_orm::ConnectionTrait;
     if store.backend() != runway_store::Backend::Sqlite {
         return;
     }
-    let pragma = async |db: &sea_orm::DatabaseConnection, name: &str| {
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                format!("PRAGMA {name}"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get_by_index::<i64>(0)
-            .map(|n| n.to_string())
-            .or_else(|_| row.try_get_by_index::<String>(0))
-            .unwrap()
-    };
     for (pool, db, temp_store) in [("writer", store.writer(), 2), ("reader", store.reader(), 0)] {
         let mut seen = Vec::new();
         for name in ["journal_mode", "synchronous", "foreign_keys", "temp_store"] {
@@ -94,7 +96,7 @@ async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
             "{pool}"
         );
     }
-    // Every reader connection at once, so the pool opens all of them.
+    // Each pool's every connection at once, so the pool opens all of them.
     for (pool, db, connections) in [
         ("writer", store.writer(), 1),
         ("reader", store.reader(), store.max_connections()),

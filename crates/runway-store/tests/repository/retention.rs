@@ -11,24 +11,13 @@ use runway_store::entity::webhook_delivery::{self, Entity as WebhookDelivery};
 use runway_store::repo::retention::{self, RunCutoffs};
 use runway_store::repo::{deployments, history, prune};
 use runway_store::{Backend, Store};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, Statement,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
 const SECOND: i64 = 1_000_000_000;
 const DAY: i64 = 86_400 * SECOND;
 
 async fn pragma(store: &Store, name: &str) -> i64 {
-    let row = store
-        .writer()
-        .query_one_raw(Statement::from_string(
-            sea_orm::DbBackend::Sqlite,
-            format!("PRAGMA {name}"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
+    super::pragma(store.writer(), name).await.parse().unwrap()
 }
 
 pub async fn expired_runs_go_in_batches_and_sqlite_gives_the_space_back(store: &Store) {
