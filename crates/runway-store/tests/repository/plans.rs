@@ -3,7 +3,8 @@
 //! ranges, never the whole runs table, and lists never sort (the index
 //! gives their order) and bound by every equality they have. Checked with
 //! the databases' own EXPLAIN on 20,000 historical runs; a query whose
-//! index is missing or unusable fails here, on either backend.
+//! index is missing or unusable fails here, on either backend. The webhook
+//! delivery claim walks its due index.
 
 use runway_api::enums::{RunStatus, TriggerType};
 use runway_store::entity::deployment_run::Column as C;
@@ -11,6 +12,7 @@ use runway_store::entity::deployment_run::Entity as DeploymentRun;
 use runway_store::page::{self, Cursor, Key, PageQuery};
 use runway_store::repo::retention::{self, RunCutoffs};
 use runway_store::repo::runs::{self, RunFilter, RunScope};
+use runway_store::repo::webhooks::deliveries;
 use runway_store::repo::{deployments, history, turns};
 use runway_store::{Backend, Store};
 use sea_orm::{ConnectionTrait, QueryTrait, Select, Statement, TransactionTrait};
@@ -31,6 +33,47 @@ enum Sorting {
     Allowed,
 }
 
+/// Whether PostgreSQL's planner may choose sequential scans and sorts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PricedOut {
+    /// Sequential scans and sorts priced out: if an index can serve the
+    /// query, the plan uses it.
+    Yes,
+    No,
+}
+
+/// The lines of the database's own plan of `statement` (SQLite's `EXPLAIN
+/// QUERY PLAN` details, PostgreSQL's `EXPLAIN`).
+async fn explain(store: &Store, statement: &Statement, priced_out: PricedOut) -> Vec<String> {
+    let (prefix, column) = match store.backend() {
+        Backend::Sqlite => ("EXPLAIN QUERY PLAN", "detail"),
+        Backend::Postgres => ("EXPLAIN", "QUERY PLAN"),
+    };
+    let explain = Statement::from_sql_and_values(
+        statement.db_backend,
+        format!("{prefix} {}", statement.sql),
+        statement.values.clone().map(|v| v.0).unwrap_or_default(),
+    );
+    let txn = store.reader().begin().await.unwrap();
+    if store.backend() == Backend::Postgres && priced_out == PricedOut::Yes {
+        for setting in [
+            "SET LOCAL enable_seqscan = off",
+            "SET LOCAL enable_sort = off",
+        ] {
+            txn.execute_unprepared(setting).await.unwrap();
+        }
+    }
+    let lines = txn
+        .query_all_raw(explain)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", column).unwrap())
+        .collect();
+    txn.rollback().await.unwrap();
+    lines
+}
+
 /// What is wrong with the plan of `select`, if anything. `seek` names the
 /// columns its index range must be bounded by (every equality the query
 /// has), so an index that only gives the order, filtering the rest as it
@@ -41,21 +84,11 @@ async fn plan_faults(
     sorting: Sorting,
     seek: &[&str],
 ) -> Vec<String> {
-    let backend = match store.backend() {
-        Backend::Sqlite => sea_orm::DbBackend::Sqlite,
-        Backend::Postgres => sea_orm::DbBackend::Postgres,
-    };
-    let statement = select.build(backend);
+    let statement = select.build(backend_of(store));
     let mut faults = Vec::new();
     match store.backend() {
         Backend::Sqlite => {
-            let explain = Statement::from_sql_and_values(
-                backend,
-                format!("EXPLAIN QUERY PLAN {}", statement.sql),
-                statement.values.clone().map(|v| v.0).unwrap_or_default(),
-            );
-            for row in store.reader().query_all_raw(explain).await.unwrap() {
-                let detail: String = row.try_get("", "detail").unwrap();
+            for detail in explain(store, &statement, PricedOut::No).await {
                 // `SCAN t` reads the table, `SCAN t USING INDEX i` a whole
                 // index; only `SEARCH` seeks a range. (`SCAN p0`, a union
                 // part's few rows, is no table.)
@@ -79,28 +112,7 @@ async fn plan_faults(
             }
         }
         Backend::Postgres => {
-            // Sequential scans and sorts priced out: if an index can serve
-            // the query, the plan uses it.
-            let txn = store.reader().begin().await.unwrap();
-            for setting in [
-                "SET LOCAL enable_seqscan = off",
-                "SET LOCAL enable_sort = off",
-            ] {
-                txn.execute_unprepared(setting).await.unwrap();
-            }
-            let explain = Statement::from_sql_and_values(
-                backend,
-                format!("EXPLAIN {}", statement.sql),
-                statement.values.clone().map(|v| v.0).unwrap_or_default(),
-            );
-            let lines: Vec<String> = txn
-                .query_all_raw(explain)
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.try_get("", "QUERY PLAN").unwrap())
-                .collect();
-            txn.rollback().await.unwrap();
+            let lines = explain(store, &statement, PricedOut::Yes).await;
             let plan = lines.join("\n");
             if plan.contains("Seq Scan") {
                 faults.push(plan.clone());
@@ -142,38 +154,7 @@ fn backend_of(store: &Store) -> sea_orm::DbBackend {
 /// What is wrong with the plan of a DELETE of runs by id: anything but the
 /// primary key.
 async fn delete_faults(store: &Store, statement: Statement) -> Vec<String> {
-    let plan: Vec<String> = match store.backend() {
-        Backend::Sqlite => {
-            let explain = Statement::from_sql_and_values(
-                statement.db_backend,
-                format!("EXPLAIN QUERY PLAN {}", statement.sql),
-                statement.values.clone().map(|v| v.0).unwrap_or_default(),
-            );
-            store
-                .reader()
-                .query_all_raw(explain)
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.try_get::<String>("", "detail").unwrap())
-                .collect()
-        }
-        Backend::Postgres => {
-            let explain = Statement::from_sql_and_values(
-                statement.db_backend,
-                format!("EXPLAIN {}", statement.sql),
-                statement.values.clone().map(|v| v.0).unwrap_or_default(),
-            );
-            store
-                .reader()
-                .query_all_raw(explain)
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap())
-                .collect()
-        }
-    };
+    let plan = explain(store, &statement, PricedOut::No).await;
     let text = plan.join("\n");
     let by_key = text.contains("sqlite_autoindex_deployment_runs_1 (id=?)")
         || text.contains("deployment_runs_pkey");
@@ -511,4 +492,25 @@ pub async fn merged_pages_walk_the_filter_exactly(store: &Store) {
         }
         assert_eq!(backward, expected, "backward pages of {filter:?}");
     }
+}
+
+/// The delivery workers' claim walks the due index in order (no sort, no
+/// seek by endpoint: an endpoint's deliveries include every one it was
+/// ever sent).
+pub async fn webhook_claims_walk_the_due_index(store: &Store) {
+    let claim = deliveries::due_select(super::now(), 256).build(backend_of(store));
+    let plan = explain(store, &claim, PricedOut::Yes).await.join("\n");
+    let walks_due_index = match store.backend() {
+        Backend::Sqlite => {
+            plan.contains("SEARCH webhook_deliveries USING INDEX idx_webhook_deliveries_due")
+                && !plan.contains("TEMP B-TREE")
+        }
+        Backend::Postgres => {
+            plan.contains("idx_webhook_deliveries_due")
+                && plan.contains("Index Cond: (next_attempt_at <=")
+                && !plan.contains("Sort")
+                && !plan.contains("Seq Scan")
+        }
+    };
+    assert!(walks_due_index, "{}\n{plan}", claim.sql);
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use runway_api::enums::{WebhookDeliveryStatus, WebhookDisabledReason, WebhookEventType};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect,
@@ -26,6 +26,30 @@ pub struct Claimed {
     pub endpoint: webhook_endpoint::Model,
 }
 
+/// Up to `limit` due deliveries of enabled endpoints, oldest due first,
+/// locked (skipping rows other workers hold, on PostgreSQL). It walks the
+/// due index in order: the endpoint test is a correlated `EXISTS`, because
+/// as `endpoint_id IN (enabled endpoints)` SQLite's planner seeks each
+/// enabled endpoint's deliveries instead — every delivery it ever had,
+/// delivered ones included — and sorts them.
+pub fn due_select(now: i64, limit: u64) -> sea_orm::Select<Delivery> {
+    use webhook_delivery::Column as C;
+    let enabled = sea_orm::sea_query::Query::select()
+        .expr(Expr::val(1))
+        .from(Endpoint)
+        .and_where(
+            Expr::col((Endpoint, webhook_endpoint::Column::Id)).equals((Delivery, C::EndpointId)),
+        )
+        .and_where(webhook_endpoint::Column::Enabled.eq(true))
+        .to_owned();
+    Delivery::find()
+        .filter(C::NextAttemptAt.lte(now))
+        .filter(Expr::exists(enabled))
+        .order_by_asc(C::NextAttemptAt)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+}
+
 /// Takes up to `limit` due deliveries of enabled endpoints, oldest due
 /// first, and moves their due time to `now + lease`: until then no other
 /// worker takes them, and if this one dies they come due again. On
@@ -39,19 +63,7 @@ pub async fn claim_due(
 ) -> StoreResult<Vec<Claimed>> {
     use webhook_delivery::Column as C;
     let txn = begin(store).await?;
-    let enabled = sea_orm::sea_query::Query::select()
-        .column(webhook_endpoint::Column::Id)
-        .from(Endpoint)
-        .and_where(webhook_endpoint::Column::Enabled.eq(true))
-        .to_owned();
-    let due = Delivery::find()
-        .filter(C::NextAttemptAt.lte(now))
-        .filter(C::EndpointId.in_subquery(enabled))
-        .order_by_asc(C::NextAttemptAt)
-        .limit(limit)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .all(&txn)
-        .await?;
+    let due = due_select(now, limit).all(&txn).await?;
     if due.is_empty() {
         return Ok(Vec::new());
     }
