@@ -125,14 +125,15 @@ on_every_backend!(deliveries_are_claimed_leased_and_recorded_once);
 #[path = "repository/plans.rs"]
 mod plans;
 use plans::{
-    hot_run_queries_read_index_ranges, merged_pages_walk_the_filter_exactly,
-    webhook_claims_walk_the_due_index,
+    endpoint_deletions_seek_the_endpoint, hot_run_queries_read_index_ranges,
+    merged_pages_walk_the_filter_exactly, webhook_claims_walk_the_due_index,
 };
 
 on_every_backend!(
     hot_run_queries_read_index_ranges,
     merged_pages_walk_the_filter_exactly,
-    webhook_claims_walk_the_due_index
+    webhook_claims_walk_the_due_index,
+    endpoint_deletions_seek_the_endpoint
 );
 
 #[path = "repository/retention.rs"]

@@ -4,7 +4,8 @@
 //! gives their order) and bound by every equality they have. Checked with
 //! the databases' own EXPLAIN on 20,000 historical runs; a query whose
 //! index is missing or unusable fails here, on either backend. The webhook
-//! delivery claim walks its due index.
+//! delivery claim walks its due index; an endpoint's deletion seeks its
+//! deliveries.
 
 use runway_api::enums::{RunStatus, TriggerType};
 use runway_store::entity::deployment_run::Column as C;
@@ -12,7 +13,7 @@ use runway_store::entity::deployment_run::Entity as DeploymentRun;
 use runway_store::page::{self, Cursor, Key, PageQuery};
 use runway_store::repo::retention::{self, RunCutoffs};
 use runway_store::repo::runs::{self, RunFilter, RunScope};
-use runway_store::repo::webhooks::deliveries;
+use runway_store::repo::webhooks::{self, deliveries};
 use runway_store::repo::{deployments, history, turns};
 use runway_store::{Backend, Store};
 use sea_orm::{ConnectionTrait, QueryTrait, Select, Statement, TransactionTrait};
@@ -513,4 +514,18 @@ pub async fn webhook_claims_walk_the_due_index(store: &Store) {
         }
     };
     assert!(walks_due_index, "{}\n{plan}", claim.sql);
+}
+
+/// Deleting an endpoint finds its deliveries' attempts through the
+/// endpoint's deliveries, not the organization's.
+pub async fn endpoint_deletions_seek_the_endpoint(store: &Store) {
+    let delete = webhooks::attempts_delete("we_x").build(backend_of(store));
+    let plan = explain(store, &delete, PricedOut::Yes).await.join("\n");
+    let by_endpoint = match store.backend() {
+        Backend::Sqlite => plan.contains("idx_webhook_deliveries_endpoint_created (endpoint_id=?)"),
+        Backend::Postgres => {
+            plan.contains("idx_webhook_deliveries_endpoint_created") && !plan.contains("Seq Scan")
+        }
+    };
+    assert!(by_endpoint, "{}\n{plan}", delete.sql);
 }

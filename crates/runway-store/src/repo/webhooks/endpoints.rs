@@ -79,16 +79,24 @@ pub async fn modify_endpoint<E: From<StoreError>>(
     modify_row(store, find, apply).await
 }
 
+/// The deletion of the attempts of endpoint `endpoint_id`'s deliveries.
+/// Their deliveries are found by endpoint alone (ids are unique; the
+/// endpoint's organization is checked as it is deleted): with the
+/// organization too, SQLite's planner seeks the organization's deliveries
+/// instead — every one it ever had.
+pub fn attempts_delete(endpoint_id: &str) -> sea_orm::DeleteMany<Attempt> {
+    let deliveries = Query::select()
+        .column(webhook_delivery::Column::Id)
+        .from(Delivery)
+        .and_where(webhook_delivery::Column::EndpointId.eq(endpoint_id))
+        .to_owned();
+    Attempt::delete_many().filter(webhook_attempt::Column::DeliveryId.in_subquery(deliveries))
+}
+
 /// Deletes endpoint `id` of `org_id` with its deliveries and their
 /// attempts. False when it does not exist.
 pub async fn delete_endpoint(store: &Store, org_id: &str, id: &str) -> StoreResult<bool> {
     let txn = begin(store).await?;
-    let deliveries = Query::select()
-        .column(webhook_delivery::Column::Id)
-        .from(Delivery)
-        .and_where(webhook_delivery::Column::EndpointId.eq(id))
-        .and_where(webhook_delivery::Column::OrgId.eq(org_id))
-        .to_owned();
     let deleted = Endpoint::delete_many()
         .filter(webhook_endpoint::Column::Id.eq(id))
         .filter(webhook_endpoint::Column::OrgId.eq(org_id))
@@ -98,10 +106,7 @@ pub async fn delete_endpoint(store: &Store, org_id: &str, id: &str) -> StoreResu
     if deleted == 0 {
         return Ok(false);
     }
-    Attempt::delete_many()
-        .filter(webhook_attempt::Column::DeliveryId.in_subquery(deliveries))
-        .exec(&txn)
-        .await?;
+    attempts_delete(id).exec(&txn).await?;
     Delivery::delete_many()
         .filter(webhook_delivery::Column::EndpointId.eq(id))
         .exec(&txn)
