@@ -50,7 +50,8 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<Value> {
         ];
         // Whatever the trigger phase leaves the server doing falls on a
         // different read each round.
-        order.rotate_left(round % 3);
+        let turn = round % order.len();
+        order.rotate_left(turn);
         for (name, path) in order {
             let mut read = measure(&client, server, args.clients, &path, window).await?;
             let per_second = read["reads_per_second"].as_f64().unwrap_or(0.0);

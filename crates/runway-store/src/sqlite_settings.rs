@@ -61,31 +61,25 @@ pub fn memory_statistics_kept() -> bool {
 pub(crate) async fn enable_stable_plans(
     connection: &mut SqliteConnection,
 ) -> Result<(), sqlx::Error> {
-    let mut handle = connection.lock_handle().await?;
-    match qpsg(handle.as_raw_handle().as_ptr(), 1) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(sqlx::Error::Configuration(
+    if qpsg(connection, 1).await? {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Configuration(
             "SQLite did not enable the query planner stability guarantee".into(),
-        )),
-        Err(rc) => Err(sqlx::Error::Configuration(
-            format!("enabling the query planner stability guarantee: SQLite error {rc}").into(),
-        )),
+        ))
     }
 }
 
 /// Whether `connection` has the guarantee on (for tests).
 pub async fn stable_plans(connection: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
-    let mut handle = connection.lock_handle().await?;
-    qpsg(handle.as_raw_handle().as_ptr(), -1).map_err(|rc| {
-        sqlx::Error::Configuration(
-            format!("reading the query planner stability guarantee: SQLite error {rc}").into(),
-        )
-    })
+    qpsg(connection, -1).await
 }
 
 /// Sets the guarantee (`on` 1 or 0; -1 leaves it) and answers whether it is
-/// on, or SQLite's error code.
-fn qpsg(db: *mut sqlite3, on: c_int) -> Result<bool, c_int> {
+/// on.
+async fn qpsg(connection: &mut SqliteConnection, on: c_int) -> Result<bool, sqlx::Error> {
+    let mut handle = connection.lock_handle().await?;
+    let db: *mut sqlite3 = handle.as_raw_handle().as_ptr();
     let mut now: c_int = 0;
     // SAFETY: `db` comes from a locked handle (the connection's worker is
     // not using it meanwhile), and SQLITE_DBCONFIG_ENABLE_QPSG takes
@@ -95,6 +89,8 @@ fn qpsg(db: *mut sqlite3, on: c_int) -> Result<bool, c_int> {
     if rc == SQLITE_OK {
         Ok(now != 0)
     } else {
-        Err(rc)
+        Err(sqlx::Error::Configuration(
+            format!("the query planner stability guarantee: SQLite error {rc}").into(),
+        ))
     }
 }
