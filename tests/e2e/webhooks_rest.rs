@@ -193,16 +193,29 @@ async fn endpoints_and_deliveries_are_managed_over_rest() {
     assert_eq!(updated.body["description"], Value::Null);
     assert_eq!(updated.body["event_types"], json!(["*"]));
     assert_eq!(updated.body["url"], receiver.url.as_str());
-    // A disabled endpoint is not tested.
+    // A disabled endpoint is not tested; a redelivery to it waits, pending,
+    // until it is enabled.
     let test = app.post_empty(&format!("{path}/test")).await;
     assert_envelope(&test, 409, "conflict_error", None);
+    let parked = app
+        .post_empty(&format!("/webhooks/deliveries/{delivery_id}/redeliver"))
+        .await;
+    assert_eq!(parked.status, 200, "{}", parked.body);
+    assert_eq!(parked.body["status"], "pending");
+    assert_eq!(parked.body["next_attempt_at"], parked.body["created_at"]);
+    let pending = app.get(&format!("{deliveries_path}?status=pending")).await;
+    assert_eq!(pending.body["data"][0], parked.body, "{}", pending.body);
     let enabled = app.post(&path, json!({"enabled": true})).await;
     assert_eq!(enabled.body["disabled_reason"], Value::Null);
+    let got = receiver
+        .until("the parked redelivery", |got| got.len() == 3)
+        .await;
+    assert_eq!(got[2].id, got[0].id);
     let test = app.post(&format!("{path}/test"), json!({})).await;
     assert_eq!(test.status, 200, "{}", test.body);
     assert_eq!(test.body["event_type"], "webhook.test");
-    let got = receiver.until("the test event", |got| got.len() == 3).await;
-    assert_eq!(got[2].body["type"], "webhook.test");
+    let got = receiver.until("the test event", |got| got.len() == 4).await;
+    assert_eq!(got[3].body["type"], "webhook.test");
 
     // Rotation answers the new secret, once.
     let rotated = app.post_empty(&format!("{path}/rotate_secret")).await;

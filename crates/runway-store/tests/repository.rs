@@ -118,22 +118,29 @@ async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
 
 #[path = "repository/webhooks.rs"]
 mod webhooks;
-use webhooks::deliveries_are_claimed_leased_and_recorded_once;
+use webhooks::{
+    deliveries_are_claimed_leased_and_recorded_once, disabled_endpoints_park_their_deliveries,
+};
 
-on_every_backend!(deliveries_are_claimed_leased_and_recorded_once);
+on_every_backend!(
+    deliveries_are_claimed_leased_and_recorded_once,
+    disabled_endpoints_park_their_deliveries
+);
 
 #[path = "repository/plans.rs"]
 mod plans;
 use plans::{
-    endpoint_deletions_seek_the_endpoint, hot_run_queries_read_index_ranges,
-    merged_pages_walk_the_filter_exactly, webhook_claims_walk_the_due_index,
+    endpoint_deletions_seek_the_endpoint, endpoint_deliveries_seek_their_status,
+    hot_run_queries_read_index_ranges, merged_pages_walk_the_filter_exactly,
+    webhook_claims_walk_the_due_index,
 };
 
 on_every_backend!(
     hot_run_queries_read_index_ranges,
     merged_pages_walk_the_filter_exactly,
     webhook_claims_walk_the_due_index,
-    endpoint_deletions_seek_the_endpoint
+    endpoint_deletions_seek_the_endpoint,
+    endpoint_deliveries_seek_their_status
 );
 
 #[path = "repository/retention.rs"]

@@ -234,7 +234,7 @@ impl WebhookService for WebhookApi {
             .transpose()?;
         let description = validate::text("description", req.description.as_ref())?;
         let now = self.core.now();
-        let endpoint = webhooks::modify_endpoint(&self.core.store, &who.org_id, id, |row| {
+        let endpoint = webhooks::modify_endpoint(&self.core.store, &who.org_id, id, now, |row| {
             if let Some(url) = url {
                 row.url = url;
             }
@@ -246,7 +246,7 @@ impl WebhookService for WebhookApi {
             }
             if has("enabled") && req.enabled != row.enabled {
                 row.enabled = req.enabled;
-                // Enabled again, it starts afresh: its pending deliveries resume.
+                // Enabled again, it starts afresh: its parked deliveries resume.
                 row.disabled_reason = (!req.enabled).then_some(WebhookDisabledReason::Manual);
                 row.failing_since = None;
             }
@@ -298,7 +298,7 @@ impl WebhookService for WebhookApi {
         validate::known_id(ResourceKind::WebhookEndpoint, "endpoint_id", id)?;
         let now = self.core.now();
         let secret = signing::new_secret();
-        let endpoint = webhooks::modify_endpoint(&self.core.store, &who.org_id, id, |row| {
+        let endpoint = webhooks::modify_endpoint(&self.core.store, &who.org_id, id, now, |row| {
             let old = std::mem::replace(&mut row.secret, secret.clone());
             row.previous_secret = Some(old);
             row.previous_secret_expires_at = Some(now + ROTATION_OVERLAP_NANOS);

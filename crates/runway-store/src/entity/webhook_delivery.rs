@@ -22,6 +22,9 @@ pub struct Model {
     /// When the next attempt is due (while one is in flight: when a worker
     /// may take it over); null once succeeded or failed.
     pub next_attempt_at: Option<i64>,
+    /// While its endpoint is disabled: since when. A parked delivery keeps
+    /// its due time (or its lease) and is not claimed.
+    pub parked_at: Option<i64>,
     pub redelivery_of: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,

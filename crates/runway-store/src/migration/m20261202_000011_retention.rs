@@ -13,8 +13,8 @@
 //! indexed while the service keeps writing.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
+use super::online_column;
 use super::online_index::{self, OnlineIndex};
 
 #[derive(DeriveMigrationName)]
@@ -47,28 +47,6 @@ const COLUMNS: [(&str, &str, &str); 3] = [
     ("deployments", "retention", "TEXT NULL"),
 ];
 
-async fn column_exists(
-    db: &SchemaManagerConnection<'_>,
-    table: &str,
-    column: &str,
-) -> Result<bool, DbErr> {
-    let backend = db.get_database_backend();
-    let statement = match backend {
-        DbBackend::Postgres => Statement::from_sql_and_values(
-            backend,
-            "SELECT 1 AS present FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
-            [table.into(), column.into()],
-        ),
-        _ => Statement::from_sql_and_values(
-            backend,
-            "SELECT 1 AS present FROM pragma_table_info(?) WHERE name = ?",
-            [table.into(), column.into()],
-        ),
-    };
-    Ok(db.query_one_raw(statement).await?.is_some())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     /// `CONCURRENTLY` cannot run inside a transaction; each statement is
@@ -78,14 +56,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
         for (table, column, definition) in COLUMNS {
-            if !column_exists(db, table, column).await? {
-                db.execute_unprepared(&format!(
-                    "ALTER TABLE {table} ADD COLUMN {column} {definition}"
-                ))
-                .await?;
-            }
+            online_column::add(manager, table, column, definition).await?;
         }
         for index in &INDEXES {
             online_index::create(manager, index).await?;
@@ -97,12 +69,8 @@ impl MigrationTrait for Migration {
         for index in &INDEXES {
             online_index::drop(manager, index).await?;
         }
-        let db = manager.get_connection();
         for (table, column, _) in COLUMNS.iter().rev() {
-            if column_exists(db, table, column).await? {
-                db.execute_unprepared(&format!("ALTER TABLE {table} DROP COLUMN {column}"))
-                    .await?;
-            }
+            online_column::drop(manager, table, column).await?;
         }
         Ok(())
     }

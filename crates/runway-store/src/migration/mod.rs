@@ -14,6 +14,8 @@ mod m20261125_000008_webhooks;
 mod m20261201_000009_token_scopes;
 mod m20261201_000010_run_list_indexes;
 mod m20261202_000011_retention;
+mod m20261204_000012_parked_deliveries;
+mod online_column;
 mod online_index;
 
 /// Every migration, oldest first.
@@ -34,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_token_scopes::Migration),
             Box::new(m20261201_000010_run_list_indexes::Migration),
             Box::new(m20261202_000011_retention::Migration),
+            Box::new(m20261204_000012_parked_deliveries::Migration),
         ]
     }
 }

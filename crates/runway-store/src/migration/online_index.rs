@@ -16,7 +16,17 @@ pub(super) struct OnlineIndex {
 }
 
 pub(super) async fn create(manager: &SchemaManager<'_>, index: &OnlineIndex) -> Result<(), DbErr> {
+    create_where(manager, index, None).await
+}
+
+/// A partial index: [`create`] of the rows `predicate` (SQL) holds for.
+pub(super) async fn create_where(
+    manager: &SchemaManager<'_>,
+    index: &OnlineIndex,
+    predicate: Option<&str>,
+) -> Result<(), DbErr> {
     let db = manager.get_connection();
+    let only = predicate.map(|p| format!(" WHERE {p}")).unwrap_or_default();
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => {
             // An interrupted concurrent build leaves an invalid index that
@@ -33,12 +43,12 @@ pub(super) async fn create(manager: &SchemaManager<'_>, index: &OnlineIndex) -> 
                 drop(manager, index).await?;
             }
             format!(
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({})",
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({}){only}",
                 index.name, index.table, index.columns
             )
         }
         _ => format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+            "CREATE INDEX IF NOT EXISTS {} ON {} ({}){only}",
             index.name, index.table, index.columns
         ),
     };

@@ -41,9 +41,28 @@ where
     E: From<StoreError>,
 {
     let txn = begin(store).await?;
+    let saved = modify_row_in(&txn, find, apply).await?;
+    if saved.is_some() {
+        txn.commit().await.map_err(StoreError::from)?;
+    }
+    Ok(saved)
+}
+
+/// [`modify_row`] inside `txn`, for a caller with more to write in it.
+pub(crate) async fn modify_row_in<Ent, E>(
+    txn: &DatabaseTransaction,
+    find: Select<Ent>,
+    apply: impl FnOnce(&mut Ent::Model) -> Result<(), E>,
+) -> Result<Option<Ent::Model>, E>
+where
+    Ent: EntityTrait,
+    Ent::Model: IntoActiveModel<Ent::ActiveModel>,
+    Ent::ActiveModel: ActiveModelTrait<Entity = Ent> + ActiveModelBehavior + Send,
+    E: From<StoreError>,
+{
     let Some(mut row) = find
         .lock_exclusive()
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(StoreError::from)?
     else {
@@ -53,10 +72,9 @@ where
     let saved = row
         .into_active_model()
         .reset_all()
-        .update(&txn)
+        .update(txn)
         .await
         .map_err(StoreError::from)?;
-    txn.commit().await.map_err(StoreError::from)?;
     Ok(Some(saved))
 }
 

@@ -4,8 +4,8 @@
 //! gives their order) and bound by every equality they have. Checked with
 //! the databases' own EXPLAIN on 20,000 historical runs; a query whose
 //! index is missing or unusable fails here, on either backend. The webhook
-//! delivery claim walks its due index; an endpoint's deletion seeks its
-//! deliveries.
+//! delivery claim walks its due index; an endpoint's deletion, its switch
+//! on or off and its deliveries' list seek its deliveries.
 
 use runway_api::enums::{RunStatus, TriggerType};
 use runway_store::entity::deployment_run::Column as C;
@@ -503,11 +503,11 @@ pub async fn webhook_claims_walk_the_due_index(store: &Store) {
     let plan = explain(store, &claim, PricedOut::Yes).await.join("\n");
     let walks_due_index = match store.backend() {
         Backend::Sqlite => {
-            plan.contains("SEARCH webhook_deliveries USING INDEX idx_webhook_deliveries_due")
+            plan.contains("SEARCH webhook_deliveries USING INDEX idx_webhook_deliveries_claimable")
                 && !plan.contains("TEMP B-TREE")
         }
         Backend::Postgres => {
-            plan.contains("idx_webhook_deliveries_due")
+            plan.contains("idx_webhook_deliveries_claimable")
                 && plan.contains("Index Cond: (next_attempt_at <=")
                 && !plan.contains("Sort")
                 && !plan.contains("Seq Scan")
@@ -521,11 +521,71 @@ pub async fn webhook_claims_walk_the_due_index(store: &Store) {
 pub async fn endpoint_deletions_seek_the_endpoint(store: &Store) {
     let delete = webhooks::attempts_delete("we_x").build(backend_of(store));
     let plan = explain(store, &delete, PricedOut::Yes).await.join("\n");
+    // Either of the endpoint's indexes, `(endpoint_id, created_at, id)` or
+    // `(endpoint_id, status, created_at, id)`, seeks them.
     let by_endpoint = match store.backend() {
-        Backend::Sqlite => plan.contains("idx_webhook_deliveries_endpoint_created (endpoint_id=?)"),
+        Backend::Sqlite => plan.lines().any(|line| {
+            line.contains("SEARCH webhook_deliveries")
+                && line.contains("idx_webhook_deliveries_endpoint_")
+                && line.ends_with("(endpoint_id=?)")
+        }),
         Backend::Postgres => {
-            plan.contains("idx_webhook_deliveries_endpoint_created") && !plan.contains("Seq Scan")
+            plan.contains("idx_webhook_deliveries_endpoint_")
+                && plan.contains("Index Cond: ((endpoint_id)::text =")
+                && !plan.contains("Seq Scan")
         }
     };
     assert!(by_endpoint, "{}\n{plan}", delete.sql);
+}
+
+/// Switching an endpoint on or off seeks its pending deliveries, and its
+/// deliveries listed by status seek that status, newest first without a
+/// sort; unlisted by status, they walk the endpoint's index in order.
+pub async fn endpoint_deliveries_seek_their_status(store: &Store) {
+    use runway_api::enums::WebhookDeliveryStatus;
+    use runway_store::entity::webhook_delivery::Column as D;
+    let backend = backend_of(store);
+    let first_page = PageQuery {
+        limit: 20,
+        cursor: Cursor::Start,
+    };
+    let list = |status| {
+        page::page_select(
+            deliveries::list_select("org_x", "we_x", status),
+            D::CreatedAt,
+            D::Id,
+            &first_page,
+        )
+        .build(backend)
+    };
+    let by_status = "idx_webhook_deliveries_endpoint_status";
+    let statements = [
+        (
+            deliveries::pending_switch("we_x", false, 1).build(backend),
+            by_status,
+        ),
+        (
+            deliveries::pending_switch("we_x", true, 1).build(backend),
+            by_status,
+        ),
+        (list(Some(WebhookDeliveryStatus::Failed)), by_status),
+        (list(None), "idx_webhook_deliveries_endpoint_created"),
+    ];
+    for (statement, index) in statements {
+        let plan = explain(store, &statement, PricedOut::Yes).await.join("\n");
+        let seeks = match store.backend() {
+            Backend::Sqlite => {
+                let bound = match index == by_status {
+                    true => "(endpoint_id=? AND status=?)",
+                    false => "(endpoint_id=?)",
+                };
+                plan.contains(&format!("USING INDEX {index} {bound}"))
+                    && !plan.contains("TEMP B-TREE")
+            }
+            Backend::Postgres => {
+                plan.contains(index) && !plan.contains("Sort") && !plan.contains("Seq Scan")
+            }
+        };
+        assert!(seeks, "{}\n{plan}", statement.sql);
+    }
 }

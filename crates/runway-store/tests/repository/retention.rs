@@ -128,6 +128,7 @@ pub async fn finished_deliveries_and_old_keys_go_pending_ones_stay(store: &Store
             status: Set(status),
             attempt_count: Set(1),
             next_attempt_at: Set(None),
+            parked_at: Set(None),
             redelivery_of: Set(None),
             created_at: Set(updated_at),
             updated_at: Set(updated_at),

@@ -1,10 +1,10 @@
-//! Deliveries in the store: the hand-off lease, claims, and recording that
-//! takes one answer per attempt and ignores a stale worker's.
+//! Deliveries in the store: the hand-off lease, claims, recording that
+//! takes one answer per attempt and ignores a stale worker's, and parking
+//! while an endpoint is disabled.
 
 use std::sync::Arc;
 
 use runway_api::enums::{WebhookDeliveryStatus, WebhookEventType};
-use runway_store::Store;
 use runway_store::entity::webhook_endpoint;
 use runway_store::json_text::JsonText;
 use runway_store::page::{Cursor, PageQuery};
@@ -12,6 +12,7 @@ use runway_store::repo::webhooks::{
     self, Subject, TestEvent, WebhookRenderer,
     deliveries::{self, AttemptOutcome},
 };
+use runway_store::{Store, StoreError};
 
 /// Bodies name the event only: what these tests look at is the delivery.
 struct EventIdOnly;
@@ -174,4 +175,122 @@ pub async fn deliveries_are_claimed_leased_and_recorded_once(store: &Store) {
             .collect::<Vec<_>>(),
         [third.as_str()]
     );
+}
+
+/// Endpoint `endpoint_id`'s pending deliveries as listed by status, newest
+/// first: id, due time, parked.
+async fn pending(
+    store: &Store,
+    org_id: &str,
+    endpoint_id: &str,
+) -> Vec<(String, Option<i64>, bool)> {
+    let all = PageQuery {
+        limit: 100,
+        cursor: Cursor::Start,
+    };
+    let status = Some(WebhookDeliveryStatus::Pending);
+    let page = deliveries::list_deliveries(store, org_id, endpoint_id, status, &all)
+        .await
+        .unwrap();
+    page.items
+        .into_iter()
+        .map(|d| {
+            let parked = d.delivery.parked_at.is_some();
+            (d.delivery.id, d.delivery.next_attempt_at, parked)
+        })
+        .collect()
+}
+
+async fn switch(store: &Store, org_id: &str, endpoint_id: &str, enabled: bool, now: i64) {
+    webhooks::modify_endpoint(store, org_id, endpoint_id, now, |row| {
+        row.enabled = enabled;
+        Ok::<_, StoreError>(())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+}
+
+async fn claim_ids(store: &Store, now: i64) -> Vec<String> {
+    let claimed = deliveries::claim_due(store, now, 10, LEASE).await.unwrap();
+    claimed.into_iter().map(|c| c.delivery.id).collect()
+}
+
+/// A disabled endpoint's pending deliveries are parked (the claim never
+/// meets them) with their due times and leases kept, until it is enabled:
+/// disabled by hand or for failing, redelivered to while disabled, in
+/// flight when it was disabled, and parked by the migration for endpoints
+/// disabled before it.
+pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
+    use sea_orm_migration::MigratorTrait;
+    store.webhooks().set_renderer(Arc::new(EventIdOnly));
+    let org = super::org(store).await;
+    let now = 1_000_000_000_000;
+    let hook = endpoint(store, &org, now).await;
+    let retry = |_| Some(now + 5);
+
+    // One delivered, one in flight, one due.
+    let delivered = queue_test(store, &org, &hook.id, now).await;
+    deliveries::claim_due(store, now, 1, LEASE).await.unwrap();
+    let outcome = vec![answer(&delivered, &hook.id, &org, 200, now)];
+    deliveries::record_attempts(store, outcome, now, retry, i64::MAX)
+        .await
+        .unwrap();
+    let in_flight = queue_test(store, &org, &hook.id, now + 1).await;
+    let due = queue_test(store, &org, &hook.id, now + 2).await;
+    let claimed = deliveries::claim_due(store, now + 2, 1, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(claimed[0].delivery.id, in_flight);
+    let lease_end = now + 2 + LEASE;
+
+    // Disabled by hand: both pending deliveries are parked, due times and
+    // the lease kept; redelivered to meanwhile, the event is parked too.
+    switch(store, &org, &hook.id, false, now + 3).await;
+    let redelivery = match deliveries::redeliver(store, &org, &delivered, now + 6)
+        .await
+        .unwrap()
+    {
+        deliveries::Redelivery::Queued(d) => d.id,
+        other => panic!("{other:?}"),
+    };
+    let parked = [
+        (redelivery.clone(), Some(now + 6), true),
+        (due.clone(), Some(now + 2), true),
+        (in_flight.clone(), Some(lease_end), true),
+    ];
+    assert_eq!(pending(store, &org, &hook.id).await, parked);
+    assert_eq!(claim_ids(store, i64::MAX).await, Vec::<String>::new());
+
+    // Before the migration, parking did not exist: going down and up again
+    // parks the pending deliveries of endpoints disabled meanwhile.
+    let since_parking = 1;
+    runway_store::migration::Migrator::down(store.writer(), Some(since_parking))
+        .await
+        .unwrap();
+    runway_store::migration::Migrator::up(store.writer(), None)
+        .await
+        .unwrap();
+    assert_eq!(pending(store, &org, &hook.id).await, parked);
+
+    // Enabled: the deliveries whose time has come are due, in their order;
+    // the one in flight is not taken again before its lease ends.
+    switch(store, &org, &hook.id, true, now + 7).await;
+    assert_eq!(
+        claim_ids(store, now + 7).await,
+        [due.clone(), redelivery.clone()]
+    );
+    assert_eq!(claim_ids(store, lease_end).await, [in_flight]);
+
+    // Disabled for failing: the failure that disables it and the other
+    // claimed deliveries are parked in the same transaction.
+    let outcome = vec![answer(&due, &hook.id, &org, 500, now + 8)];
+    let recorded = deliveries::record_attempts(store, outcome, now + 8, retry, 0)
+        .await
+        .unwrap();
+    assert_eq!(recorded.disabled, std::slice::from_ref(&hook.id));
+    let pending = pending(store, &org, &hook.id).await;
+    assert_eq!(pending.len(), 3);
+    assert!(pending.iter().all(|(_, _, parked)| *parked), "{pending:?}");
+    assert_eq!(claim_ids(store, i64::MAX).await, Vec::<String>::new());
 }

@@ -4,13 +4,13 @@ use runway_api::enums::WebhookEventType;
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 
-use super::{Outbox, Subject};
+use super::{Outbox, Subject, deliveries};
 use crate::entity::webhook_attempt::{self, Entity as Attempt};
 use crate::entity::webhook_delivery::{self, Entity as Delivery};
 use crate::entity::webhook_endpoint::{self, Entity as Endpoint};
 use crate::page::{self, Key, Page, PageQuery};
 use crate::repo::idempotency::{self, IdempotencyClaim};
-use crate::repo::{begin, modify_row};
+use crate::repo::{begin, modify_row_in};
 use crate::{Store, StoreError, StoreResult};
 
 /// Creates `row`, claiming `idempotency` in the same transaction.
@@ -68,15 +68,34 @@ pub async fn list_endpoints(
 }
 
 /// Applies `apply` to endpoint `id` of `org_id`, locked; `Ok(None)` when it
-/// does not exist.
+/// does not exist. Disabling it parks its pending deliveries (since `now`),
+/// enabling it unparks them, in the same transaction.
 pub async fn modify_endpoint<E: From<StoreError>>(
     store: &Store,
     org_id: &str,
     id: &str,
+    now: i64,
     apply: impl FnOnce(&mut webhook_endpoint::Model) -> Result<(), E>,
 ) -> Result<Option<webhook_endpoint::Model>, E> {
     let find = Endpoint::find_by_id(id).filter(webhook_endpoint::Column::OrgId.eq(org_id));
-    modify_row(store, find, apply).await
+    let txn = begin(store).await?;
+    let mut was_enabled = None;
+    let saved = modify_row_in(&txn, find, |row| {
+        was_enabled = Some(row.enabled);
+        apply(row)
+    })
+    .await?;
+    let Some(saved) = saved else {
+        return Ok(None);
+    };
+    if was_enabled != Some(saved.enabled) {
+        deliveries::pending_switch(&saved.id, saved.enabled, now)
+            .exec(&txn)
+            .await
+            .map_err(StoreError::from)?;
+    }
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(Some(saved))
 }
 
 /// The deletion of the attempts of endpoint `endpoint_id`'s deliveries.

@@ -135,6 +135,7 @@ impl Outbox {
                 status: WebhookDeliveryStatus::Pending,
                 attempt_count: 0,
                 next_attempt_at: Some(now),
+                parked_at: None,
                 redelivery_of: None,
                 created_at: now,
                 updated_at: now,

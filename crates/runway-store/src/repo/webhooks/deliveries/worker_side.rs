@@ -1,5 +1,5 @@
-//! Deliveries: what the workers claim and record, and what users list and
-//! redeliver.
+//! The delivery workers' side: claim due deliveries, record what the
+//! endpoints answered.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -10,13 +10,12 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{Outbox, Subject, Written};
+use super::pending_switch;
 use crate::entity::webhook_attempt::{self, Entity as Attempt};
 use crate::entity::webhook_delivery::{self, Entity as Delivery};
 use crate::entity::webhook_endpoint::{self, Entity as Endpoint};
-use crate::ids::IdKind;
-use crate::page::{self, Key, Page, PageQuery};
 use crate::repo::begin;
+use crate::repo::webhooks::{Outbox, Subject, Written};
 use crate::{Store, StoreResult};
 
 /// A delivery a worker took, with the endpoint it goes to.
@@ -28,10 +27,13 @@ pub struct Claimed {
 
 /// Up to `limit` due deliveries of enabled endpoints, oldest due first,
 /// locked (skipping rows other workers hold, on PostgreSQL). It walks the
-/// due index in order: the endpoint test is a correlated `EXISTS`, because
-/// as `endpoint_id IN (enabled endpoints)` SQLite's planner seeks each
-/// enabled endpoint's deliveries instead — every delivery it ever had,
-/// delivered ones included — and sorts them.
+/// index of unparked due deliveries in order (parked ones, of disabled
+/// endpoints, are not in it). It still tests the endpoint, for deliveries
+/// an event wrote on PostgreSQL while the endpoint was being disabled
+/// (the switch parks what is committed). That test is a correlated
+/// `EXISTS`, because as `endpoint_id IN (enabled endpoints)` SQLite's
+/// planner seeks each enabled endpoint's deliveries instead — every
+/// delivery it ever had, delivered ones included — and sorts them.
 pub fn due_select(now: i64, limit: u64) -> sea_orm::Select<Delivery> {
     use webhook_delivery::Column as C;
     let enabled = sea_orm::sea_query::Query::select()
@@ -44,6 +46,7 @@ pub fn due_select(now: i64, limit: u64) -> sea_orm::Select<Delivery> {
         .to_owned();
     Delivery::find()
         .filter(C::NextAttemptAt.lte(now))
+        .filter(C::ParkedAt.is_null())
         .filter(Expr::exists(enabled))
         .order_by_asc(C::NextAttemptAt)
         .limit(limit)
@@ -280,6 +283,7 @@ pub async fn record_attempts(
                 row.disabled_reason = Some(WebhookDisabledReason::Failing);
                 row.updated_at = now;
                 let row = row.into_active_model().reset_all().update(&txn).await?;
+                pending_switch(&row.id, false, now).exec(&txn).await?;
                 outbox.emit(
                     &row.org_id,
                     WebhookEventType::WebhookEndpointDisabled,
@@ -294,121 +298,4 @@ pub async fn record_attempts(
     txn.commit().await?;
     store.webhooks().dispatch(written);
     Ok(recorded)
-}
-
-/// A delivery and its attempts, oldest first.
-#[derive(Debug, Clone)]
-pub struct DeliveryRecord {
-    pub delivery: webhook_delivery::Model,
-    pub attempts: Vec<webhook_attempt::Model>,
-}
-
-/// The paging key of delivery `id` of endpoint `endpoint_id`.
-pub async fn delivery_key(
-    store: &Store,
-    org_id: &str,
-    endpoint_id: &str,
-    id: &str,
-) -> StoreResult<Option<Key>> {
-    Ok(Delivery::find_by_id(id)
-        .filter(webhook_delivery::Column::OrgId.eq(org_id))
-        .filter(webhook_delivery::Column::EndpointId.eq(endpoint_id))
-        .one(store.reader())
-        .await?
-        .map(|d| Key {
-            at: d.created_at,
-            id: d.id,
-        }))
-}
-
-/// One page of an endpoint's deliveries, newest first, each with its attempts.
-pub async fn list_deliveries(
-    store: &Store,
-    org_id: &str,
-    endpoint_id: &str,
-    status: Option<WebhookDeliveryStatus>,
-    query: &PageQuery,
-) -> StoreResult<Page<DeliveryRecord>> {
-    use webhook_delivery::Column as C;
-    let mut select = Delivery::find()
-        .filter(C::OrgId.eq(org_id))
-        .filter(C::EndpointId.eq(endpoint_id));
-    if let Some(status) = status {
-        select = select.filter(C::Status.eq(status));
-    }
-    let page = page::fetch(store.reader(), select, C::CreatedAt, C::Id, query, |d| {
-        Key {
-            at: d.created_at,
-            id: d.id.clone(),
-        }
-    })
-    .await?;
-    let ids: Vec<&str> = page.items.iter().map(|d| d.id.as_str()).collect();
-    let mut attempts: HashMap<String, Vec<webhook_attempt::Model>> = HashMap::new();
-    if !ids.is_empty() {
-        for attempt in Attempt::find()
-            .filter(webhook_attempt::Column::DeliveryId.is_in(ids))
-            .order_by_asc(webhook_attempt::Column::Number)
-            .all(store.reader())
-            .await?
-        {
-            attempts
-                .entry(attempt.delivery_id.clone())
-                .or_default()
-                .push(attempt);
-        }
-    }
-    Ok(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(|delivery| DeliveryRecord {
-                attempts: attempts.remove(&delivery.id).unwrap_or_default(),
-                delivery,
-            })
-            .collect(),
-        has_more: page.has_more,
-        next: page.next,
-    })
-}
-
-/// What a redelivery came to.
-#[derive(Debug, Clone)]
-pub enum Redelivery {
-    NotFound,
-    /// The delivery is still being attempted.
-    Pending(Box<webhook_delivery::Model>),
-    Queued(Box<webhook_delivery::Model>),
-}
-
-/// Queues delivery `id`'s event again for its endpoint, as a new delivery
-/// due at `now` (same event id and body).
-pub async fn redeliver(store: &Store, org_id: &str, id: &str, now: i64) -> StoreResult<Redelivery> {
-    let txn = begin(store).await?;
-    let Some(original) = Delivery::find_by_id(id)
-        .filter(webhook_delivery::Column::OrgId.eq(org_id))
-        .one(&txn)
-        .await?
-    else {
-        return Ok(Redelivery::NotFound);
-    };
-    if original.status == WebhookDeliveryStatus::Pending {
-        return Ok(Redelivery::Pending(Box::new(original)));
-    }
-    let again = webhook_delivery::Model {
-        id: IdKind::WebhookDelivery.generate(),
-        status: WebhookDeliveryStatus::Pending,
-        attempt_count: 0,
-        next_attempt_at: Some(now),
-        redelivery_of: Some(original.id.clone()),
-        created_at: now,
-        updated_at: now,
-        ..original
-    };
-    Delivery::insert(again.clone().into_active_model())
-        .exec_without_returning(&txn)
-        .await?;
-    txn.commit().await?;
-    store.webhooks().wake();
-    Ok(Redelivery::Queued(Box::new(again)))
 }

@@ -1,0 +1,8 @@
+//! Deliveries: what the workers claim and record, and what users list,
+//! redeliver and park.
+
+mod user_side;
+mod worker_side;
+
+pub use user_side::*;
+pub use worker_side::*;

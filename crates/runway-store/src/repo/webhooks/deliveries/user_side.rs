@@ -1,0 +1,174 @@
+//! The users' side of deliveries: list an endpoint's, redeliver one, and
+//! park an endpoint's pending deliveries while it is disabled.
+
+use std::collections::HashMap;
+
+use runway_api::enums::WebhookDeliveryStatus;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+
+use crate::entity::webhook_attempt::{self, Entity as Attempt};
+use crate::entity::webhook_delivery::{self, Entity as Delivery};
+use crate::entity::webhook_endpoint::Entity as Endpoint;
+use crate::ids::IdKind;
+use crate::page::{self, Key, Page, PageQuery};
+use crate::repo::begin;
+use crate::{Store, StoreResult};
+
+/// The statement that parks endpoint `endpoint_id`'s pending deliveries
+/// (`enabled` false: the workers' claim no longer sees them) or unparks
+/// them (`enabled` true: as they were, due at their time — at once for
+/// most, their time having come while the endpoint was disabled; a
+/// delivery in flight at the switch keeps its lease). It seeks them
+/// through the `(endpoint_id, status, …)` index: an endpoint's deliveries
+/// include every one it was ever sent.
+pub fn pending_switch(endpoint_id: &str, enabled: bool, now: i64) -> sea_orm::UpdateMany<Delivery> {
+    use webhook_delivery::Column as C;
+    let (parked_at, to_switch) = match enabled {
+        true => (None, C::ParkedAt.is_not_null()),
+        false => (Some(now), C::ParkedAt.is_null()),
+    };
+    Delivery::update_many()
+        .col_expr(C::ParkedAt, Expr::value(parked_at))
+        .filter(C::EndpointId.eq(endpoint_id))
+        .filter(C::Status.eq(WebhookDeliveryStatus::Pending))
+        .filter(to_switch)
+}
+
+/// A delivery and its attempts, oldest first.
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub delivery: webhook_delivery::Model,
+    pub attempts: Vec<webhook_attempt::Model>,
+}
+
+/// The paging key of delivery `id` of endpoint `endpoint_id`.
+pub async fn delivery_key(
+    store: &Store,
+    org_id: &str,
+    endpoint_id: &str,
+    id: &str,
+) -> StoreResult<Option<Key>> {
+    Ok(Delivery::find_by_id(id)
+        .filter(webhook_delivery::Column::OrgId.eq(org_id))
+        .filter(webhook_delivery::Column::EndpointId.eq(endpoint_id))
+        .one(store.reader())
+        .await?
+        .map(|d| Key {
+            at: d.created_at,
+            id: d.id,
+        }))
+}
+
+/// Endpoint `endpoint_id`'s deliveries, of `status` if given, in no order
+/// yet (see [`page::page_select`]).
+pub fn list_select(
+    org_id: &str,
+    endpoint_id: &str,
+    status: Option<WebhookDeliveryStatus>,
+) -> sea_orm::Select<Delivery> {
+    use webhook_delivery::Column as C;
+    let select = Delivery::find()
+        .filter(C::OrgId.eq(org_id))
+        .filter(C::EndpointId.eq(endpoint_id));
+    match status {
+        Some(status) => select.filter(C::Status.eq(status)),
+        None => select,
+    }
+}
+
+/// One page of an endpoint's deliveries, newest first, each with its attempts.
+pub async fn list_deliveries(
+    store: &Store,
+    org_id: &str,
+    endpoint_id: &str,
+    status: Option<WebhookDeliveryStatus>,
+    query: &PageQuery,
+) -> StoreResult<Page<DeliveryRecord>> {
+    use webhook_delivery::Column as C;
+    let select = list_select(org_id, endpoint_id, status);
+    let page = page::fetch(store.reader(), select, C::CreatedAt, C::Id, query, |d| {
+        Key {
+            at: d.created_at,
+            id: d.id.clone(),
+        }
+    })
+    .await?;
+    let ids: Vec<&str> = page.items.iter().map(|d| d.id.as_str()).collect();
+    let mut attempts: HashMap<String, Vec<webhook_attempt::Model>> = HashMap::new();
+    if !ids.is_empty() {
+        for attempt in Attempt::find()
+            .filter(webhook_attempt::Column::DeliveryId.is_in(ids))
+            .order_by_asc(webhook_attempt::Column::Number)
+            .all(store.reader())
+            .await?
+        {
+            attempts
+                .entry(attempt.delivery_id.clone())
+                .or_default()
+                .push(attempt);
+        }
+    }
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|delivery| DeliveryRecord {
+                attempts: attempts.remove(&delivery.id).unwrap_or_default(),
+                delivery,
+            })
+            .collect(),
+        has_more: page.has_more,
+        next: page.next,
+    })
+}
+
+/// What a redelivery came to.
+#[derive(Debug, Clone)]
+pub enum Redelivery {
+    NotFound,
+    /// The delivery is still being attempted.
+    Pending(Box<webhook_delivery::Model>),
+    Queued(Box<webhook_delivery::Model>),
+}
+
+/// Queues delivery `id`'s event again for its endpoint, as a new delivery
+/// due at `now` (same event id and body), or parked if the endpoint is
+/// disabled.
+pub async fn redeliver(store: &Store, org_id: &str, id: &str, now: i64) -> StoreResult<Redelivery> {
+    let txn = begin(store).await?;
+    let Some(original) = Delivery::find_by_id(id)
+        .filter(webhook_delivery::Column::OrgId.eq(org_id))
+        .one(&txn)
+        .await?
+    else {
+        return Ok(Redelivery::NotFound);
+    };
+    if original.status == WebhookDeliveryStatus::Pending {
+        return Ok(Redelivery::Pending(Box::new(original)));
+    }
+    // To a disabled endpoint it waits, parked, until the endpoint is enabled.
+    let enabled = Endpoint::find_by_id(&original.endpoint_id)
+        .one(&txn)
+        .await?
+        .is_some_and(|e| e.enabled);
+    let again = webhook_delivery::Model {
+        id: IdKind::WebhookDelivery.generate(),
+        status: WebhookDeliveryStatus::Pending,
+        attempt_count: 0,
+        next_attempt_at: Some(now),
+        parked_at: (!enabled).then_some(now),
+        redelivery_of: Some(original.id.clone()),
+        created_at: now,
+        updated_at: now,
+        ..original
+    };
+    Delivery::insert(again.clone().into_active_model())
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    if enabled {
+        store.webhooks().wake();
+    }
+    Ok(Redelivery::Queued(Box::new(again)))
+}
