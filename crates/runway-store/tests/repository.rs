@@ -122,6 +122,15 @@ use webhooks::{
     deliveries_are_claimed_leased_and_recorded_once, disabled_endpoints_park_their_deliveries,
 };
 
+/// PostgreSQL only (see [`a_finish_takes_the_deployment_lock_before_the_run`]).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_takes_the_endpoint_lock_before_the_deliveries() {
+    let Some(db) = runway_store::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    webhooks::a_recording_takes_the_endpoint_lock_before_the_deliveries(db.store()).await;
+}
+
 on_every_backend!(
     deliveries_are_claimed_leased_and_recorded_once,
     disabled_endpoints_park_their_deliveries
@@ -703,6 +712,31 @@ async fn the_slot_count_migration_counts_the_active_runs(store: &Store) {
     );
 }
 
+/// PostgreSQL only: waits until a session of `store`'s database is blocked
+/// on a lock (`who`, named if it never is).
+async fn until_a_lock_wait(store: &Store, who: &str) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let waiting = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let row = store
+            .reader()
+            .query_one_raw(waiting.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{who} never waited");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// PostgreSQL only (SQLite has one writer: two write transactions never
 /// interleave). A finish — here a cancel — waiting for a deployment that a
 /// trigger or a retry start holds must not already hold the run: they lock
@@ -710,7 +744,7 @@ async fn the_slot_count_migration_counts_the_active_runs(store: &Store) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finish_takes_the_deployment_lock_before_the_run() {
     use runway_store::repo::turns::{self, Finish, FinishDecision};
-    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use sea_orm::{ConnectionTrait, TransactionTrait};
 
     let Some(db) = runway_store::testing::TestDatabase::postgres().await else {
         return;
@@ -755,29 +789,7 @@ async fn a_finish_takes_the_deployment_lock_before_the_run() {
             .await
         }
     });
-    // Wait until the cancel is blocked on a lock.
-    let waiting = Statement::from_string(
-        DbBackend::Postgres,
-        "SELECT count(*) AS n FROM pg_stat_activity \
-         WHERE datname = current_database() AND wait_event_type = 'Lock'",
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let row = store
-            .reader()
-            .query_one_raw(waiting.clone())
-            .await
-            .unwrap()
-            .unwrap();
-        if row.try_get::<i64>("", "n").unwrap() > 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the cancel never waited"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    until_a_lock_wait(&store, "the cancel").await;
     holder
         .execute_unprepared(&format!(
             "SELECT id FROM deployment_runs WHERE id = '{}' FOR UPDATE NOWAIT",

@@ -41,6 +41,10 @@ const BODY_KEPT: usize = 1024;
 /// The attempts recorded in one transaction, at most.
 const RECORD_BATCH: usize = 256;
 
+/// How often a worker unparks what enabled endpoints still have parked
+/// (left by a replica of an earlier version during a rollout).
+const REPAIR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How long the recorder waits for more answers before it writes a batch:
 /// a few commits a second instead of one per answer, which on SQLite would
 /// queue every trigger behind the worker's writes.
@@ -98,6 +102,7 @@ impl DeliveryWorker {
         // are not starved by a steady stream of hand-overs.
         let mut polled = true;
         let mut next_poll = tokio::time::Instant::now() + poll;
+        let mut next_repair = tokio::time::Instant::now();
         tokio::pin!(shutdown);
         loop {
             let free = slots.free();
@@ -136,6 +141,10 @@ impl DeliveryWorker {
                     claim_wanted = true;
                     polled = true;
                     next_poll = tokio::time::Instant::now() + poll;
+                    if next_poll >= next_repair {
+                        next_repair = next_poll + REPAIR_INTERVAL;
+                        self.repair().await;
+                    }
                 }
                 () = slots.wait_free(wanted), if free < wanted => {}
             }
@@ -176,6 +185,20 @@ impl DeliveryWorker {
                 tokio::time::sleep(self.config().poll_interval).await;
                 Vec::new()
             }
+        }
+    }
+
+    /// Unparks the deliveries of enabled endpoints, if any were left parked.
+    async fn repair(&self) {
+        match deliveries::repair_parked(&self.core.store).await {
+            Ok(0) => {}
+            Ok(unparked) => {
+                tracing::warn!(
+                    unparked,
+                    "enabled webhook endpoints had parked deliveries: unparked"
+                )
+            }
+            Err(err) => tracing::error!(error = %err, "unparking webhook deliveries failed"),
         }
     }
 

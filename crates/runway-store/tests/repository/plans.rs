@@ -538,9 +538,10 @@ pub async fn endpoint_deletions_seek_the_endpoint(store: &Store) {
     assert!(by_endpoint, "{}\n{plan}", delete.sql);
 }
 
-/// Switching an endpoint on or off seeks its pending deliveries, and its
-/// deliveries listed by status seek that status, newest first without a
-/// sort; unlisted by status, they walk the endpoint's index in order.
+/// Switching an endpoint off seeks its pending deliveries, on its parked
+/// ones, and the workers' repair the parked ones of each enabled endpoint;
+/// its deliveries listed by status seek that status, newest first without
+/// a sort; unlisted by status, they walk the endpoint's index in order.
 pub async fn endpoint_deliveries_seek_their_status(store: &Store) {
     use runway_api::enums::WebhookDeliveryStatus;
     use runway_store::entity::webhook_delivery::Column as D;
@@ -566,10 +567,14 @@ pub async fn endpoint_deliveries_seek_their_status(store: &Store) {
         ),
         (
             deliveries::pending_switch("we_x", true, 1).build(backend),
-            by_status,
+            "idx_webhook_deliveries_parked",
         ),
         (list(Some(WebhookDeliveryStatus::Failed)), by_status),
         (list(None), "idx_webhook_deliveries_endpoint_created"),
+        (
+            deliveries::unpark_enabled().build(backend),
+            "idx_webhook_deliveries_parked",
+        ),
     ];
     for (statement, index) in statements {
         let plan = explain(store, &statement, PricedOut::Yes).await.join("\n");
@@ -581,6 +586,7 @@ pub async fn endpoint_deliveries_seek_their_status(store: &Store) {
                 };
                 plan.contains(&format!("USING INDEX {index} {bound}"))
                     && !plan.contains("TEMP B-TREE")
+                    && !plan.contains("SCAN webhook_deliveries")
             }
             Backend::Postgres => {
                 plan.contains(index) && !plan.contains("Sort") && !plan.contains("Seq Scan")

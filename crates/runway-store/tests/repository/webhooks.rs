@@ -13,6 +13,7 @@ use runway_store::repo::webhooks::{
     deliveries::{self, AttemptOutcome},
 };
 use runway_store::{Store, StoreError};
+use sea_orm::ConnectionTrait;
 
 /// Bodies name the event only: what these tests look at is the delivery.
 struct EventIdOnly;
@@ -24,6 +25,8 @@ impl WebhookRenderer for EventIdOnly {
 }
 
 const LEASE: i64 = 60_000_000_000;
+/// A claim's time past every due time and lease of these tests.
+const FAR_FUTURE: i64 = 1 << 62;
 
 async fn endpoint(store: &Store, org_id: &str, now: i64) -> webhook_endpoint::Model {
     let row = webhook_endpoint::Model {
@@ -178,12 +181,12 @@ pub async fn deliveries_are_claimed_leased_and_recorded_once(store: &Store) {
 }
 
 /// Endpoint `endpoint_id`'s pending deliveries as listed by status, newest
-/// first: id, due time, parked.
+/// first: id, due time, parked since.
 async fn pending(
     store: &Store,
     org_id: &str,
     endpoint_id: &str,
-) -> Vec<(String, Option<i64>, bool)> {
+) -> Vec<(String, Option<i64>, Option<i64>)> {
     let all = PageQuery {
         limit: 100,
         cursor: Cursor::Start,
@@ -195,15 +198,24 @@ async fn pending(
     page.items
         .into_iter()
         .map(|d| {
-            let parked = d.delivery.parked_at.is_some();
-            (d.delivery.id, d.delivery.next_attempt_at, parked)
+            (
+                d.delivery.id,
+                d.delivery.next_attempt_at,
+                d.delivery.parked_at,
+            )
         })
         .collect()
 }
 
-async fn switch(store: &Store, org_id: &str, endpoint_id: &str, enabled: bool, now: i64) {
+async fn modify(
+    store: &Store,
+    org_id: &str,
+    endpoint_id: &str,
+    now: i64,
+    apply: impl FnOnce(&mut webhook_endpoint::Model),
+) {
     webhooks::modify_endpoint(store, org_id, endpoint_id, now, |row| {
-        row.enabled = enabled;
+        apply(row);
         Ok::<_, StoreError>(())
     })
     .await
@@ -245,8 +257,9 @@ pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
     let lease_end = now + 2 + LEASE;
 
     // Disabled by hand: both pending deliveries are parked, due times and
-    // the lease kept; redelivered to meanwhile, the event is parked too.
-    switch(store, &org, &hook.id, false, now + 3).await;
+    // the lease kept; redelivered to meanwhile, the event is parked too;
+    // another change to the endpoint leaves them as they are.
+    modify(store, &org, &hook.id, now + 3, |e| e.enabled = false).await;
     let redelivery = match deliveries::redeliver(store, &org, &delivered, now + 6)
         .await
         .unwrap()
@@ -254,43 +267,198 @@ pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
         deliveries::Redelivery::Queued(d) => d.id,
         other => panic!("{other:?}"),
     };
-    let parked = [
-        (redelivery.clone(), Some(now + 6), true),
-        (due.clone(), Some(now + 2), true),
-        (in_flight.clone(), Some(lease_end), true),
+    modify(store, &org, &hook.id, now + 7, |e| e.description = None).await;
+    let parked = vec![
+        (redelivery.clone(), Some(now + 6), Some(now + 6)),
+        (due.clone(), Some(now + 2), Some(now + 3)),
+        (in_flight.clone(), Some(lease_end), Some(now + 3)),
     ];
     assert_eq!(pending(store, &org, &hook.id).await, parked);
-    assert_eq!(claim_ids(store, i64::MAX).await, Vec::<String>::new());
+    assert_eq!(claim_ids(store, FAR_FUTURE).await, Vec::<String>::new());
 
-    // Before the migration, parking did not exist: going down and up again
-    // parks the pending deliveries of endpoints disabled meanwhile.
+    // The migration: going down forgets parking, coming up parks the
+    // pending deliveries of disabled endpoints (since the migration).
     let since_parking = 1;
     runway_store::migration::Migrator::down(store.writer(), Some(since_parking))
+        .await
+        .unwrap();
+    let before_up = runway_store::time::now_nanos();
+    runway_store::migration::Migrator::up(store.writer(), None)
+        .await
+        .unwrap();
+    let after_migration = pending(store, &org, &hook.id).await;
+    assert_eq!(after_migration.len(), 3);
+    for ((id, due_at, since), (was_id, was_due, _)) in after_migration.iter().zip(&parked) {
+        assert_eq!((id, due_at), (was_id, was_due));
+        assert!(since.is_some_and(|t| t >= before_up), "{id}: {since:?}");
+    }
+    // Run again over parking left as a replica of an earlier version
+    // leaves it (it enables without unparking), it converges: the enabled
+    // endpoint's deliveries are unparked, the disabled one's stay parked
+    // since the first run.
+    let stale = endpoint(store, &org, now).await;
+    let stale_delivery = queue_test(store, &org, &stale.id, now + 7).await;
+    let park_stale = deliveries::pending_switch(&stale.id, false, now + 7);
+    park_stale.clone().exec(store.writer()).await.unwrap();
+    store
+        .writer()
+        .execute_unprepared(
+            "DELETE FROM seaql_migrations WHERE version = 'm20261204_000012_parked_deliveries'",
+        )
         .await
         .unwrap();
     runway_store::migration::Migrator::up(store.writer(), None)
         .await
         .unwrap();
-    assert_eq!(pending(store, &org, &hook.id).await, parked);
+    assert_eq!(pending(store, &org, &hook.id).await, after_migration);
+    assert_eq!(
+        pending(store, &org, &stale.id).await,
+        [(stale_delivery.clone(), Some(now + 7), None)]
+    );
+    // The workers' repair finds nothing left to unpark; it unparks what a
+    // replica of an earlier version would leave parked on enabling.
+    assert_eq!(deliveries::repair_parked(store).await.unwrap(), 0);
+    park_stale.exec(store.writer()).await.unwrap();
+    assert_eq!(deliveries::repair_parked(store).await.unwrap(), 1);
+    assert_eq!(
+        claim_ids(store, now + 7).await,
+        std::slice::from_ref(&stale_delivery)
+    );
 
     // Enabled: the deliveries whose time has come are due, in their order;
     // the one in flight is not taken again before its lease ends.
-    switch(store, &org, &hook.id, true, now + 7).await;
+    modify(store, &org, &hook.id, now + 8, |e| e.enabled = true).await;
     assert_eq!(
-        claim_ids(store, now + 7).await,
+        claim_ids(store, now + 8).await,
         [due.clone(), redelivery.clone()]
     );
-    assert_eq!(claim_ids(store, lease_end).await, [in_flight]);
+    assert_eq!(
+        claim_ids(store, lease_end).await,
+        std::slice::from_ref(&in_flight)
+    );
 
-    // Disabled for failing: the failure that disables it and the other
-    // claimed deliveries are parked in the same transaction.
-    let outcome = vec![answer(&due, &hook.id, &org, 500, now + 8)];
-    let recorded = deliveries::record_attempts(store, outcome, now + 8, retry, 0)
+    // Disabled for failing, together with another endpoint: the failures
+    // that disable them and their other claimed deliveries are parked in
+    // the same transaction; the organization's enabled endpoint is told of
+    // both, the two disabled ones of neither.
+    let watcher = endpoint(store, &org, now + 9).await;
+    let failing = queue_test(store, &org, &stale.id, now + 9).await;
+    assert_eq!(
+        claim_ids(store, now + 9).await,
+        std::slice::from_ref(&failing)
+    );
+    let outcome = vec![
+        answer(&due, &hook.id, &org, 500, now + 10),
+        answer(&failing, &stale.id, &org, 500, now + 10),
+    ];
+    let recorded = deliveries::record_attempts(store, outcome, now + 10, retry, 0)
         .await
         .unwrap();
-    assert_eq!(recorded.disabled, std::slice::from_ref(&hook.id));
-    let pending = pending(store, &org, &hook.id).await;
-    assert_eq!(pending.len(), 3);
-    assert!(pending.iter().all(|(_, _, parked)| *parked), "{pending:?}");
-    assert_eq!(claim_ids(store, i64::MAX).await, Vec::<String>::new());
+    let mut disabled = recorded.disabled.clone();
+    disabled.sort();
+    let mut expected = vec![hook.id.clone(), stale.id.clone()];
+    expected.sort();
+    assert_eq!(disabled, expected);
+    assert_eq!(
+        pending(store, &org, &hook.id).await,
+        [
+            (redelivery, Some(now + 8 + LEASE), Some(now + 10)),
+            (due, Some(now + 5), Some(now + 10)),
+            (in_flight.clone(), Some(lease_end + LEASE), Some(now + 10)),
+        ]
+    );
+    assert_eq!(
+        pending(store, &org, &stale.id).await,
+        [
+            (failing, Some(now + 5), Some(now + 10)),
+            (stale_delivery, Some(now + 7 + LEASE), Some(now + 10))
+        ]
+    );
+    // An attempt under way at the switch ends and is recorded: finished,
+    // it is no longer parked.
+    let outcome = vec![answer(&in_flight, &hook.id, &org, 200, now + 11)];
+    deliveries::record_attempts(store, outcome, now + 11, retry, 0)
+        .await
+        .unwrap();
+    let all = PageQuery {
+        limit: 100,
+        cursor: Cursor::Start,
+    };
+    let succeeded = Some(WebhookDeliveryStatus::Succeeded);
+    let page = deliveries::list_deliveries(store, &org, &hook.id, succeeded, &all)
+        .await
+        .unwrap();
+    let finished: Vec<_> = page
+        .items
+        .iter()
+        .map(|d| {
+            (
+                d.delivery.id.as_str(),
+                d.delivery.next_attempt_at,
+                d.delivery.parked_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        [
+            (in_flight.as_str(), None, None),
+            (delivered.as_str(), None, None)
+        ]
+    );
+    let told = pending(store, &org, &watcher.id).await;
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told.iter()
+            .all(|(_, due, since)| (*due, *since) == (Some(now + 10), None))
+    );
+    let mut told: Vec<String> = told.into_iter().map(|(id, _, _)| id).collect();
+    told.sort();
+    let mut claimed = claim_ids(store, FAR_FUTURE).await;
+    claimed.sort();
+    assert_eq!(claimed, told);
+}
+
+/// A recording of answers, waiting for an endpoint that a switch holds,
+/// must not already hold the endpoint's deliveries: the switch locks the
+/// endpoint and then its deliveries, and the other order deadlocks (two
+/// replicas recording, or a recorder and a user's switch).
+pub async fn a_recording_takes_the_endpoint_lock_before_the_deliveries(store: &Store) {
+    use sea_orm::TransactionTrait;
+    store.webhooks().set_renderer(Arc::new(EventIdOnly));
+    let org = super::org(store).await;
+    let now = runway_store::time::now_nanos();
+    let hook = endpoint(store, &org, now).await;
+    let delivery = queue_test(store, &org, &hook.id, now).await;
+    assert_eq!(claim_ids(store, now).await, std::slice::from_ref(&delivery));
+
+    let switch = store.writer().begin().await.unwrap();
+    switch
+        .execute_unprepared(&format!(
+            "SELECT id FROM webhook_endpoints WHERE id = '{}' FOR UPDATE",
+            hook.id
+        ))
+        .await
+        .unwrap();
+    let recording = tokio::spawn({
+        let (store, outcome) = (store.clone(), answer(&delivery, &hook.id, &org, 500, now));
+        async move {
+            let retry = |_| Some(now + 5);
+            deliveries::record_attempts(&store, vec![outcome], now, retry, i64::MAX).await
+        }
+    });
+    super::until_a_lock_wait(store, "the recording").await;
+    switch
+        .execute_unprepared(&format!(
+            "SELECT id FROM webhook_deliveries WHERE id = '{delivery}' FOR UPDATE NOWAIT"
+        ))
+        .await
+        .expect("the waiting recording must not hold the delivery");
+    switch.commit().await.unwrap();
+    let recorded = recording.await.unwrap().unwrap();
+    assert_eq!((recorded.attempts, recorded.failed), (1, 0));
+    assert_eq!(
+        pending(store, &org, &hook.id).await,
+        [(delivery, Some(now + 5), None)]
+    );
 }

@@ -2,7 +2,7 @@
 
 use runway_api::enums::WebhookEventType;
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
 
 use super::{Outbox, Subject, deliveries};
 use crate::entity::webhook_attempt::{self, Entity as Attempt};
@@ -152,8 +152,10 @@ pub async fn test_endpoint(
     now: i64,
 ) -> StoreResult<TestEvent> {
     let txn = begin(store).await?;
+    // Locked (shared): a switch of the endpoint waits for this event.
     let Some(endpoint) = Endpoint::find_by_id(id)
         .filter(webhook_endpoint::Column::OrgId.eq(org_id))
+        .lock_shared()
         .one(&txn)
         .await?
     else {

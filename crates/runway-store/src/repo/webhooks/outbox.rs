@@ -14,7 +14,7 @@ use crate::entity::webhook_endpoint::{self, Entity as Endpoint};
 use crate::ids::IdKind;
 use crate::{Store, StoreError, StoreResult};
 
-/// Rows per insert statement (a delivery binds 12 values; SQLite allows 32,766).
+/// Rows per insert statement (a delivery binds 13 values; SQLite allows 32,766).
 const INSERT_CHUNK: usize = 1000;
 
 /// Collects the deliveries of the events a transaction causes. Load it

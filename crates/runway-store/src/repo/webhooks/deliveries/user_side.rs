@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use runway_api::enums::WebhookDeliveryStatus;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entity::webhook_attempt::{self, Entity as Attempt};
 use crate::entity::webhook_delivery::{self, Entity as Delivery};
-use crate::entity::webhook_endpoint::Entity as Endpoint;
+use crate::entity::webhook_endpoint::{self, Entity as Endpoint};
 use crate::ids::IdKind;
 use crate::page::{self, Key, Page, PageQuery};
 use crate::repo::begin;
@@ -19,20 +19,50 @@ use crate::{Store, StoreResult};
 /// (`enabled` false: the workers' claim no longer sees them) or unparks
 /// them (`enabled` true: as they were, due at their time — at once for
 /// most, their time having come while the endpoint was disabled; a
-/// delivery in flight at the switch keeps its lease). It seeks them
-/// through the `(endpoint_id, status, …)` index: an endpoint's deliveries
-/// include every one it was ever sent.
+/// delivery in flight at the switch keeps its lease). Parking seeks the
+/// endpoint's pending deliveries through its `(endpoint_id, status, …)`
+/// index, unparking its parked ones through the partial index of parked
+/// deliveries: an endpoint's deliveries include every one it was ever sent.
 pub fn pending_switch(endpoint_id: &str, enabled: bool, now: i64) -> sea_orm::UpdateMany<Delivery> {
     use webhook_delivery::Column as C;
-    let (parked_at, to_switch) = match enabled {
-        true => (None, C::ParkedAt.is_not_null()),
-        false => (Some(now), C::ParkedAt.is_null()),
-    };
+    let switch = Delivery::update_many().filter(C::EndpointId.eq(endpoint_id));
+    match enabled {
+        true => switch
+            .col_expr(C::ParkedAt, Expr::value(Option::<i64>::None))
+            .filter(C::ParkedAt.is_not_null()),
+        false => switch
+            .col_expr(C::ParkedAt, Expr::value(now))
+            .filter(C::Status.eq(WebhookDeliveryStatus::Pending))
+            .filter(C::ParkedAt.is_null()),
+    }
+}
+
+/// The statement that unparks the deliveries of every enabled endpoint:
+/// none, unless a replica of a version before parking enabled an endpoint
+/// (it does not unpark) or something else left one behind. Each delivery
+/// worker runs it now and then; it seeks each enabled endpoint's parked
+/// deliveries in their partial index, so it costs next to nothing when
+/// there are none.
+pub fn unpark_enabled() -> sea_orm::UpdateMany<Delivery> {
+    use webhook_delivery::Column as C;
+    let enabled = sea_orm::sea_query::Query::select()
+        .column(webhook_endpoint::Column::Id)
+        .from(Endpoint)
+        .and_where(webhook_endpoint::Column::Enabled.eq(true))
+        .to_owned();
     Delivery::update_many()
-        .col_expr(C::ParkedAt, Expr::value(parked_at))
-        .filter(C::EndpointId.eq(endpoint_id))
-        .filter(C::Status.eq(WebhookDeliveryStatus::Pending))
-        .filter(to_switch)
+        .col_expr(C::ParkedAt, Expr::value(Option::<i64>::None))
+        .filter(C::ParkedAt.is_not_null())
+        .filter(C::EndpointId.in_subquery(enabled))
+}
+
+/// Runs [`unpark_enabled`]; the deliveries unparked.
+pub async fn repair_parked(store: &Store) -> StoreResult<u64> {
+    let unparked = unpark_enabled().exec(store.writer()).await?.rows_affected;
+    if unparked > 0 {
+        store.webhooks().wake();
+    }
+    Ok(unparked)
 }
 
 /// A delivery and its attempts, oldest first.
@@ -147,11 +177,17 @@ pub async fn redeliver(store: &Store, org_id: &str, id: &str, now: i64) -> Store
     if original.status == WebhookDeliveryStatus::Pending {
         return Ok(Redelivery::Pending(Box::new(original)));
     }
-    // To a disabled endpoint it waits, parked, until the endpoint is enabled.
-    let enabled = Endpoint::find_by_id(&original.endpoint_id)
+    // To a disabled endpoint it waits, parked, until the endpoint is
+    // enabled. The endpoint is locked (shared) so a switch of it waits for
+    // this insert, and this for the switch.
+    let Some(endpoint) = Endpoint::find_by_id(&original.endpoint_id)
+        .lock_shared()
         .one(&txn)
         .await?
-        .is_some_and(|e| e.enabled);
+    else {
+        return Ok(Redelivery::NotFound);
+    };
+    let enabled = endpoint.enabled;
     let again = webhook_delivery::Model {
         id: IdKind::WebhookDelivery.generate(),
         status: WebhookDeliveryStatus::Pending,

@@ -16,7 +16,7 @@ use crate::entity::webhook_delivery::{self, Entity as Delivery};
 use crate::entity::webhook_endpoint::{self, Entity as Endpoint};
 use crate::repo::begin;
 use crate::repo::webhooks::{Outbox, Subject, Written};
-use crate::{Store, StoreResult};
+use crate::{Backend, Store, StoreResult};
 
 /// A delivery a worker took, with the endpoint it goes to.
 #[derive(Debug, Clone)]
@@ -28,12 +28,13 @@ pub struct Claimed {
 /// Up to `limit` due deliveries of enabled endpoints, oldest due first,
 /// locked (skipping rows other workers hold, on PostgreSQL). It walks the
 /// index of unparked due deliveries in order (parked ones, of disabled
-/// endpoints, are not in it). It still tests the endpoint, for deliveries
-/// an event wrote on PostgreSQL while the endpoint was being disabled
-/// (the switch parks what is committed). That test is a correlated
-/// `EXISTS`, because as `endpoint_id IN (enabled endpoints)` SQLite's
-/// planner seeks each enabled endpoint's deliveries instead — every
-/// delivery it ever had, delivered ones included — and sorts them.
+/// endpoints, are not in it). It still tests the endpoint: on PostgreSQL an
+/// event's transaction reads the endpoints without locking them, so one
+/// committing while an endpoint is disabled may write it an unparked
+/// delivery. That test is a correlated `EXISTS`, because as `endpoint_id
+/// IN (enabled endpoints)` SQLite's planner seeks each enabled endpoint's
+/// deliveries instead — every delivery it ever had, delivered ones
+/// included — and sorts them.
 pub fn due_select(now: i64, limit: u64) -> sea_orm::Select<Delivery> {
     use webhook_delivery::Column as C;
     let enabled = sea_orm::sea_query::Query::select()
@@ -156,6 +157,21 @@ pub async fn record_attempts(
     // often: succeeded at the first attempt) are updated by one statement.
     // A batch's failures of one attempt number retry at one (jittered)
     // instant, so they group too.
+    if store.backend() == Backend::Postgres {
+        // Every path that changes an endpoint and its deliveries (a user's
+        // switch, an auto-disable, a failing streak) locks the endpoint
+        // first: two replicas recording, or a recorder and a switch, wait
+        // for each other instead of deadlocking.
+        let mut touched: Vec<&str> = outcomes.iter().map(|o| o.endpoint_id.as_str()).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        Endpoint::find()
+            .filter(webhook_endpoint::Column::Id.is_in(touched))
+            .order_by_asc(webhook_endpoint::Column::Id)
+            .lock_exclusive()
+            .all(&txn)
+            .await?;
+    }
     let mut retry_at: HashMap<i32, Option<i64>> = HashMap::new();
     let mut states = Vec::with_capacity(outcomes.len());
     let mut groups: BTreeMap<(&'static str, i32, Option<i64>), Vec<&str>> = BTreeMap::new();
@@ -181,7 +197,7 @@ pub async fn record_attempts(
     for ((status, number, next), ids) in groups {
         // Only the worker holding the claim records: the attempt count is
         // still the one it claimed, and the delivery is still pending.
-        let update = sea_orm::sea_query::Query::update()
+        let mut update = sea_orm::sea_query::Query::update()
             .table(Delivery)
             .value(C::Status, status)
             .value(C::AttemptCount, number)
@@ -192,6 +208,10 @@ pub async fn record_attempts(
             .and_where(C::Status.eq(WebhookDeliveryStatus::Pending))
             .returning_col(C::Id)
             .to_owned();
+        if next.is_none() {
+            // Finished: nothing left to park (a retry stays parked).
+            update.value(C::ParkedAt, Option::<i64>::None);
+        }
         for row in txn.query_all(&update).await? {
             updated.insert(row.try_get::<String>("", C::Id.as_str())?);
         }
@@ -234,20 +254,6 @@ pub async fn record_attempts(
     failing.retain(|id| !answering.contains(id));
     failing.sort();
     failing.dedup();
-    if !failing.is_empty() && !answering.is_empty() {
-        // Two replicas recording for the same endpoints update some rows
-        // as answering and others as failing: take the row locks in one
-        // order first, so they wait for each other instead of deadlocking.
-        let mut touched: Vec<&String> = answering.iter().chain(&failing).collect();
-        touched.sort();
-        touched.dedup();
-        Endpoint::find()
-            .filter(webhook_endpoint::Column::Id.is_in(touched))
-            .order_by_asc(webhook_endpoint::Column::Id)
-            .lock_exclusive()
-            .all(&txn)
-            .await?;
-    }
     if !answering.is_empty() {
         Endpoint::update_many()
             .col_expr(
@@ -275,15 +281,20 @@ pub async fn record_attempts(
             .all(&txn)
             .await?;
         if !worn_out.is_empty() {
-            let mut outbox =
-                Outbox::load(&txn, store, worn_out.iter().map(|e| e.org_id.as_str())).await?;
-            for endpoint in worn_out {
-                let mut row = endpoint.clone();
+            let mut disabled = Vec::with_capacity(worn_out.len());
+            for mut row in worn_out {
                 row.enabled = false;
                 row.disabled_reason = Some(WebhookDisabledReason::Failing);
                 row.updated_at = now;
                 let row = row.into_active_model().reset_all().update(&txn).await?;
                 pending_switch(&row.id, false, now).exec(&txn).await?;
+                disabled.push(row);
+            }
+            // Loaded after disabling them all: endpoints disabled together
+            // are not told about each other.
+            let mut outbox =
+                Outbox::load(&txn, store, disabled.iter().map(|e| e.org_id.as_str())).await?;
+            for row in disabled {
                 outbox.emit(
                     &row.org_id,
                     WebhookEventType::WebhookEndpointDisabled,
