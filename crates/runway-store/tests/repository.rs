@@ -141,7 +141,7 @@ mod plans;
 use plans::{
     endpoint_deletions_seek_the_endpoint, endpoint_deliveries_seek_their_status,
     hot_run_queries_read_index_ranges, merged_pages_walk_the_filter_exactly,
-    webhook_claims_walk_the_due_index,
+    runner_resends_seek_the_session, webhook_claims_walk_the_due_index,
 };
 
 on_every_backend!(
@@ -149,7 +149,8 @@ on_every_backend!(
     merged_pages_walk_the_filter_exactly,
     webhook_claims_walk_the_due_index,
     endpoint_deletions_seek_the_endpoint,
-    endpoint_deliveries_seek_their_status
+    endpoint_deliveries_seek_their_status,
+    runner_resends_seek_the_session
 );
 
 #[path = "repository/retention.rs"]

@@ -303,6 +303,33 @@ pub enum Appended {
     Recorded(Vec<session_event::Model>),
 }
 
+/// The events of session `session_id` a runner already sent under
+/// `numbers` (its own sequence numbers), through the session's
+/// `(session_id, runner_seq)` index however long the session. On
+/// PostgreSQL one array parameter: the same prepared statement for every
+/// batch size.
+pub fn runner_events_select(
+    backend: sea_orm::DbBackend,
+    session_id: &str,
+    numbers: Vec<i64>,
+) -> sea_orm::Statement {
+    match backend {
+        sea_orm::DbBackend::Postgres => sea_orm::Statement::from_sql_and_values(
+            backend,
+            "SELECT * FROM session_events WHERE session_id = $1 AND runner_seq = ANY($2)",
+            [session_id.into(), numbers.into()],
+        ),
+        _ => {
+            use sea_orm::QueryTrait;
+            use session_event::Column as C;
+            session_event::Entity::find()
+                .filter(C::SessionId.eq(session_id))
+                .filter(C::RunnerSeq.is_in(numbers))
+                .build(backend)
+        }
+    }
+}
+
 /// Appends a runner's `events` to the session of run `run_id` in one
 /// transaction, with the run's row locked, if `allow` accepts the run.
 /// Events whose runner number the session already has are not recorded
@@ -315,7 +342,6 @@ pub async fn append_for_runner(
     allow: impl FnOnce(&deployment_run::Model) -> bool,
     events: Vec<RunnerEvent>,
 ) -> StoreResult<Appended> {
-    use session_event::Column as C;
     let txn = super::begin(store).await?;
     let Some(run) = deployment_run::Entity::find_by_id(run_id)
         .filter(deployment_run::Column::OrgId.eq(org_id))
@@ -336,23 +362,11 @@ pub async fn append_for_runner(
         .await?
         .ok_or_else(|| crate::StoreError::Corrupt(format!("run {run_id} has no session")))?;
     let numbers: Vec<i64> = events.iter().map(|e| e.runner_seq).collect();
-    let earlier = if store.backend() == crate::Backend::Postgres {
-        // One array parameter: the same prepared statement for every batch.
-        session_event::Entity::find()
-            .from_raw_sql(sea_orm::Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                "SELECT * FROM session_events WHERE session_id = $1 AND runner_seq = ANY($2)",
-                [session_id.clone().into(), numbers.into()],
-            ))
-            .all(&txn)
-            .await?
-    } else {
-        session_event::Entity::find()
-            .filter(C::SessionId.eq(&session_id))
-            .filter(C::RunnerSeq.is_in(numbers))
-            .all(&txn)
-            .await?
-    };
+    let backend = txn.get_database_backend();
+    let earlier = session_event::Entity::find()
+        .from_raw_sql(runner_events_select(backend, &session_id, numbers))
+        .all(&txn)
+        .await?;
     let mut seen: std::collections::HashSet<i64> =
         earlier.iter().filter_map(|e| e.runner_seq).collect();
     let mut seq = session.event_seq;

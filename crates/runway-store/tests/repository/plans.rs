@@ -5,7 +5,8 @@
 //! the databases' own EXPLAIN on 20,000 historical runs; a query whose
 //! index is missing or unusable fails here, on either backend. The webhook
 //! delivery claim walks its due index; an endpoint's deletion, its switch
-//! on or off and its deliveries' list seek its deliveries.
+//! on or off and its deliveries' list seek its deliveries; a runner's
+//! resent events are found by session.
 
 use runway_api::enums::{RunStatus, TriggerType};
 use runway_store::entity::deployment_run::Column as C;
@@ -594,4 +595,27 @@ pub async fn endpoint_deliveries_seek_their_status(store: &Store) {
         };
         assert!(seeks, "{}\n{plan}", statement.sql);
     }
+}
+
+/// A runner's batch of events finds the ones it sent before (a resend)
+/// through the session's `(session_id, runner_seq)` index, however long
+/// the session.
+pub async fn runner_resends_seek_the_session(store: &Store) {
+    let lookup = runway_store::repo::events::runner_events_select(
+        backend_of(store),
+        "sess_x",
+        vec![1, 2, 3],
+    );
+    let plan = explain(store, &lookup, PricedOut::Yes).await.join("\n");
+    let seeks = match store.backend() {
+        Backend::Sqlite => {
+            plan.contains(
+                "USING INDEX ux_session_events_runner_seq (session_id=? AND runner_seq=?)",
+            ) && !plan.contains("SCAN session_events")
+        }
+        Backend::Postgres => {
+            plan.contains("ux_session_events_runner_seq") && !plan.contains("Seq Scan")
+        }
+    };
+    assert!(seeks, "{}\n{plan}", lookup.sql);
 }
