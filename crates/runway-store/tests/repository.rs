@@ -131,6 +131,15 @@ async fn a_recording_takes_the_endpoint_lock_before_the_deliveries() {
     webhooks::a_recording_takes_the_endpoint_lock_before_the_deliveries(db.store()).await;
 }
 
+/// PostgreSQL only (see [`a_finish_takes_the_deployment_lock_before_the_run`]).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeliveries_and_tests_wait_for_a_switch() {
+    let Some(db) = runway_store::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    webhooks::redeliveries_and_tests_wait_for_a_switch(db.store()).await;
+}
+
 on_every_backend!(
     deliveries_are_claimed_leased_and_recorded_once,
     disabled_endpoints_park_their_deliveries

@@ -190,7 +190,7 @@ impl DeliveryWorker {
 
     /// Unparks the deliveries of enabled endpoints, if any were left parked.
     async fn repair(&self) {
-        match deliveries::repair_parked(&self.core.store).await {
+        match deliveries::repair_parked(&self.core.store, self.core.now()).await {
             Ok(0) => {}
             Ok(unparked) => {
                 tracing::warn!(

@@ -257,8 +257,7 @@ pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
     let lease_end = now + 2 + LEASE;
 
     // Disabled by hand: both pending deliveries are parked, due times and
-    // the lease kept; redelivered to meanwhile, the event is parked too;
-    // another change to the endpoint leaves them as they are.
+    // the lease kept; redelivered to meanwhile, the event is parked too.
     modify(store, &org, &hook.id, now + 3, |e| e.enabled = false).await;
     let redelivery = match deliveries::redeliver(store, &org, &delivered, now + 6)
         .await
@@ -267,7 +266,6 @@ pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
         deliveries::Redelivery::Queued(d) => d.id,
         other => panic!("{other:?}"),
     };
-    modify(store, &org, &hook.id, now + 7, |e| e.description = None).await;
     let parked = vec![
         (redelivery.clone(), Some(now + 6), Some(now + 6)),
         (due.clone(), Some(now + 2), Some(now + 3)),
@@ -317,9 +315,18 @@ pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
     );
     // The workers' repair finds nothing left to unpark; it unparks what a
     // replica of an earlier version would leave parked on enabling.
-    assert_eq!(deliveries::repair_parked(store).await.unwrap(), 0);
+    assert_eq!(deliveries::repair_parked(store, now + 7).await.unwrap(), 0);
     park_stale.exec(store.writer()).await.unwrap();
-    assert_eq!(deliveries::repair_parked(store).await.unwrap(), 1);
+    // A change to the endpoint other than enabling it switches nothing.
+    modify(store, &org, &stale.id, now + 7, |e| {
+        e.description = Some("renamed".into())
+    })
+    .await;
+    assert_eq!(
+        pending(store, &org, &stale.id).await,
+        [(stale_delivery.clone(), Some(now + 7), Some(now + 7))]
+    );
+    assert_eq!(deliveries::repair_parked(store, now + 7).await.unwrap(), 1);
     assert_eq!(
         claim_ids(store, now + 7).await,
         std::slice::from_ref(&stale_delivery)
@@ -461,4 +468,66 @@ pub async fn a_recording_takes_the_endpoint_lock_before_the_deliveries(store: &S
         pending(store, &org, &hook.id).await,
         [(delivery, Some(now + 5), None)]
     );
+}
+
+/// A redelivery and a test event, waiting for an endpoint that a switch
+/// holds, see the switch's outcome: a redelivery to an endpoint enabled
+/// meanwhile is not parked (nothing would ever unpark it), a test event to
+/// an endpoint disabled meanwhile is refused.
+pub async fn redeliveries_and_tests_wait_for_a_switch(store: &Store) {
+    use sea_orm::TransactionTrait;
+    store.webhooks().set_renderer(Arc::new(EventIdOnly));
+    let org = super::org(store).await;
+    let now = runway_store::time::now_nanos();
+    let hook = endpoint(store, &org, now).await;
+    let delivered = queue_test(store, &org, &hook.id, now).await;
+    claim_ids(store, now).await;
+    let outcome = vec![answer(&delivered, &hook.id, &org, 200, now)];
+    deliveries::record_attempts(store, outcome, now, |_| None, i64::MAX)
+        .await
+        .unwrap();
+    modify(store, &org, &hook.id, now, |e| e.enabled = false).await;
+
+    for enable in [true, false] {
+        let switch = store.writer().begin().await.unwrap();
+        let lock = format!(
+            "SELECT id FROM webhook_endpoints WHERE id = '{}' FOR UPDATE",
+            hook.id
+        );
+        switch.execute_unprepared(&lock).await.unwrap();
+        let waiting = tokio::spawn({
+            let (store, org, hook, delivered) = (
+                store.clone(),
+                org.clone(),
+                hook.id.clone(),
+                delivered.clone(),
+            );
+            async move {
+                match enable {
+                    true => match deliveries::redeliver(&store, &org, &delivered, now).await {
+                        Ok(deliveries::Redelivery::Queued(d)) => d.parked_at,
+                        other => panic!("{other:?}"),
+                    },
+                    false => match webhooks::test_endpoint(&store, &org, &hook, now).await {
+                        Ok(TestEvent::Disabled(_)) => None,
+                        other => panic!("a test event to a disabled endpoint: {other:?}"),
+                    },
+                }
+            }
+        });
+        super::until_a_lock_wait(store, "the redelivery or test event").await;
+        switch
+            .execute_unprepared(&format!(
+                "UPDATE webhook_endpoints SET enabled = {enable} WHERE id = '{}'",
+                hook.id
+            ))
+            .await
+            .unwrap();
+        deliveries::pending_switch(&hook.id, enable, now)
+            .exec(&switch)
+            .await
+            .unwrap();
+        switch.commit().await.unwrap();
+        assert_eq!(waiting.await.unwrap(), None);
+    }
 }

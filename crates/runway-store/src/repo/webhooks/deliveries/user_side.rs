@@ -23,6 +23,7 @@ use crate::{Store, StoreResult};
 /// endpoint's pending deliveries through its `(endpoint_id, status, …)`
 /// index, unparking its parked ones through the partial index of parked
 /// deliveries: an endpoint's deliveries include every one it was ever sent.
+/// `now` is when they are parked (unused when unparking).
 pub fn pending_switch(endpoint_id: &str, enabled: bool, now: i64) -> sea_orm::UpdateMany<Delivery> {
     use webhook_delivery::Column as C;
     let switch = Delivery::update_many().filter(C::EndpointId.eq(endpoint_id));
@@ -37,28 +38,54 @@ pub fn pending_switch(endpoint_id: &str, enabled: bool, now: i64) -> sea_orm::Up
     }
 }
 
-/// The statement that unparks the deliveries of every enabled endpoint:
-/// none, unless a replica of a version before parking enabled an endpoint
-/// (it does not unpark) or something else left one behind. Each delivery
-/// worker runs it now and then; it seeks each enabled endpoint's parked
-/// deliveries in their partial index, so it costs next to nothing when
-/// there are none.
-pub fn unpark_enabled() -> sea_orm::UpdateMany<Delivery> {
-    use webhook_delivery::Column as C;
-    let enabled = sea_orm::sea_query::Query::select()
-        .column(webhook_endpoint::Column::Id)
-        .from(Endpoint)
-        .and_where(webhook_endpoint::Column::Enabled.eq(true))
-        .to_owned();
-    Delivery::update_many()
-        .col_expr(C::ParkedAt, Expr::value(Option::<i64>::None))
-        .filter(C::ParkedAt.is_not_null())
-        .filter(C::EndpointId.in_subquery(enabled))
+/// The enabled endpoints that have parked deliveries: none, unless a
+/// replica of a version before parking enabled one (it does not unpark)
+/// or something else left some behind. One probe of the parked
+/// deliveries' partial index per enabled endpoint, stopping at the first
+/// row (a scalar subquery with `LIMIT 1`, which neither planner turns into
+/// a join over every parked delivery): next to nothing when there are
+/// none, however many a disabled endpoint has parked.
+pub fn enabled_with_parked(backend: sea_orm::DbBackend) -> sea_orm::Statement {
+    sea_orm::Statement::from_string(
+        backend,
+        "SELECT e.id AS id FROM webhook_endpoints e WHERE e.enabled = true AND \
+         (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
+          AND d.parked_at IS NOT NULL LIMIT 1) IS NOT NULL",
+    )
 }
 
-/// Runs [`unpark_enabled`]; the deliveries unparked.
-pub async fn repair_parked(store: &Store) -> StoreResult<u64> {
-    let unparked = unpark_enabled().exec(store.writer()).await?.rows_affected;
+/// Unparks the deliveries of enabled endpoints that still have parked ones
+/// (see [`enabled_with_parked`]); the deliveries unparked. Each delivery
+/// worker runs it now and then. The endpoints are locked (shared) and
+/// checked again first, so a switch of one waits for this, or this for it.
+pub async fn repair_parked(store: &Store, now: i64) -> StoreResult<u64> {
+    use sea_orm::ConnectionTrait;
+    let reader = store.reader();
+    let candidates: Vec<String> = reader
+        .query_all_raw(enabled_with_parked(reader.get_database_backend()))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String>("", "id"))
+        .collect::<Result<_, _>>()?;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let txn = begin(store).await?;
+    let enabled = Endpoint::find()
+        .filter(webhook_endpoint::Column::Id.is_in(candidates))
+        .filter(webhook_endpoint::Column::Enabled.eq(true))
+        .order_by_asc(webhook_endpoint::Column::Id)
+        .lock_shared()
+        .all(&txn)
+        .await?;
+    let mut unparked = 0;
+    for endpoint in enabled {
+        unparked += pending_switch(&endpoint.id, true, now)
+            .exec(&txn)
+            .await?
+            .rows_affected;
+    }
+    txn.commit().await?;
     if unparked > 0 {
         store.webhooks().wake();
     }
