@@ -426,12 +426,25 @@ pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
     assert_eq!(claimed, told);
 }
 
+/// A transaction holding endpoint `endpoint_id`'s row lock, as a switch
+/// of it does (PostgreSQL).
+async fn holding(store: &Store, endpoint_id: &str) -> sea_orm::DatabaseTransaction {
+    use sea_orm::TransactionTrait;
+    let switch = store.writer().begin().await.unwrap();
+    switch
+        .execute_unprepared(&format!(
+            "SELECT id FROM webhook_endpoints WHERE id = '{endpoint_id}' FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    switch
+}
+
 /// A recording of answers, waiting for an endpoint that a switch holds,
 /// must not already hold the endpoint's deliveries: the switch locks the
 /// endpoint and then its deliveries, and the other order deadlocks (two
 /// replicas recording, or a recorder and a user's switch).
 pub async fn a_recording_takes_the_endpoint_lock_before_the_deliveries(store: &Store) {
-    use sea_orm::TransactionTrait;
     store.webhooks().set_renderer(Arc::new(EventIdOnly));
     let org = super::org(store).await;
     let now = runway_store::time::now_nanos();
@@ -439,14 +452,7 @@ pub async fn a_recording_takes_the_endpoint_lock_before_the_deliveries(store: &S
     let delivery = queue_test(store, &org, &hook.id, now).await;
     assert_eq!(claim_ids(store, now).await, std::slice::from_ref(&delivery));
 
-    let switch = store.writer().begin().await.unwrap();
-    switch
-        .execute_unprepared(&format!(
-            "SELECT id FROM webhook_endpoints WHERE id = '{}' FOR UPDATE",
-            hook.id
-        ))
-        .await
-        .unwrap();
+    let switch = holding(store, &hook.id).await;
     let recording = tokio::spawn({
         let (store, outcome) = (store.clone(), answer(&delivery, &hook.id, &org, 500, now));
         async move {
@@ -475,7 +481,6 @@ pub async fn a_recording_takes_the_endpoint_lock_before_the_deliveries(store: &S
 /// meanwhile is not parked (nothing would ever unpark it), a test event to
 /// an endpoint disabled meanwhile is refused.
 pub async fn redeliveries_and_tests_wait_for_a_switch(store: &Store) {
-    use sea_orm::TransactionTrait;
     store.webhooks().set_renderer(Arc::new(EventIdOnly));
     let org = super::org(store).await;
     let now = runway_store::time::now_nanos();
@@ -489,12 +494,7 @@ pub async fn redeliveries_and_tests_wait_for_a_switch(store: &Store) {
     modify(store, &org, &hook.id, now, |e| e.enabled = false).await;
 
     for enable in [true, false] {
-        let switch = store.writer().begin().await.unwrap();
-        let lock = format!(
-            "SELECT id FROM webhook_endpoints WHERE id = '{}' FOR UPDATE",
-            hook.id
-        );
-        switch.execute_unprepared(&lock).await.unwrap();
+        let switch = holding(store, &hook.id).await;
         let waiting = tokio::spawn({
             let (store, org, hook, delivered) = (
                 store.clone(),

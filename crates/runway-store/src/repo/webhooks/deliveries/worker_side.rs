@@ -153,10 +153,6 @@ pub async fn record_attempts(
         .into_iter()
         .filter(|o| seen.insert((o.delivery_id.clone(), o.number)))
         .collect();
-    // Each delivery's new state; deliveries going to the same state (most
-    // often: succeeded at the first attempt) are updated by one statement.
-    // A batch's failures of one attempt number retry at one (jittered)
-    // instant, so they group too.
     if store.backend() == Backend::Postgres {
         // Every path that changes an endpoint and its deliveries (a user's
         // switch, an auto-disable, a failing streak) locks the endpoint
@@ -172,6 +168,10 @@ pub async fn record_attempts(
             .all(&txn)
             .await?;
     }
+    // Each delivery's new state; deliveries going to the same state (most
+    // often: succeeded at the first attempt) are updated by one statement.
+    // A batch's failures of one attempt number retry at one (jittered)
+    // instant, so they group too.
     let mut retry_at: HashMap<i32, Option<i64>> = HashMap::new();
     let mut states = Vec::with_capacity(outcomes.len());
     let mut groups: BTreeMap<(&'static str, i32, Option<i64>), Vec<&str>> = BTreeMap::new();
