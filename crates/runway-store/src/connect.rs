@@ -7,10 +7,14 @@ use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, Select, SqlxPostgresConnector,
+    SqlxSqliteConnector,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::migration::Migrator;
+use crate::sqlite_reads::SqliteRow;
 use crate::{StoreError, StoreResult};
 
 /// Which database engine a [`Store`] talks to.
@@ -48,6 +52,8 @@ impl StoreOptions {
 pub struct Store {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    /// SQLite (a file): the hottest reads, without sqlx's threads.
+    inline_reads: Option<std::sync::Arc<crate::sqlite_reads::SqliteReads>>,
     backend: Backend,
     max_connections: u32,
     webhooks: std::sync::Arc<crate::repo::webhooks::WebhookHub>,
@@ -139,12 +145,22 @@ impl Store {
             .after_connect(|connection, _| {
                 Box::pin(crate::sqlite_settings::enable_stable_plans(connection))
             })
-            .connect_with(base.read_only(true))
+            .connect_with(base.clone().read_only(true))
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;
+        // An in-memory database is private to its connection's pool: those
+        // read through sqlx alone.
+        let inline_reads = (!options.url.contains(":memory:")).then(|| {
+            std::sync::Arc::new(crate::sqlite_reads::SqliteReads::new(
+                base.get_filename().to_path_buf(),
+                SQLITE_BUSY_TIMEOUT,
+                options.max_connections as usize,
+            ))
+        });
         Ok(Store {
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(reader),
             write: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
+            inline_reads,
             backend: Backend::Sqlite,
             max_connections: options.max_connections.max(1),
             webhooks: Default::default(),
@@ -166,6 +182,7 @@ impl Store {
         Ok(Store {
             read: db.clone(),
             write: db,
+            inline_reads: None,
             backend: Backend::Postgres,
             max_connections,
             webhooks: Default::default(),
@@ -208,6 +225,34 @@ impl Store {
     /// The handle for reads that need no transaction.
     pub fn reader(&self) -> &DatabaseConnection {
         &self.read
+    }
+
+    /// Every row `select` reads, outside a transaction: on a SQLite file
+    /// on the asking worker ([`crate::sqlite_reads`]), else through the
+    /// reader pool.
+    pub(crate) async fn read_all<E>(&self, select: Select<E>) -> StoreResult<Vec<E::Model>>
+    where
+        E: EntityTrait,
+        E::Model: SqliteRow,
+    {
+        match &self.inline_reads {
+            Some(reads) => reads.all(select),
+            None => Ok(select.all(&self.read).await?),
+        }
+    }
+
+    /// Whether the hottest reads skip sqlx's threads (a SQLite file).
+    pub fn reads_sqlite_inline(&self) -> bool {
+        self.inline_reads.is_some()
+    }
+
+    /// The first row `select` reads, as [`Store::read_all`] reads it.
+    pub(crate) async fn read_one<E>(&self, select: Select<E>) -> StoreResult<Option<E::Model>>
+    where
+        E: EntityTrait,
+        E::Model: SqliteRow,
+    {
+        Ok(self.read_all(select.limit(1)).await?.into_iter().next())
     }
 
     /// The handle every write transaction starts from.

@@ -4,7 +4,9 @@
 //! One [`Store`] fronts either SQLite (the default, embedded) or PostgreSQL.
 //! On SQLite every write goes through one writer connection so writers queue
 //! in the process instead of failing with `database is locked`; reads use
-//! their own pool. On PostgreSQL both share one pool and exactness comes from
+//! their own pool, and the hottest (a deployment, a run, a page of either)
+//! run on the asking async worker without sqlx's threads
+//! (`sqlite_reads`). On PostgreSQL both share one pool and exactness comes from
 //! row locks.
 
 pub mod connect;
@@ -17,6 +19,7 @@ pub mod page;
 mod private_files;
 pub mod repo;
 pub mod run_changes;
+mod sqlite_reads;
 pub mod sqlite_settings;
 #[cfg(feature = "test-support")]
 pub mod testing;

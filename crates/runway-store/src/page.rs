@@ -9,11 +9,12 @@ use sea_orm::sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Query as SeaQuery, SelectStatement, UnionType,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Order, QueryFilter, QueryOrder,
+    ColumnTrait, DatabaseConnection, EntityTrait, IdenStatic, Order, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Select,
 };
 
-use crate::StoreResult;
+use crate::sqlite_reads::SqliteRow;
+use crate::{Store, StoreResult};
 
 /// A position in a list: the row's sort instant and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,20 +190,38 @@ fn finish<M>(mut items: Vec<M>, query: &PageQuery, key_of: impl Fn(&M) -> Key) -
     }
 }
 
+/// Where a page's rows are read from: a connection (through sea-orm), or
+/// the store, whose SQLite reads of the hottest models skip sqlx's threads
+/// ([`Store::read_all`]).
+pub(crate) trait RowSource<E: EntityTrait> {
+    async fn rows(&self, select: Select<E>) -> StoreResult<Vec<E::Model>>;
+}
+
+impl<E: EntityTrait> RowSource<E> for DatabaseConnection {
+    async fn rows(&self, select: Select<E>) -> StoreResult<Vec<E::Model>> {
+        Ok(select.all(self).await?)
+    }
+}
+
+impl<E: EntityTrait> RowSource<E> for Store
+where
+    E::Model: SqliteRow,
+{
+    async fn rows(&self, select: Select<E>) -> StoreResult<Vec<E::Model>> {
+        self.read_all(select).await
+    }
+}
+
 /// Reads one page of `select`, ordered newest first by `(at, id)`.
-pub(crate) async fn fetch<E, C>(
-    db: &C,
+pub(crate) async fn fetch<E: EntityTrait>(
+    source: &impl RowSource<E>,
     select: Select<E>,
     at: E::Column,
     id: E::Column,
     query: &PageQuery,
     key_of: impl Fn(&E::Model) -> Key,
-) -> StoreResult<Page<E::Model>>
-where
-    E: EntityTrait,
-    C: ConnectionTrait,
-{
-    let rows = page_select(select, at, id, query).all(db).await?;
+) -> StoreResult<Page<E::Model>> {
+    let rows = source.rows(page_select(select, at, id, query)).await?;
     Ok(finish(rows, query, key_of))
 }
 
@@ -213,20 +232,16 @@ where
 /// scan of history. Several parts are read as one statement: the union of
 /// their `(at, id)` keys (index-only), merged and cut to a page by the
 /// database, and the page's rows by id; only the rows shown are decoded.
-pub(crate) async fn fetch_merged<E, C>(
-    db: &C,
+pub(crate) async fn fetch_merged<E: EntityTrait>(
+    source: &impl RowSource<E>,
     parts: Vec<Select<E>>,
     at: E::Column,
     id: E::Column,
     query: &PageQuery,
     key_of: impl Fn(&E::Model) -> Key,
-) -> StoreResult<Page<E::Model>>
-where
-    E: EntityTrait,
-    C: ConnectionTrait,
-{
+) -> StoreResult<Page<E::Model>> {
     let rows = match merged_select(parts, at, id, query) {
-        Some(select) => select.all(db).await?,
+        Some(select) => source.rows(select).await?,
         None => Vec::new(),
     };
     Ok(finish(rows, query, key_of))

@@ -145,6 +145,12 @@ on_every_backend!(
     disabled_endpoints_park_their_deliveries
 );
 
+#[path = "repository/inline_reads.rs"]
+mod inline_reads;
+use inline_reads::inline_reads_decode_what_sea_orm_decodes;
+
+on_every_backend!(inline_reads_decode_what_sea_orm_decodes);
+
 #[path = "repository/plans.rs"]
 mod plans;
 use plans::{

@@ -106,10 +106,9 @@ pub async fn create(
 
 /// The deployment `id` of `org_id`.
 pub async fn get(store: &Store, org_id: &str, id: &str) -> StoreResult<Option<deployment::Model>> {
-    Ok(Deployment::find_by_id(id)
-        .filter(deployment::Column::OrgId.eq(org_id))
-        .one(store.reader())
-        .await?)
+    store
+        .read_one(Deployment::find_by_id(id).filter(deployment::Column::OrgId.eq(org_id)))
+        .await
 }
 
 /// The paging key of deployment `id`, to resolve `after_id` / `before_id`.
@@ -138,7 +137,7 @@ pub async fn list(
         select = select.filter(deployment::Column::AgentId.eq(agent_id));
     }
     page::fetch(
-        store.reader(),
+        store,
         select,
         deployment::Column::CreatedAt,
         deployment::Column::Id,

@@ -308,10 +308,9 @@ pub async fn get(
     org_id: &str,
     id: &str,
 ) -> StoreResult<Option<deployment_run::Model>> {
-    Ok(DeploymentRun::find_by_id(id)
-        .filter(deployment_run::Column::OrgId.eq(org_id))
-        .one(store.reader())
-        .await?)
+    store
+        .read_one(DeploymentRun::find_by_id(id).filter(deployment_run::Column::OrgId.eq(org_id)))
+        .await
 }
 
 /// The paging key of run `id`, to resolve `after_id` / `before_id`.
@@ -428,10 +427,7 @@ pub async fn list(
 ) -> StoreResult<Page<deployment_run::Model>> {
     let scope = match &filter.deployment_id {
         Some(id) => {
-            let owned = Deployment::find_by_id(id.as_str())
-                .filter(deployment::Column::OrgId.eq(org_id))
-                .one(store.reader())
-                .await?;
+            let owned = super::deployments::get(store, org_id, id).await?;
             if owned.is_none() {
                 return Ok(Page {
                     items: Vec::new(),
@@ -445,11 +441,9 @@ pub async fn list(
     };
     use deployment_run::Column as C;
     let parts = list_selects(scope, filter, query);
-    page::fetch_merged(store.reader(), parts, C::TriggeredAt, C::Id, query, |r| {
-        Key {
-            at: r.triggered_at,
-            id: r.id.clone(),
-        }
+    page::fetch_merged(store, parts, C::TriggeredAt, C::Id, query, |r| Key {
+        at: r.triggered_at,
+        id: r.id.clone(),
     })
     .await
 }
