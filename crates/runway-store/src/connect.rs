@@ -150,7 +150,8 @@ impl Store {
             .map_err(|e| StoreError::Open(e.to_string()))?;
         // An in-memory database is private to its connection's pool: those
         // read through sqlx alone.
-        let inline_reads = (!options.url.contains(":memory:")).then(|| {
+        let in_memory = options.url.contains(":memory:") || options.url.contains("mode=memory");
+        let inline_reads = (!in_memory).then(|| {
             std::sync::Arc::new(crate::sqlite_reads::SqliteReads::new(
                 base.get_filename().to_path_buf(),
                 SQLITE_BUSY_TIMEOUT,
