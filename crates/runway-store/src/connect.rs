@@ -8,13 +8,13 @@ use sea_orm::sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, Select, SqlxPostgresConnector,
-    SqlxSqliteConnector,
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QuerySelect, QueryTrait, Select,
+    SqlxPostgresConnector, SqlxSqliteConnector,
 };
 use sea_orm_migration::MigratorTrait;
 
 use crate::migration::Migrator;
-use crate::sqlite_reads::SqliteRow;
+use crate::sqlite_reads::{Inline, SqliteRow};
 use crate::{StoreError, StoreResult};
 
 /// Which database engine a [`Store`] talks to.
@@ -74,6 +74,27 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// sort a whole history, run with files ([`Store::migrate`]).
 const WRITER_TEMP_STORE: &str = "MEMORY";
 
+/// Whether a SQLite URL names a database in memory.
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Whether a SQLite URL names a plain file, one this process may open again
+/// by its path alone: not in memory, and no option but the open mode (a
+/// `vfs`, `immutable` or shared cache changes how the file is read and
+/// locked).
+fn plain_sqlite_file(url: &str) -> bool {
+    if in_memory(url) {
+        return false;
+    }
+    let Some((_, options)) = url.split_once('?') else {
+        return true;
+    };
+    options
+        .split('&')
+        .all(|option| matches!(option, "mode=ro" | "mode=rw" | "mode=rwc"))
+}
+
 /// How long a caller waits for a pooled connection before giving up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -106,7 +127,7 @@ impl Store {
             })
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
-        if !options.url.contains(":memory:") {
+        if !in_memory(&options.url) {
             crate::private_files::secure(base.get_filename()).map_err(|e| {
                 StoreError::Open(format!(
                     "making {} private: {e}",
@@ -148,13 +169,11 @@ impl Store {
             .connect_with(base.clone().read_only(true))
             .await
             .map_err(|e| StoreError::Open(e.to_string()))?;
-        // An in-memory database is private to its connection's pool: those
-        // read through sqlx alone.
-        let in_memory = options.url.contains(":memory:") || options.url.contains("mode=memory");
-        let inline_reads = (!in_memory).then(|| {
+        // The hottest reads open the file again by its path, which is only
+        // the same database for a plain file.
+        let inline_reads = plain_sqlite_file(&options.url).then(|| {
             std::sync::Arc::new(crate::sqlite_reads::SqliteReads::new(
                 base.get_filename().to_path_buf(),
-                SQLITE_BUSY_TIMEOUT,
                 options.max_connections as usize,
             ))
         });
@@ -228,23 +247,22 @@ impl Store {
         &self.read
     }
 
-    /// Every row `select` reads, outside a transaction: on a SQLite file
-    /// on the asking worker ([`crate::sqlite_reads`]), else through the
-    /// reader pool.
+    /// Every row `select` (a short read: see `sqlite_reads`) reads,
+    /// outside a transaction: from a SQLite file on the asking worker, else
+    /// (PostgreSQL, or SQLite busy) through the reader pool.
     pub(crate) async fn read_all<E>(&self, select: Select<E>) -> StoreResult<Vec<E::Model>>
     where
         E: EntityTrait,
         E::Model: SqliteRow,
     {
-        match &self.inline_reads {
-            Some(reads) => reads.all(select),
-            None => Ok(select.all(&self.read).await?),
+        let Some(reads) = &self.inline_reads else {
+            return Ok(select.all(&self.read).await?);
+        };
+        let statement = select.build(DbBackend::Sqlite);
+        match reads.all::<E>(&statement)? {
+            Inline::Read(models) => Ok(models),
+            Inline::Busy => Ok(E::find().from_raw_sql(statement).all(&self.read).await?),
         }
-    }
-
-    /// Whether the hottest reads skip sqlx's threads (a SQLite file).
-    pub fn reads_sqlite_inline(&self) -> bool {
-        self.inline_reads.is_some()
     }
 
     /// The first row `select` reads, as [`Store::read_all`] reads it.
@@ -254,6 +272,13 @@ impl Store {
         E::Model: SqliteRow,
     {
         Ok(self.read_all(select.limit(1)).await?.into_iter().next())
+    }
+
+    /// Whether the hottest reads skip sqlx's threads (a SQLite file; for
+    /// tests).
+    #[doc(hidden)]
+    pub fn reads_sqlite_inline(&self) -> bool {
+        self.inline_reads.is_some()
     }
 
     /// The handle every write transaction starts from.

@@ -6,45 +6,59 @@
 //! read, the largest single cost of `GET /deployments/{id}` (BENCHMARKS.md,
 //! "Where a read's CPU goes now"). SQLite itself is a library: a read of a
 //! few indexed rows takes microseconds, less than the switches around it.
-//! So the reads the API serves most (a deployment, a run, a page of runs or
-//! deployments) run here, on the async worker that asks, through read-only
-//! connections of the same SQLite library, each statement compiled once per
-//! connection, rows decoded straight into the entity's model
-//! ([`SqliteRow`]).
+//! So the reads the API serves most (a deployment, a run, a page of runs)
+//! run here, on the async worker that asks, through read-only connections
+//! of the same SQLite library, each statement compiled once per connection,
+//! rows decoded straight into the entity's model ([`SqliteRow`]).
 //!
 //! Read your writes holds as before: an answered write has committed, and
-//! each statement here reads the newest committed snapshot (WAL). Every
-//! statement these reads run is bounded (a primary key, or a page of an
-//! index range: the plan tests check them), so a worker is never held long.
+//! each statement here reads the newest committed snapshot (WAL). A worker
+//! must never be held long, so only short statements come here: a primary
+//! key, or a page of at most [`INLINE_PAGE_ROWS`] runs read from index
+//! ranges (the plan tests check each list's ranges); and these connections
+//! never wait on a lock: a read SQLite refuses as busy (another process's
+//! exclusive lock, a recovery) goes to sqlx's pool, which waits on its own
+//! thread.
 
 mod rows;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue};
-use rusqlite::{Connection, OpenFlags, config::DbConfig};
+use rusqlite::{Connection, ErrorCode, OpenFlags, config::DbConfig, ffi};
 use sea_orm::sea_query::{OptionEnum, Value};
-use sea_orm::{
-    DbBackend, DbErr, EntityTrait, IdenStatic, Iterable, QueryTrait, RuntimeErr, Select,
-};
+use sea_orm::{DbErr, EntityTrait, IdenStatic, Iterable, RuntimeErr, Statement};
 
 pub use rows::SqliteRow;
 
 use crate::{StoreError, StoreResult};
 
+/// The largest page read here; a longer one (up to the API's 1,000 rows)
+/// is read through sqlx, off the async workers.
+pub(crate) const INLINE_PAGE_ROWS: u64 = 100;
+
 /// Prepared statements kept per connection: every list filter's shape is
 /// one statement, and a connection keeps those it has run.
 const STATEMENT_CACHE: usize = 64;
 
-/// The read-only connections of one SQLite database, opened on demand and
-/// kept while idle (one per thread reading at once, in practice the async
-/// workers).
+/// A statement slower than this is logged, as sqlx logs its own.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
+/// What an inline read gives back.
+pub(crate) enum Inline<T> {
+    Read(T),
+    /// SQLite refused the read as busy: read it where waiting is harmless.
+    Busy,
+}
+
+/// The read-only connections of one SQLite database file, opened on demand
+/// and kept while idle (one per thread reading at once, in practice the
+/// async workers).
 #[derive(Debug)]
 pub(crate) struct SqliteReads {
     path: PathBuf,
-    busy_timeout: Duration,
     max_idle: usize,
     idle: Mutex<Vec<Connection>>,
 }
@@ -52,24 +66,24 @@ pub(crate) struct SqliteReads {
 impl SqliteReads {
     /// Reads of the database file at `path` (which exists: the writer
     /// opened it first), keeping at most `max_idle` idle connections.
-    pub(crate) fn new(path: PathBuf, busy_timeout: Duration, max_idle: usize) -> Self {
+    pub(crate) fn new(path: PathBuf, max_idle: usize) -> Self {
         Self {
             path,
-            busy_timeout,
             max_idle: max_idle.max(1),
             idle: Mutex::new(Vec::new()),
         }
     }
 
-    /// Every row `select` reads, decoded.
-    pub(crate) fn all<E>(&self, select: Select<E>) -> StoreResult<Vec<E::Model>>
+    /// Every row `statement` (a select of entity `E`, built for SQLite)
+    /// reads, decoded.
+    pub(crate) fn all<E>(&self, statement: &Statement) -> StoreResult<Inline<Vec<E::Model>>>
     where
         E: EntityTrait,
         E::Model: SqliteRow,
     {
-        let statement = select.build(DbBackend::Sqlite);
-        let values = statement.values.map(|v| v.0).unwrap_or_default();
-        self.with_connection(|connection| {
+        let values = statement.values.as_ref().map_or(&[][..], |v| &v.0[..]);
+        let started = Instant::now();
+        let read = self.with_connection(|connection| {
             let mut prepared = connection.prepare_cached(&statement.sql)?;
             check_columns::<E>(&prepared)?;
             for (n, value) in values.iter().enumerate() {
@@ -81,20 +95,29 @@ impl SqliteReads {
                 models.push(E::Model::decode(row)?);
             }
             Ok(models)
-        })
+        });
+        let elapsed = started.elapsed();
+        if elapsed >= SLOW_STATEMENT {
+            tracing::warn!(sql = %statement.sql, ?elapsed, "slow inline SQLite read");
+        }
+        match read {
+            Ok(models) => Ok(Inline::Read(models)),
+            Err(err) if busy(&err) => Ok(Inline::Busy),
+            Err(err) => Err(store_error(err)),
+        }
     }
 
     /// Runs `read` on an idle connection (or a new one), then keeps it.
     fn with_connection<T>(
         &self,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> StoreResult<T> {
+    ) -> rusqlite::Result<T> {
         let taken = self.idle.lock().expect("reader list lock").pop();
         let connection = match taken {
             Some(connection) => connection,
-            None => self.open().map_err(store_error)?,
+            None => self.open()?,
         };
-        let result = read(&connection).map_err(store_error);
+        let result = read(&connection);
         let mut idle = self.idle.lock().expect("reader list lock");
         if idle.len() < self.max_idle {
             idle.push(connection);
@@ -107,17 +130,28 @@ impl SqliteReads {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        connection.busy_timeout(self.busy_timeout)?;
+        // Never wait for a lock on an async worker: a busy read is handed
+        // to sqlx's pool instead (`Inline::Busy`).
+        connection.busy_timeout(Duration::ZERO)?;
         // As on every other connection (sqlite_settings): a statement keeps
         // the plan it was compiled with, whatever a `LIMIT ?` is bound to.
         if !connection.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)? {
-            return Err(rusqlite::Error::InvalidParameterName(
-                "SQLite did not enable the query planner stability guarantee".into(),
+            return Err(rusqlite::Error::SqliteFailure(
+                ffi::Error::new(ffi::SQLITE_ERROR),
+                Some("SQLite did not enable the query planner stability guarantee".into()),
             ));
         }
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(connection)
     }
+}
+
+/// Whether SQLite refused for a lock held elsewhere.
+fn busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 /// The decoders read columns by position: the statement must list the
@@ -190,7 +224,7 @@ fn store_error(err: rusqlite::Error) -> StoreError {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::QuerySelect;
+    use sea_orm::{DbBackend, QuerySelect, QueryTrait};
 
     use super::*;
     use crate::entity::deployment;
@@ -199,24 +233,80 @@ mod tests {
     /// decoded by position into the wrong fields.
     #[test]
     fn a_select_of_other_columns_is_refused() {
-        let dir = std::env::temp_dir().join(format!("runway-sqlite-reads-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("columns.db");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("columns.db");
         Connection::open(&path)
             .unwrap()
             .execute_batch("CREATE TABLE deployments (id TEXT PRIMARY KEY, name TEXT); INSERT INTO deployments VALUES ('dep_1', 'd')")
             .unwrap();
-        let reads = SqliteReads::new(path, Duration::from_secs(1), 1);
+        let reads = SqliteReads::new(path, 1);
         let only_ids = deployment::Entity::find()
             .select_only()
-            .column(deployment::Column::Id);
-        let err = reads.all(only_ids).unwrap_err();
+            .column(deployment::Column::Id)
+            .build(DbBackend::Sqlite);
+        let Err(err) = reads.all::<deployment::Entity>(&only_ids) else {
+            panic!("read other columns");
+        };
         assert!(
             err.to_string()
                 .contains(r#"a read of deployments lists the columns ["id"], not the entity's"#),
             "{err}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A database file with a `deployments` table of one row.
+    fn database() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reads.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE deployments (id TEXT PRIMARY KEY, name TEXT);
+                 INSERT INTO deployments VALUES ('dep_1', 'd')",
+            )
+            .unwrap();
+        (dir, path)
+    }
+
+    /// Read-only, stable plans (as on sqlx's pools), and no waiting for a
+    /// lock on an async worker.
+    #[test]
+    fn connections_are_set_up_as_documented() {
+        let (_dir, path) = database();
+        let reads = SqliteReads::new(path, 1);
+        let (read_only, stable, busy_ms) = reads
+            .with_connection(|c| {
+                Ok((
+                    c.is_readonly("main")?,
+                    c.db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)?,
+                    c.pragma_query_value(None, "busy_timeout", |row| row.get::<_, i64>(0))?,
+                ))
+            })
+            .unwrap();
+        assert_eq!((read_only, stable, busy_ms), (true, true, 0));
+    }
+
+    /// A read SQLite refuses as busy is reported as such, at once, for the
+    /// store to read it through sqlx; the connection serves again after.
+    #[test]
+    fn a_locked_database_is_busy() {
+        let (_dir, path) = database();
+        let reads = SqliteReads::new(path.clone(), 1);
+        let all = deployment::Entity::find().build(DbBackend::Sqlite);
+        // A rollback journal (not WAL): an exclusive transaction keeps
+        // readers out.
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        assert!(matches!(
+            reads.all::<deployment::Entity>(&all),
+            Ok(Inline::Busy)
+        ));
+        holder.execute_batch("COMMIT").unwrap();
+        // Past the lock: the statement now meets the table (which lacks the
+        // entity's columns).
+        let Err(err) = reads.all::<deployment::Entity>(&all) else {
+            panic!("decoded a table of two columns as deployments");
+        };
+        assert!(err.to_string().contains("no such column"), "{err}");
     }
 }

@@ -136,8 +136,11 @@ pub async fn list(
     if let Some(agent_id) = &filter.agent_id {
         select = select.filter(deployment::Column::AgentId.eq(agent_id));
     }
+    // Through sqlx, not inline: the status, archived and agent filters are
+    // checked row by row along `(org_id, created_at, id)`, so a page may
+    // read many rows.
     page::fetch(
-        store,
+        store.reader(),
         select,
         deployment::Column::CreatedAt,
         deployment::Column::Id,

@@ -12,6 +12,7 @@ use crate::entity::deployment_run::{self, Entity as DeploymentRun};
 use crate::entity::{session, session_event};
 use crate::ids::IdKind;
 use crate::page::{self, Key, Page, PageQuery};
+use crate::sqlite_reads::INLINE_PAGE_ROWS;
 use crate::{Store, StoreError, StoreResult};
 
 /// What the caller decided, inside the trigger transaction, about a trigger.
@@ -441,9 +442,15 @@ pub async fn list(
     };
     use deployment_run::Column as C;
     let parts = list_selects(scope, filter, query);
-    page::fetch_merged(store, parts, C::TriggeredAt, C::Id, query, |r| Key {
+    let key = |r: &deployment_run::Model| Key {
         at: r.triggered_at,
         id: r.id.clone(),
-    })
-    .await
+    };
+    // A page of up to 100 runs is read inline (a few short index ranges);
+    // a longer one through sqlx, off the async workers.
+    if query.limit <= INLINE_PAGE_ROWS {
+        page::fetch_merged(store, parts, C::TriggeredAt, C::Id, query, key).await
+    } else {
+        page::fetch_merged(store.reader(), parts, C::TriggeredAt, C::Id, query, key).await
+    }
 }

@@ -1,8 +1,10 @@
 //! The reads SQLite serves without sqlx's threads (`sqlite_reads`) decode
 //! rows exactly as sea-orm does: fully populated rows (every optional field
-//! set, each field a value no other field has) and bare ones, through the
-//! point reads and both shapes of list (one index range, and a merged
-//! union of ranges).
+//! set, each field a value no other field of its type has: instants before
+//! the test began, distinct small numbers) and bare ones, through the point
+//! reads and both shapes of list (one index range, and a merged union of
+//! ranges); a row that does not decode is reported corrupt, and the reads
+//! go on.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +16,8 @@ use runway_store::json_text::JsonText;
 use runway_store::page::{Cursor, PageQuery};
 use runway_store::repo::deployments::{self, DeploymentFilter};
 use runway_store::repo::runs::{self, RunFilter};
-use runway_store::{Backend, Store};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+use runway_store::{Backend, Store, StoreError};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel};
 
 use super::{deployment, manual, now, org, slot_gate};
 
@@ -66,19 +68,21 @@ pub(crate) async fn inline_reads_decode_what_sea_orm_decodes(store: &Store) {
         error_message: Some("lost".into()),
         trigger_type: TriggerType::Retry,
         retry_of: Some(running.id.clone()),
-        scheduled_for: Some(t + 11),
+        agent_version: 25,
+        scheduled_for: Some(t - 11),
         attempt: 3,
         session_id: running.session_id.clone(),
         turn_id: running.turn_id.clone(),
-        started_at: Some(t + 12),
-        completed_at: Some(t + 13),
+        started_at: Some(t - 12),
+        completed_at: Some(t - 13),
         duration_ms: Some(14),
         timeout_ms: Some(15),
         lease_id: Some("lease-16".into()),
-        lease_expires_at: Some(t + 17),
-        claimed_at: Some(t + 18),
+        lease_expires_at: Some(t - 17),
+        claimed_at: Some(t - 18),
         runner_name: Some("runner-19".into()),
-        start_after: Some(t + 20),
+        start_after: Some(t - 20),
+        created_at: t - 26,
         ..run_by_sqlx(store, &skipped.id).await
     };
     populated_run
@@ -93,11 +97,12 @@ pub(crate) async fn inline_reads_decode_what_sea_orm_decodes(store: &Store) {
         description: Some("every column".into()),
         schedule_expression: Some("0 9 * * *".into()),
         schedule_timezone: Some("Europe/Paris".into()),
-        last_run_at: Some(t + 1),
-        next_fire_at: Some(t + 2),
+        agent_version: 24,
+        last_run_at: Some(t - 1),
+        next_fire_at: Some(t - 2),
         status: DeploymentStatus::Paused,
         paused_reason: Some(PausedReasonType::ConsecutiveFailures),
-        archived_at: Some(t + 3),
+        archived_at: Some(t - 3),
         resources: JsonText(vec![
             serde_json::json!({"type": "file", "id": "f"})
                 .as_object()
@@ -106,19 +111,21 @@ pub(crate) async fn inline_reads_decode_what_sea_orm_decodes(store: &Store) {
         ]),
         vault_ids: JsonText(vec!["vault-a".into(), "vault-b".into()]),
         metadata: JsonText(BTreeMap::from([("team".into(), "ops".into())])),
+        max_concurrent: 21,
         max_retries: 4,
         max_consecutive_failures: Some(5),
         timeout_ms: 6,
         total_runs: 7,
         total_failures: 8,
         consecutive_failures: 9,
-        last_triggered_at: Some(t + 4),
+        last_triggered_at: Some(t - 4),
         missed_fires: 10,
         retention: Some(JsonText(RetentionRules {
             keep_days: Some(30),
             keep_failed_days: Some(90),
             max_runs: Some(1_000),
         })),
+        updated_at: t - 23,
         ..deployment_by_sqlx(store, &full).await
     };
     populated
@@ -189,4 +196,23 @@ pub(crate) async fn inline_reads_decode_what_sea_orm_decodes(store: &Store) {
         .await
         .unwrap();
     assert_eq!(listed.items, vec![populated_run]);
+
+    if store.backend() == Backend::Sqlite {
+        for (column, bad, good) in [
+            ("status", "'bogus'", "'active'"),
+            ("metadata", "'{'", "'{}'"),
+        ] {
+            let set = |value: &str| {
+                format!("UPDATE deployments SET {column} = {value} WHERE id = '{bare}'")
+            };
+            store.writer().execute_unprepared(&set(bad)).await.unwrap();
+            let err = deployments::get(store, &org_id, &bare).await.unwrap_err();
+            assert!(matches!(err, StoreError::Corrupt(_)), "{column}: {err}");
+            assert_eq!(
+                deployments::get(store, &org_id, &full).await.unwrap(),
+                Some(populated.clone())
+            );
+            store.writer().execute_unprepared(&set(good)).await.unwrap();
+        }
+    }
 }
