@@ -3,7 +3,7 @@
 use runway_api::enums::{RunStatus, TriggerType};
 use runway_api::v1::*;
 use runway_store::repo::deployments;
-use runway_store::repo::runs::{self, RunFilter};
+use runway_store::repo::runs::{self, RunFilter, RunScope};
 use runway_store::repo::turns::{self, Finish};
 use tonic::Request;
 
@@ -107,9 +107,12 @@ fn status_filter(status: Option<i32>) -> ServiceResult<Option<RunStatus>> {
         .transpose()
 }
 
+/// A page of `org`'s runs under `filter`; `checked`: the deployment the
+/// caller has already found in `org` (the page's scope, read once).
 async fn list(
     core: &Core,
     org: &str,
+    checked: Option<&str>,
     filter: RunFilter,
     page: Option<&PageRequest>,
 ) -> ServiceResult<(Vec<DeploymentRun>, PageInfo)> {
@@ -117,7 +120,10 @@ async fn list(
     let query = paging::plan(page)?
         .resolve(|id| async move { Ok(runs::key_of(store, org, &id).await?) })
         .await?;
-    let page = runs::list(store, org, &filter, &query).await?;
+    let page = match checked {
+        Some(id) => runs::list_in(store, RunScope::Deployment(id), &filter, &query).await?,
+        None => runs::list(store, org, &filter, &query).await?,
+    };
     Ok((
         page.items.iter().map(convert::run).collect(),
         paging::info(&page, |r| &r.id),
@@ -148,7 +154,7 @@ pub async fn list_deployment_runs(
         triggered_before: req.triggered_before.as_ref().map(convert::nanos),
         ..RunFilter::default()
     };
-    let (runs, page_info) = list(core, &who.org_id, filter, req.page.as_ref()).await?;
+    let (runs, page_info) = list(core, &who.org_id, Some(id), filter, req.page.as_ref()).await?;
     Ok(ListDeploymentRunsResponse {
         runs,
         page_info: Some(page_info),
@@ -193,7 +199,7 @@ pub(crate) async fn list_runs_of(
         triggered_after: req.triggered_after.as_ref().map(convert::nanos),
         triggered_before: req.triggered_before.as_ref().map(convert::nanos),
     };
-    let (runs, page_info) = list(core, org_id, filter, req.page.as_ref()).await?;
+    let (runs, page_info) = list(core, org_id, None, filter, req.page.as_ref()).await?;
     Ok(ListRunsResponse {
         runs,
         page_info: Some(page_info),

@@ -440,6 +440,18 @@ pub async fn list(
         }
         None => RunScope::Organization(org_id),
     };
+    list_in(store, scope, filter, query).await
+}
+
+/// One page of `scope`'s runs under `filter`, newest first by
+/// `triggered_at`: for a caller that has already checked the deployment's
+/// organization (its own 404), so the page costs no second read of it.
+pub async fn list_in(
+    store: &Store,
+    scope: RunScope<'_>,
+    filter: &RunFilter,
+    query: &PageQuery,
+) -> StoreResult<Page<deployment_run::Model>> {
     use deployment_run::Column as C;
     let parts = list_selects(scope, filter, query);
     let key = |r: &deployment_run::Model| Key {
