@@ -5,6 +5,7 @@
 pub mod enums;
 pub mod error_code;
 pub mod json_value;
+pub mod services;
 pub mod transport;
 
 /// Generated messages, clients and servers of package `runway.v1`.

@@ -1,5 +1,7 @@
 //! What operators and tools rely on: probes, gRPC health and reflection.
 
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
 use serde_json::json;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -299,7 +301,9 @@ async fn a_standalone_gateway_serves_the_api_over_a_channel() {
     let channel = tonic::transport::Endpoint::from_shared(app.grpc_url())
         .unwrap()
         .connect_lazy();
-    let gateway = runway_gateway::Gateway::new(runway_gateway::over_channel(channel));
+    let gateway = runway_gateway::Gateway::new(runway_api::services::Services::remote(
+        runway_gateway::over_channel(channel),
+    ));
     let observability = runway_gateway::Observability::new(Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api/v1/cloud", listener.local_addr().unwrap());
@@ -312,6 +316,33 @@ async fn a_standalone_gateway_serves_the_api_over_a_channel() {
         },
     ));
     let auth = format!("Bearer {}", app.token);
+    // Health is forwarded too: the gateway is ready when the server is.
+    let root = base.trim_end_matches("/api/v1/cloud");
+    let ready = app.call("GET", &format!("{root}/readyz"), None, &[]).await;
+    assert_eq!(
+        (ready.status, ready.body.clone()),
+        (200, json!({"status": "ready"}))
+    );
+    // A server stream is forwarded as it comes: the watch's first page,
+    // then the page with the run triggered after it opened.
+    let watch = app
+        .http
+        .get(format!("{base}/deployment_runs/watch"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
+    let mut pages = Box::pin(
+        watch
+            .bytes_stream()
+            .eventsource()
+            .map(|event| event.expect("a well-formed SSE message"))
+            .filter(|event| std::future::ready(event.event == "runs"))
+            .map(|event| serde_json::from_str::<serde_json::Value>(&event.data).unwrap()),
+    );
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), pages.next());
+    assert_eq!(next.await.unwrap().unwrap(), json!({"data": []}));
     let run = app
         .call(
             "POST",
@@ -322,6 +353,9 @@ async fn a_standalone_gateway_serves_the_api_over_a_channel() {
         .await;
     assert_eq!(run.status, 200, "{}", run.body);
     assert_eq!(run.body["status"], "running");
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), pages.next());
+    assert_eq!(next.await.unwrap().unwrap(), json!({"data": [run.body]}));
+    drop(pages);
     let missing = app
         .call(
             "GET",

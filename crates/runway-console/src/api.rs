@@ -6,19 +6,15 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use runway_api::v1::agent_service_client::AgentServiceClient;
-use runway_api::v1::deployment_service_client::DeploymentServiceClient;
-use runway_api::v1::environment_service_client::EnvironmentServiceClient;
-use runway_api::v1::session_service_client::SessionServiceClient;
-use runway_gateway::{ApiError, GrpcTransport};
+use runway_api::services::{
+    DynAgentService, DynDeploymentService, DynEnvironmentService, DynSessionService,
+};
+use runway_gateway::ApiError;
 use tonic::metadata::MetadataValue;
 
 use crate::Console;
 use crate::failure::PageError;
 use crate::session::{self, Session};
-
-/// The largest message the console reads (a long transcript page).
-const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 /// A signed-in browser's API access.
 pub struct Api {
@@ -57,22 +53,20 @@ impl Api {
         PageError::Api(error)
     }
 
-    pub fn deployments(&self) -> DeploymentServiceClient<GrpcTransport> {
-        DeploymentServiceClient::new(self.console.transport())
-            .max_decoding_message_size(MAX_MESSAGE)
+    pub fn deployments(&self) -> &DynDeploymentService {
+        &*self.console.services().deployments
     }
 
-    pub fn agents(&self) -> AgentServiceClient<GrpcTransport> {
-        AgentServiceClient::new(self.console.transport()).max_decoding_message_size(MAX_MESSAGE)
+    pub fn agents(&self) -> &DynAgentService {
+        &*self.console.services().agents
     }
 
-    pub fn environments(&self) -> EnvironmentServiceClient<GrpcTransport> {
-        EnvironmentServiceClient::new(self.console.transport())
-            .max_decoding_message_size(MAX_MESSAGE)
+    pub fn environments(&self) -> &DynEnvironmentService {
+        &*self.console.services().environments
     }
 
-    pub fn sessions(&self) -> SessionServiceClient<GrpcTransport> {
-        SessionServiceClient::new(self.console.transport()).max_decoding_message_size(MAX_MESSAGE)
+    pub fn sessions(&self) -> &DynSessionService {
+        &*self.console.services().sessions
     }
 
     /// Refuses a form whose CSRF token is not this session's.

@@ -27,38 +27,38 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use runway_gateway::GrpcTransport;
+use runway_api::services::Services;
 
 pub use session::COOKIE_NAME;
 
-/// The console's shared state: the API transport and the sign-ins.
+/// The console's shared state: the API's services and the sign-ins.
 #[derive(Clone)]
 pub struct Console {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    transport: GrpcTransport,
+    services: Services,
     sessions: session::Sessions,
     /// Served over TLS: cookies are `Secure` (and `__Host-` prefixed).
     secure: bool,
 }
 
 impl Console {
-    /// A console calling the API through `transport`; `secure` when the
-    /// pages are served over TLS.
-    pub fn new(transport: GrpcTransport, secure: bool) -> Self {
+    /// A console calling the API's `services` (the server's own in this
+    /// process, or remote ones); `secure` when the pages are served over TLS.
+    pub fn new(services: Services, secure: bool) -> Self {
         Self {
             inner: Arc::new(Inner {
-                transport,
+                services,
                 sessions: session::Sessions::default(),
                 secure,
             }),
         }
     }
 
-    fn transport(&self) -> GrpcTransport {
-        self.inner.transport.clone()
+    fn services(&self) -> &Services {
+        &self.inner.services
     }
 
     fn sessions(&self) -> &session::Sessions {

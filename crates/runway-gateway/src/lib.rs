@@ -2,10 +2,10 @@
 //! (and the `/v1` alias), translated to runway's gRPC services and back.
 //!
 //! The gateway holds no business rule: it parses HTTP, calls the RPC, and
-//! renders the documented JSON or error envelope. It is generic over the
-//! gRPC transport: a network `Channel` when it runs alone, or the server's
-//! own `Routes` in-process inside `runway serve` (no network hop, but every
-//! call still goes through the proto).
+//! renders the documented JSON or error envelope. It calls the services as
+//! their server traits (`runway_api::services`): the server's own
+//! implementations inside `runway serve` (a function call, no proto
+//! encoding), or the gRPC clients over a network channel when it runs alone.
 
 mod body;
 mod context;
@@ -21,13 +21,10 @@ mod schemas;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use runway_api::v1::agent_service_client::AgentServiceClient;
-use runway_api::v1::deployment_service_client::DeploymentServiceClient;
-use runway_api::v1::environment_service_client::EnvironmentServiceClient;
-use runway_api::v1::retention_service_client::RetentionServiceClient;
-use runway_api::v1::session_service_client::SessionServiceClient;
-use runway_api::v1::token_service_client::TokenServiceClient;
-use runway_api::v1::webhook_service_client::WebhookServiceClient;
+use runway_api::services::{
+    DynAgentService, DynDeploymentService, DynEnvironmentService, DynHealth, DynRetentionService,
+    DynSessionService, DynTokenService, DynWebhookService, Services,
+};
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
@@ -41,17 +38,19 @@ pub use runway_api::transport::{GrpcTransport, TransportError, in_process, over_
 /// How often an event stream sends a `heartbeat` by default.
 pub const DEFAULT_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// The gRPC clients every handler uses.
+/// The services every handler calls.
 #[derive(Clone)]
 pub struct Gateway {
-    transport: GrpcTransport,
+    services: Services,
     heartbeat: std::time::Duration,
 }
 
 impl Gateway {
-    pub fn new(transport: GrpcTransport) -> Self {
+    /// A gateway calling `services`: the server's own in this process
+    /// (`Runway::services`), or [`Services::remote`] over a channel.
+    pub fn new(services: Services) -> Self {
         Self {
-            transport,
+            services,
             heartbeat: DEFAULT_HEARTBEAT,
         }
     }
@@ -66,46 +65,36 @@ impl Gateway {
         self.heartbeat
     }
 
-    fn deployments(&self) -> DeploymentServiceClient<GrpcTransport> {
-        DeploymentServiceClient::new(self.transport.clone())
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .max_encoding_message_size(64 * 1024 * 1024)
+    fn deployments(&self) -> &DynDeploymentService {
+        &*self.services.deployments
     }
 
-    fn agents(&self) -> AgentServiceClient<GrpcTransport> {
-        AgentServiceClient::new(self.transport.clone())
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .max_encoding_message_size(64 * 1024 * 1024)
+    fn agents(&self) -> &DynAgentService {
+        &*self.services.agents
     }
 
-    fn health(&self) -> tonic_health::pb::health_client::HealthClient<GrpcTransport> {
-        tonic_health::pb::health_client::HealthClient::new(self.transport.clone())
+    fn health(&self) -> &DynHealth {
+        &*self.services.health
     }
 
-    fn sessions(&self) -> SessionServiceClient<GrpcTransport> {
-        SessionServiceClient::new(self.transport.clone())
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .max_encoding_message_size(64 * 1024 * 1024)
+    fn sessions(&self) -> &DynSessionService {
+        &*self.services.sessions
     }
 
-    fn environments(&self) -> EnvironmentServiceClient<GrpcTransport> {
-        EnvironmentServiceClient::new(self.transport.clone())
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .max_encoding_message_size(64 * 1024 * 1024)
+    fn environments(&self) -> &DynEnvironmentService {
+        &*self.services.environments
     }
 
-    fn tokens(&self) -> TokenServiceClient<GrpcTransport> {
-        TokenServiceClient::new(self.transport.clone())
+    fn tokens(&self) -> &DynTokenService {
+        &*self.services.tokens
     }
 
-    fn retention(&self) -> RetentionServiceClient<GrpcTransport> {
-        RetentionServiceClient::new(self.transport.clone())
+    fn retention(&self) -> &DynRetentionService {
+        &*self.services.retention
     }
 
-    fn webhooks(&self) -> WebhookServiceClient<GrpcTransport> {
-        WebhookServiceClient::new(self.transport.clone())
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .max_encoding_message_size(64 * 1024 * 1024)
+    fn webhooks(&self) -> &DynWebhookService {
+        &*self.services.webhooks
     }
 }
 

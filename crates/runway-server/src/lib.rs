@@ -158,6 +158,27 @@ impl Runway {
         )
     }
 
+    /// The services for an adapter in this process (the gateway and the
+    /// console of `runway serve`): each call goes straight to the service,
+    /// with the same authentication and checks as over gRPC, but no proto
+    /// encoding or HTTP/2 framing in between.
+    pub fn services(&self) -> runway_api::services::Services {
+        use std::sync::Arc;
+        let core = &self.core;
+        runway_api::services::Services {
+            deployments: Arc::new(DeploymentApi::new(core.clone())),
+            agents: Arc::new(AgentApi::new(core.clone())),
+            environments: Arc::new(EnvironmentApi::new(core.clone())),
+            sessions: Arc::new(SessionApi::new(core.clone())),
+            webhooks: Arc::new(WebhookApi::new(core.clone())),
+            tokens: Arc::new(TokenApi::new(core.clone())),
+            retention: Arc::new(RetentionApi::new(core.clone())),
+            health: Arc::new(runway_api::services::BoxedHealth(
+                tonic_health::server::HealthService::from_health_reporter(self.health.clone()),
+            )),
+        }
+    }
+
     /// Keeps gRPC health in step with the database (run it, or call
     /// `check_once`, before answering readiness).
     pub fn health_watcher(&self) -> health::HealthWatcher {
@@ -212,9 +233,7 @@ impl Runway {
     }
 }
 
-/// The largest gRPC message a service decodes or encodes: twice the REST
-/// body limit, since the proto form of a JSON body can be larger.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+pub use runway_api::services::MAX_MESSAGE_BYTES;
 
 fn reflection() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()

@@ -155,13 +155,12 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     let pruner = runway.pruner();
     let health = runway.health_watcher();
     health.check_once().await;
-    let gateway = runway_gateway::Gateway::new(runway_gateway::in_process(routes.clone()))
-        .with_heartbeat(config.sse_heartbeat);
-    // The console calls the same RPCs in-process, with each user's token.
-    let console = runway_console::Console::new(
-        runway_gateway::in_process(routes.clone()),
-        config.tls.is_some(),
-    );
+    // The gateway and the console call the services themselves, in this
+    // process: no proto encoding between them (the console with each
+    // user's token).
+    let gateway =
+        runway_gateway::Gateway::new(runway.services()).with_heartbeat(config.sse_heartbeat);
+    let console = runway_console::Console::new(runway.services(), config.tls.is_some());
     let (stop, rx) = watch::channel(false);
     let grpc_task = tokio::spawn({
         let rx = rx.clone();

@@ -629,12 +629,12 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             .context("the TLS settings are not usable")?;
     }
     let channel = endpoint.connect_lazy();
-    let gateway = runway_gateway::Gateway::new(runway_gateway::over_channel(channel.clone()))
+    let services = runway_api::services::Services::remote(runway_gateway::over_channel(channel));
+    let gateway = runway_gateway::Gateway::new(services.clone())
         .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
     let mut router = runway_gateway::router(gateway, observability_registry());
     if args.console {
-        let console =
-            runway_console::Console::new(runway_gateway::over_channel(channel), tls.is_some());
+        let console = runway_console::Console::new(services, tls.is_some());
         router = router.merge(runway_console::router(console));
     }
     let listener = tokio::net::TcpListener::bind(args.http_addr)

@@ -7,7 +7,6 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use runway_api::v1::deployment_service_client::DeploymentServiceClient;
 use runway_api::v1::{ListDeploymentsRequest, PageRequest};
 use runway_gateway::ApiError;
 
@@ -73,7 +72,9 @@ pub async fn submit(State(console): State<Console>, Form(form): Form<SignInForm>
         }),
         ..ListDeploymentsRequest::default()
     };
-    let answer = DeploymentServiceClient::new(console.transport())
+    let answer = console
+        .services()
+        .deployments
         .list_deployments(authorized(&token, probe))
         .await;
     if let Err(status) = answer {

@@ -18,9 +18,9 @@ pub async fn healthz() -> Response {
 pub async fn readyz(State(gw): State<Gateway>) -> Response {
     let check = gw
         .health()
-        .check(HealthCheckRequest {
+        .check(tonic::Request::new(HealthCheckRequest {
             service: String::new(),
-        })
+        }))
         .await;
     match check.map(|r| r.into_inner().status()) {
         Ok(ServingStatus::Serving) => ok(json!({"status": "ready"})),

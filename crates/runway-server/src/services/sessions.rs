@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use runway_api::enums::{EventType, SortOrder};
+use runway_api::services::ServerStream;
 use runway_api::v1::session_service_server::SessionService;
 use runway_api::v1::*;
 use runway_store::entity::session;
@@ -228,7 +229,7 @@ impl SessionService for SessionApi {
         }
     }
 
-    type StreamSessionEventsStream = ReceiverStream<Result<StreamSessionEventsResponse, Status>>;
+    type StreamSessionEventsStream = ServerStream<StreamSessionEventsResponse>;
 
     async fn stream_session_events(
         &self,
@@ -256,7 +257,7 @@ impl SessionService for SessionApi {
             seen: after.unwrap_or(0),
         };
         tokio::spawn(follow.run(tx));
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
 

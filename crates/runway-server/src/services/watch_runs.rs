@@ -10,7 +10,7 @@ use std::time::Duration;
 use runway_api::v1::{ListRunsRequest, PageRequest, WatchRunsRequest, WatchRunsResponse};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Status};
+use tonic::Request;
 
 use super::Core;
 use super::runs::list_runs_of;
@@ -23,7 +23,8 @@ pub const MIN_GAP: Duration = Duration::from_millis(250);
 pub const MAX_LIMIT: i32 = 100;
 const DEFAULT_LIMIT: i32 = 20;
 
-pub type WatchRunsStream = ReceiverStream<Result<WatchRunsResponse, Status>>;
+/// Boxed, as the adapters' trait objects name it (`runway_api::services`).
+pub type WatchRunsStream = runway_api::services::ServerStream<WatchRunsResponse>;
 
 pub async fn watch_runs(
     core: Arc<Core>,
@@ -105,5 +106,5 @@ pub async fn watch_runs(
             tokio::time::sleep(MIN_GAP).await;
         }
     });
-    Ok(ReceiverStream::new(rx))
+    Ok(Box::pin(ReceiverStream::new(rx)))
 }
