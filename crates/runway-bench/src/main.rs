@@ -150,6 +150,11 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     let mut serve_args = args.serve_arg.clone();
+    if !serve_args.iter().any(|a| a.starts_with("--rate-limit")) {
+        // Every client shares one token: its request limit (a policy for a
+        // client, 20,000/s by default) would cap what the server can do.
+        serve_args.push("--rate-limit-per-second=0".into());
+    }
     if args.mode == Mode::Prune {
         // The pruner starts soon after the policy is set.
         serve_args.push("--prune-interval-ms=500".into());
