@@ -41,7 +41,8 @@ pub const DEFAULT_HEARTBEAT: std::time::Duration = std::time::Duration::from_sec
 /// The services every handler calls.
 #[derive(Clone)]
 pub struct Gateway {
-    services: Services,
+    /// Shared: every request clones the gateway (axum's `State`).
+    services: std::sync::Arc<Services>,
     heartbeat: std::time::Duration,
 }
 
@@ -50,7 +51,7 @@ impl Gateway {
     /// (`Runway::services`), or [`Services::remote`] over a channel.
     pub fn new(services: Services) -> Self {
         Self {
-            services,
+            services: std::sync::Arc::new(services),
             heartbeat: DEFAULT_HEARTBEAT,
         }
     }

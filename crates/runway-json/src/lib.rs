@@ -582,11 +582,17 @@ pub struct RunJson {
     pub kind: DeploymentRunTag,
 }
 
-pub fn run(r: &v1::DeploymentRun) -> RunJson {
-    let context = r.trigger_context.clone().unwrap_or_default();
-    let extras = r.cas_run_extras.clone().unwrap_or_default();
+pub fn run(r: v1::DeploymentRun) -> RunJson {
+    // Taken by value: a page's strings move into the JSON shape uncopied.
+    let context = r.trigger_context.unwrap_or_default();
+    let extras = r.cas_run_extras.unwrap_or_default();
+    let agent = r.agent.unwrap_or_default();
     RunJson {
-        agent: agent_ref(r.agent.as_ref()),
+        agent: AgentRefJson {
+            id: agent.id,
+            kind: AgentTag,
+            version: agent.version,
+        },
         cas_run_extras: CasRunExtrasJson {
             attempt: extras.attempt,
             started_at: ts(extras.started_at.as_ref()),
@@ -595,14 +601,14 @@ pub fn run(r: &v1::DeploymentRun) -> RunJson {
         },
         completed_at: ts(r.completed_at.as_ref()),
         created_at: ts_or_empty(r.created_at.as_ref()),
-        deployment_id: r.deployment_id.clone(),
+        deployment_id: r.deployment_id,
         duration_ms: r.duration_ms,
-        error: r.error.as_ref().map(|e| RunErrorJson {
-            message: e.message.clone(),
+        error: r.error.map(|e| RunErrorJson {
             kind: RunErrorType::from_name(&e.r#type).unwrap_or(RunErrorType::ALL[0]),
+            message: e.message,
         }),
-        id: r.id.clone(),
-        session_id: r.session_id.clone(),
+        id: r.id,
+        session_id: r.session_id,
         status: member(r.status, RunStatus::from_proto, RunStatus::ALL),
         trigger_context: TriggerContextJson {
             retry_of: context.retry_of,

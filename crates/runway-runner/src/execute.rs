@@ -39,7 +39,7 @@ pub enum TurnOutcome {
 fn context(turn: &Turn) -> serde_json::Value {
     let deployment = render::deployment(&turn.deployment.clone().unwrap_or_default());
     json!({
-        "run": turn.run.as_ref().map(render::run),
+        "run": turn.run.clone().map(render::run),
         "initial_events": deployment.initial_events,
         "deployment": deployment,
         "agent": turn.agent.as_ref().map(render::agent),

@@ -185,29 +185,30 @@ pub fn retention_policy(rules: &RetentionRules, updated_at: Option<i64>) -> v1::
     }
 }
 
-pub fn run(row: &deployment_run::Model) -> v1::DeploymentRun {
+pub fn run(row: deployment_run::Model) -> v1::DeploymentRun {
+    // Taken by value: a page's strings move into the message uncopied.
     v1::DeploymentRun {
-        id: row.id.clone(),
-        deployment_id: row.deployment_id.clone(),
+        id: row.id,
+        deployment_id: row.deployment_id,
         agent: Some(v1::AgentRef {
-            id: row.agent_id.clone(),
+            id: row.agent_id,
             version: row.agent_version,
         }),
         status: row.status.to_proto(),
         error: row.error_type.map(|t| v1::RunError {
             r#type: t.name().to_string(),
-            message: row.error_message.clone().unwrap_or_default(),
+            message: row.error_message.unwrap_or_default(),
         }),
         trigger_context: Some(v1::TriggerContext {
             r#type: row.trigger_type.to_proto(),
-            retry_of: row.retry_of.clone(),
+            retry_of: row.retry_of,
         }),
-        session_id: row.session_id.clone(),
+        session_id: row.session_id,
         cas_run_extras: Some(v1::CasRunExtras {
             attempt: row.attempt,
-            turn_id: row.turn_id.clone(),
+            turn_id: row.turn_id,
             started_at: row.started_at.map(timestamp),
-            runner_name: row.runner_name.clone(),
+            runner_name: row.runner_name,
         }),
         triggered_at: Some(timestamp(row.triggered_at)),
         created_at: Some(timestamp(row.created_at)),

@@ -8,7 +8,7 @@ use sea_orm::sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QuerySelect, QueryTrait, Select,
+    ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, QueryTrait, Select,
     SqlxPostgresConnector, SqlxSqliteConnector,
 };
 use sea_orm_migration::MigratorTrait;
@@ -258,7 +258,7 @@ impl Store {
         let Some(reads) = &self.inline_reads else {
             return Ok(select.all(&self.read).await?);
         };
-        let statement = select.build(DbBackend::Sqlite);
+        let statement = crate::sqlite_reads::sqlite_statement(select.as_query());
         match reads.all::<E>(&statement)? {
             Inline::Read(models) => Ok(models),
             Inline::Busy => Ok(E::find().from_raw_sql(statement).all(&self.read).await?),

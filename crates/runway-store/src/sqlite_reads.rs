@@ -28,8 +28,10 @@ use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue};
 use rusqlite::{Connection, ErrorCode, OpenFlags, config::DbConfig, ffi};
-use sea_orm::sea_query::{OptionEnum, Value};
-use sea_orm::{DbErr, EntityTrait, IdenStatic, Iterable, RuntimeErr, Statement};
+use sea_orm::sea_query::{
+    OptionEnum, QueryBuilder, SelectStatement, SqlWriter, SqliteQueryBuilder, Value,
+};
+use sea_orm::{DbBackend, DbErr, EntityTrait, IdenStatic, Iterable, RuntimeErr, Statement};
 
 pub use rows::SqliteRow;
 
@@ -45,6 +47,53 @@ const STATEMENT_CACHE: usize = 64;
 
 /// A statement slower than this is logged, as sqlx logs its own.
 const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
+/// Room for the text of the longest statement read here (a page of runs
+/// with every filter: ~1.5 KiB), so that building it never regrows it.
+const STATEMENT_TEXT_BYTES: usize = 4 * 1024;
+
+/// `select` as SQLite text and values. As sea-orm's `build` does, but into
+/// a buffer sized once: its writer starts at 256 bytes, and regrowing it
+/// (a page's statement lists two dozen qualified columns) cost as much as
+/// building it.
+pub(crate) fn sqlite_statement(select: &SelectStatement) -> Statement {
+    let mut text = StatementText {
+        sql: String::with_capacity(STATEMENT_TEXT_BYTES),
+        values: Vec::new(),
+    };
+    select.build_collect_into(SqliteQueryBuilder, &mut text);
+    Statement::from_sql_and_values(DbBackend::Sqlite, text.sql, text.values)
+}
+
+/// A statement's text and its values, in order (SQLite numbers `?` by
+/// position).
+struct StatementText {
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl std::fmt::Write for StatementText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.sql.write_str(s)
+    }
+}
+
+impl std::fmt::Display for StatementText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.sql)
+    }
+}
+
+impl SqlWriter for StatementText {
+    fn push_param<T: QueryBuilder>(&mut self, value: Value, _: &T) {
+        self.sql.push('?');
+        self.values.push(value);
+    }
+
+    fn as_writer(&mut self) -> &mut dyn std::fmt::Write {
+        self
+    }
+}
 
 /// What an inline read gives back.
 pub(crate) enum Inline<T> {
@@ -228,6 +277,27 @@ mod tests {
 
     use super::*;
     use crate::entity::deployment;
+
+    /// The statement built into one buffer is sea-orm's, text and values.
+    #[test]
+    fn statements_are_built_as_sea_orm_builds_them() {
+        use crate::entity::deployment_run;
+        use sea_orm::{ColumnTrait, Order, QueryFilter, QueryOrder};
+        let select = deployment_run::Entity::find()
+            .filter(deployment_run::Column::OrgId.eq("org_1"))
+            .filter(deployment_run::Column::DeploymentId.is_in(["dep_1", "dep_2"]))
+            .filter(deployment_run::Column::TriggeredAt.lt(1_700_000_000_000_000_000_i64))
+            .filter(deployment_run::Column::ErrorType.is_not_null())
+            .order_by(deployment_run::Column::TriggeredAt, Order::Desc)
+            .order_by(deployment_run::Column::Id, Order::Desc)
+            .limit(21);
+        let ours = sqlite_statement(select.as_query());
+        let theirs = select.build(DbBackend::Sqlite);
+        assert_eq!(ours.sql, theirs.sql);
+        assert_eq!(ours.values, theirs.values);
+        assert_eq!(ours.values.as_ref().map(|v| v.0.len()), Some(5));
+        assert_eq!(ours.db_backend, DbBackend::Sqlite);
+    }
 
     /// A select that lists other columns than its entity's is refused, not
     /// decoded by position into the wrong fields.

@@ -44,7 +44,7 @@ pub async fn trigger(
         .await
         .map_err(path_error)?;
     Ok(ok(render::run(
-        &response.into_inner().run.unwrap_or_default(),
+        response.into_inner().run.unwrap_or_default(),
     )))
 }
 
@@ -79,7 +79,7 @@ pub async fn list_for_deployment(
         .await
         .map_err(path_error)?;
     let response = response.into_inner();
-    let data = response.runs.iter().map(render::run).collect();
+    let data = response.runs.into_iter().map(render::run).collect();
     Ok(ok(render::list(data, response.page_info.as_ref())))
 }
 
@@ -106,7 +106,7 @@ pub async fn get_for_deployment(
         .await
         .map_err(path_error)?;
     Ok(ok(render::run(
-        &response.into_inner().run.unwrap_or_default(),
+        response.into_inner().run.unwrap_or_default(),
     )))
 }
 
@@ -150,7 +150,7 @@ pub async fn list_all(
         .list_runs(ctx.request(request))
         .await?
         .into_inner();
-    let data = response.runs.iter().map(render::run).collect();
+    let data = response.runs.into_iter().map(render::run).collect();
     Ok(ok(render::list(data, response.page_info.as_ref())))
 }
 
@@ -176,7 +176,7 @@ pub async fn get(
         .get_deployment_run(ctx.request(request))
         .await?;
     Ok(ok(render::run(
-        &response.into_inner().run.unwrap_or_default(),
+        response.into_inner().run.unwrap_or_default(),
     )))
 }
 
@@ -203,7 +203,7 @@ pub async fn cancel(
         .cancel_deployment_run(ctx.request(request))
         .await?;
     Ok(ok(render::run(
-        &response.into_inner().run.unwrap_or_default(),
+        response.into_inner().run.unwrap_or_default(),
     )))
 }
 
@@ -269,7 +269,7 @@ pub async fn watch(
         .await?
         .into_inner();
     let pages = stream.map(|message| {
-        let runs: Vec<_> = message?.runs.iter().map(render::run).collect();
+        let runs: Vec<_> = message?.runs.into_iter().map(render::run).collect();
         SseEvent::default()
             .event("runs")
             .json_data(serde_json::json!({ "data": runs }))

@@ -122,7 +122,7 @@ impl RunnerApi {
             timeout_ms: run.timeout_ms.unwrap_or(dep.timeout_ms),
             deployment: Some(convert::deployment(&dep, self.core.now())?),
             agent: Some(convert::agent_snapshot(&agent, dep.created_at)),
-            run: Some(convert::run(&run)),
+            run: Some(convert::run(run)),
         })
     }
 }
@@ -148,7 +148,7 @@ fn finish_answer(
         )),
         Finish::Refused(_) => Err(not_leased(run_id)),
         Finish::Finished { run, retry, .. } => {
-            Ok((convert::run(&run), retry.as_deref().map(convert::run)))
+            Ok((convert::run(*run), retry.map(|retry| convert::run(*retry))))
         }
     }
 }

@@ -65,7 +65,7 @@ pub async fn run_deployment(
         )
         .await?;
     Ok(RunDeploymentResponse {
-        run: Some(convert::run(&run)),
+        run: Some(convert::run(run)),
     })
 }
 
@@ -90,7 +90,7 @@ pub async fn get_run(
         return Err(run_not_found(&req.run_id));
     }
     Ok(GetDeploymentRunResponse {
-        run: Some(convert::run(&run)),
+        run: Some(convert::run(run)),
     })
 }
 
@@ -124,10 +124,8 @@ async fn list(
         Some(id) => runs::list_in(store, RunScope::Deployment(id), &filter, &query).await?,
         None => runs::list(store, org, &filter, &query).await?,
     };
-    Ok((
-        page.items.iter().map(convert::run).collect(),
-        paging::info(&page, |r| &r.id),
-    ))
+    let info = paging::info(&page, |r| &r.id);
+    Ok((page.items.into_iter().map(convert::run).collect(), info))
 }
 
 pub async fn list_deployment_runs(
@@ -227,7 +225,7 @@ pub async fn cancel_run(
             format!("Deployment run {id} is already {}", run.status),
         )),
         Finish::Finished { run, .. } => Ok(CancelDeploymentRunResponse {
-            run: Some(convert::run(&run)),
+            run: Some(convert::run(*run)),
         }),
     }
 }

@@ -20,7 +20,12 @@ impl WebhookRenderer for Renderer {
         subject: Subject<'_>,
     ) -> String {
         match subject {
-            Subject::Run(run) => envelope(event_id, kind, at, runway_json::run(&convert::run(run))),
+            Subject::Run(run) => envelope(
+                event_id,
+                kind,
+                at,
+                runway_json::run(convert::run(run.clone())),
+            ),
             Subject::Deployment(dep) => match convert::deployment(dep, at) {
                 Ok(proto) => envelope(event_id, kind, at, runway_json::deployment(&proto)),
                 // A stored schedule that no longer parses cannot happen (it
