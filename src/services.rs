@@ -1,7 +1,7 @@
 //! The services an adapter (the REST gateway, the console) calls, as the
 //! server traits themselves: the server's own implementations when it runs
 //! in this process — a call is a function call, with no proto encoding and
-//! no HTTP/2 framing — or each client over a transport when it runs
+//! no gRPC framing — or each client over a transport when it runs
 //! elsewhere. Either way a call takes and gives the contract's messages and
 //! `tonic::Status`, and carries its metadata (the caller's token) to the
 //! same checks.
@@ -36,7 +36,9 @@ pub type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> +
 /// gRPC health, its watch stream boxed.
 pub type DynHealth = dyn Health<WatchStream = ServerStream<HealthCheckResponse>>;
 
-/// Every service an adapter calls.
+/// Every service an adapter calls. (A service added to the proto gets its
+/// `Dyn…` alias and `Remote` impl from build.rs; to reach the adapters it
+/// also needs a field here, in `remote` and in the server's `services()`.)
 #[derive(Clone)]
 pub struct Services {
     pub deployments: Arc<DynDeploymentService>,

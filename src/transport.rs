@@ -1,8 +1,9 @@
-//! One client transport for every caller of the contract: an HTTP/2
-//! channel (plaintext or TLS) or the server's own routes in-process (no
-//! network hop, but every call still goes through the proto). The gateway
-//! and the embedded runner of `runway serve` call in-process; a standalone
-//! gateway or runner over a channel.
+//! One client transport for every caller of the contract over gRPC: an
+//! HTTP/2 channel (plaintext or TLS) or the server's own routes in-process
+//! (no network hop, but every call still goes through the proto). The
+//! embedded runner of `runway serve` calls in-process; a standalone runner
+//! or gateway over a channel. (The gateway and console of `runway serve`
+//! call the services themselves: `crate::services`.)
 
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;

@@ -96,7 +96,8 @@ impl Runway {
     }
 
     /// Every gRPC service, ready to serve on a socket or to be called
-    /// in-process (the gateway does that inside `runway serve`).
+    /// in-process through the proto (the embedded runner of `runway serve`
+    /// does).
     pub fn routes(&self) -> Routes {
         let core = &self.core;
         // Every message may be as large as the REST body limit allows (a
@@ -161,7 +162,7 @@ impl Runway {
     /// The services for an adapter in this process (the gateway and the
     /// console of `runway serve`): each call goes straight to the service,
     /// with the same authentication and checks as over gRPC, but no proto
-    /// encoding or HTTP/2 framing in between.
+    /// encoding or gRPC framing in between.
     pub fn services(&self) -> runway_api::services::Services {
         use std::sync::Arc;
         let core = &self.core;

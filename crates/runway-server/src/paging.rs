@@ -82,6 +82,29 @@ impl PageRequestPlan {
     }
 }
 
+/// The most a page of session events holds, encoded: 1,000 events of up
+/// to 256 KiB each would not fit one message (64 MiB), nor a sane answer.
+pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+
+/// The longest prefix of `items` whose encoding fits in `budget` bytes
+/// (never less than one item), and whether any item was left out: the
+/// page then ends early, with more to read after its last item.
+pub fn within_bytes<T: prost::Message>(mut items: Vec<T>, budget: usize) -> (Vec<T>, bool) {
+    let mut total = 0;
+    let fits = items
+        .iter()
+        .position(|item| {
+            let len = item.encoded_len();
+            // Each item of a repeated field: a tag byte and its length.
+            total += 1 + prost::length_delimiter_len(len) + len;
+            total > budget
+        })
+        .map_or(items.len(), |first_over| first_over.max(1));
+    let cut = fits < items.len();
+    items.truncate(fits);
+    (items, cut)
+}
+
 /// The `PageInfo` of a page whose items have the ids `ids`.
 pub fn info<T>(page: &Page<T>, id: impl Fn(&T) -> &str) -> PageInfo {
     PageInfo {
@@ -89,5 +112,36 @@ pub fn info<T>(page: &Page<T>, id: impl Fn(&T) -> &str) -> PageInfo {
         last_id: page.items.last().map(|t| id(t).to_string()),
         has_more: page.has_more,
         next_page: page.next.as_ref().map(Cursor::encode),
+    }
+}
+
+#[cfg(test)]
+mod byte_budget_tests {
+    use super::within_bytes;
+
+    fn items(sizes: &[usize]) -> Vec<String> {
+        sizes.iter().map(|n| "x".repeat(*n)).collect()
+    }
+
+    #[test]
+    fn a_page_within_its_budget_is_whole() {
+        // A 100-byte string (prost encodes it as field 1: 102 bytes) takes
+        // 104 bytes of a page with its tag and length.
+        let (kept, cut) = within_bytes(items(&[100, 100, 100]), 312);
+        assert_eq!((kept.len(), cut), (3, false));
+    }
+
+    #[test]
+    fn a_page_over_its_budget_ends_before_the_item_that_crosses_it() {
+        let (kept, cut) = within_bytes(items(&[100, 100, 100]), 311);
+        assert_eq!((kept.len(), cut), (2, true));
+        let (kept, cut) = within_bytes(items(&[100, 100, 100]), 207);
+        assert_eq!((kept.len(), cut), (1, true));
+    }
+
+    #[test]
+    fn one_item_larger_than_the_budget_still_makes_a_page() {
+        let (kept, cut) = within_bytes(items(&[1000, 10]), 100);
+        assert_eq!((kept, cut), (items(&[1000]), true));
     }
 }

@@ -154,11 +154,13 @@ impl SessionService for SessionApi {
         let page = events::list(&self.core.store, &who.org_id, &session.id, &query)
             .await
             .map_err(ServiceError::from)?;
+        let events = page.events.iter().map(convert::event).collect();
+        let (events, cut) = crate::paging::within_bytes(events, crate::paging::MAX_PAGE_BYTES);
         Ok(Response::new(ListSessionEventsResponse {
-            first_id: page.events.first().map(|e| e.id.clone()),
-            last_id: page.events.last().map(|e| e.id.clone()),
-            has_more: page.has_more,
-            events: page.events.iter().map(convert::event).collect(),
+            first_id: events.first().map(|e| e.id.clone()),
+            last_id: events.last().map(|e| e.id.clone()),
+            has_more: page.has_more || cut,
+            events,
         }))
     }
 
