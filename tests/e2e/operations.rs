@@ -302,7 +302,7 @@ async fn a_standalone_gateway_serves_the_api_over_a_channel() {
         .unwrap()
         .connect_lazy();
     let gateway = runway_gateway::Gateway::new(runway_api::services::Services::remote(
-        runway_gateway::over_channel(channel),
+        runway_api::transport::over_channel(channel),
     ));
     let observability = runway_gateway::Observability::new(Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -33,8 +33,6 @@ pub use metrics::Observability;
 /// The largest request body the API accepts (docs/API.md: over 32 MiB → 400).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
-pub use runway_api::transport::{GrpcTransport, TransportError, in_process, over_channel};
-
 /// How often an event stream sends a `heartbeat` by default.
 pub const DEFAULT_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
 

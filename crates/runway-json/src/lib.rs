@@ -74,8 +74,8 @@ pub struct AgentRefJson {
     pub version: i32,
 }
 
-fn agent_ref(a: Option<&v1::AgentRef>) -> AgentRefJson {
-    let a = a.cloned().unwrap_or_default();
+fn agent_ref(a: Option<v1::AgentRef>) -> AgentRefJson {
+    let a = a.unwrap_or_default();
     AgentRefJson {
         id: a.id,
         kind: AgentTag,
@@ -430,7 +430,7 @@ pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
     let config = cas.config.unwrap_or_default();
     let stats = cas.stats.unwrap_or_default();
     DeploymentJson {
-        agent: agent_ref(d.agent.as_ref()),
+        agent: agent_ref(d.agent.clone()),
         archived_at: ts(d.archived_at.as_ref()),
         created_at: ts_or_empty(d.created_at.as_ref()),
         description: d.description.clone(),
@@ -586,13 +586,8 @@ pub fn run(r: v1::DeploymentRun) -> RunJson {
     // Taken by value: a page's strings move into the JSON shape uncopied.
     let context = r.trigger_context.unwrap_or_default();
     let extras = r.cas_run_extras.unwrap_or_default();
-    let agent = r.agent.unwrap_or_default();
     RunJson {
-        agent: AgentRefJson {
-            id: agent.id,
-            kind: AgentTag,
-            version: agent.version,
-        },
+        agent: agent_ref(r.agent),
         cas_run_extras: CasRunExtrasJson {
             attempt: extras.attempt,
             started_at: ts(extras.started_at.as_ref()),

@@ -629,7 +629,8 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             .context("the TLS settings are not usable")?;
     }
     let channel = endpoint.connect_lazy();
-    let services = runway_api::services::Services::remote(runway_gateway::over_channel(channel));
+    let services =
+        runway_api::services::Services::remote(runway_api::transport::over_channel(channel));
     let gateway = runway_gateway::Gateway::new(services.clone())
         .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
     let mut router = runway_gateway::router(gateway, observability_registry());
