@@ -32,6 +32,7 @@
 
 mod console;
 mod cpu;
+mod disk;
 mod events;
 mod history;
 mod keyed;

@@ -11,6 +11,7 @@ use serde_json::json;
 use tonic::transport::Channel;
 
 use crate::cpu::CpuTicks;
+use crate::disk;
 use crate::server::{Server, mean_trigger_batch, setup};
 use crate::{Args, Transport};
 
@@ -40,6 +41,8 @@ pub struct Phase {
     pub measured: Duration,
     /// CPU microseconds per measured trigger, by thread group.
     pub cpu_us: BTreeMap<String, f64>,
+    /// KiB the server wrote to storage per measured trigger.
+    pub disk_kib: Option<f64>,
 }
 
 impl Phase {
@@ -114,9 +117,9 @@ impl Triggerers {
                 .as_nanos()
         );
         let server_pid = self.server_pid;
-        let cpu_before = tokio::spawn(async move {
+        let before = tokio::spawn(async move {
             tokio::time::sleep_until((start + warmup).into()).await;
-            CpuTicks::read(server_pid)
+            (CpuTicks::read(server_pid), disk::written_bytes(server_pid))
         });
         let mut tasks = Vec::new();
         let (rate, clients) = (self.rate, self.clients.len());
@@ -215,6 +218,7 @@ impl Triggerers {
             started: 0,
             measured: measure,
             cpu_us: BTreeMap::new(),
+            disk_kib: None,
         };
         for t in tasks {
             let (h, e, s) = t.await?;
@@ -222,9 +226,11 @@ impl Triggerers {
             phase.errors += e;
             phase.started += s;
         }
-        phase.cpu_us = cpu_before
-            .await?
-            .per_operation_us(&CpuTicks::read(server_pid), phase.latencies.len());
+        let (cpu_before, written_before) = before.await?;
+        let operations = phase.latencies.len();
+        phase.cpu_us = cpu_before.per_operation_us(&CpuTicks::read(server_pid), operations);
+        phase.disk_kib =
+            disk::kib_per_operation(written_before, disk::written_bytes(server_pid), operations);
         Ok(phase)
     }
 }
@@ -275,6 +281,7 @@ pub async fn run(args: &Args, server: &Server) -> anyhow::Result<serde_json::Val
         "p99_ms": phase.ms(0.99),
         "p999_ms": phase.ms(0.999),
         "cpu_us_per_trigger": phase.cpu_us,
+        "disk_kib_per_trigger": phase.disk_kib,
         "server_peak_rss_mib": server.peak_rss_mib(),
         "mean_trigger_batch": mean_batch.map(|m| (m * 10.0).round() / 10.0),
         "transcript_events_per_s": transcript_events

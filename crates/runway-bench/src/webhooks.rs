@@ -196,6 +196,7 @@ pub async fn triggers(args: &Args, server: &Server) -> anyhow::Result<Value> {
                 "p99_ms": phase.ms(0.99),
                 "errors": phase.errors,
                 "cpu_us_per_trigger": phase.cpu_us,
+                "disk_kib_per_trigger": phase.disk_kib,
                 "drained_after_s": (drain.elapsed().as_secs_f64() * 100.0).round() / 100.0,
             }));
         }

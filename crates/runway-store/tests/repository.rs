@@ -183,11 +183,15 @@ on_every_backend!(
 #[path = "repository/keyed_triggers.rs"]
 mod keyed_triggers;
 use keyed_triggers::a_trigger_batch_claims_each_key_once;
+#[path = "repository/trigger_rounds.rs"]
+mod trigger_rounds;
+use trigger_rounds::triggers_queued_during_a_batch_go_into_the_next;
 
 on_every_backend!(single_thread:
     a_trigger_batch_decides_in_arrival_order,
     a_trigger_batch_claims_each_key_once,
     a_failed_trigger_batch_records_each_trigger_alone,
+    triggers_queued_during_a_batch_go_into_the_next,
 );
 
 async fn org(store: &Store) -> String {
