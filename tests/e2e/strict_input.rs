@@ -19,6 +19,7 @@ on_every_backend!(
     messages_speak_api_words,
     malformed_paths_and_headers_answer_the_envelope,
     every_not_found_reason_is_upper_snake,
+    ids_with_nul_and_json_too_deep_are_refused,
 );
 
 async fn array_bodies_are_refused(app: &TestApp) {
@@ -264,4 +265,113 @@ async fn every_not_found_reason_is_upper_snake(app: &TestApp) {
             "SESSION_NOT_FOUND",
         ]
     );
+}
+
+/// No text holds a NUL (PostgreSQL's cannot): an id filter, a paging anchor
+/// or a cursor with one is a 400 naming it, and a runner's report a lost
+/// lease, never a database error. JSON nests at most 24 deep, so that
+/// every message carrying it decodes again; an instant is stored as given
+/// or refused.
+async fn ids_with_nul_and_json_too_deep_are_refused(app: &TestApp) {
+    let seed = app.seed(1).await;
+    let run = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    assert_eq!(run.status, 200, "{}", run.body);
+    let session = run.body["session_id"].as_str().expect("a started run");
+    // "a|1|drun_\0", URL-safe base64: a cursor's shape around a NUL.
+    let nul_cursor = "YXwxfGRydW5fAA";
+    let cases = [
+        ("/deployments?agent_id=agent_%00".to_string(), "agent_id"),
+        (
+            "/deployment_runs?deployment_id=dep_%00".to_string(),
+            "deployment_id",
+        ),
+        ("/deployment_runs?after_id=drun_%00".to_string(), "after_id"),
+        (
+            format!("/deployments/{}/runs?before_id=%00", seed.deployment_id),
+            "before_id",
+        ),
+        (format!("/deployment_runs?page={nul_cursor}"), "page"),
+        (
+            format!("/sessions/{session}/events?after_id=evt_%00"),
+            "after_id",
+        ),
+        (
+            format!("/sessions/{session}/events/stream?after_id=evt_%00"),
+            "after_id",
+        ),
+    ];
+    for (path, param) in cases {
+        let resp = app.get(&path).await;
+        assert_envelope(&resp, 400, "invalid_request_error", Some(param));
+        assert!(
+            resp.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("NUL") || m.contains("cursor")),
+            "{path}: {}",
+            resp.body
+        );
+    }
+
+    let mut runner = app.runner_client().await;
+    let lost = runner
+        .heartbeat(app.authed(HeartbeatRequest {
+            run_id: "drun_\0".into(),
+            lease_id: "lease".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(lost.code(), tonic::Code::FailedPrecondition, "{lost:?}");
+
+    // 24 levels of objects and arrays are kept, and read back over gRPC
+    // (its decoder stops at 100 nested messages); 25 are refused.
+    // A list of one content block around `levels - 2` more levels.
+    let nested = |levels: usize| {
+        let inner = (0..levels - 2).fold(json!("go"), |inner, level| {
+            if level % 2 == 0 {
+                json!([inner])
+            } else {
+                json!({ "k": inner })
+            }
+        });
+        json!([{ "type": "text", "k": inner }])
+    };
+    let deployment = |content: Value| {
+        json!({"name": "deep", "agent": seed.agent_id, "environment_id": seed.environment_id,
+               "initial_events": [{"type": "user.message", "content": content}]})
+    };
+    let deep = app.post("/deployments", deployment(nested(25))).await;
+    assert_envelope(
+        &deep,
+        400,
+        "invalid_request_error",
+        Some("initial_events[0].content"),
+    );
+    let kept = app.post("/deployments", deployment(nested(24))).await;
+    assert!(kept.status == 200 || kept.status == 201, "{}", kept.body);
+    let id = kept.body["id"].as_str().unwrap().to_string();
+    let read = app
+        .grpc()
+        .await
+        .get_deployment(app.authed(GetDeploymentRequest { deployment_id: id }))
+        .await
+        .expect("decodes");
+    let content = read.into_inner().deployment.unwrap().initial_events[0]
+        .content
+        .clone()
+        .unwrap();
+    assert_eq!(runway_api::json_value::from_proto(&content), nested(24));
+
+    // Past what Unix nanoseconds hold (2262): refused, not moved.
+    let far = app
+        .post(
+            "/tokens",
+            json!({"name": "far", "scope": "read", "expires_at": "9999-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_envelope(&far, 400, "invalid_request_error", Some("expires_at"));
+    // A single resource takes no paging parameters.
+    let paged = app.get("/retention?limit=5").await;
+    assert_envelope(&paged, 400, "invalid_request_error", Some("limit"));
 }

@@ -16,7 +16,8 @@ pub struct RetentionRulesJson {
     #[schema(required = true, minimum = 1, maximum = 36500)]
     pub keep_days: Option<i32>,
     /// Failed runs are deleted this many days after they were triggered
-    /// (at least `keep_days`).
+    /// (at least `keep_days`, and only with `keep_days` set: failed runs are
+    /// kept at least as long as the others).
     #[schema(required = true, minimum = 1, maximum = 36500)]
     pub keep_failed_days: Option<i32>,
     /// Only each deployment's newest this many runs are kept.

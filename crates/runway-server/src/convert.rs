@@ -24,11 +24,27 @@ pub fn timestamp(nanos: i64) -> Timestamp {
     }
 }
 
-/// A proto timestamp as Unix nanoseconds, saturating far outside 1677–2262.
+/// A proto timestamp as Unix nanoseconds, saturating far outside 1677–2262
+/// (right for a bound: a filter past the range matches what its edge does).
 pub fn nanos(ts: &Timestamp) -> i64 {
     ts.seconds
         .saturating_mul(1_000_000_000)
         .saturating_add(i64::from(ts.nanos))
+}
+
+/// A proto timestamp that is stored as given: INVALID_ARGUMENT on `param`
+/// outside the instants Unix nanoseconds hold (1677-09-21 to 2262-04-11),
+/// which saturating would silently change.
+pub fn stored_nanos(param: &str, ts: &Timestamp) -> crate::error::ServiceResult<i64> {
+    ts.seconds
+        .checked_mul(1_000_000_000)
+        .and_then(|s| s.checked_add(i64::from(ts.nanos)))
+        .ok_or_else(|| {
+            crate::error::ServiceError::invalid(
+                param,
+                format!("{param} must be between 1677-09-21 and 2262-04-11"),
+            )
+        })
 }
 
 fn structs(items: &[serde_json::Map<String, serde_json::Value>]) -> Vec<Struct> {

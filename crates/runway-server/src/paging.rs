@@ -4,6 +4,7 @@ use runway_api::v1::{PageInfo, PageRequest};
 use runway_store::page::{Cursor, Key, Page, PageQuery};
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::validate;
 
 pub const DEFAULT_LIMIT: i32 = 20;
 pub const MAX_LIMIT: i32 = 1000;
@@ -44,9 +45,11 @@ pub fn plan(page: Option<&PageRequest>) -> ServiceResult<PageRequestPlan> {
         return Ok(PageRequestPlan::Ready(PageQuery { limit, cursor }));
     }
     if let Some(id) = &page.after_id {
+        validate::no_nul("page.after_id", id)?;
         return Ok(PageRequestPlan::AfterId(limit, id.clone()));
     }
     if let Some(id) = &page.before_id {
+        validate::no_nul("page.before_id", id)?;
         return Ok(PageRequestPlan::BeforeId(limit, id.clone()));
     }
     Ok(PageRequestPlan::Ready(PageQuery {

@@ -114,6 +114,47 @@ pub fn metadata(param: &str, map: &BTreeMap<String, String>) -> ServiceResult<()
     Ok(())
 }
 
+/// How deep JSON may nest (objects and arrays, the outermost counting
+/// one), so that every message carrying it decodes again: protobuf
+/// decoders stop at 100 nested messages, each JSON object costs three of
+/// them (`Value`, `Struct`, its map entry), and the deepest carrier (a
+/// runner's claimed turn: response, turn, deployment, initial event) adds
+/// a few more. Deeper JSON was accepted and then made every read of its
+/// resource fail.
+pub const MAX_JSON_DEPTH: usize = 24;
+
+/// INVALID_ARGUMENT on `param` for JSON nested deeper than
+/// [`MAX_JSON_DEPTH`].
+pub fn json_depth(param: &str, value: &serde_json::Value) -> ServiceResult<()> {
+    fn depth(value: &serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+            serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    if depth(value) > MAX_JSON_DEPTH {
+        return Err(ServiceError::invalid(
+            param,
+            format!("{param} may nest objects and arrays at most {MAX_JSON_DEPTH} deep"),
+        ));
+    }
+    Ok(())
+}
+
+/// [`json_depth`] of a JSON object.
+pub fn object_depth(
+    param: &str,
+    object: serde_json::Map<String, serde_json::Value>,
+) -> ServiceResult<serde_json::Map<String, serde_json::Value>> {
+    let value = serde_json::Value::Object(object);
+    json_depth(param, &value)?;
+    match value {
+        serde_json::Value::Object(object) => Ok(object),
+        _ => unreachable!("built as an object above"),
+    }
+}
+
 /// A list of JSON objects that each carry a non-empty string `type`.
 pub fn typed_objects(
     param: &str,
@@ -121,7 +162,7 @@ pub fn typed_objects(
 ) -> ServiceResult<Vec<serde_json::Map<String, serde_json::Value>>> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let object = json_value::struct_to_object(item);
+        let object = object_depth(&format!("{param}[{i}]"), json_value::struct_to_object(item))?;
         match object.get("type") {
             Some(serde_json::Value::String(t)) if !t.is_empty() => {}
             _ => {
@@ -153,5 +194,37 @@ pub fn known_id(kind: ResourceKind, param: &'static str, id: &str) -> ServiceRes
         Ok(())
     } else {
         Err(ServiceError::not_found(kind, id, param))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// `levels` objects and arrays, alternating, around a string.
+    fn nested(levels: usize) -> Value {
+        (0..levels).fold(json!("leaf"), |inner, level| {
+            if level % 2 == 0 {
+                json!({ "k": inner })
+            } else {
+                json!([inner])
+            }
+        })
+    }
+
+    #[test]
+    fn json_nests_at_most_the_documented_depth() {
+        assert!(json_depth("content", &nested(MAX_JSON_DEPTH)).is_ok());
+        let err = json_depth("content", &nested(MAX_JSON_DEPTH + 1)).unwrap_err();
+        assert!(
+            matches!(&err, ServiceError::InvalidArgument { param: Some(p), .. } if p == "content"),
+            "{err:?}"
+        );
+        assert!(json_depth("content", &json!("flat")).is_ok());
+        // Siblings do not add up: only the deepest path counts.
+        let wide = json!({ "a": nested(MAX_JSON_DEPTH - 1), "b": nested(MAX_JSON_DEPTH - 1) });
+        assert!(json_depth("content", &wide).is_ok());
     }
 }

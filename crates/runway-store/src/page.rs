@@ -55,7 +55,9 @@ impl Cursor {
         let dir = parts.next()?;
         let at = parts.next()?.parse().ok()?;
         let id = parts.next()?.to_string();
-        if id.is_empty() {
+        // No id holds NUL (PostgreSQL text cannot): a cursor with one was
+        // not issued here.
+        if id.is_empty() || id.contains('\0') {
             return None;
         }
         let key = Key { at, id };

@@ -120,6 +120,7 @@ async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
 mod webhooks;
 use webhooks::{
     deliveries_are_claimed_leased_and_recorded_once, disabled_endpoints_park_their_deliveries,
+    endpoints_failing_together_retry_apart,
 };
 
 /// PostgreSQL only (see [`a_finish_takes_the_deployment_lock_before_the_run`]).
@@ -142,7 +143,8 @@ async fn redeliveries_and_tests_wait_for_a_switch() {
 
 on_every_backend!(
     deliveries_are_claimed_leased_and_recorded_once,
-    disabled_endpoints_park_their_deliveries
+    disabled_endpoints_park_their_deliveries,
+    endpoints_failing_together_retry_apart,
 );
 
 #[path = "repository/inline_reads.rs"]

@@ -463,6 +463,16 @@ fn webhook_config(args: &ServeArgs) -> runway_server::webhooks::WebhookConfig {
     }
     if let Some(ms) = args.webhooks_claim_lease_ms {
         config.claim_lease = Duration::from_millis(ms.max(100));
+        if config.claim_lease <= config.attempt_timeout + Duration::from_secs(1) {
+            // Allowed (tests shorten it to be quick); the worker then lets
+            // deliveries come due and be claimed instead of starting them
+            // when handed over, and a claimed attempt may outlast its lease.
+            tracing::warn!(
+                lease_ms = ms,
+                attempt_timeout_ms = config.attempt_timeout.as_millis() as u64,
+                "the webhook claim lease is not longer than an attempt may take: an attempt that outlasts it may be sent again by another server"
+            );
+        }
     }
     config
 }

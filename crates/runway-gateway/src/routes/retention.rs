@@ -56,7 +56,7 @@ pub async fn get(
     ctx: CallContext,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    Query::parse(raw.as_deref(), &[])?;
+    Query::parse_only(raw.as_deref(), &[])?;
     let response = gw
         .retention()
         .get_retention_policy(ctx.request(GetRetentionPolicyRequest {}))

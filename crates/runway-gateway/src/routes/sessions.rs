@@ -129,6 +129,12 @@ pub async fn stream_events(
         })
         .transpose()?
         .filter(|v| !v.is_empty());
+    // A bad resume point is named as the client gave it.
+    let after_param = if resume.is_some() {
+        "Last-Event-ID"
+    } else {
+        "after_id"
+    };
     let request = StreamSessionEventsRequest {
         session_id: id,
         after_id: resume.or_else(|| q.string("after_id")),
@@ -141,7 +147,7 @@ pub async fn stream_events(
         .map_err(|s| {
             ApiError::from(s)
                 .rename_param("session_id", "id")
-                .rename_param("after_id", "Last-Event-ID")
+                .rename_param("after_id", after_param)
         })?
         .into_inner();
     let events = stream.map(|message| {

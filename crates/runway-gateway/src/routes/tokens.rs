@@ -35,7 +35,8 @@ pub struct CreateBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<crate::schemas::TokenEnvironments>, nullable = false)]
     environment_ids: Option<Vec<String>>,
-    /// When it stops working (RFC 3339, in the future); absent: never.
+    /// When it stops working (RFC 3339, in the future, before 2262-04-11);
+    /// absent: never.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, format = DateTime, nullable = false)]
     expires_at: Option<String>,

@@ -81,6 +81,7 @@ fn delivery(delivery: Option<WebhookDelivery>) -> Response {
     post,
     path = "/api/v1/cloud/webhooks/endpoints",
     tag = "webhooks",
+    params(crate::params::IdempotencyKey),
     request_body = CreateBody,
     responses(
         (status = 200, description = "The endpoint, with its `signing_secret` (shown only here and by rotate_secret).", body = runway_json::WebhookEndpointJson),

@@ -141,6 +141,7 @@ fn initial_events(events: &[InitialEvent]) -> ServiceResult<Vec<StoredEvent>> {
             .as_ref()
             .map(json_value::from_proto)
             .unwrap_or_default();
+        validate::json_depth(&format!("initial_events[{i}].content"), &content)?;
         let valid = match &content {
             serde_json::Value::String(s) => !s.is_empty(),
             serde_json::Value::Array(blocks) => {
@@ -366,6 +367,9 @@ impl DeploymentService for DeploymentApi {
                 })
             })
             .transpose()?;
+        if let Some(id) = &req.agent_id {
+            validate::no_nul("agent_id", id)?;
+        }
         let filter = DeploymentFilter {
             status,
             include_archived: req.include_archived,

@@ -7,6 +7,7 @@ use runway_api::enums::{EventType, RunErrorType};
 use runway_api::json_value;
 use runway_api::v1::runner_service_server::RunnerService;
 use runway_api::v1::*;
+use runway_store::ids::IdKind;
 use runway_store::repo::events::{self, Appended, NewEvent, RunnerEvent};
 use runway_store::repo::turns::{self, Finish};
 use runway_store::repo::{agents, deployments, environments};
@@ -64,11 +65,13 @@ fn runner_events(
                     "sequence must be 1 or more",
                 ));
             }
-            let mut fields = e
-                .fields
-                .as_ref()
-                .map(json_value::struct_to_object)
-                .unwrap_or_default();
+            let mut fields = validate::object_depth(
+                &format!("events[{i}].fields"),
+                e.fields
+                    .as_ref()
+                    .map(json_value::struct_to_object)
+                    .unwrap_or_default(),
+            )?;
             // What the service stamps is not the runner's to say.
             for stamped in runway_api::STAMPED_EVENT_FIELDS {
                 fields.remove(stamped);
@@ -134,6 +137,16 @@ fn not_leased(run_id: &str) -> ServiceError {
             "Run {run_id} is no longer running under this lease; stop its work and report nothing."
         ),
     )
+}
+
+/// A run id that cannot name a run, or a lease id holding a NUL, holds no
+/// lease: answered without a read (no database text can hold a NUL).
+fn lease_ids(run_id: &str, lease_id: &str) -> ServiceResult<()> {
+    if IdKind::Run.is_valid(run_id) && !lease_id.contains('\0') {
+        Ok(())
+    } else {
+        Err(not_leased(run_id))
+    }
 }
 
 fn finish_answer(
@@ -238,6 +251,7 @@ impl RunnerService for RunnerApi {
             .principal(request.metadata(), Access::Run)
             .await?;
         let req = request.get_ref();
+        lease_ids(&req.run_id, &req.lease_id)?;
         let environments = access::claimable(who.scope, &who.environment_ids, None)?;
         let expires = turns::heartbeat(
             &self.core.store,
@@ -266,6 +280,7 @@ impl RunnerService for RunnerApi {
             .principal(request.metadata(), Access::Run)
             .await?;
         let req = request.get_ref();
+        lease_ids(&req.run_id, &req.lease_id)?;
         let now = self.core.now();
         let expect = Expect::Lease {
             lease: req.lease_id.clone(),
@@ -295,6 +310,7 @@ impl RunnerService for RunnerApi {
             .principal(request.metadata(), Access::Run)
             .await?;
         let req = request.get_ref();
+        lease_ids(&req.run_id, &req.lease_id)?;
         let error = req.error.clone().unwrap_or_default();
         let error_type = RunErrorType::from_name(&error.r#type).ok_or_else(|| {
             ServiceError::invalid(
@@ -346,6 +362,7 @@ impl RunnerService for RunnerApi {
             .principal(request.metadata(), Access::Run)
             .await?;
         let req = request.get_ref();
+        lease_ids(&req.run_id, &req.lease_id)?;
         let now = self.core.now();
         let batch = runner_events(&req.events, now)?;
         let expect = Expect::Lease {

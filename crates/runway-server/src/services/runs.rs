@@ -177,7 +177,11 @@ pub(crate) async fn list_runs_of(
     req: &ListRunsRequest,
 ) -> ServiceResult<ListRunsResponse> {
     // A filter by an id that names nothing matches nothing, malformed or
-    // not, as `agent_id` does on deployments.
+    // not, as `agent_id` does on deployments; only a NUL is refused (no
+    // text holds one: PostgreSQL could not compare it).
+    if let Some(id) = &req.deployment_id {
+        validate::no_nul("deployment_id", id)?;
+    }
     let trigger_type = req
         .trigger_type
         .map(|t| {

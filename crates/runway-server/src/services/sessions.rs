@@ -41,6 +41,7 @@ impl SessionApi {
 
     /// The `seq` of event `id` of `session_id`, for `after_id`/`before_id`.
     async fn seq_of(&self, session_id: &str, param: &str, id: &str) -> ServiceResult<i64> {
+        validate::no_nul(param, id)?;
         events::get(&self.core.store, session_id, id)
             .await?
             .map(|e| e.seq)
@@ -400,11 +401,13 @@ fn user_events(events: &[UserEvent]) -> ServiceResult<Vec<NewEvent>> {
                     format!("type must be {}", EventType::expected()),
                 )
             })?;
-            let mut fields = e
-                .fields
-                .as_ref()
-                .map(runway_api::json_value::struct_to_object)
-                .unwrap_or_default();
+            let mut fields = validate::object_depth(
+                &format!("events[{i}].fields"),
+                e.fields
+                    .as_ref()
+                    .map(runway_api::json_value::struct_to_object)
+                    .unwrap_or_default(),
+            )?;
             // What the service stamps is not the user's to say.
             for stamped in runway_api::STAMPED_EVENT_FIELDS {
                 fields.remove(stamped);

@@ -75,7 +75,11 @@ impl TokenService for TokenApi {
             .environments(&who.org_id, scope, &req.environment_ids)
             .await?;
         let now = self.core.now();
-        let expires_at = req.expires_at.as_ref().map(convert::nanos);
+        let expires_at = req
+            .expires_at
+            .as_ref()
+            .map(|at| convert::stored_nanos("expires_at", at))
+            .transpose()?;
         if expires_at.is_some_and(|at| at <= now) {
             return Err(
                 ServiceError::invalid("expires_at", "expires_at must be in the future").into(),

@@ -93,6 +93,9 @@ impl DeliveryWorker {
         let hub = self.core.store.webhooks();
         let lease = self.lease();
         let mut handed = hub.attach_worker(lease);
+        let attempt = self.config().attempt_timeout + std::time::Duration::from_secs(1);
+        let hand_over_margin =
+            (lease / 2).max(i64::try_from(attempt.as_nanos()).unwrap_or(i64::MAX));
         let poll = self.config().poll_interval;
         // Claim from the table at start, when woken (deliveries written due)
         // and every poll interval (retries come due; other replicas' leases
@@ -125,12 +128,13 @@ impl DeliveryWorker {
             tokio::select! {
                 _ = &mut shutdown => break,
                 Some(delivery) = recv(&mut handed), if free > 0 => {
-                    // One that waited past half its lease is left to come
-                    // due and be claimed (it may be another worker's by
-                    // the time an attempt would end): a hand-over keeps
+                    // One that waited past half its lease, or so long that
+                    // a whole attempt would not end inside it, is left to
+                    // come due and be claimed (it may be another worker's
+                    // by the time an attempt would end): a hand-over keeps
                     // the margin a fresh claim has.
                     let lease_end = delivery.delivery.next_attempt_at.unwrap_or(i64::MIN);
-                    if self.core.now() < lease_end - lease / 2
+                    if self.core.now() < lease_end - hand_over_margin
                         && let Some(ticket) = slots.take()
                     {
                         self.start(delivery, ticket, &answers);

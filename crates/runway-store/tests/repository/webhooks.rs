@@ -531,3 +531,68 @@ pub async fn redeliveries_and_tests_wait_for_a_switch(store: &Store) {
         assert_eq!(waiting.await.unwrap(), None);
     }
 }
+
+/// Failures recorded together retry at one jittered instant per endpoint
+/// and attempt: an endpoint's own deliveries move together, and endpoints
+/// that failed together are spread apart.
+pub async fn endpoints_failing_together_retry_apart(store: &Store) {
+    store.webhooks().set_renderer(Arc::new(EventIdOnly));
+    let org = super::org(store).await;
+    let now = 1_000_000_000_000;
+    let (a, b) = (
+        endpoint(store, &org, now).await,
+        endpoint(store, &org, now).await,
+    );
+    let a1 = queue_test(store, &org, &a.id, now).await;
+    let a2 = queue_test(store, &org, &a.id, now).await;
+    let b1 = queue_test(store, &org, &b.id, now).await;
+    assert_eq!(
+        deliveries::claim_due(store, now, 10, LEASE)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let outcomes = vec![
+        answer(&a1, &a.id, &org, 500, now + 1),
+        answer(&b1, &b.id, &org, 500, now + 1),
+        answer(&a2, &a.id, &org, 500, now + 1),
+    ];
+    // Each draw of the jitter a different instant.
+    let draws = std::sync::atomic::AtomicI64::new(0);
+    let retry = |_| Some(now + 1_000 + draws.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let recorded = deliveries::record_attempts(store, outcomes, now + 2, retry, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!((recorded.attempts, recorded.failed), (3, 0));
+    let next = |endpoint_id: &str| {
+        let (store, org, endpoint_id) = (store.clone(), org.clone(), endpoint_id.to_string());
+        async move {
+            let page = deliveries::list_deliveries(
+                &store,
+                &org,
+                &endpoint_id,
+                None,
+                &PageQuery {
+                    limit: 20,
+                    cursor: Cursor::Start,
+                },
+            )
+            .await
+            .unwrap();
+            page.items
+                .iter()
+                .map(|d| (d.delivery.status, d.delivery.next_attempt_at))
+                .collect::<Vec<_>>()
+        }
+    };
+    let (on_a, on_b) = (next(&a.id).await, next(&b.id).await);
+    let pending = WebhookDeliveryStatus::Pending;
+    assert_eq!(on_a.len(), 2);
+    assert_eq!(on_a[0], on_a[1], "one endpoint's failures retry together");
+    assert_eq!(on_a[0].0, pending);
+    assert_eq!(on_b.len(), 1);
+    assert_eq!(on_b[0].0, pending);
+    assert_ne!(on_a[0].1, on_b[0].1, "two endpoints retry apart");
+    assert_eq!(draws.into_inner(), 2, "one draw per endpoint and attempt");
+}

@@ -170,9 +170,10 @@ pub async fn record_attempts(
     }
     // Each delivery's new state; deliveries going to the same state (most
     // often: succeeded at the first attempt) are updated by one statement.
-    // A batch's failures of one attempt number retry at one (jittered)
-    // instant, so they group too.
-    let mut retry_at: HashMap<i32, Option<i64>> = HashMap::new();
+    // An endpoint's failures of one attempt number in a batch retry at one
+    // (jittered) instant, so they group too; each endpoint draws its own
+    // jitter, so endpoints that failed together do not retry together.
+    let mut retry_at: HashMap<(i32, &str), Option<i64>> = HashMap::new();
     let mut states = Vec::with_capacity(outcomes.len());
     let mut groups: BTreeMap<(&'static str, i32, Option<i64>), Vec<&str>> = BTreeMap::new();
     for outcome in &outcomes {
@@ -180,7 +181,7 @@ pub async fn record_attempts(
             (WebhookDeliveryStatus::Succeeded, None)
         } else {
             let next = *retry_at
-                .entry(outcome.number)
+                .entry((outcome.number, outcome.endpoint_id.as_str()))
                 .or_insert_with(|| next_attempt(outcome.number));
             match next {
                 Some(at) => (WebhookDeliveryStatus::Pending, Some(at)),
