@@ -119,6 +119,7 @@ async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
 #[path = "repository/webhooks.rs"]
 mod webhooks;
 use webhooks::{
+    a_handed_delivery_of_a_changed_endpoint_is_left_to_a_claim,
     deliveries_are_claimed_leased_and_recorded_once, disabled_endpoints_park_their_deliveries,
     endpoints_failing_together_retry_apart,
 };
@@ -145,6 +146,7 @@ on_every_backend!(
     deliveries_are_claimed_leased_and_recorded_once,
     disabled_endpoints_park_their_deliveries,
     endpoints_failing_together_retry_apart,
+    a_handed_delivery_of_a_changed_endpoint_is_left_to_a_claim,
 );
 
 #[path = "repository/inline_reads.rs"]

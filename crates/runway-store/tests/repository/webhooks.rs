@@ -596,3 +596,50 @@ pub async fn endpoints_failing_together_retry_apart(store: &Store) {
     assert_ne!(on_a[0].1, on_b[0].1, "two endpoints retry apart");
     assert_eq!(draws.into_inner(), 2, "one draw per endpoint and attempt");
 }
+
+/// A delivery handed over with a copy of its endpoint that a change made
+/// since (here: a new URL) is not sent from that copy: it stays leased in
+/// the table and is claimed when the lease ends, with the endpoint as it
+/// is then. Deliveries written after the change are handed over as usual.
+pub async fn a_handed_delivery_of_a_changed_endpoint_is_left_to_a_claim(store: &Store) {
+    store.webhooks().set_renderer(Arc::new(EventIdOnly));
+    let org = super::org(store).await;
+    let now = 1_000_000_000_000;
+    let hook = endpoint(store, &org, now).await;
+    let mut handed = store
+        .webhooks()
+        .attach_worker(LEASE)
+        .expect("the first worker");
+    let before = queue_test(store, &org, &hook.id, now).await;
+    let moved = "https://hooks.example.com/moved";
+    webhooks::modify_endpoint(store, &org, &hook.id, now + 1, |row| {
+        row.url = moved.into();
+        Ok::<_, StoreError>(())
+    })
+    .await
+    .unwrap()
+    .expect("the endpoint");
+    let after = queue_test(store, &org, &hook.id, now + 2).await;
+
+    let got = handed.try_recv().expect("the delivery written after");
+    assert_eq!(
+        (got.delivery.id.as_str(), got.endpoint.url.as_str()),
+        (after.as_str(), moved)
+    );
+    assert!(
+        handed.try_recv().is_none(),
+        "the one before is not handed over"
+    );
+    let claimed = deliveries::claim_due(store, now + LEASE, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (
+            claimed[0].delivery.id.as_str(),
+            claimed[0].endpoint.url.as_str()
+        ),
+        (before.as_str(), moved),
+        "claimed at its lease's end, with the endpoint as it is"
+    );
+}

@@ -79,21 +79,28 @@ pub async fn modify_endpoint<E: From<StoreError>>(
 ) -> Result<Option<webhook_endpoint::Model>, E> {
     let find = Endpoint::find_by_id(id).filter(webhook_endpoint::Column::OrgId.eq(org_id));
     let txn = begin(store).await?;
-    let mut was_enabled = None;
+    let mut before = None;
     let saved = modify_row_in(&txn, find, |row| {
-        was_enabled = Some(row.enabled);
+        before = Some(row.clone());
         apply(row)
     })
     .await?;
-    let Some(saved) = saved else {
+    let (Some(saved), Some(before)) = (saved, before) else {
         return Ok(None);
     };
-    if was_enabled != Some(saved.enabled) {
+    if before.enabled != saved.enabled {
         deliveries::pending_switch(&saved.id, saved.enabled, now)
             .exec(&txn)
             .await
             .map_err(StoreError::from)?;
     }
+    // What a delivery is sent with (a description is not).
+    let sent_differently = before.url != saved.url
+        || before.secret != saved.secret
+        || before.previous_secret != saved.previous_secret
+        || before.enabled != saved.enabled
+        || before.event_types != saved.event_types;
+    let _changed = sent_differently.then(|| store.webhooks().changing([saved.id.clone()]));
     txn.commit().await.map_err(StoreError::from)?;
     Ok(Some(saved))
 }
@@ -130,6 +137,7 @@ pub async fn delete_endpoint(store: &Store, org_id: &str, id: &str) -> StoreResu
         .filter(webhook_delivery::Column::EndpointId.eq(id))
         .exec(&txn)
         .await?;
+    let _changed = store.webhooks().changing([id.to_string()]);
     txn.commit().await?;
     Ok(true)
 }
@@ -152,7 +160,10 @@ pub async fn test_endpoint(
     now: i64,
 ) -> StoreResult<TestEvent> {
     let txn = begin(store).await?;
-    // Locked (shared): a switch of the endpoint waits for this event.
+    // Locked (shared): a switch of the endpoint waits for this event. So no
+    // change can commit between this read and the outbox's reading of the
+    // endpoint changes below (which a hand-over is checked against), though
+    // the endpoint is read first here.
     let Some(endpoint) = Endpoint::find_by_id(id)
         .filter(webhook_endpoint::Column::OrgId.eq(org_id))
         .lock_shared()

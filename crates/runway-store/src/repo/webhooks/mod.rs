@@ -23,6 +23,21 @@ pub use outbox::Outbox;
 
 use crate::entity::{deployment, deployment_run, webhook_endpoint};
 
+/// Endpoints being changed; see [`WebhookHub::changing`].
+#[must_use = "hold it over the commit"]
+pub(crate) struct EndpointsChanging<'a> {
+    hub: &'a WebhookHub,
+    ids: Vec<String>,
+}
+
+impl Drop for EndpointsChanging<'_> {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            self.hub.changes.changed(id);
+        }
+    }
+}
+
 /// What an event is about, as the transaction that causes it holds it.
 #[derive(Debug, Clone, Copy)]
 pub enum Subject<'a> {
@@ -46,6 +61,7 @@ pub struct WebhookHub {
     renderer: OnceLock<Arc<dyn WebhookRenderer>>,
     due: Notify,
     handoff: OnceLock<handoff::Handoff>,
+    changes: Arc<handoff::EndpointChanges>,
 }
 
 impl std::fmt::Debug for WebhookHub {
@@ -76,7 +92,7 @@ impl WebhookHub {
     /// here from now on are leased to it for `lease` nanoseconds and handed
     /// over. `None` if a worker is attached already.
     pub fn attach_worker(&self, lease: i64) -> Option<Handed> {
-        let (handoff, handed) = handoff::Handoff::new(lease);
+        let (handoff, handed) = handoff::Handoff::new(lease, self.changes.clone());
         self.handoff.set(handoff).ok().map(|()| handed)
     }
 
@@ -92,10 +108,29 @@ impl WebhookHub {
         if !written.handed.is_empty()
             && let Some(handoff) = self.handoff.get()
         {
-            handoff.send(written.handed);
+            handoff.send(written.handed, written.generation);
         }
         if !written.due.is_empty() {
             self.wake();
+        }
+    }
+
+    /// The last endpoint change this process made (read before reading
+    /// endpoints to write deliveries with).
+    pub(crate) fn endpoint_generation(&self) -> u64 {
+        self.changes.generation()
+    }
+
+    /// Endpoints `ids` are being changed (updated, rotated, switched,
+    /// deleted): hold the answer over the commit. When it drops — after
+    /// the commit, or at a failed or abandoned one, whose outcome is
+    /// unknown — deliveries handed over with an older copy of them are left
+    /// to be claimed with the endpoints as they are (a change that did not
+    /// happen costs such a delivery a wait for its lease).
+    pub(crate) fn changing(&self, ids: impl IntoIterator<Item = String>) -> EndpointsChanging<'_> {
+        EndpointsChanging {
+            hub: self,
+            ids: ids.into_iter().collect(),
         }
     }
 

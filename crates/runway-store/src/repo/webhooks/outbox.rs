@@ -25,6 +25,8 @@ pub struct Outbox {
     endpoints: HashMap<String, Vec<webhook_endpoint::Model>>,
     renderer: Option<Arc<dyn WebhookRenderer>>,
     hub: Arc<WebhookHub>,
+    /// The endpoint change read before the endpoints were.
+    generation: u64,
     /// Each delivery with the endpoint it goes to.
     rows: Vec<Claimed>,
 }
@@ -36,6 +38,9 @@ impl Outbox {
         store: &Store,
         orgs: impl IntoIterator<Item = &'a str>,
     ) -> StoreResult<Outbox> {
+        // Before the endpoints: a change committed after this reading is
+        // newer than the copies read below (see `EndpointChanges`).
+        let generation = store.webhooks().endpoint_generation();
         let orgs: BTreeSet<&str> = orgs.into_iter().collect();
         let mut endpoints: HashMap<String, Vec<webhook_endpoint::Model>> = HashMap::new();
         if !orgs.is_empty() {
@@ -55,6 +60,7 @@ impl Outbox {
             endpoints,
             renderer: store.webhooks().renderer().cloned(),
             hub: store.webhook_hub(),
+            generation,
             rows: Vec::new(),
         })
     }
@@ -171,10 +177,12 @@ impl Outbox {
             Some(_) => Written {
                 handed: self.rows,
                 due: Vec::new(),
+                generation: self.generation,
             },
             None => Written {
                 handed: Vec::new(),
                 due: self.rows,
+                generation: self.generation,
             },
         })
     }

@@ -307,7 +307,9 @@ pub async fn record_attempts(
             written = outbox.write(&txn).await?;
         }
     }
+    let changed = store.webhooks().changing(recorded.disabled.clone());
     txn.commit().await?;
+    drop(changed);
     store.webhooks().dispatch(written);
     Ok(recorded)
 }
