@@ -126,33 +126,33 @@ pub const MAX_JSON_DEPTH: usize = 24;
 /// INVALID_ARGUMENT on `param` for JSON nested deeper than
 /// [`MAX_JSON_DEPTH`].
 pub fn json_depth(param: &str, value: &serde_json::Value) -> ServiceResult<()> {
-    fn depth(value: &serde_json::Value) -> usize {
-        match value {
-            serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
-            serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-            _ => 0,
-        }
+    within_depth(param, depth(value))
+}
+
+/// [`json_depth`] of a JSON object.
+pub fn object_depth(
+    param: &str,
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> ServiceResult<()> {
+    within_depth(param, 1 + object.values().map(depth).max().unwrap_or(0))
+}
+
+fn depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
     }
-    if depth(value) > MAX_JSON_DEPTH {
+}
+
+fn within_depth(param: &str, levels: usize) -> ServiceResult<()> {
+    if levels > MAX_JSON_DEPTH {
         return Err(ServiceError::invalid(
             param,
             format!("{param} may nest objects and arrays at most {MAX_JSON_DEPTH} deep"),
         ));
     }
     Ok(())
-}
-
-/// [`json_depth`] of a JSON object.
-pub fn object_depth(
-    param: &str,
-    object: serde_json::Map<String, serde_json::Value>,
-) -> ServiceResult<serde_json::Map<String, serde_json::Value>> {
-    let value = serde_json::Value::Object(object);
-    json_depth(param, &value)?;
-    match value {
-        serde_json::Value::Object(object) => Ok(object),
-        _ => unreachable!("built as an object above"),
-    }
 }
 
 /// A list of JSON objects that each carry a non-empty string `type`.
@@ -162,7 +162,8 @@ pub fn typed_objects(
 ) -> ServiceResult<Vec<serde_json::Map<String, serde_json::Value>>> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let object = object_depth(&format!("{param}[{i}]"), json_value::struct_to_object(item))?;
+        let object = json_value::struct_to_object(item);
+        object_depth(&format!("{param}[{i}]"), &object)?;
         match object.get("type") {
             Some(serde_json::Value::String(t)) if !t.is_empty() => {}
             _ => {

@@ -65,13 +65,12 @@ fn runner_events(
                     "sequence must be 1 or more",
                 ));
             }
-            let mut fields = validate::object_depth(
-                &format!("events[{i}].fields"),
-                e.fields
-                    .as_ref()
-                    .map(json_value::struct_to_object)
-                    .unwrap_or_default(),
-            )?;
+            let mut fields = e
+                .fields
+                .as_ref()
+                .map(json_value::struct_to_object)
+                .unwrap_or_default();
+            validate::object_depth(&format!("events[{i}].fields"), &fields)?;
             // What the service stamps is not the runner's to say.
             for stamped in runway_api::STAMPED_EVENT_FIELDS {
                 fields.remove(stamped);
