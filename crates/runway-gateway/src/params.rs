@@ -1,6 +1,8 @@
 //! The query and header parameters of the REST operations, as the OpenAPI
 //! document describes them (the handlers parse them with `query::Query`,
-//! which refuses anything else).
+//! which refuses anything else). An id or a cursor holds no NUL: its
+//! `pattern` is `schemas::NO_NUL_PATTERN`, spelled out (the attribute takes a
+//! literal; a test checks the document against it).
 
 use runway_api::enums::{
     DeploymentStatus, EventType, RunStatus, SortOrder, TriggerType, WebhookDeliveryStatus,
@@ -16,13 +18,13 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i32>,
     /// The `next_page` of a previous page.
-    #[param(min_length = 1)]
+    #[param(min_length = 1, pattern = "^[^\\u0000]*$")]
     page: Option<String>,
     /// The page of items that come right after (older than) this id.
-    #[param(min_length = 1)]
+    #[param(min_length = 1, pattern = "^[^\\u0000]*$")]
     after_id: Option<String>,
     /// The page of items that come right before (newer than) this id.
-    #[param(min_length = 1)]
+    #[param(min_length = 1, pattern = "^[^\\u0000]*$")]
     before_id: Option<String>,
 }
 
@@ -35,7 +37,7 @@ pub struct DeploymentFilters {
     /// Archived deployments are hidden unless this is `true`.
     include_archived: Option<bool>,
     /// Deployments of this agent only.
-    #[param(min_length = 1)]
+    #[param(min_length = 1, pattern = "^[^\\u0000]*$")]
     agent_id: Option<String>,
 }
 
@@ -59,7 +61,7 @@ pub struct DeploymentRunFilters {
 #[allow(dead_code)]
 pub struct RunFilters {
     /// Runs of this deployment only.
-    #[param(min_length = 1)]
+    #[param(min_length = 1, pattern = "^[^\\u0000]*$")]
     deployment_id: Option<String>,
     status: Option<RunStatus>,
     trigger_type: Option<TriggerType>,
@@ -127,10 +129,10 @@ pub struct EventFilters {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i32>,
     /// Only events after this one (in the session's order).
-    #[param(min_length = 1)]
+    #[param(min_length = 1, pattern = "^[^\\u0000]*$")]
     after_id: Option<String>,
     /// Only events before this one (in the session's order).
-    #[param(min_length = 1)]
+    #[param(min_length = 1, pattern = "^[^\\u0000]*$")]
     before_id: Option<String>,
     /// `asc` (oldest first, the default) or `desc`.
     order: Option<SortOrder>,
@@ -160,7 +162,7 @@ pub struct StreamFilters {
     #[param(rename = "type")]
     kind: Option<EventType>,
     /// Start after this event; `Last-Event-ID` wins when both are given.
-    #[param(min_length = 1)]
+    #[param(min_length = 1, pattern = "^[^\\u0000]*$")]
     after_id: Option<String>,
 }
 
@@ -172,4 +174,38 @@ pub struct LastEventId {
     /// The last event id the client saw: the stream resumes right after it.
     #[param(rename = "Last-Event-ID", min_length = 1, nullable = false)]
     last_event_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    /// In the document generated, every id filter and paging anchor carries
+    /// the schemas' no-NUL pattern (the server refuses a NUL with a 400).
+    #[test]
+    fn id_and_cursor_parameters_refuse_nul_as_the_schemas_do() {
+        let document: serde_json::Value =
+            serde_json::from_str(&crate::openapi::document()).unwrap();
+        let mut seen = 0;
+        for operation in document["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|path| path.as_object().unwrap().values())
+        {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                if parameter["in"] == "query"
+                    && ["page", "after_id", "before_id", "agent_id", "deployment_id"]
+                        .contains(&name)
+                {
+                    seen += 1;
+                    assert_eq!(
+                        parameter["schema"]["pattern"],
+                        crate::schemas::NO_NUL_PATTERN,
+                        "{name}"
+                    );
+                }
+            }
+        }
+        assert!(seen >= 10, "{seen} parameters");
+    }
 }

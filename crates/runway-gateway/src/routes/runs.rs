@@ -216,7 +216,7 @@ pub struct WatchFilters {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i32>,
     /// Runs of this deployment only.
-    #[param(min_length = 1)]
+    #[param(min_length = 1, pattern = "^[^\\u0000]*$")]
     deployment_id: Option<String>,
     status: Option<RunStatus>,
     trigger_type: Option<TriggerType>,
