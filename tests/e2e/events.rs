@@ -255,6 +255,17 @@ async fn runner_appends_are_exactly_once_and_under_the_lease(app: &TestApp) {
             runner_event(0, EventType::AgentMessage, "x"),
             "events[0].sequence",
         ),
+        (
+            // Past what Unix nanoseconds hold (2262): not moved to 2262.
+            runway_api::v1::RunnerEvent {
+                created_at: Some(prost_types::Timestamp {
+                    seconds: 9_300_000_000,
+                    nanos: 0,
+                }),
+                ..runner_event(4, EventType::AgentMessage, "x")
+            },
+            "events[0].created_at",
+        ),
     ] {
         let status = runner
             .append_events(app.authed(AppendEventsRequest {

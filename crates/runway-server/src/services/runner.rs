@@ -86,10 +86,14 @@ fn runner_events(
                     ),
                 ));
             }
+            let created_at = match &e.created_at {
+                Some(at) => convert::stored_nanos(&format!("events[{i}].created_at"), at)?,
+                None => now,
+            };
             Ok(RunnerEvent {
                 runner_seq: e.sequence,
                 event: NewEvent { kind, fields },
-                created_at: e.created_at.as_ref().map(convert::nanos).unwrap_or(now),
+                created_at,
             })
         })
         .collect()
