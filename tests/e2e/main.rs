@@ -21,5 +21,6 @@ mod strict_input;
 mod support;
 mod tokens;
 mod watch_runs;
+mod webhook_shares;
 mod webhooks;
 mod webhooks_rest;

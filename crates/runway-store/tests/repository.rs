@@ -119,7 +119,7 @@ async fn sqlite_connections_are_set_up_as_documented(store: &Store) {
 #[path = "repository/webhooks.rs"]
 mod webhooks;
 use webhooks::{
-    a_handed_delivery_of_a_changed_endpoint_is_left_to_a_claim,
+    a_claim_puts_a_busy_endpoint_last, a_handed_delivery_of_a_changed_endpoint_is_left_to_a_claim,
     deliveries_are_claimed_leased_and_recorded_once, disabled_endpoints_park_their_deliveries,
     endpoints_failing_together_retry_apart,
 };
@@ -147,6 +147,7 @@ on_every_backend!(
     disabled_endpoints_park_their_deliveries,
     endpoints_failing_together_retry_apart,
     a_handed_delivery_of_a_changed_endpoint_is_left_to_a_claim,
+    a_claim_puts_a_busy_endpoint_last,
 );
 
 #[path = "repository/inline_reads.rs"]
@@ -160,13 +161,15 @@ mod plans;
 use plans::{
     endpoint_deletions_seek_the_endpoint, endpoint_deliveries_seek_their_status,
     hot_run_queries_read_index_ranges, merged_pages_walk_the_filter_exactly,
-    runner_resends_seek_the_session, webhook_claims_walk_the_due_index,
+    runner_resends_seek_the_session, webhook_claims_seek_an_endpoints_due_deliveries,
+    webhook_claims_walk_the_due_index,
 };
 
 on_every_backend!(
     hot_run_queries_read_index_ranges,
     merged_pages_walk_the_filter_exactly,
     webhook_claims_walk_the_due_index,
+    webhook_claims_seek_an_endpoints_due_deliveries,
     endpoint_deletions_seek_the_endpoint,
     endpoint_deliveries_seek_their_status,
     runner_resends_seek_the_session

@@ -39,6 +39,12 @@ pub fn next_attempt(delays: &[Duration], failed: i32, now: i64, jitter: f64) -> 
     Some(now.saturating_add(jittered as i64))
 }
 
+/// An endpoint's share of a worker's attempts under way: past it, the
+/// endpoint's deliveries handed over wait for its slots, and a claim takes
+/// its due deliveries only after every other endpoint's, so a slow endpoint
+/// cannot hold the other endpoints' deliveries back.
+pub const MAX_IN_FLIGHT_PER_ENDPOINT: usize = 64;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod render;
+mod shares;
 pub mod signing;
 pub mod worker;
 

@@ -16,16 +16,20 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use runway_store::repo::webhooks::Handed;
-use runway_store::repo::webhooks::deliveries::{self, AttemptOutcome, Claimed};
+use runway_store::repo::webhooks::deliveries::{
+    self, AttemptOutcome, ClaimRound, Claimed, Sharing,
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::address::PublicOnly;
+use super::shares::{Shares, Waiting};
 use super::{WebhookConfig, signing};
-use crate::domain::deliveries::{delivered, next_attempt};
+use crate::domain::deliveries::{MAX_IN_FLIGHT_PER_ENDPOINT, delivered, next_attempt};
 use crate::metrics::AttemptResult;
 use crate::services::Core;
 
-/// Deliveries one worker sends at once.
+/// Deliveries one worker sends at once (to one endpoint, at most
+/// [`crate::domain::deliveries::MAX_IN_FLIGHT_PER_ENDPOINT`] of them).
 pub const MAX_IN_FLIGHT: usize = 256;
 
 /// Deliveries one worker has sent or is sending whose answers are not yet
@@ -49,6 +53,14 @@ const REPAIR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 /// a few commits a second instead of one per answer, which on SQLite would
 /// queue every trigger behind the worker's writes.
 const RECORD_LINGER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Where an attempt's task reports: its answer to the recorder, its end to
+/// the worker loop (which endpoint's).
+#[derive(Clone)]
+struct Reports {
+    answers: mpsc::UnboundedSender<Answer>,
+    ended: mpsc::UnboundedSender<String>,
+}
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector<PublicOnly>>, Full<Bytes>>;
 
@@ -88,7 +100,10 @@ impl DeliveryWorker {
     /// records them.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let slots = Slots::new();
+        let mut shares = Shares::default();
         let (answers, received) = mpsc::unbounded_channel();
+        let (ended, mut ends) = mpsc::unbounded_channel::<String>();
+        let reports = Reports { answers, ended };
         let recorder = tokio::spawn(self.clone().record(received));
         let hub = self.core.store.webhooks();
         let lease = self.lease();
@@ -96,6 +111,13 @@ impl DeliveryWorker {
         let attempt = self.config().attempt_timeout + std::time::Duration::from_secs(1);
         let hand_over_margin =
             (lease / 2).max(i64::try_from(attempt.as_nanos()).unwrap_or(i64::MAX));
+        // A hand-over that waited past half its lease, or so long that a
+        // whole attempt would not end inside it, is left to come due and be
+        // claimed (it may be another worker's by the time an attempt would
+        // end): a hand-over keeps the margin a fresh claim has.
+        let fresh = |claimed: &Claimed, now: i64| {
+            now < claimed.delivery.next_attempt_at.unwrap_or(i64::MIN) - hand_over_margin
+        };
         let poll = self.config().poll_interval;
         // Claim from the table at start, when woken (deliveries written due)
         // and every poll interval (retries come due; other replicas' leases
@@ -109,37 +131,68 @@ impl DeliveryWorker {
         tokio::pin!(shutdown);
         loop {
             let free = slots.free();
+            // A hand-over that waited for its endpoint's room goes first.
+            if free > 0
+                && let Some(Waiting { claimed, seen }) = shares.next_ready()
+            {
+                let endpoint = claimed.endpoint.id.clone();
+                let changed = handed.as_ref().is_some_and(|h| {
+                    h.stopped_waiting();
+                    h.changed_since(&endpoint, seen)
+                });
+                match slots.take() {
+                    Some(ticket) if !changed && fresh(&claimed, self.core.now()) => {
+                        shares.started(&endpoint);
+                        self.start(claimed, ticket, &reports);
+                    }
+                    _ => shares.not_started(&endpoint),
+                }
+                continue;
+            }
             if claim_wanted && (free >= CLAIM_MIN || (polled && free > 0)) {
                 polled = false;
                 let limit = free.min(RECORD_BATCH);
-                let claimed = self.claim(limit).await;
-                // A full claim may have left more due.
-                claim_wanted = claimed.len() == limit;
-                for delivery in claimed {
+                let round = self.claim(limit, &shares).await;
+                // A claim that met its limit may have left more due.
+                claim_wanted = round.full;
+                for delivery in round.claimed {
                     if let Some(ticket) = slots.take() {
-                        self.start(delivery, ticket, &answers);
+                        shares.started(&delivery.endpoint.id);
+                        self.start(delivery, ticket, &reports);
                     }
                 }
                 continue;
             }
             // A claim waits for a few free slots (not one query per slot);
             // a hand-over needs one.
-            let wanted = if claim_wanted { CLAIM_MIN } else { 1 };
+            let wanted = if claim_wanted && !shares.any_ready() {
+                CLAIM_MIN
+            } else {
+                1
+            };
+            // Read before receiving: a hand-over kept waiting is not sent
+            // if its endpoint changes after this.
+            let seen = handed.as_ref().map_or(0, Handed::generation);
             tokio::select! {
                 _ = &mut shutdown => break,
                 Some(delivery) = recv(&mut handed), if free > 0 => {
-                    // One that waited past half its lease, or so long that
-                    // a whole attempt would not end inside it, is left to
-                    // come due and be claimed (it may be another worker's
-                    // by the time an attempt would end): a hand-over keeps
-                    // the margin a fresh claim has.
-                    let lease_end = delivery.delivery.next_attempt_at.unwrap_or(i64::MIN);
-                    if self.core.now() < lease_end - hand_over_margin
-                        && let Some(ticket) = slots.take()
-                    {
-                        self.start(delivery, ticket, &answers);
+                    if !fresh(&delivery, self.core.now()) {
+                        continue;
+                    }
+                    let endpoint = delivery.endpoint.id.clone();
+                    if shares.has_room(&endpoint) {
+                        if let Some(ticket) = slots.take() {
+                            shares.started(&endpoint);
+                            self.start(delivery, ticket, &reports);
+                        }
+                    } else {
+                        if let Some(handed) = &handed {
+                            handed.kept_waiting();
+                        }
+                        shares.wait(Waiting { claimed: delivery, seen });
                     }
                 }
+                Some(endpoint) = ends.recv() => shares.finished(&endpoint),
                 _ = hub.woken() => claim_wanted = true,
                 _ = tokio::time::sleep_until(next_poll) => {
                     claim_wanted = true;
@@ -153,7 +206,7 @@ impl DeliveryWorker {
                 () = slots.wait_free(wanted), if free < wanted => {}
             }
         }
-        drop(answers);
+        drop(reports);
         // Attempts in flight end within their timeout; past a grace period
         // their deliveries are left to the lease.
         let grace = self.config().attempt_timeout + std::time::Duration::from_secs(1);
@@ -167,27 +220,39 @@ impl DeliveryWorker {
     }
 
     /// Sends `claimed` in a task of its own.
-    fn start(&self, claimed: Claimed, ticket: Ticket, answers: &mpsc::UnboundedSender<Answer>) {
-        let (worker, answers) = (self.clone(), answers.clone());
+    fn start(&self, claimed: Claimed, ticket: Ticket, reports: &Reports) {
+        let (worker, reports) = (self.clone(), reports.clone());
         tokio::spawn(async move {
+            let endpoint = claimed.endpoint.id.clone();
             let outcome = worker.send(claimed).await;
             // The send slot frees when the attempt ends; the delivery
             // counts against the unrecorded limit until its answer is
             // recorded (bounding how long answers wait, well inside the
             // lease).
             drop(ticket.sending);
-            let _ = answers.send((outcome, ticket.unrecorded));
+            let _ = reports.ended.send(endpoint);
+            let _ = reports.answers.send((outcome, ticket.unrecorded));
         });
     }
 
-    async fn claim(&self, limit: usize) -> Vec<Claimed> {
+    /// Claims up to `limit` due deliveries, endpoints past their share
+    /// last.
+    async fn claim(&self, limit: usize, shares: &Shares) -> ClaimRound {
         let now = self.core.now();
-        match deliveries::claim_due(&self.core.store, now, limit as u64, self.lease()).await {
-            Ok(claimed) => claimed,
+        let (store, lease) = (&self.core.store, self.lease());
+        // Endpoints past their share borrow free slots, but leave a share's
+        // worth free for the others.
+        let sharing = Sharing {
+            per_endpoint: MAX_IN_FLIGHT_PER_ENDPOINT as u64,
+            keep_free: MAX_IN_FLIGHT_PER_ENDPOINT as u64,
+        };
+        let place = shares.placer();
+        match deliveries::claim_due_placing(store, now, limit as u64, lease, sharing, place).await {
+            Ok(round) => round,
             Err(err) => {
                 tracing::error!(error = %err, "claiming webhook deliveries failed");
                 tokio::time::sleep(self.config().poll_interval).await;
-                Vec::new()
+                ClaimRound::default()
             }
         }
     }

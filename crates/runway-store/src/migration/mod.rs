@@ -15,6 +15,7 @@ mod m20261201_000009_token_scopes;
 mod m20261201_000010_run_list_indexes;
 mod m20261202_000011_retention;
 mod m20261204_000012_parked_deliveries;
+mod m20261205_000013_endpoint_due_index;
 mod online_column;
 mod online_index;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_run_list_indexes::Migration),
             Box::new(m20261202_000011_retention::Migration),
             Box::new(m20261204_000012_parked_deliveries::Migration),
+            Box::new(m20261205_000013_endpoint_due_index::Migration),
         ]
     }
 }

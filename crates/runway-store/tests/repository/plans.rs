@@ -517,6 +517,27 @@ pub async fn webhook_claims_walk_the_due_index(store: &Store) {
     assert!(walks_due_index, "{}\n{plan}", claim.sql);
 }
 
+/// A claim that meets an endpoint past its share seeks each other
+/// endpoint's due deliveries in its own due index, oldest first, without a
+/// sort or a walk of other endpoints' deliveries.
+pub async fn webhook_claims_seek_an_endpoints_due_deliveries(store: &Store) {
+    let seek = deliveries::endpoint_due_select("whep_x", super::now(), 64).build(backend_of(store));
+    let plan = explain(store, &seek, PricedOut::Yes).await.join("\n");
+    let seeks = match store.backend() {
+        Backend::Sqlite => {
+            plan.contains("SEARCH webhook_deliveries USING INDEX idx_webhook_deliveries_endpoint_due (endpoint_id=? AND next_attempt_at<?)")
+                && !plan.contains("TEMP B-TREE")
+        }
+        Backend::Postgres => {
+            plan.contains("idx_webhook_deliveries_endpoint_due")
+                && plan.contains("Index Cond: (((endpoint_id)::text =")
+                && !plan.contains("Sort")
+                && !plan.contains("Seq Scan")
+        }
+    };
+    assert!(seeks, "{}\n{plan}", seek.sql);
+}
+
 /// Deleting an endpoint finds its deliveries' attempts through the
 /// endpoint's deliveries, not the organization's.
 pub async fn endpoint_deletions_seek_the_endpoint(store: &Store) {

@@ -228,6 +228,86 @@ async fn claim_ids(store: &Store, now: i64) -> Vec<String> {
     claimed.into_iter().map(|c| c.delivery.id).collect()
 }
 
+/// A claim puts an endpoint past its share last: with its limit met by
+/// that endpoint's backlog, it still finds another endpoint's delivery due
+/// behind it (seeking each other endpoint), and fills the room left with the
+/// busy endpoint's oldest. What it leaves is untouched, due as it was.
+pub async fn a_claim_puts_a_busy_endpoint_last(store: &Store) {
+    store.webhooks().set_renderer(Arc::new(EventIdOnly));
+    let org = super::org(store).await;
+    let now = 1_000_000_000_000;
+    let busy = endpoint(store, &org, now).await;
+    let other = endpoint(store, &org, now).await;
+    let mut backlog = Vec::new();
+    for n in 0..5 {
+        backlog.push(queue_test(store, &org, &busy.id, now + n).await);
+    }
+    let behind = queue_test(store, &org, &other.id, now + 5).await;
+
+    // The busy endpoint has room for one.
+    let mut busy_seen = 0;
+    let place = |endpoint: &str| {
+        if endpoint == busy.id {
+            busy_seen += 1;
+            if busy_seen > 1 {
+                return deliveries::Place::Last;
+            }
+        }
+        deliveries::Place::Claim
+    };
+    let sharing = deliveries::Sharing {
+        per_endpoint: 10,
+        keep_free: 1,
+    };
+    let round = deliveries::claim_due_placing(store, now + 10, 4, LEASE, sharing, place)
+        .await
+        .unwrap();
+    let claimed: Vec<&str> = round
+        .claimed
+        .iter()
+        .map(|c| c.delivery.id.as_str())
+        .collect();
+    assert_eq!(claimed, [&backlog[0], &behind, &backlog[1]]);
+    assert!(
+        !round.full,
+        "it kept one free: claiming again takes nothing more"
+    );
+    assert!(
+        round
+            .claimed
+            .iter()
+            .all(|c| c.delivery.next_attempt_at == Some(now + 10 + LEASE))
+    );
+    let mut left = pending(store, &org, &busy.id).await;
+    left.sort();
+    let mut expected: Vec<_> = (0..5)
+        .map(|n| {
+            let due = if n < 2 {
+                now + 10 + LEASE
+            } else {
+                now + n as i64
+            };
+            (backlog[n].clone(), Some(due), None)
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(left, expected);
+
+    // What it left is claimed next, oldest first; the walk saw all of it.
+    let round = deliveries::claim_due_placing(store, now + 10, 10, LEASE, sharing, |_| {
+        deliveries::Place::Claim
+    })
+    .await
+    .unwrap();
+    let claimed: Vec<&str> = round
+        .claimed
+        .iter()
+        .map(|c| c.delivery.id.as_str())
+        .collect();
+    assert_eq!(claimed, [&backlog[2], &backlog[3], &backlog[4]]);
+    assert!(!round.full);
+}
+
 /// A disabled endpoint's pending deliveries are parked (the claim never
 /// meets them) with their due times and leases kept, until it is enabled:
 /// disabled by hand or for failing, redelivered to while disabled, in
@@ -276,7 +356,8 @@ pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
 
     // The migration: going down forgets parking, coming up parks the
     // pending deliveries of disabled endpoints (since the migration).
-    let since_parking = 1;
+    // (Parking is migration 12; 13, the endpoints' due index, comes after.)
+    let since_parking = runway_store::migration::Migrator::migrations().len() as u32 - 11;
     runway_store::migration::Migrator::down(store.writer(), Some(since_parking))
         .await
         .unwrap();

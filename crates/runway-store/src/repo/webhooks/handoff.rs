@@ -110,6 +110,31 @@ impl Handed {
         }
     }
 
+    /// The number of the last endpoint change this process committed: a
+    /// worker that keeps a hand-over waiting reads it before receiving, and
+    /// asks [`Handed::changed_since`] before it sends.
+    pub fn generation(&self) -> u64 {
+        self.changes.generation()
+    }
+
+    /// Whether endpoint `id` changed after change `generation`.
+    pub fn changed_since(&self, id: &str, generation: u64) -> bool {
+        self.changes.since(id, generation)
+    }
+
+    /// A hand-over received that the worker keeps waiting (its endpoint
+    /// busy) counts against [`HANDOFF_LIMIT`] again, until
+    /// [`Handed::stopped_waiting`]: past the limit, deliveries are written
+    /// due and claimed, in turn with the other endpoints'.
+    pub fn kept_waiting(&self) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A hand-over kept waiting was sent, or left to its lease.
+    pub fn stopped_waiting(&self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+
     fn take(&self, (claimed, generation): (Claimed, u64)) -> Option<Claimed> {
         self.queued.fetch_sub(1, Ordering::Relaxed);
         (!self.changes.since(&claimed.endpoint.id, generation)).then_some(claimed)

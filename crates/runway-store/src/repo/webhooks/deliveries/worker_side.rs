@@ -65,19 +65,136 @@ pub async fn claim_due(
     limit: u64,
     lease: i64,
 ) -> StoreResult<Vec<Claimed>> {
+    Ok(claim_due_placing(
+        store,
+        now,
+        limit,
+        lease,
+        Sharing {
+            per_endpoint: limit,
+            keep_free: 0,
+        },
+        |_| Place::Claim,
+    )
+    .await?
+    .claimed)
+}
+
+/// What a claim does with one due delivery, by its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Take it: its endpoint has room.
+    Claim,
+    /// Its endpoint has had its share: take it only if nothing of another
+    /// endpoint is due.
+    Last,
+}
+
+/// What a claim took.
+#[derive(Debug, Default)]
+pub struct ClaimRound {
+    pub claimed: Vec<Claimed>,
+    /// Whether it took as many as it could (more may be due).
+    pub full: bool,
+}
+
+/// One endpoint's due deliveries, oldest due first, locked as
+/// [`due_select`] locks (through `idx_webhook_deliveries_endpoint_due`).
+pub fn endpoint_due_select(endpoint_id: &str, now: i64, limit: u64) -> sea_orm::Select<Delivery> {
+    use webhook_delivery::Column as C;
+    Delivery::find()
+        .filter(C::EndpointId.eq(endpoint_id))
+        .filter(C::NextAttemptAt.lte(now))
+        .filter(C::ParkedAt.is_null())
+        .order_by_asc(C::NextAttemptAt)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+}
+
+/// How a claim shares its room between endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct Sharing {
+    /// The most due deliveries of one endpoint sought when looking past
+    /// busy endpoints (an endpoint's share).
+    pub per_endpoint: u64,
+    /// Room the claim leaves unfilled rather than give it to deliveries
+    /// that go last, so that other endpoints' next deliveries start at
+    /// once.
+    pub keep_free: u64,
+}
+
+/// As [`claim_due`], but fair between endpoints: `place` (called with each
+/// due delivery's endpoint, oldest due first) says which endpoints have had
+/// their share. Their deliveries go last — taken only with room left after
+/// every other endpoint's due deliveries, and then only up to
+/// `limit - keep_free`. When the walk of the due index meets such
+/// deliveries with its limit reached, the other endpoints' due deliveries
+/// may lie behind them: it then seeks each other enabled endpoint's oldest
+/// `per_endpoint` through its own due index, never walking the busy
+/// endpoints' backlog (a cost in endpoints, paid only while one is past its
+/// share with more due).
+pub async fn claim_due_placing(
+    store: &Store,
+    now: i64,
+    limit: u64,
+    lease: i64,
+    sharing: Sharing,
+    mut place: impl FnMut(&str) -> Place,
+) -> StoreResult<ClaimRound> {
     use webhook_delivery::Column as C;
     let txn = begin(store).await?;
-    let due = due_select(now, limit).all(&txn).await?;
-    if due.is_empty() {
-        return Ok(Vec::new());
+    let head = due_select(now, limit).all(&txn).await?;
+    let limit = limit as usize;
+    let walked_all = head.len() < limit;
+    let mut taken = Vec::with_capacity(head.len());
+    let mut last = Vec::new();
+    for delivery in head {
+        match place(&delivery.endpoint_id) {
+            Place::Claim => taken.push(delivery),
+            Place::Last => last.push(delivery),
+        }
     }
-    let ids: Vec<&str> = due.iter().map(|d| d.id.as_str()).collect();
+    if !walked_all && !last.is_empty() {
+        let busy: HashSet<&str> = last.iter().map(|d| d.endpoint_id.as_str()).collect();
+        let others: Vec<String> = Endpoint::find()
+            .select_only()
+            .column(webhook_endpoint::Column::Id)
+            .filter(webhook_endpoint::Column::Enabled.eq(true))
+            .filter(webhook_endpoint::Column::Id.is_not_in(busy))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let seen: HashSet<String> = taken.iter().map(|d| d.id.clone()).collect();
+        let mut found = Vec::new();
+        for endpoint_id in others {
+            let due = endpoint_due_select(&endpoint_id, now, sharing.per_endpoint)
+                .all(&txn)
+                .await?;
+            found.extend(due.into_iter().filter(|d| !seen.contains(&d.id)));
+        }
+        found.sort_by_key(|d| d.next_attempt_at);
+        for delivery in found {
+            if taken.len() == limit {
+                break;
+            }
+            if place(&delivery.endpoint_id) == Place::Claim {
+                taken.push(delivery);
+            }
+        }
+    }
+    let lendable = limit.saturating_sub(sharing.keep_free as usize);
+    taken.extend(last.into_iter().take(lendable.saturating_sub(taken.len())));
+    if taken.is_empty() {
+        return Ok(ClaimRound::default());
+    }
+    let full = taken.len() == limit;
+    let ids: Vec<&str> = taken.iter().map(|d| d.id.as_str()).collect();
     Delivery::update_many()
         .col_expr(C::NextAttemptAt, Expr::value(now + lease))
         .filter(C::Id.is_in(ids))
         .exec(&txn)
         .await?;
-    let endpoint_ids: Vec<&str> = due.iter().map(|d| d.endpoint_id.as_str()).collect();
+    let endpoint_ids: Vec<&str> = taken.iter().map(|d| d.endpoint_id.as_str()).collect();
     let endpoints: HashMap<String, webhook_endpoint::Model> = Endpoint::find()
         .filter(webhook_endpoint::Column::Id.is_in(endpoint_ids))
         .all(&txn)
@@ -86,14 +203,15 @@ pub async fn claim_due(
         .map(|e| (e.id.clone(), e))
         .collect();
     txn.commit().await?;
-    Ok(due
+    let claimed = taken
         .into_iter()
         .filter_map(|mut delivery| {
             let endpoint = endpoints.get(&delivery.endpoint_id)?.clone();
             delivery.next_attempt_at = Some(now + lease);
             Some(Claimed { delivery, endpoint })
         })
-        .collect())
+        .collect();
+    Ok(ClaimRound { claimed, full })
 }
 
 /// How one attempt went.
