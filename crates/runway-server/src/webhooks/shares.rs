@@ -4,8 +4,8 @@
 //! a claim takes the endpoint's due deliveries only after every other
 //! endpoint's ([`Place::Last`]). So an endpoint that takes the whole
 //! attempt timeout to answer, with a backlog ahead of everyone's in the due
-//! order, does not hold the others back; with nobody else due, it still
-//! gets every free slot.
+//! order, does not hold the others back; with nobody else due, it borrows
+//! the free slots but a share's worth (192 of 256).
 
 use std::collections::{HashMap, VecDeque};
 

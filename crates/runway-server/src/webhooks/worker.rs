@@ -39,6 +39,11 @@ const MAX_UNRECORDED: usize = 1024;
 /// The fewest free slots a claim from the table waits for.
 const CLAIM_MIN: usize = 16;
 
+/// Slots a claim leaves free rather than lend them to endpoints past their
+/// share: a share's worth, so other endpoints' next deliveries start at
+/// once.
+const KEEP_FREE: usize = MAX_IN_FLIGHT_PER_ENDPOINT;
+
 /// The most of an answer's body an attempt keeps.
 const BODY_KEPT: usize = 1024;
 
@@ -123,6 +128,10 @@ impl DeliveryWorker {
         // and every poll interval (retries come due; other replicas' leases
         // end); hand-overs need no claim.
         let mut claim_wanted = true;
+        // The free slots a claim waits for: a few (not one query per slot);
+        // more after a claim left busy endpoints' deliveries for want of
+        // room beyond what it keeps free, so the next one can lend some.
+        let mut claim_min = CLAIM_MIN;
         // At a poll a claim takes what is free, however little: retries
         // are not starved by a steady stream of hand-overs.
         let mut polled = true;
@@ -149,12 +158,17 @@ impl DeliveryWorker {
                 }
                 continue;
             }
-            if claim_wanted && (free >= CLAIM_MIN || (polled && free > 0)) {
+            if claim_wanted && (free >= claim_min || (polled && free > 0)) {
                 polled = false;
                 let limit = free.min(RECORD_BATCH);
                 let round = self.claim(limit, &shares).await;
                 // A claim that met its limit may have left more due.
-                claim_wanted = round.full;
+                claim_wanted = round.full || round.left_last;
+                claim_min = if round.full {
+                    CLAIM_MIN
+                } else {
+                    KEEP_FREE + CLAIM_MIN
+                };
                 for delivery in round.claimed {
                     if let Some(ticket) = slots.take() {
                         shares.started(&delivery.endpoint.id);
@@ -166,7 +180,7 @@ impl DeliveryWorker {
             // A claim waits for a few free slots (not one query per slot);
             // a hand-over needs one.
             let wanted = if claim_wanted && !shares.any_ready() {
-                CLAIM_MIN
+                claim_min
             } else {
                 1
             };
@@ -193,9 +207,13 @@ impl DeliveryWorker {
                     }
                 }
                 Some(endpoint) = ends.recv() => shares.finished(&endpoint),
-                _ = hub.woken() => claim_wanted = true,
+                _ = hub.woken() => {
+                    claim_wanted = true;
+                    claim_min = CLAIM_MIN;
+                }
                 _ = tokio::time::sleep_until(next_poll) => {
                     claim_wanted = true;
+                    claim_min = CLAIM_MIN;
                     polled = true;
                     next_poll = tokio::time::Instant::now() + poll;
                     if next_poll >= next_repair {
@@ -223,14 +241,18 @@ impl DeliveryWorker {
     fn start(&self, claimed: Claimed, ticket: Ticket, reports: &Reports) {
         let (worker, reports) = (self.clone(), reports.clone());
         tokio::spawn(async move {
-            let endpoint = claimed.endpoint.id.clone();
+            // Told when the attempt ends, however it ends (a panic too).
+            let ended = Ended {
+                endpoint: Some(claimed.endpoint.id.clone()),
+                to: reports.ended.clone(),
+            };
             let outcome = worker.send(claimed).await;
             // The send slot frees when the attempt ends; the delivery
             // counts against the unrecorded limit until its answer is
             // recorded (bounding how long answers wait, well inside the
             // lease).
             drop(ticket.sending);
-            let _ = reports.ended.send(endpoint);
+            drop(ended);
             let _ = reports.answers.send((outcome, ticket.unrecorded));
         });
     }
@@ -240,11 +262,9 @@ impl DeliveryWorker {
     async fn claim(&self, limit: usize, shares: &Shares) -> ClaimRound {
         let now = self.core.now();
         let (store, lease) = (&self.core.store, self.lease());
-        // Endpoints past their share borrow free slots, but leave a share's
-        // worth free for the others.
         let sharing = Sharing {
             per_endpoint: MAX_IN_FLIGHT_PER_ENDPOINT as u64,
-            keep_free: MAX_IN_FLIGHT_PER_ENDPOINT as u64,
+            keep_free: KEEP_FREE as u64,
         };
         let place = shares.placer();
         match deliveries::claim_due_placing(store, now, limit as u64, lease, sharing, place).await {
@@ -410,6 +430,20 @@ impl DeliveryWorker {
                 }
             }
             drop(tickets);
+        }
+    }
+}
+
+/// Tells the worker loop, when dropped, that an attempt to `endpoint` ended.
+struct Ended {
+    endpoint: Option<String>,
+    to: mpsc::UnboundedSender<String>,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        if let Some(endpoint) = self.endpoint.take() {
+            let _ = self.to.send(endpoint);
         }
     }
 }

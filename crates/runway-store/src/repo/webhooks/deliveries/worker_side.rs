@@ -94,12 +94,38 @@ pub enum Place {
 #[derive(Debug, Default)]
 pub struct ClaimRound {
     pub claimed: Vec<Claimed>,
-    /// Whether it took as many as it could (more may be due).
+    /// It took as many as it could: more may be due.
     pub full: bool,
+    /// It left due deliveries that go last (of endpoints past their share)
+    /// for want of room beyond what it keeps free.
+    pub left_last: bool,
 }
 
-/// One endpoint's due deliveries, oldest due first, locked as
-/// [`due_select`] locks (through `idx_webhook_deliveries_endpoint_due`).
+/// The enabled endpoints but `busy` with a delivery due at `now`: one probe
+/// of each endpoint's due index. A scalar subquery, not `EXISTS`, which
+/// PostgreSQL turns into a join that reads every due delivery (the busy
+/// endpoints' backlog included) to find the endpoints.
+pub fn endpoints_due_select(now: i64, busy: &HashSet<&str>) -> sea_orm::Select<Endpoint> {
+    use webhook_delivery::Column as C;
+    let first_due = sea_orm::sea_query::Query::select()
+        .column((Delivery, C::NextAttemptAt))
+        .from(Delivery)
+        .and_where(
+            Expr::col((Delivery, C::EndpointId)).equals((Endpoint, webhook_endpoint::Column::Id)),
+        )
+        .and_where(Expr::col((Delivery, C::NextAttemptAt)).lte(now))
+        .and_where(Expr::col((Delivery, C::ParkedAt)).is_null())
+        .limit(1)
+        .to_owned();
+    Endpoint::find()
+        .filter(webhook_endpoint::Column::Enabled.eq(true))
+        .filter(webhook_endpoint::Column::Id.is_not_in(busy.iter().copied()))
+        .filter(Expr::SubQuery(None, Box::new(first_due.into())).is_not_null())
+}
+
+/// One endpoint's due deliveries, oldest due first (through
+/// `idx_webhook_deliveries_endpoint_due`), not locked: a claim locks only
+/// those it picks.
 pub fn endpoint_due_select(endpoint_id: &str, now: i64, limit: u64) -> sea_orm::Select<Delivery> {
     use webhook_delivery::Column as C;
     Delivery::find()
@@ -108,7 +134,6 @@ pub fn endpoint_due_select(endpoint_id: &str, now: i64, limit: u64) -> sea_orm::
         .filter(C::ParkedAt.is_null())
         .order_by_asc(C::NextAttemptAt)
         .limit(limit)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
 }
 
 /// How a claim shares its room between endpoints.
@@ -126,13 +151,14 @@ pub struct Sharing {
 /// As [`claim_due`], but fair between endpoints: `place` (called with each
 /// due delivery's endpoint, oldest due first) says which endpoints have had
 /// their share. Their deliveries go last — taken only with room left after
-/// every other endpoint's due deliveries, and then only up to
+/// the other endpoints' due deliveries, and then only up to
 /// `limit - keep_free`. When the walk of the due index meets such
 /// deliveries with its limit reached, the other endpoints' due deliveries
-/// may lie behind them: it then seeks each other enabled endpoint's oldest
-/// `per_endpoint` through its own due index, never walking the busy
-/// endpoints' backlog (a cost in endpoints, paid only while one is past its
-/// share with more due).
+/// may lie behind them: it then finds the enabled endpoints with something
+/// due (a probe of each one's due index, in one query) and seeks each one's
+/// oldest, up to its share, never walking the busy endpoints' backlog — a
+/// cost in endpoints, paid only while one is past its share with more due.
+/// Of what it seeks it locks only what it takes.
 pub async fn claim_due_placing(
     store: &Store,
     now: i64,
@@ -154,40 +180,56 @@ pub async fn claim_due_placing(
             Place::Last => last.push(delivery),
         }
     }
-    if !walked_all && !last.is_empty() {
+    if !walked_all && !last.is_empty() && taken.len() < limit {
         let busy: HashSet<&str> = last.iter().map(|d| d.endpoint_id.as_str()).collect();
-        let others: Vec<String> = Endpoint::find()
+        let others = endpoints_due_select(now, &busy)
             .select_only()
             .column(webhook_endpoint::Column::Id)
-            .filter(webhook_endpoint::Column::Enabled.eq(true))
-            .filter(webhook_endpoint::Column::Id.is_not_in(busy))
-            .into_tuple()
+            .into_tuple::<String>()
             .all(&txn)
             .await?;
-        let seen: HashSet<String> = taken.iter().map(|d| d.id.clone()).collect();
+        let seen: HashSet<&str> = taken.iter().map(|d| d.id.as_str()).collect();
+        let room = (limit - taken.len()) as u64;
         let mut found = Vec::new();
         for endpoint_id in others {
-            let due = endpoint_due_select(&endpoint_id, now, sharing.per_endpoint)
-                .all(&txn)
-                .await?;
-            found.extend(due.into_iter().filter(|d| !seen.contains(&d.id)));
+            let seek = endpoint_due_select(&endpoint_id, now, Ord::min(sharing.per_endpoint, room));
+            let due = seek.all(&txn).await?;
+            found.extend(due.into_iter().filter(|d| !seen.contains(d.id.as_str())));
         }
         found.sort_by_key(|d| d.next_attempt_at);
+        let mut picked = Vec::new();
         for delivery in found {
-            if taken.len() == limit {
+            if taken.len() + picked.len() == limit {
                 break;
             }
             if place(&delivery.endpoint_id) == Place::Claim {
-                taken.push(delivery);
+                picked.push(delivery.id);
             }
+        }
+        if !picked.is_empty() {
+            // Locked now, skipping what another worker claims meanwhile.
+            let locked = Delivery::find()
+                .filter(C::Id.is_in(picked))
+                .filter(C::NextAttemptAt.lte(now))
+                .filter(C::ParkedAt.is_null())
+                .order_by_asc(C::NextAttemptAt)
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .all(&txn)
+                .await?;
+            taken.extend(locked);
         }
     }
     let lendable = limit.saturating_sub(sharing.keep_free as usize);
-    taken.extend(last.into_iter().take(lendable.saturating_sub(taken.len())));
-    if taken.is_empty() {
-        return Ok(ClaimRound::default());
-    }
+    let lent = lendable.saturating_sub(taken.len()).min(last.len());
+    let left_last = lent < last.len();
+    taken.extend(last.into_iter().take(lent));
     let full = taken.len() == limit;
+    if taken.is_empty() {
+        return Ok(ClaimRound {
+            left_last,
+            ..ClaimRound::default()
+        });
+    }
     let ids: Vec<&str> = taken.iter().map(|d| d.id.as_str()).collect();
     Delivery::update_many()
         .col_expr(C::NextAttemptAt, Expr::value(now + lease))
@@ -211,7 +253,11 @@ pub async fn claim_due_placing(
             Some(Claimed { delivery, endpoint })
         })
         .collect();
-    Ok(ClaimRound { claimed, full })
+    Ok(ClaimRound {
+        claimed,
+        full,
+        left_last,
+    })
 }
 
 /// How one attempt went.
