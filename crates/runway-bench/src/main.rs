@@ -12,6 +12,8 @@
 //!   to a local receiver.
 //! - `--mode webhook-triggers`: the trigger load with the organization's
 //!   one webhook endpoint disabled, then enabled, `--rounds` times.
+//! - `--mode webhook-shares`: another endpoint's delivery latency while
+//!   one endpoint answers nothing, for `--seconds`.
 //! - `--mode lists`: every run list filter and the point reads, each read
 //!   by `--clients` clients for 3 s; p50, p99, reads a second.
 //!
@@ -41,6 +43,7 @@ mod prune;
 mod reads;
 mod server;
 mod triggers;
+mod webhook_shares;
 mod webhooks;
 
 use std::path::PathBuf;
@@ -60,6 +63,7 @@ pub enum Mode {
     Subscribers,
     Deliveries,
     WebhookTriggers,
+    WebhookShares,
     Lists,
     Console,
     Keyed,
@@ -160,7 +164,10 @@ async fn main() -> anyhow::Result<()> {
         // The pruner starts soon after the policy is set.
         serve_args.push("--prune-interval-ms=500".into());
     }
-    if matches!(args.mode, Mode::Deliveries | Mode::WebhookTriggers) {
+    if matches!(
+        args.mode,
+        Mode::Deliveries | Mode::WebhookTriggers | Mode::WebhookShares
+    ) {
         // The receiver is local.
         serve_args.push("--webhooks-allow-private".into());
     }
@@ -172,6 +179,7 @@ async fn main() -> anyhow::Result<()> {
         Mode::Subscribers => events::subscribers(&args, &server).await,
         Mode::Deliveries => webhooks::deliveries(&args, &server).await,
         Mode::WebhookTriggers => webhooks::triggers(&args, &server).await,
+        Mode::WebhookShares => webhook_shares::run(&args, &server).await,
         Mode::Lists => lists::run(&args, &server).await,
         Mode::Console => console::run(&args, &server).await,
         Mode::Keyed => keyed::run(&args, &server).await,

@@ -15,14 +15,14 @@ use crate::triggers::Triggerers;
 
 /// A local receiver that answers 200 (with an empty body) once its gate is
 /// open, and counts what it answered.
-struct Receiver {
+pub(crate) struct Receiver {
     answered: Arc<AtomicU64>,
-    gate: watch::Sender<bool>,
-    url: String,
+    pub gate: watch::Sender<bool>,
+    pub url: String,
 }
 
 impl Receiver {
-    async fn start(open: bool) -> anyhow::Result<Receiver> {
+    pub async fn start(open: bool) -> anyhow::Result<Receiver> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let (gate, _) = watch::channel(open);
         let receiver = Receiver {
@@ -52,7 +52,7 @@ impl Receiver {
 }
 
 /// POSTs `body` to the REST API; the answer's JSON.
-async fn call(
+pub(crate) async fn call(
     client: &reqwest::Client,
     server: &Server,
     path: &str,

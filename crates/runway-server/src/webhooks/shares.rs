@@ -95,7 +95,16 @@ impl Shares {
         None
     }
 
-    /// A hand-over [`Shares::next_ready`] gave was not sent (it went stale):
+    /// A waiting hand-over of any endpoint, to start past its share in a
+    /// slot that would otherwise be lent to a claim of its due deliveries
+    /// (it is leased already: no claim needed).
+    pub fn next_lent(&mut self) -> Option<Waiting> {
+        self.by_endpoint
+            .values_mut()
+            .find_map(|share| share.waiting.pop_front())
+    }
+
+    /// A hand-over [`Shares::next_ready`] or [`Shares::next_lent`] gave was not sent (it went stale):
     /// its endpoint's slot is still free for the next one waiting.
     pub fn not_started(&mut self, endpoint: &str) {
         match self.by_endpoint.get(endpoint) {
@@ -199,11 +208,18 @@ mod tests {
         assert!(shares.next_ready().is_none());
         assert!(!shares.has_room("whep_slow"));
 
+        // Past its share, one may borrow a slot.
+        let lent = shares.next_lent().unwrap();
+        assert_eq!(lent.claimed.delivery.id, "whdl_1");
+        shares.wait(lent);
+
         // One that went stale leaves the slot to the next.
         shares.finished("whep_slow");
         let stale = shares.next_ready().unwrap();
+        assert_eq!(stale.claimed.delivery.id, "whdl_2");
         shares.not_started(&stale.claimed.endpoint.id);
-        assert_eq!(shares.next_ready().unwrap().claimed.delivery.id, "whdl_2");
+        assert_eq!(shares.next_ready().unwrap().claimed.delivery.id, "whdl_1");
+        assert!(shares.next_lent().is_none());
     }
 
     #[test]

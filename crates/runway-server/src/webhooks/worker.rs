@@ -39,6 +39,11 @@ const MAX_UNRECORDED: usize = 1024;
 /// The fewest free slots a claim from the table waits for.
 const CLAIM_MIN: usize = 16;
 
+/// How long after a claim that took nothing but left a busy endpoint's
+/// backlog the next claim waits (bounding such claims to 20 a second; other
+/// endpoints' deliveries written due meanwhile wait at most this long).
+const QUIET_AFTER_IDLE_CLAIM: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Slots a claim leaves free rather than lend them to endpoints past their
 /// share: a share's worth, so other endpoints' next deliveries start at
 /// once.
@@ -132,6 +137,7 @@ impl DeliveryWorker {
         // more after a claim left busy endpoints' deliveries for want of
         // room beyond what it keeps free, so the next one can lend some.
         let mut claim_min = CLAIM_MIN;
+        let mut quiet_until: Option<tokio::time::Instant> = None;
         // At a poll a claim takes what is free, however little: retries
         // are not starved by a steady stream of hand-overs.
         let mut polled = true;
@@ -140,10 +146,11 @@ impl DeliveryWorker {
         tokio::pin!(shutdown);
         loop {
             let free = slots.free();
-            // A hand-over that waited for its endpoint's room goes first.
-            if free > 0
-                && let Some(Waiting { claimed, seen }) = shares.next_ready()
-            {
+            // A hand-over that waited for its endpoint's room goes first;
+            // past its share it borrows what a claim would lend.
+            let waited = if free > 0 { shares.next_ready() } else { None };
+            let waited = waited.or_else(|| (free > KEEP_FREE).then(|| shares.next_lent())?);
+            if let Some(Waiting { claimed, seen }) = waited {
                 let endpoint = claimed.endpoint.id.clone();
                 let changed = handed.as_ref().is_some_and(|h| {
                     h.stopped_waiting();
@@ -158,10 +165,16 @@ impl DeliveryWorker {
                 }
                 continue;
             }
-            if claim_wanted && (free >= claim_min || (polled && free > 0)) {
+            let quiet = quiet_until.is_some_and(|until| tokio::time::Instant::now() < until);
+            if claim_wanted && !quiet && (free >= claim_min || (polled && free > 0)) {
                 polled = false;
                 let limit = free.min(RECORD_BATCH);
                 let round = self.claim(limit, &shares).await;
+                // One that found only a busy endpoint's backlog is not
+                // repeated at every wake (each trigger batch that writes
+                // deliveries due): the next waits a little.
+                quiet_until = (round.claimed.is_empty() && round.left_last)
+                    .then(|| tokio::time::Instant::now() + QUIET_AFTER_IDLE_CLAIM);
                 // A claim that met its limit may have left more due.
                 claim_wanted = round.full || round.left_last;
                 claim_min = if round.full {
@@ -222,6 +235,9 @@ impl DeliveryWorker {
                     }
                 }
                 () = slots.wait_free(wanted), if free < wanted => {}
+                _ = tokio::time::sleep_until(quiet_until.unwrap_or_else(tokio::time::Instant::now)), if quiet => {
+                    quiet_until = None;
+                }
             }
         }
         drop(reports);
