@@ -83,18 +83,7 @@ async fn a_silent_endpoint_leaves_the_others_their_slots(app: &TestApp) {
         .until("every test event", |got| got.len() == BACKLOG)
         .await;
     other.until("its test event", |got| got.len() == 1).await;
-    let pending = |endpoint: &str| {
-        format!("/webhooks/endpoints/{endpoint}/deliveries?status=pending&limit=1000")
-    };
-    crate::support::eventually("every answer recorded", async || {
-        let page = app.get(&pending(&silent_id)).await;
-        page.body["data"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-            .then_some(())
-    })
-    .await;
+    none_pending(app, &silent_id, "every answer recorded").await;
 
     // Now the silent endpoint answers nothing, and all its events are
     // redelivered (written due: claimed from the table, oldest first),
@@ -122,15 +111,7 @@ async fn a_silent_endpoint_leaves_the_others_their_slots(app: &TestApp) {
         .await;
     assert_eq!(got[1].id, got[0].id, "a redelivery keeps the webhook-id");
     silent.until_in_flight(LENT).await;
-    crate::support::eventually("the other's redelivery recorded", async || {
-        let page = app.get(&pending(&other_id)).await;
-        page.body["data"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-            .then_some(())
-    })
-    .await;
+    none_pending(app, &other_id, "the other's redelivery recorded").await;
     assert_eq!(other_redelivery["status"], "pending");
 
     // The silent endpoint's backlog: what it holds is leased to the
@@ -182,8 +163,18 @@ async fn a_silent_endpoint_leaves_the_others_their_slots(app: &TestApp) {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), BACKLOG + waiting.len(), "each event once");
-    crate::support::eventually("every answer recorded", async || {
-        let page = app.get(&pending(&silent_id)).await;
+    none_pending(app, &silent_id, "every answer recorded").await;
+}
+
+/// The path of an endpoint's pending deliveries (all on one page).
+fn pending(endpoint_id: &str) -> String {
+    format!("/webhooks/endpoints/{endpoint_id}/deliveries?status=pending&limit=1000")
+}
+
+/// Waits until no delivery of the endpoint is pending: every answer recorded.
+async fn none_pending(app: &TestApp, endpoint_id: &str, what: &str) {
+    crate::support::eventually(what, async || {
+        let page = app.get(&pending(endpoint_id)).await;
         page.body["data"]
             .as_array()
             .unwrap()

@@ -4,9 +4,11 @@
 //! transactions that cause them.
 
 pub mod address;
+mod attempt;
 pub mod render;
 mod shares;
 pub mod signing;
+mod slots;
 pub mod worker;
 
 use std::time::Duration;

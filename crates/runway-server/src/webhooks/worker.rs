@@ -8,33 +8,20 @@
 //! a death can be sent twice, with the same `webhook-id`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use runway_store::repo::webhooks::Handed;
-use runway_store::repo::webhooks::deliveries::{
-    self, AttemptOutcome, ClaimRound, Claimed, Sharing,
-};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use runway_store::repo::webhooks::deliveries::{self, ClaimRound, Claimed, Sharing};
+use tokio::sync::mpsc;
 
-use super::address::PublicOnly;
+use super::WebhookConfig;
+use super::attempt::{self, HttpsClient};
 use super::shares::{Shares, Waiting};
-use super::{WebhookConfig, signing};
-use crate::domain::deliveries::{MAX_IN_FLIGHT_PER_ENDPOINT, delivered, next_attempt};
+use super::slots::{Answer, Ended, Reports, Slots, Ticket};
+use crate::domain::deliveries::{MAX_IN_FLIGHT_PER_ENDPOINT, next_attempt};
 use crate::metrics::AttemptResult;
 use crate::services::Core;
 
-/// Deliveries one worker sends at once (to one endpoint, at most
-/// [`crate::domain::deliveries::MAX_IN_FLIGHT_PER_ENDPOINT`] of them).
-pub const MAX_IN_FLIGHT: usize = 256;
-
-/// Deliveries one worker has sent or is sending whose answers are not yet
-/// recorded, at most (they stay leased until recorded).
-const MAX_UNRECORDED: usize = 1024;
+pub use super::slots::MAX_IN_FLIGHT;
 
 /// The fewest free slots a claim from the table waits for.
 const CLAIM_MIN: usize = 16;
@@ -49,9 +36,6 @@ const QUIET_AFTER_IDLE_CLAIM: std::time::Duration = std::time::Duration::from_mi
 /// once.
 const KEEP_FREE: usize = MAX_IN_FLIGHT_PER_ENDPOINT;
 
-/// The most of an answer's body an attempt keeps.
-const BODY_KEPT: usize = 1024;
-
 /// The attempts recorded in one transaction, at most.
 const RECORD_BATCH: usize = 256;
 
@@ -64,16 +48,6 @@ const REPAIR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 /// queue every trigger behind the worker's writes.
 const RECORD_LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// Where an attempt's task reports: its answer to the recorder, its end to
-/// the worker loop (which endpoint's).
-#[derive(Clone)]
-struct Reports {
-    answers: mpsc::UnboundedSender<Answer>,
-    ended: mpsc::UnboundedSender<String>,
-}
-
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector<PublicOnly>>, Full<Bytes>>;
-
 /// Sends this server's share of the webhooks.
 #[derive(Clone)]
 pub struct DeliveryWorker {
@@ -83,21 +57,7 @@ pub struct DeliveryWorker {
 
 impl DeliveryWorker {
     pub(crate) fn new(core: Arc<Core>) -> Self {
-        let config = &core.execution.webhooks;
-        // Names resolve through the public-only resolver; redirects are
-        // never followed (hyper's client does not follow them).
-        let mut http = HttpConnector::new_with_resolver(config.url_policy().resolver());
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(config.attempt_timeout));
-        let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
-            .expect("ring supports the default TLS versions")
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).build(tls);
+        let client = attempt::client(&core.execution.webhooks);
         Self { core, client }
     }
 
@@ -262,7 +222,8 @@ impl DeliveryWorker {
                 endpoint: Some(claimed.endpoint.id.clone()),
                 to: reports.ended.clone(),
             };
-            let outcome = worker.send(claimed).await;
+            let now = worker.core.now();
+            let outcome = attempt::send(&worker.client, worker.config(), now, claimed).await;
             // The send slot frees when the attempt ends; the delivery
             // counts against the unrecorded limit until its answer is
             // recorded (bounding how long answers wait, well inside the
@@ -305,98 +266,6 @@ impl DeliveryWorker {
             }
             Err(err) => tracing::error!(error = %err, "unparking webhook deliveries failed"),
         }
-    }
-
-    /// One attempt: POST the body, signed, and read the start of the answer.
-    async fn send(&self, claimed: Claimed) -> AttemptOutcome {
-        let Claimed { delivery, endpoint } = claimed;
-        let attempted_at = self.core.now();
-        let mut outcome = AttemptOutcome {
-            delivery_id: delivery.id.clone(),
-            endpoint_id: endpoint.id.clone(),
-            org_id: delivery.org_id.clone(),
-            number: delivery.attempt_count + 1,
-            attempted_at,
-            status_code: None,
-            latency_ms: 0,
-            response_body: String::new(),
-            error: None,
-            succeeded: false,
-        };
-        let url = match url::Url::parse(&endpoint.url) {
-            Ok(url) => url,
-            Err(err) => {
-                outcome.error = Some(format!("url does not parse: {err}"));
-                return outcome;
-            }
-        };
-        if let Some(refusal) = self.config().url_policy().refuses_now(&url) {
-            outcome.error = Some(refusal.to_string());
-            return outcome;
-        }
-        let timestamp = attempted_at.div_euclid(1_000_000_000);
-        let secrets = endpoint.signing_secrets(attempted_at);
-        let signature = signing::signature(
-            &secrets,
-            &delivery.event_id,
-            timestamp,
-            delivery.body.as_bytes(),
-        );
-        let request = http::Request::post(url.as_str())
-            .header("content-type", "application/json")
-            .header(
-                "user-agent",
-                concat!("runway-webhooks/", env!("CARGO_PKG_VERSION")),
-            )
-            .header("webhook-id", &delivery.event_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(Full::new(Bytes::from(delivery.body)));
-        let request = match request {
-            Ok(request) => request,
-            Err(err) => {
-                outcome.error = Some(format!("request cannot be built: {err}"));
-                return outcome;
-            }
-        };
-        let started = Instant::now();
-        let timeout = self.config().attempt_timeout;
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| describe(&e))?;
-            let status = response.status().as_u16();
-            let mut body = response.into_body();
-            let mut kept = Vec::new();
-            while kept.len() < BODY_KEPT {
-                match body.frame().await {
-                    Some(Ok(frame)) => {
-                        if let Some(chunk) = frame.data_ref() {
-                            kept.extend_from_slice(
-                                &chunk[..chunk.len().min(BODY_KEPT - kept.len())],
-                            );
-                        }
-                    }
-                    Some(Err(err)) => return Ok((status, kept, Some(describe(&err)))),
-                    None => break,
-                }
-            }
-            Ok::<_, String>((status, kept, None))
-        };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(Ok((status, kept, error))) => {
-                outcome.status_code = Some(i32::from(status));
-                outcome.response_body = String::from_utf8_lossy(&kept).into_owned();
-                outcome.succeeded = delivered(status) && error.is_none();
-                outcome.error = error;
-            }
-            Ok(Err(error)) => outcome.error = Some(error),
-            Err(_) => outcome.error = Some(format!("no answer within {} s", timeout.as_secs_f64())),
-        }
-        outcome.latency_ms = started.elapsed().as_millis() as i64;
-        outcome
     }
 
     /// Records answers in batches — those that come within
@@ -450,72 +319,6 @@ impl DeliveryWorker {
     }
 }
 
-/// Tells the worker loop, when dropped, that an attempt to `endpoint` ended.
-struct Ended {
-    endpoint: Option<String>,
-    to: mpsc::UnboundedSender<String>,
-}
-
-impl Drop for Ended {
-    fn drop(&mut self) {
-        if let Some(endpoint) = self.endpoint.take() {
-            let _ = self.to.send(endpoint);
-        }
-    }
-}
-
-/// An attempt's outcome, and its place under the unrecorded limit.
-type Answer = (AttemptOutcome, OwnedSemaphorePermit);
-
-/// What a delivery holds while this worker has it: a send slot until the
-/// attempt ends, a place under the unrecorded limit until its answer is
-/// recorded.
-struct Ticket {
-    sending: OwnedSemaphorePermit,
-    unrecorded: OwnedSemaphorePermit,
-}
-
-/// The worker's two limits. Only the worker loop takes permits, so what it
-/// sees free stays free until it takes it.
-struct Slots {
-    sending: Arc<Semaphore>,
-    unrecorded: Arc<Semaphore>,
-}
-
-impl Slots {
-    fn new() -> Slots {
-        Slots {
-            sending: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-            unrecorded: Arc::new(Semaphore::new(MAX_UNRECORDED)),
-        }
-    }
-
-    /// How many deliveries could start now.
-    fn free(&self) -> usize {
-        self.sending
-            .available_permits()
-            .min(self.unrecorded.available_permits())
-    }
-
-    fn take(&self) -> Option<Ticket> {
-        Some(Ticket {
-            sending: self.sending.clone().try_acquire_owned().ok()?,
-            unrecorded: self.unrecorded.clone().try_acquire_owned().ok()?,
-        })
-    }
-
-    /// Until `n` deliveries could start.
-    async fn wait_free(&self, n: usize) {
-        let n = u32::try_from(n).unwrap_or(u32::MAX);
-        for limit in [&self.sending, &self.unrecorded] {
-            // Closed never: the semaphores live as long as the loop.
-            if let Ok(permits) = limit.acquire_many(n).await {
-                drop(permits);
-            }
-        }
-    }
-}
-
 /// The next delivery handed over, or never when this worker has no hand-off
 /// (another worker of the process has it).
 async fn recv(handed: &mut Option<Handed>) -> Option<Claimed> {
@@ -523,16 +326,4 @@ async fn recv(handed: &mut Option<Handed>) -> Option<Claimed> {
         Some(handed) => handed.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// An error and its causes, as one line.
-fn describe(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -228,6 +228,14 @@ async fn claim_ids(store: &Store, now: i64) -> Vec<String> {
     claimed.into_iter().map(|c| c.delivery.id).collect()
 }
 
+fn claimed_ids(round: &deliveries::ClaimRound) -> Vec<&str> {
+    round
+        .claimed
+        .iter()
+        .map(|c| c.delivery.id.as_str())
+        .collect()
+}
+
 /// A claim puts an endpoint past its share last: with its limit met by
 /// that endpoint's backlog, it still finds another endpoint's delivery due
 /// behind it (seeking each other endpoint), and fills the room left with the
@@ -262,11 +270,7 @@ pub async fn a_claim_puts_a_busy_endpoint_last(store: &Store) {
     let round = deliveries::claim_due_placing(store, now + 10, 4, LEASE, sharing, place)
         .await
         .unwrap();
-    let claimed: Vec<&str> = round
-        .claimed
-        .iter()
-        .map(|c| c.delivery.id.as_str())
-        .collect();
+    let claimed = claimed_ids(&round);
     assert_eq!(claimed, [&backlog[0], &behind, &backlog[1]]);
     assert!(!round.full, "it kept one free");
     assert!(
@@ -300,11 +304,7 @@ pub async fn a_claim_puts_a_busy_endpoint_last(store: &Store) {
     })
     .await
     .unwrap();
-    let claimed: Vec<&str> = round
-        .claimed
-        .iter()
-        .map(|c| c.delivery.id.as_str())
-        .collect();
+    let claimed = claimed_ids(&round);
     assert_eq!(claimed, [&backlog[2], &backlog[3], &backlog[4]]);
     assert!(!round.full && !round.left_last);
 }
