@@ -78,8 +78,8 @@ pub async fn claim_due(
 pub enum Place {
     /// Take it: its endpoint has room.
     Claim,
-    /// Its endpoint has had its share: take it only if nothing of another
-    /// endpoint is due.
+    /// Its endpoint has had its share: take it after the other endpoints'
+    /// due deliveries, into the room beyond [`Sharing::keep_free`].
     Last,
 }
 
