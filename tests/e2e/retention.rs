@@ -22,6 +22,7 @@ on_every_backend_with_clock!(
     the_pruner_deletes_what_the_policy_no_longer_keeps,
     a_deployment_s_own_rules_replace_the_organization_s,
     a_policy_relaxed_during_a_pass_stops_it,
+    a_pass_deletes_the_oldest_runs_first,
 );
 
 async fn deployment(app: &TestApp, cas_config: Value) -> String {
@@ -519,4 +520,63 @@ async fn a_policy_relaxed_during_a_pass_stops_it(app: &TestApp, clock: Arc<Manua
         left > RUNS / 2,
         "the pass went on after the policy was relaxed: {left} of {RUNS} runs left"
     );
+}
+
+/// A pass deletes the oldest expired runs first, whichever deployment
+/// they belong to (the walk in time order: its batches are neighbours in
+/// storage), not one deployment's runs after another's.
+async fn a_pass_deletes_the_oldest_runs_first(app: &TestApp, clock: Arc<ManualClock>) {
+    let deps = [
+        deployment(app, json!({"config": {"max_concurrent": 1}})).await,
+        deployment(app, json!({"config": {"max_concurrent": 1}})).await,
+    ];
+    // One pending run each, then skipped ones (terminal), taking turns a
+    // second apart.
+    let pending = [
+        id(&trigger(app, &deps[0]).await),
+        id(&trigger(app, &deps[1]).await),
+    ];
+    let mut oldest_first = Vec::new();
+    for i in 0..12 {
+        clock.advance(SECOND);
+        let run = trigger(app, &deps[i % 2]).await;
+        assert_eq!(run["status"], "skipped");
+        oldest_first.push(id(&run));
+    }
+    let ids: Vec<&str> = oldest_first.iter().map(String::as_str).collect();
+    clock.advance(2 * DAY);
+    let set = app.post("/retention", json!({"keep_days": 1})).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    // Two runs a transaction, then a rest of 200 times what it held.
+    let pruner = app
+        .pruner()
+        .clone()
+        .with_limits(runway_server::PruneLimits {
+            max_batch: 2,
+            rest_factor: 200,
+            ..Default::default()
+        });
+    let pass = tokio::spawn(async move { pruner.run_once().await.unwrap() });
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let left = loop {
+        let left = present(app, &ids).await;
+        if left.len() < ids.len() {
+            break left;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the pass deleted nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    // The runs left are the newest: what went is the oldest, of both
+    // deployments.
+    let gone = ids.len() - left.len();
+    assert_eq!(left, oldest_first[gone..], "{gone} gone");
+    assert!(gone >= 2, "{gone} gone");
+    let removed = pass.await.unwrap();
+    assert_eq!(removed.runs, 12, "{removed:?}");
+    assert!(present(app, &ids).await.is_empty());
+    let pending: Vec<&str> = pending.iter().map(String::as_str).collect();
+    assert_eq!(present(app, &pending).await.len(), 2, "active runs stay");
 }

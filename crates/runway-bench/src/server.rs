@@ -49,7 +49,12 @@ impl Server {
             .args(serve_args)
             .arg("--data-dir")
             .arg(&data)
-            .env("RUST_LOG", "warn")
+            // Warnings only, unless RUNWAY_BENCH_SERVER_LOG says otherwise
+            // (e.g. `warn,runway_server::pruner=debug`).
+            .env(
+                "RUST_LOG",
+                std::env::var("RUNWAY_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

@@ -180,11 +180,13 @@ mod retention;
 use retention::{
     expired_runs_go_in_batches_and_sqlite_gives_the_space_back,
     finished_deliveries_and_old_keys_go_pending_ones_stay,
+    the_walk_in_time_order_finds_what_the_ranges_find,
 };
 
 on_every_backend!(
     expired_runs_go_in_batches_and_sqlite_gives_the_space_back,
     finished_deliveries_and_old_keys_go_pending_ones_stay,
+    the_walk_in_time_order_finds_what_the_ranges_find,
 );
 
 #[path = "repository/keyed_triggers.rs"]

@@ -10,19 +10,21 @@
 //! only share the work.
 
 mod pace;
+mod walk;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use runway_store::entity::organization::RetentionRules;
 use runway_store::repo::prune::{self, Deleted, Removed};
-use runway_store::repo::retention::{self, ExpiredRun, RunCutoffs};
+use runway_store::repo::retention::{self, DeploymentRetention, ExpiredRun, RunCutoffs};
 use runway_store::{Backend, StoreResult};
 
 use crate::domain::retention::{IDEMPOTENCY_KEY_LIFETIME, cutoffs, may_exceed_max_runs};
 use crate::services::Core;
 use pace::Pace;
+use walk::Walks;
 
 /// How hard the pruner works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,12 +80,14 @@ impl PruneLimits {
 pub struct Pruner {
     core: Arc<Core>,
     limits: PruneLimits,
+    walks: Arc<Walks>,
 }
 
 /// What one deployment's rules expire now.
 #[derive(Clone)]
 struct Expiry {
     deployment_id: String,
+    org_id: String,
     rules: RetentionRules,
     cutoffs: RunCutoffs,
 }
@@ -100,7 +104,11 @@ struct Paces {
 impl Pruner {
     pub(crate) fn new(core: Arc<Core>) -> Self {
         let limits = PruneLimits::for_backend(core.store.backend());
-        Self { core, limits }
+        Self {
+            core,
+            limits,
+            walks: Arc::default(),
+        }
     }
 
     /// The same pruner with other limits.
@@ -145,20 +153,16 @@ impl Pruner {
     }
 
     /// Where `rules` cut `deployment_id`'s runs at `now`.
-    async fn expiry(
-        &self,
-        deployment_id: String,
-        rules: RetentionRules,
-        total_runs: i64,
-        now: i64,
-    ) -> StoreResult<Expiry> {
-        let mut cut = cutoffs(rules, now);
-        if let Some(max) = may_exceed_max_runs(rules, total_runs) {
-            cut.newest_kept = retention::newest_kept(&self.core.store, &deployment_id, max).await?;
+    async fn expiry(&self, dep: DeploymentRetention, now: i64) -> StoreResult<Expiry> {
+        let mut cut = cutoffs(dep.rules, now);
+        if let Some(max) = may_exceed_max_runs(dep.rules, dep.total_runs) {
+            cut.newest_kept =
+                retention::newest_kept(&self.core.store, &dep.deployment_id, max).await?;
         }
         Ok(Expiry {
-            deployment_id,
-            rules,
+            deployment_id: dep.deployment_id,
+            org_id: dep.org_id,
+            rules: dep.rules,
             cutoffs: cut,
         })
     }
@@ -167,9 +171,7 @@ impl Pruner {
     async fn expiries(&self, now: i64) -> StoreResult<Vec<Expiry>> {
         let mut found = Vec::new();
         for dep in retention::deployments_to_prune(&self.core.store).await? {
-            let expiry = self
-                .expiry(dep.deployment_id, dep.rules, dep.total_runs, now)
-                .await?;
+            let expiry = self.expiry(dep, now).await?;
             if expiry.cutoffs != RunCutoffs::default() {
                 found.push(expiry);
             }
@@ -188,10 +190,41 @@ impl Pruner {
         if dep.rules == expiry.rules {
             return Ok(Some(expiry.clone()));
         }
-        let updated = self
-            .expiry(dep.deployment_id, dep.rules, dep.total_runs, now)
-            .await?;
+        let updated = self.expiry(dep, now).await?;
         Ok((updated.cutoffs != RunCutoffs::default()).then_some(updated))
+    }
+
+    /// Deletes `doomed` with their sessions, their transcripts first (a long
+    /// one over several transactions).
+    async fn delete_runs(&self, doomed: &[ExpiredRun], paces: &mut Paces) -> StoreResult<Removed> {
+        let store = &self.core.store;
+        let mut removed = Removed::default();
+        if doomed.is_empty() {
+            return Ok(removed);
+        }
+        loop {
+            let size = paces.events.size();
+            let (events, more) = self
+                .paced(
+                    &mut paces.events,
+                    |r| r.events,
+                    prune::delete_events(store, doomed, size),
+                )
+                .await?;
+            removed += events;
+            if !more {
+                break;
+            }
+        }
+        removed += self
+            .paced(
+                &mut paces.runs,
+                |r| r.runs,
+                prune::delete_runs(store, doomed),
+            )
+            .await?
+            .0;
+        Ok(removed)
     }
 
     /// Deletes `expiry`'s runs, batch by batch, each batch under the rules
@@ -229,30 +262,7 @@ impl Pruner {
             let batch = paces.runs.size() as usize;
             let truncated = doomed.len() > batch;
             doomed.truncate(batch);
-            if !doomed.is_empty() {
-                loop {
-                    let size = paces.events.size();
-                    let (events, more) = self
-                        .paced(
-                            &mut paces.events,
-                            |r| r.events,
-                            prune::delete_events(store, &doomed, size),
-                        )
-                        .await?;
-                    removed += events;
-                    if !more {
-                        break;
-                    }
-                }
-                removed += self
-                    .paced(
-                        &mut paces.runs,
-                        |r| r.runs,
-                        prune::delete_runs(store, &doomed),
-                    )
-                    .await?
-                    .0;
-            }
+            removed += self.delete_runs(&doomed, paces).await?;
             if (candidates.len() as u64) < limit && !truncated {
                 return Ok(removed);
             }
@@ -266,7 +276,27 @@ impl Pruner {
         let now = self.core.now();
         let mut paces = self.paces();
         let mut removed = Removed::default();
-        for expiry in self.expiries(now).await? {
+        // Read before the rules: a policy changed after this ends a walk.
+        let versions = retention::policy_versions(store).await?;
+        let expiries = self.expiries(now).await?;
+        // Most runs go in the walks, in time order; the deployments' own
+        // ranges then find what the walks passed by and expires now.
+        let mut by_org: BTreeMap<&str, Vec<Expiry>> = BTreeMap::new();
+        for expiry in &expiries {
+            by_org
+                .entry(&expiry.org_id)
+                .or_default()
+                .push(expiry.clone());
+        }
+        self.walks.keep_only(by_org.keys().copied());
+        for (org_id, expiries) in by_org {
+            let version = versions.get(org_id).copied().flatten();
+            removed += self
+                .walk(org_id, version, expiries, now, &mut paces)
+                .await?;
+        }
+        tracing::debug!(?removed, "retention pass: walks done");
+        for expiry in expiries {
             removed += self.prune_runs(expiry, now, &mut paces).await?;
         }
         loop {
@@ -313,6 +343,7 @@ impl Pruner {
         }
         // Until the free pages are gone, or stop going (pages freed by
         // other writes meanwhile are left to the next pass).
+        tracing::debug!(?removed, "retention pass: runs, keys and deliveries done");
         let mut before = i64::MAX;
         while let Some((free, true)) = prune::free_pages(store).await?
             && free > 0
@@ -321,6 +352,7 @@ impl Pruner {
             before = free;
             let size = paces.pages.size();
             let pages = u32::try_from(size).unwrap_or(u32::MAX);
+            tracing::debug!(free, size, "retention pass: reclaiming pages");
             self.paced(
                 &mut paces.pages,
                 |_| size,

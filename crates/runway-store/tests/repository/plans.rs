@@ -302,7 +302,7 @@ pub async fn hot_run_queries_read_index_ranges(store: &Store) {
         faults.extend(plan_faults(store, &query, Sorting::Allowed, &["status"]).await);
     }
     // Retention: each expired range (by age, by count and the count's
-    // tie), the count's boundary, the active retries.
+    // tie), the walk, the count's boundary, the active retries.
     let cutoffs = RunCutoffs {
         keep_before: Some(now - HISTORY as i64 / 2 * SECOND),
         failed_before: Some(now - HISTORY as i64 / 4 * SECOND),
@@ -313,6 +313,13 @@ pub async fn hot_run_queries_read_index_ranges(store: &Store) {
     for select in &expired {
         let seek = ["deployment_id", "status", "trigger_type"];
         faults.extend(plan_faults(store, select, Sorting::Allowed, &seek).await);
+    }
+    // The walk in time order: from its start, and from a position.
+    let walk_until = now - HISTORY as i64 / 2 * SECOND;
+    for after in [None, Some((now - HISTORY as i64 * SECOND, "drun_x"))] {
+        let walk = retention::runs_in_time_order_select(&org, after, walk_until, 500);
+        let seek = ["org_id", ROW_BOUND];
+        faults.extend(plan_faults(store, &walk, Sorting::Forbidden, &seek).await);
     }
     let boundary = retention::newest_kept_select(&deps[0].id, 1_000);
     faults.extend(plan_faults(store, &boundary, Sorting::Forbidden, &["deployment_id"]).await);

@@ -3,7 +3,7 @@
 //! (never a pending one), idempotency keys past their cutoff (never one
 //! claimed since), and SQLite's freed pages handed back to the file system.
 
-use runway_api::enums::{WebhookDeliveryStatus, WebhookEventType};
+use runway_api::enums::{RunStatus, WebhookDeliveryStatus, WebhookEventType};
 use runway_store::entity::deployment_run::{self, Entity as DeploymentRun};
 use runway_store::entity::idempotency_key::{self, Entity as IdempotencyKey};
 use runway_store::entity::webhook_attempt::{self, Entity as WebhookAttempt};
@@ -237,4 +237,122 @@ pub async fn finished_deliveries_and_old_keys_go_pending_ones_stay(store: &Store
         .map(|k| k.key)
         .collect();
     assert_eq!(left, vec!["c".to_string()]);
+}
+
+/// The pruner's walk in time order judges each run with
+/// `RunCutoffs::expires`: under every kind of cutoff it finds exactly what
+/// the deployment's ranges find, reads the organization's runs oldest
+/// first, and resumes after a position without reading a run twice.
+pub async fn the_walk_in_time_order_finds_what_the_ranges_find(store: &Store) {
+    let org = super::org(store).await;
+    let mut deps = Vec::new();
+    for _ in 0..3 {
+        let id = super::deployment(store, &org, 1).await;
+        deps.push(deployments::get(store, &org, &id).await.unwrap().unwrap());
+    }
+    let now = super::now();
+    // 900 finished runs, one a minute round-robin, the newest a day ago.
+    history::fill(store, &deps, 900, now - DAY, 60 * SECOND, |_| {})
+        .await
+        .unwrap();
+    // A few old runs still going: never expired.
+    let old: Vec<String> = DeploymentRun::find()
+        .filter(deployment_run::Column::DeploymentId.eq(&deps[0].id))
+        .all(store.reader())
+        .await
+        .unwrap()
+        .into_iter()
+        .take(5)
+        .map(|run| run.id)
+        .collect();
+    DeploymentRun::update_many()
+        .col_expr(
+            deployment_run::Column::Status,
+            sea_orm::sea_query::Expr::value(RunStatus::Running),
+        )
+        .filter(deployment_run::Column::Id.is_in(old))
+        .exec(store.writer())
+        .await
+        .unwrap();
+    // Counted in its slots, as a trigger would have.
+    runway_store::entity::deployment::Entity::update_many()
+        .col_expr(
+            runway_store::entity::deployment::Column::ActiveRuns,
+            sea_orm::sea_query::Expr::value(5),
+        )
+        .filter(runway_store::entity::deployment::Column::Id.eq(&deps[0].id))
+        .exec(store.writer())
+        .await
+        .unwrap();
+    let span = 900 * 60 * SECOND;
+    let at = |fraction: f64| now - DAY - (span as f64 * fraction) as i64;
+    let newest_kept = retention::newest_kept(store, &deps[0].id, 100)
+        .await
+        .unwrap();
+    assert!(newest_kept.is_some());
+    let cases = [
+        RunCutoffs {
+            keep_before: Some(at(0.5)),
+            ..RunCutoffs::default()
+        },
+        RunCutoffs {
+            keep_before: Some(at(0.3)),
+            failed_before: Some(at(0.8)),
+            newest_kept: None,
+        },
+        RunCutoffs {
+            newest_kept: newest_kept.clone(),
+            ..RunCutoffs::default()
+        },
+        RunCutoffs {
+            keep_before: Some(at(0.9)),
+            failed_before: Some(at(0.95)),
+            newest_kept: newest_kept.clone(),
+        },
+    ];
+    for cutoffs in cases {
+        let mut by_ranges: Vec<String> =
+            retention::expired_runs(store, &deps[0].id, &cutoffs, 10_000)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|run| run.id)
+                .collect();
+        by_ranges.sort();
+        assert!(!by_ranges.is_empty(), "{cutoffs:?}");
+        let before = cutoffs.expire_before().unwrap();
+        let mut walked: Vec<(i64, String)> = Vec::new();
+        let mut by_walk: Vec<String> = Vec::new();
+        let mut after: Option<(i64, String)> = None;
+        loop {
+            let position = after.as_ref().map(|(at, id)| (*at, id.as_str()));
+            let runs = retention::runs_in_time_order(store, &org, position, before, 97)
+                .await
+                .unwrap();
+            let Some(last) = runs.last() else { break };
+            after = Some(last.position());
+            for run in runs {
+                assert!(run.triggered_at < before);
+                walked.push(run.position());
+                if run.deployment_id == deps[0].id
+                    && cutoffs.expires(run.status, run.triggered_at, &run.id)
+                {
+                    by_walk.push(run.id);
+                }
+            }
+        }
+        by_walk.sort();
+        assert_eq!(by_walk, by_ranges, "{cutoffs:?}");
+        assert!(
+            walked.windows(2).all(|w| w[0] < w[1]),
+            "oldest first, each run once"
+        );
+        let all_before = DeploymentRun::find()
+            .filter(deployment_run::Column::OrgId.eq(&org))
+            .filter(deployment_run::Column::TriggeredAt.lt(before))
+            .count(store.reader())
+            .await
+            .unwrap();
+        assert_eq!(walked.len() as u64, all_before, "{cutoffs:?}");
+    }
 }

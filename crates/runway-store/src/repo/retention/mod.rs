@@ -3,7 +3,7 @@
 //! policies are stored and the expired runs found, each by index ranges
 //! that cost the same however long the history ([`expired_selects`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use runway_api::enums::{RunStatus, TriggerType};
 use sea_orm::{
@@ -12,9 +12,13 @@ use sea_orm::{
 
 use crate::entity::deployment::{self, Entity as Deployment};
 use crate::entity::deployment_run::{self, Entity as DeploymentRun};
-use crate::entity::organization::{Entity as Organization, RetentionRules};
+use crate::entity::organization::{self, Entity as Organization, RetentionRules};
 use crate::json_text::JsonText;
 use crate::{Store, StoreError, StoreResult};
+
+mod walk;
+
+pub use walk::{WalkedRun, runs_in_time_order, runs_in_time_order_select};
 
 /// An organization's policy and when it last changed (`None`: never set).
 pub async fn policy(
@@ -114,20 +118,60 @@ pub async fn rules_of(
     store: &Store,
     deployment_id: &str,
 ) -> StoreResult<Option<DeploymentRetention>> {
-    let Some(row) = DeploymentRules::of(Deployment::find_by_id(deployment_id))
-        .one(store.reader())
-        .await?
-    else {
-        return Ok(None);
-    };
-    let organization = match row.retention {
-        Some(_) => None,
-        None => Organization::find_by_id(&row.org_id)
-            .one(store.reader())
+    Ok(rules_of_many(store, &[deployment_id]).await?.pop())
+}
+
+/// [`rules_of`] for each of `deployment_ids` that exists (in no particular
+/// order), in two reads however many there are.
+pub async fn rules_of_many(
+    store: &Store,
+    deployment_ids: &[&str],
+) -> StoreResult<Vec<DeploymentRetention>> {
+    if deployment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = DeploymentRules::of(
+        Deployment::find().filter(deployment::Column::Id.is_in(deployment_ids.iter().copied())),
+    )
+    .all(store.reader())
+    .await?;
+    let orgs: HashSet<String> = rows
+        .iter()
+        .filter(|row| row.retention.is_none())
+        .map(|row| row.org_id.clone())
+        .collect();
+    let policies: HashMap<String, RetentionRules> = if orgs.is_empty() {
+        HashMap::new()
+    } else {
+        Organization::find()
+            .filter(organization::Column::Id.is_in(orgs))
+            .all(store.reader())
             .await?
-            .map(|org| org.retention.0),
+            .into_iter()
+            .map(|org| (org.id, org.retention.0))
+            .collect()
     };
-    Ok(Some(row.resolve(|| organization.unwrap_or_default())))
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let org = policies.get(&row.org_id).copied();
+            row.resolve(|| org.unwrap_or_default())
+        })
+        .collect())
+}
+
+/// When each organization's policy last changed (`None`: never set): a
+/// pruner walking under the policies read after this sees any change since
+/// as a different value.
+pub async fn policy_versions(store: &Store) -> StoreResult<HashMap<String, Option<i64>>> {
+    use organization::Column as O;
+    let rows: Vec<(String, Option<i64>)> = Organization::find()
+        .select_only()
+        .columns([O::Id, O::RetentionUpdatedAt])
+        .into_tuple()
+        .all(store.reader())
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Every organization's policy, for what is pruned by organization
@@ -152,6 +196,40 @@ pub struct RunCutoffs {
     /// Terminal runs older than the deployment's newest `max_runs` runs:
     /// its oldest kept run's `(triggered_at, id)`.
     pub newest_kept: Option<(i64, String)>,
+}
+
+impl RunCutoffs {
+    /// Whether a run of `status` triggered at `triggered_at` goes under
+    /// these cutoffs: the rule [`expired_selects`] reads as index ranges,
+    /// for runs read some other way (the pruner's walk in time order). An
+    /// active run never goes.
+    pub fn expires(&self, status: RunStatus, triggered_at: i64, id: &str) -> bool {
+        if status.is_active() {
+            return false;
+        }
+        let before = match status {
+            RunStatus::Failed => self.failed_before,
+            _ => self.keep_before,
+        };
+        before.is_some_and(|before| triggered_at < before)
+            || self
+                .newest_kept
+                .as_ref()
+                .is_some_and(|(at, kept)| (triggered_at, id) < (*at, kept.as_str()))
+    }
+
+    /// An instant every run that goes was triggered before (`None`: none
+    /// goes).
+    pub fn expire_before(&self) -> Option<i64> {
+        let by_count = self
+            .newest_kept
+            .as_ref()
+            .map(|(at, _)| at.saturating_add(1));
+        [self.keep_before, self.failed_before, by_count]
+            .into_iter()
+            .flatten()
+            .max()
+    }
 }
 
 /// A run to delete, with its session (and so its transcript).
