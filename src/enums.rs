@@ -521,6 +521,9 @@ closed_set! {
         WebhookEndpointDisabled = "WEBHOOK_ENDPOINT_DISABLED",
         /// Redelivery of a delivery that is still being attempted.
         WebhookDeliveryPending = "WEBHOOK_DELIVERY_PENDING",
+        /// A replayed creation of a webhook endpoint whose signing secret
+        /// was rotated since (the secret is shown once).
+        WebhookSecretRotated = "WEBHOOK_SECRET_ROTATED",
         /// Cancel of a run that already ended.
         RunAlreadyTerminal = "RUN_ALREADY_TERMINAL",
         /// A runner's call under a lease it no longer holds.

@@ -167,6 +167,17 @@ async fn metrics_count_runs_requests_and_rpcs() {
     app.reaper().run_once().await.unwrap();
 
     let root = app.base.trim_end_matches("/api/v1/cloud").to_string();
+    // A method nobody defined is counted as `other`, whatever its name.
+    for invented in ["BREW", "M00001X"] {
+        let method = reqwest::Method::from_bytes(invented.as_bytes()).unwrap();
+        let answer = app
+            .http
+            .request(method, format!("{root}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 405);
+    }
     let response = app
         .http
         .get(format!("{root}/metrics"))
@@ -188,6 +199,7 @@ async fn metrics_count_runs_requests_and_rpcs() {
         r#"runway_http_request_duration_seconds_count{method="POST",route="/api/v1/cloud/deployments/{id}/run",status="200"} 2"#,
         r#"runway_http_request_duration_seconds_count{method="GET",route="/api/v1/cloud/deployments/{id}",status="404"} 1"#,
         r#"runway_grpc_request_duration_seconds_count{method="/runway.v1.DeploymentService/GetDeployment",code="Ok"} 1"#,
+        r#"runway_http_request_duration_seconds_count{method="other",route="/healthz",status="405"} 2"#,
         "runway_active_leases 0",
         // Two triggers one after the other: two batches of one.
         "runway_trigger_batch_size_count 2",

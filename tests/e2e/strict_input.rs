@@ -81,19 +81,23 @@ async fn array_bodies_are_refused(app: &TestApp) {
 
 async fn bodies_up_to_32_mib_are_served(app: &TestApp) {
     let seed = app.seed(1).await;
-    // 50 events of 420 KiB each: a 20.5 MiB deployment, valid, accepted whole.
-    let text = "x".repeat(420 * 1024);
+    // 50 events of 256 KiB each (the most an event holds, its content as
+    // JSON) and a 10 MiB resource: a 22.5 MiB deployment, valid, accepted
+    // whole.
+    let text = "x".repeat(256 * 1024 - 2);
     let events: Vec<Value> = (0..50)
         .map(|_| json!({"type": "user.message", "content": text}))
         .collect();
+    let blob = "b".repeat(10 * 1024 * 1024);
     let body = json!({
         "name": "big",
         "agent": seed.agent_id,
         "environment_id": seed.environment_id,
         "initial_events": events,
+        "resources": [{"type": "blob", "data": blob}],
     });
-    assert!(body.to_string().len() > 20 * 1024 * 1024);
-    let created = app.post("/deployments", body).await;
+    assert!(body.to_string().len() > 22 * 1024 * 1024);
+    let created = app.post("/deployments", body.clone()).await;
     assert_eq!(created.status, 200, "{}", created.body["error"]);
     let id = created.body["id"].as_str().unwrap().to_string();
     let read = app.get(&format!("/deployments/{id}")).await;
@@ -101,6 +105,17 @@ async fn bodies_up_to_32_mib_are_served(app: &TestApp) {
     let read_events = read.body["initial_events"].as_array().unwrap();
     assert_eq!(read_events.len(), 50);
     assert!(read_events.iter().all(|e| e["content"] == text.as_str()));
+    assert_eq!(read.body["resources"][0]["data"], blob.as_str());
+    // One byte more in one event: refused, naming it.
+    let mut over = body;
+    over["initial_events"][3]["content"] = json!(format!("{text}x"));
+    let refused = app.post("/deployments", over).await;
+    assert_envelope(
+        &refused,
+        400,
+        "invalid_request_error",
+        Some("initial_events[3].content"),
+    );
 
     // Over 32 MiB: the documented 400, in the envelope.
     let huge = format!("{{\"name\":\"{}\"}}", "y".repeat(33 * 1024 * 1024));

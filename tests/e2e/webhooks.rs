@@ -271,7 +271,7 @@ async fn consecutive_failures_pause_the_deployment(app: &TestApp) {
         dep.body["metadata"]["cas_config"]["config"]["max_consecutive_failures"],
         2
     );
-    for attempt in 1..=2 {
+    let fail_one = async |attempt: u32| {
         let run = app
             .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
             .await;
@@ -290,6 +290,9 @@ async fn consecutive_failures_pause_the_deployment(app: &TestApp) {
             .fail_turn(app.authed(fail))
             .await
             .unwrap();
+    };
+    for attempt in 1..=2 {
+        fail_one(attempt).await;
     }
     let paused = app
         .get(&format!("/deployments/{}", seed.deployment_id))
@@ -332,6 +335,17 @@ async fn consecutive_failures_pause_the_deployment(app: &TestApp) {
         .await;
     assert_eq!(unpaused.body["status"], "active");
     assert_eq!(unpaused.body["paused_reason"], Value::Null);
+    // The count of failures in a row starts again: one more failure does
+    // not pause it.
+    let stats = |dep: &Value| dep["metadata"]["cas_config"]["stats"].clone();
+    assert_eq!(stats(&unpaused.body)["consecutive_failures"], 0);
+    fail_one(3).await;
+    let after = app
+        .get(&format!("/deployments/{}", seed.deployment_id))
+        .await;
+    assert_eq!(after.body["status"], "active");
+    assert_eq!(stats(&after.body)["consecutive_failures"], 1);
+    assert_eq!(stats(&after.body)["total_failures"], 3);
 }
 
 async fn endpoints_are_managed_and_isolated(app: &TestApp) {

@@ -296,8 +296,15 @@ async fn unsafe_urls_are_refused_by_default() {
         "https://[fd00::1]/hook",
         "https://100.64.0.1/hook",
         "https://[::ffff:127.0.0.1]/hook",
+        "https://[2002:7f00:1::]/hook",
+        "https://[2001::1]/hook",
+        "https://[100::1]/hook",
+        "https://8.8.8.8:0/hook",
+        "https://8.8.8.8/hook\u{0}",
+        "https://8.8.8.8/\r\nX-Injected: 1",
         "ftp://example.com/hook",
         "not a url",
+        "",
     ] {
         let answer = app
             .post(
@@ -328,5 +335,53 @@ async fn unsafe_urls_are_refused_by_default() {
     // Nothing was created.
     let list = app.get("/webhooks/endpoints").await;
     assert_eq!(list.body["data"], json!([]));
+    app.shutdown().await;
+}
+
+/// A creation replayed with its `Idempotency-Key` shows the secret it
+/// showed first (the client may not have had that answer); once the
+/// secret was rotated, a replay shows no secret: 409, not the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_creation_never_shows_a_rotated_secret() {
+    let app = TestApp::start_with_execution(TestDatabase::sqlite().await, fast_retries()).await;
+    let auth = format!("Bearer {}", app.token);
+    let body = json!({"url": "https://hooks.example.com/runway", "event_types": ["*"]}).to_string();
+    let create = async || {
+        app.call(
+            "POST",
+            "/webhooks/endpoints",
+            Some(body.clone()),
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+                ("idempotency-key", "hook-1"),
+            ],
+        )
+        .await
+    };
+    let first = create().await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let replay = create().await;
+    assert_eq!(replay.status, 200, "{}", replay.body);
+    assert_eq!(replay.body["id"], first.body["id"]);
+    assert_eq!(replay.body["signing_secret"], first.body["signing_secret"]);
+
+    let id = first.body["id"].as_str().unwrap();
+    let rotated = app
+        .post_empty(&format!("/webhooks/endpoints/{id}/rotate_secret"))
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let refused = create().await;
+    assert_envelope(&refused, 409, "conflict_error", None);
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("rotated"), "{message}");
+    assert!(
+        !refused.body.to_string().contains("whsec_"),
+        "{}",
+        refused.body
+    );
+    // Nothing else was created.
+    let list = app.get("/webhooks/endpoints").await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
     app.shutdown().await;
 }

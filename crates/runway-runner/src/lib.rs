@@ -83,7 +83,11 @@ pub fn client_over(transport: GrpcTransport, token: &str) -> anyhow::Result<Clie
             .parse()
             .context("the token is not valid header text")?,
     );
-    Ok(RunnerServiceClient::with_interceptor(transport, bearer))
+    // A claimed turn carries its initial events: take as much as the
+    // server may send (tonic's default is 4 MiB).
+    Ok(RunnerServiceClient::with_interceptor(transport, bearer)
+        .max_decoding_message_size(runway_api::services::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(runway_api::services::MAX_MESSAGE_BYTES))
 }
 
 /// Runs `config.concurrency` workers against `config.server` until

@@ -26,7 +26,9 @@ pub fn pause(row: &mut deployment::Model) -> ServiceResult<()> {
 }
 
 /// Unpause: refused when archived or not paused; fire times restart from
-/// `now`, so nothing fires for the paused period.
+/// `now`, so nothing fires for the paused period, and the count of failed
+/// runs in a row starts again (else a deployment paused at
+/// `max_consecutive_failures` would be paused again by its next failure).
 pub fn unpause(row: &mut deployment::Model, now: i64) -> ServiceResult<()> {
     if row.archived_at.is_some() {
         return Err(archived(&row.id));
@@ -39,6 +41,7 @@ pub fn unpause(row: &mut deployment::Model, now: i64) -> ServiceResult<()> {
     }
     row.status = DeploymentStatus::Active;
     row.paused_reason = None;
+    row.consecutive_failures = 0;
     row.next_fire_at = match (&row.schedule_expression, &row.schedule_timezone) {
         (Some(e), Some(z)) => CronSchedule::parse(e, z)?.next_after(now),
         _ => None,
@@ -81,6 +84,7 @@ mod tests {
         dep.schedule_expression = Some("0 * * * *".into());
         dep.schedule_timezone = Some("UTC".into());
         dep.next_fire_at = Some(3600 * SECOND);
+        dep.consecutive_failures = 3;
         pause(&mut dep).unwrap();
         assert_eq!(dep.status, DeploymentStatus::Paused);
         assert_eq!(dep.paused_reason, Some(PausedReasonType::Manual));
@@ -92,6 +96,7 @@ mod tests {
         assert_eq!(dep.status, DeploymentStatus::Active);
         assert_eq!(dep.paused_reason, None);
         assert_eq!(dep.next_fire_at, Some(6 * 3600 * SECOND));
+        assert_eq!(dep.consecutive_failures, 0, "the count starts again");
         assert_eq!(reason(unpause(&mut dep, 0)), Reason::DeploymentNotPaused);
     }
 

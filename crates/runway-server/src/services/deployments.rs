@@ -13,6 +13,7 @@ use runway_store::repo::deployments::{self, DeploymentDraft, DeploymentFilter};
 use runway_store::repo::{agents, environments};
 use tonic::{Request, Response, Status};
 
+use super::runner::MAX_EVENT_BYTES;
 use super::{Core, mask_paths, runs};
 use crate::convert;
 use crate::domain::access::{self, Access};
@@ -142,6 +143,17 @@ fn initial_events(events: &[InitialEvent]) -> ServiceResult<Vec<StoredEvent>> {
             .map(json_value::from_proto)
             .unwrap_or_default();
         validate::json_depth(&format!("initial_events[{i}].content"), &content)?;
+        // As large as an event a runner records may be: each one is part of
+        // the turn a runner claims, and of the session's transcript.
+        let size = serde_json::to_vec(&content)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_EVENT_BYTES {
+            return Err(ServiceError::invalid(
+                format!("initial_events[{i}].content"),
+                format!("an event may hold at most {MAX_EVENT_BYTES} bytes of content, got {size}"),
+            ));
+        }
         let valid = match &content {
             serde_json::Value::String(s) => !s.is_empty(),
             serde_json::Value::Array(blocks) => {

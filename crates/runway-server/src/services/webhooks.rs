@@ -47,6 +47,12 @@ impl WebhookApi {
     /// A URL the server may send to: its form, then (unless private targets
     /// are allowed) every address its host resolves to.
     async fn url(&self, url: &str) -> ServiceResult<String> {
+        if url.is_empty() {
+            return Err(ServiceError::invalid(
+                "url",
+                "url is required: the https URL to send events to",
+            ));
+        }
         if url.chars().count() > MAX_URL_CHARS {
             return Err(ServiceError::invalid(
                 "url",
@@ -139,6 +145,7 @@ impl WebhookService for WebhookApi {
             created_at: now,
             updated_at: now,
         };
+        let created = row.id.clone();
         let saved = self
             .core
             .idempotency
@@ -153,7 +160,21 @@ impl WebhookService for WebhookApi {
                 |id| async move { self.load(org, &id).await },
             )
             .await?;
-        // A replayed create shows the secret again: the same client asked.
+        // A replayed create shows the secret again (the same client asked,
+        // and may not have had the first answer), but only the one the
+        // first answer showed: once rotated, the secret is never shown.
+        let replayed = saved.id != created;
+        if replayed && saved.previous_secret_expires_at.is_some() {
+            return Err(ServiceError::precondition(
+                Reason::WebhookSecretRotated,
+                format!(
+                    "Webhook endpoint {} was created with this Idempotency-Key, and its signing \
+                     secret was rotated since: the creation is not replayed (a secret is shown once)",
+                    saved.id
+                ),
+            )
+            .into());
+        }
         Ok(Response::new(CreateWebhookEndpointResponse {
             endpoint: Some(convert::webhook_endpoint(
                 &saved,

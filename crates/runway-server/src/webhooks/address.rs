@@ -61,14 +61,22 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let [first, second, third, fourth, ..] = ip.segments();
+    if first == 0x2002 {
+        // 6to4: a relay carries it to the IPv4 address inside.
+        let [a, b] = second.to_be_bytes();
+        let [c, d] = third.to_be_bytes();
+        return is_public_v4(Ipv4Addr::new(a, b, c, d));
+    }
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
         || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
-        || (first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 (maps IPv4 inside)
+        || (first == 0x2001 && second < 0x0200) // IETF protocol assignments, Teredo among them
+        || (first == 0x2001 && second == 0x0db8) // documentation
+        || (first == 0x0064 && second == 0xff9b) // NAT64 (maps IPv4 inside)
+        || (first == 0x0100 && second == 0 && third == 0 && fourth == 0) // discard-only 100::/64
         || ip.to_ipv4().is_some()) // IPv4-compatible ::a.b.c.d
 }
 
@@ -82,7 +90,17 @@ pub struct UrlPolicy {
 impl UrlPolicy {
     /// Checks `url`'s form, then resolves its host and checks every address.
     pub async fn check(&self, url: &str) -> Result<Url, UrlRefusal> {
+        // The URL is stored and shown as given: no control character in it
+        // (a parser would drop some, and a NUL or CR LF is no URL).
+        if url.chars().any(char::is_control) {
+            return Err(UrlRefusal::Malformed(
+                "control characters in the URL".into(),
+            ));
+        }
         let parsed = Url::parse(url).map_err(|e| UrlRefusal::Malformed(e.to_string()))?;
+        if parsed.port() == Some(0) {
+            return Err(UrlRefusal::Malformed("port 0".into()));
+        }
         match parsed.scheme() {
             "https" => {}
             "http" if self.allow_private => {}
@@ -219,6 +237,11 @@ mod tests {
             "::ffff:169.254.169.254",
             "2001:db8::1",
             "64:ff9b::7f00:1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "100::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
@@ -227,6 +250,7 @@ mod tests {
             "1.1.1.1",
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
+            "2002:808:808::1",
         ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }

@@ -1,5 +1,6 @@
 //! A turn's outcomes: completed, agent error, timeout, cancel; slots that
-//! free up at terminal states; two runners sharing 100 turns.
+//! free up at terminal states; a turn over 4 MiB; two runners sharing 100
+//! turns.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -134,6 +135,33 @@ async fn cancel_fails_the_run_and_kills_its_process() {
     .await;
     // The runner reported nothing: the cancel stands.
     assert_eq!(api.run(&run).await["error"]["type"], "canceled_error");
+    runner.kill9().await;
+}
+
+/// A turn larger than tonic's default 4 MiB message (initial events of up
+/// to 256 KiB each) reaches the runner whole and runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_over_4_mib_is_claimed_and_runs() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(db.url(), data.path()).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let runner = Runner::start(&server, &env, 1, &[]);
+    let filler = "f".repeat(250 * 1024);
+    let mut events = vec![json!({"type": "user.message", "content": "exit 0"})];
+    events.extend((0..24).map(|_| json!({"type": "system.message", "content": filler})));
+    let (status, dep) = api
+        .post(
+            "/deployments",
+            json!({"name": "big", "agent": agent, "environment_id": env,
+                   "initial_events": events}),
+        )
+        .await;
+    assert_eq!(status, 200, "{}", dep["error"]);
+    let run = api.trigger(dep["id"].as_str().unwrap()).await;
+    let done = api.terminal(run["id"].as_str().unwrap(), LIMIT).await;
+    assert_eq!(done["status"], "completed", "{}", done["error"]);
     runner.kill9().await;
 }
 
