@@ -95,6 +95,21 @@ async fn agents_version_on_update_and_deployments_stay_pinned(app: &TestApp) {
         run.body["agent"],
         json!({"id": agent_id, "type": "agent", "version": 1})
     );
+    // Its session shows version 1 as it was: created with the agent, last
+    // updated when version 1 was made (not at the session's own time).
+    let session = app
+        .get(&format!(
+            "/sessions/{}",
+            run.body["session_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(session.status, 200, "{}", session.body);
+    let version_1 = &session.body["agent"];
+    assert_eq!(version_1["version"], 1);
+    assert_eq!(version_1["system"], Value::Null, "{version_1}");
+    assert_eq!(version_1["created_at"], updated.body["created_at"]);
+    assert_eq!(version_1["updated_at"], updated.body["created_at"]);
+    assert_ne!(version_1["updated_at"], session.body["created_at"]);
     let latest = app.deployment(agent_id, env_id, 1).await;
     let latest = app.get(&format!("/deployments/{latest}")).await;
     assert_eq!(latest.body["agent"]["version"], 2);

@@ -10,7 +10,7 @@ use runway_store::entity::{
     access_token, agent, deployment, deployment_run, environment, session, session_event,
     webhook_attempt, webhook_delivery, webhook_endpoint,
 };
-use runway_store::repo::agents::AgentSnapshot;
+use runway_store::repo::agents::StoredVersion;
 use runway_store::repo::events::SCHEMA_VERSION;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -233,9 +233,10 @@ pub fn run(row: deployment_run::Model) -> v1::DeploymentRun {
     }
 }
 
-/// An agent version as sessions run it. `at` stands in for the version's
-/// timestamps (the snapshot is immutable).
-pub fn agent_snapshot(snapshot: &AgentSnapshot, at: i64) -> v1::Agent {
+/// An agent version as sessions run it: the agent as it was once the
+/// version was made (created with the agent, updated when the version was).
+pub fn agent_version(stored: &StoredVersion) -> v1::Agent {
+    let snapshot = &stored.snapshot;
     let f = &snapshot.fields;
     v1::Agent {
         id: snapshot.id.clone(),
@@ -248,15 +249,15 @@ pub fn agent_snapshot(snapshot: &AgentSnapshot, at: i64) -> v1::Agent {
         metadata: f.metadata.clone(),
         version: snapshot.version,
         archived_at: None,
-        created_at: Some(timestamp(at)),
-        updated_at: Some(timestamp(at)),
+        created_at: Some(timestamp(stored.agent_created_at)),
+        updated_at: Some(timestamp(stored.created_at)),
     }
 }
 
-pub fn session(row: &session::Model, agent: &AgentSnapshot) -> v1::Session {
+pub fn session(row: &session::Model, agent: &StoredVersion) -> v1::Session {
     v1::Session {
         id: row.id.clone(),
-        agent: Some(agent_snapshot(agent, row.created_at)),
+        agent: Some(agent_version(agent)),
         environment_id: row.environment_id.clone(),
         deployment_run_id: row.deployment_run_id.clone(),
         status: row.status.to_proto(),

@@ -95,11 +95,19 @@ impl CronSchedule {
             )
         })?;
         let wall_clock = cron.pattern.hours.values().len() < 24;
-        Ok(CronSchedule {
+        let schedule = CronSchedule {
             cron,
             zone,
             wall_clock,
-        })
+        };
+        // February 30th, April 31st: valid fields, no day they all match.
+        if schedule.next_after(0).is_none() {
+            return Err(ServiceError::invalid(
+                "schedule.expression",
+                format!("{expression:?} never fires: no date matches all of its fields"),
+            ));
+        }
+        Ok(schedule)
     }
 
     /// The instant the wall-clock time `local` fires at: itself; the first
@@ -214,6 +222,8 @@ mod tests {
             ("0 25 * * *", "UTC", "schedule.expression"),
             ("0 9 * * * *", "UTC", "schedule.expression"),
             ("0 9 * * *", "Mars/Olympus", "schedule.timezone"),
+            ("0 0 30 2 *", "UTC", "schedule.expression"),
+            ("0 0 31 4 *", "Europe/Berlin", "schedule.expression"),
         ] {
             match CronSchedule::parse(expr, tz) {
                 Err(ServiceError::InvalidArgument { param: Some(p), .. }) => {
@@ -223,6 +233,8 @@ mod tests {
             }
         }
         assert!(CronSchedule::parse("*/15 9-17 * JAN-MAR MON-FRI", "Europe/Berlin").is_ok());
+        // Once every four years is not never.
+        assert!(CronSchedule::parse("0 0 29 2 *", "UTC").is_ok());
     }
 }
 

@@ -123,18 +123,26 @@ pub fn metadata(param: &str, map: &BTreeMap<String, String>) -> ServiceResult<()
 /// resource fail.
 pub const MAX_JSON_DEPTH: usize = 24;
 
+/// Free-form JSON a caller gives (content, fields, resources, tools):
 /// INVALID_ARGUMENT on `param` for JSON nested deeper than
-/// [`MAX_JSON_DEPTH`].
-pub fn json_depth(param: &str, value: &serde_json::Value) -> ServiceResult<()> {
-    within_depth(param, depth(value))
+/// [`MAX_JSON_DEPTH`], or with a NUL in any string or key (as no text
+/// field holds one).
+pub fn free_json(param: &str, value: &serde_json::Value) -> ServiceResult<()> {
+    within_depth(param, depth(value))?;
+    without_nul(param, value)
 }
 
-/// [`json_depth`] of a JSON object.
-pub fn object_depth(
+/// [`free_json`] of a JSON object.
+pub fn free_object(
     param: &str,
     object: &serde_json::Map<String, serde_json::Value>,
 ) -> ServiceResult<()> {
-    within_depth(param, 1 + object.values().map(depth).max().unwrap_or(0))
+    within_depth(param, 1 + object.values().map(depth).max().unwrap_or(0))?;
+    for (key, value) in object {
+        no_nul(param, key)?;
+        without_nul(param, value)?;
+    }
+    Ok(())
 }
 
 fn depth(value: &serde_json::Value) -> usize {
@@ -142,6 +150,19 @@ fn depth(value: &serde_json::Value) -> usize {
         serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
         serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
         _ => 0,
+    }
+}
+
+/// Called after [`within_depth`]: the recursion is bounded.
+fn without_nul(param: &str, value: &serde_json::Value) -> ServiceResult<()> {
+    match value {
+        serde_json::Value::String(text) => no_nul(param, text),
+        serde_json::Value::Array(items) => items.iter().try_for_each(|v| without_nul(param, v)),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(key, v)| {
+            no_nul(param, key)?;
+            without_nul(param, v)
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -163,7 +184,7 @@ pub fn typed_objects(
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let object = json_value::struct_to_object(item);
-        object_depth(&format!("{param}[{i}]"), &object)?;
+        free_object(&format!("{param}[{i}]"), &object)?;
         match object.get("type") {
             Some(serde_json::Value::String(t)) if !t.is_empty() => {}
             _ => {
@@ -217,15 +238,34 @@ mod tests {
 
     #[test]
     fn json_nests_at_most_the_documented_depth() {
-        assert!(json_depth("content", &nested(MAX_JSON_DEPTH)).is_ok());
-        let err = json_depth("content", &nested(MAX_JSON_DEPTH + 1)).unwrap_err();
+        assert!(free_json("content", &nested(MAX_JSON_DEPTH)).is_ok());
+        let err = free_json("content", &nested(MAX_JSON_DEPTH + 1)).unwrap_err();
         assert!(
             matches!(&err, ServiceError::InvalidArgument { param: Some(p), .. } if p == "content"),
             "{err:?}"
         );
-        assert!(json_depth("content", &json!("flat")).is_ok());
+        assert!(free_json("content", &json!("flat")).is_ok());
         // Siblings do not add up: only the deepest path counts.
         let wide = json!({ "a": nested(MAX_JSON_DEPTH - 1), "b": nested(MAX_JSON_DEPTH - 1) });
-        assert!(json_depth("content", &wide).is_ok());
+        assert!(free_json("content", &wide).is_ok());
+    }
+
+    #[test]
+    fn free_json_holds_no_nul_in_any_string_or_key() {
+        for bad in [
+            json!("a\u{0}b"),
+            json!([{"type": "text", "text": "x\u{0}y"}]),
+            json!({"k\u{0}": 1}),
+            json!({"deep": [[{"s": "\u{0}"}]]}),
+        ] {
+            let err = free_json("content", &bad).unwrap_err();
+            assert!(
+                matches!(&err, ServiceError::InvalidArgument { param: Some(p), .. } if p == "content"),
+                "{bad}: {err:?}"
+            );
+        }
+        let object = json!({"type": "t", "s": "\u{0}"});
+        assert!(free_object("resources[0]", object.as_object().unwrap()).is_err());
+        assert!(free_json("content", &json!({"ok": ["fine", 1, null]})).is_ok());
     }
 }

@@ -335,9 +335,17 @@ async fn agent_updates_create_versions(store: &Store) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (v1.fields.name.as_str(), v2.fields.name.as_str()),
+        (
+            v1.snapshot.fields.name.as_str(),
+            v2.snapshot.fields.name.as_str()
+        ),
         ("v1", "v2")
     );
+    // Each version says when the agent was created and when it was made.
+    assert_eq!(v1.agent_created_at, agent.created_at);
+    assert_eq!(v1.created_at, agent.created_at);
+    assert_eq!(v2.agent_created_at, agent.created_at);
+    assert_eq!(v2.created_at, updated.updated_at);
     let other = org(store).await;
     assert!(
         agents::get(store, &other, &agent.id)

@@ -142,7 +142,7 @@ fn initial_events(events: &[InitialEvent]) -> ServiceResult<Vec<StoredEvent>> {
             .as_ref()
             .map(json_value::from_proto)
             .unwrap_or_default();
-        validate::json_depth(&format!("initial_events[{i}].content"), &content)?;
+        validate::free_json(&format!("initial_events[{i}].content"), &content)?;
         // As large as an event a runner records may be: each one is part of
         // the turn a runner claims, and of the session's transcript.
         let size = serde_json::to_vec(&content)
@@ -185,13 +185,12 @@ fn vault_ids(ids: &[String]) -> ServiceResult<Vec<String>> {
             ),
         ));
     }
-    if let Some(i) = ids
-        .iter()
-        .position(|id| id.is_empty() || id.chars().count() > 256)
-    {
+    if let Some(i) = ids.iter().position(|id| {
+        id.is_empty() || id.chars().count() > 256 || id.chars().any(char::is_control)
+    }) {
         return Err(ServiceError::invalid(
             format!("vault_ids[{i}]"),
-            "vault ids must be 1 to 256 characters",
+            "vault ids must be 1 to 256 characters, none of them a control character",
         ));
     }
     Ok(ids.to_vec())

@@ -70,7 +70,7 @@ fn runner_events(
                 .as_ref()
                 .map(json_value::struct_to_object)
                 .unwrap_or_default();
-            validate::object_depth(&format!("events[{i}].fields"), &fields)?;
+            validate::free_object(&format!("events[{i}].fields"), &fields)?;
             // What the service stamps is not the runner's to say.
             for stamped in runway_api::STAMPED_EVENT_FIELDS {
                 fields.remove(stamped);
@@ -127,7 +127,7 @@ impl RunnerApi {
             session_id: run.session_id.clone().unwrap_or_default(),
             timeout_ms: run.timeout_ms.unwrap_or(dep.timeout_ms),
             deployment: Some(convert::deployment(&dep, self.core.now())?),
-            agent: Some(convert::agent_snapshot(&agent, dep.created_at)),
+            agent: Some(convert::agent_version(&agent)),
             run: Some(convert::run(run)),
         })
     }

@@ -132,18 +132,39 @@ pub async fn get(store: &Store, org_id: &str, id: &str) -> StoreResult<Option<ag
         .await?)
 }
 
+/// One version of an agent, and when: the agent as it was once this
+/// version was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    pub snapshot: AgentSnapshot,
+    /// When the agent was created (its first version).
+    pub agent_created_at: i64,
+    /// When this version was made.
+    pub created_at: i64,
+}
+
 /// Version `version` of agent `id` of `org_id`.
 pub async fn get_version(
     store: &Store,
     org_id: &str,
     id: &str,
     version: i32,
-) -> StoreResult<Option<AgentSnapshot>> {
-    let row = AgentVersion::find_by_id((id.to_string(), version))
+) -> StoreResult<Option<StoredVersion>> {
+    let rows = AgentVersion::find()
         .filter(agent_version::Column::OrgId.eq(org_id))
-        .one(store.reader())
+        .filter(agent_version::Column::AgentId.eq(id))
+        .filter(agent_version::Column::Version.is_in([1, version]))
+        .all(store.reader())
         .await?;
-    Ok(row.map(|r| r.snapshot.0))
+    let first = rows.iter().find(|r| r.version == 1).map(|r| r.created_at);
+    Ok(rows
+        .into_iter()
+        .find(|r| r.version == version)
+        .map(|r| StoredVersion {
+            agent_created_at: first.unwrap_or(r.created_at),
+            created_at: r.created_at,
+            snapshot: r.snapshot.0,
+        }))
 }
 
 /// The paging key of agent `id`, to resolve `after_id` / `before_id`.
