@@ -15,6 +15,8 @@ pub const NAME_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-
 
 /// No NUL (no database text column can hold it).
 pub const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
+/// No control character (C0 or C1), as in an id.
+pub const NO_CONTROL_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
 
 fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
@@ -152,7 +154,12 @@ doc_schema!(
     /// Up to 50 vault ids of 1–256 characters.
     VaultIds => ArrayBuilder::new()
         .max_items(Some(50))
-        .items(string().min_length(Some(1)).max_length(Some(256)))
+        .items(
+            string()
+                .min_length(Some(1))
+                .max_length(Some(256))
+                .pattern(Some(NO_CONTROL_PATTERN)),
+        )
 );
 
 doc_schema!(
@@ -163,7 +170,7 @@ doc_schema!(
         .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
         .min_length(Some(1))
         .max_length(Some(2048))
-        .pattern(Some("^https?://"))
+        .pattern(Some("^https?://[^\\u0000-\\u001f\\u007f-\\u009f]*$"))
 );
 
 /// The event types an endpoint may subscribe to one by one: every type a

@@ -95,12 +95,19 @@ impl CronSchedule {
             )
         })?;
         let wall_clock = cron.pattern.hours.values().len() < 24;
-        let schedule = CronSchedule {
+        Ok(CronSchedule {
             cron,
             zone,
             wall_clock,
-        };
-        // February 30th, April 31st: valid fields, no day they all match.
+        })
+    }
+
+    /// [`CronSchedule::parse`] for a schedule being set: also refused when
+    /// no date ever matches all of its fields (February 30th, April 31st).
+    /// Only for new input: a schedule stored by an earlier version that
+    /// never fires must still be read (it shows no fire times).
+    pub fn parse_new(expression: &str, timezone: &str) -> ServiceResult<CronSchedule> {
+        let schedule = Self::parse(expression, timezone)?;
         if schedule.next_after(0).is_none() {
             return Err(ServiceError::invalid(
                 "schedule.expression",
@@ -225,7 +232,7 @@ mod tests {
             ("0 0 30 2 *", "UTC", "schedule.expression"),
             ("0 0 31 4 *", "Europe/Berlin", "schedule.expression"),
         ] {
-            match CronSchedule::parse(expr, tz) {
+            match CronSchedule::parse_new(expr, tz) {
                 Err(ServiceError::InvalidArgument { param: Some(p), .. }) => {
                     assert_eq!(p, param, "{expr} {tz}")
                 }
@@ -234,7 +241,12 @@ mod tests {
         }
         assert!(CronSchedule::parse("*/15 9-17 * JAN-MAR MON-FRI", "Europe/Berlin").is_ok());
         // Once every four years is not never.
-        assert!(CronSchedule::parse("0 0 29 2 *", "UTC").is_ok());
+        assert!(CronSchedule::parse_new("0 0 29 2 *", "UTC").is_ok());
+        // One that never fires, stored before it was refused, still reads:
+        // no fire times.
+        let never = CronSchedule::parse("0 0 30 2 *", "UTC").unwrap();
+        assert_eq!(never.upcoming(0, 5), Vec::<i64>::new());
+        assert_eq!(never.latest_at_or_before(i64::MAX / 2), None);
     }
 }
 

@@ -65,6 +65,13 @@ impl Walks {
     }
 }
 
+/// Whether `run` goes under its deployment's rules in `expiries`.
+fn expires(expiries: &HashMap<String, Expiry>, run: &WalkedRun) -> bool {
+    expiries
+        .get(&run.deployment_id)
+        .is_some_and(|e| e.cutoffs.expires(run.status, run.triggered_at, &run.id))
+}
+
 impl Pruner {
     /// Walks `org_id`'s runs from where the last walk stopped to the last
     /// instant any of `expiries` expires, deleting the expired ones, while
@@ -92,8 +99,10 @@ impl Pruner {
             .collect();
         let mut after = self.walks.resume_at(org_id, version);
         while !expiries.is_empty() {
-            let limit = paces.runs.size();
-            let runs = retention::runs_in_time_order(
+            // Reads are not the writer's: a window as long as the longest
+            // transaction, so a stretch of kept runs costs few reads.
+            let limit = self.limits.max_batch;
+            let window = retention::runs_in_time_order(
                 store,
                 org_id,
                 after.as_ref().map(|(at, id)| (*at, id.as_str())),
@@ -101,39 +110,51 @@ impl Pruner {
                 limit,
             )
             .await?;
-            let Some(last) = runs.last().map(WalkedRun::position) else {
+            let Some(last) = window.last().map(WalkedRun::position) else {
                 break;
             };
-            let full = runs.len() as u64 == limit;
-            // Checked after the read, so no batch is judged under rules
-            // older than it: the deployments the policy applies to need
-            // not be among the batch's.
-            let current = retention::policy(store, org_id).await?;
-            if current.is_none_or(|(_, changed)| changed != version) {
-                break;
+            let full = window.len() as u64 == limit;
+            if self.policy_changed(org_id, version).await? {
+                return Ok(removed);
             }
-            self.refresh(&mut expiries, &runs, now).await?;
-            // Read after the runs (see `still_retrying`).
-            let retrying = retention::still_retrying(store).await?;
-            let read = runs.len();
-            let doomed: Vec<ExpiredRun> = runs
+            self.refresh(&mut expiries, &window, now).await?;
+            let read = window.len();
+            let mut candidates: Vec<WalkedRun> = window
                 .into_iter()
-                .filter(|run| {
-                    !retrying.contains(&run.id)
-                        && expiries.get(&run.deployment_id).is_some_and(|e| {
-                            e.cutoffs.expires(run.status, run.triggered_at, &run.id)
-                        })
-                })
-                .map(WalkedRun::into_expired)
+                .filter(|run| expires(&expiries, run))
                 .collect();
+            if !candidates.is_empty() {
+                // Read after the runs (see `still_retrying`).
+                let retrying = retention::still_retrying(store).await?;
+                candidates.retain(|run| !retrying.contains(&run.id));
+            }
             tracing::debug!(
                 org_id,
                 read,
-                doomed = doomed.len(),
+                candidates = candidates.len(),
                 deployments = expiries.len(),
-                "retention walk batch"
+                "retention walk window"
             );
-            removed += self.delete_runs(&doomed, paces).await?;
+            // In transactions of the pace's size, each under the rules as
+            // they are when it starts.
+            let mut first = true;
+            while !candidates.is_empty() {
+                let size = (paces.runs.size() as usize).min(candidates.len());
+                let chunk: Vec<WalkedRun> = candidates.drain(..size).collect();
+                if !first {
+                    if self.policy_changed(org_id, version).await? {
+                        return Ok(removed);
+                    }
+                    self.refresh(&mut expiries, &chunk, now).await?;
+                }
+                first = false;
+                let doomed: Vec<ExpiredRun> = chunk
+                    .into_iter()
+                    .filter(|run| expires(&expiries, run))
+                    .map(WalkedRun::into_expired)
+                    .collect();
+                removed += self.delete_runs(&doomed, paces).await?;
+            }
             self.walks.advance(org_id, version, last.clone());
             after = Some(last);
             if !full {
@@ -141,6 +162,13 @@ impl Pruner {
             }
         }
         Ok(removed)
+    }
+
+    /// Whether `org_id`'s policy changed since `version`: a walk under the
+    /// old one ends (the next pass walks under the new one).
+    async fn policy_changed(&self, org_id: &str, version: Option<i64>) -> StoreResult<bool> {
+        let current = retention::policy(&self.core.store, org_id).await?;
+        Ok(current.is_none_or(|(_, changed)| changed != version))
     }
 
     /// The rules of `runs`' deployments as they are now: a policy changed

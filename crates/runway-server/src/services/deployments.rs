@@ -142,7 +142,7 @@ fn initial_events(events: &[InitialEvent]) -> ServiceResult<Vec<StoredEvent>> {
             .as_ref()
             .map(json_value::from_proto)
             .unwrap_or_default();
-        validate::free_json(&format!("initial_events[{i}].content"), &content)?;
+        validate::json_depth(&format!("initial_events[{i}].content"), &content)?;
         // As large as an event a runner records may be: each one is part of
         // the turn a runner claims, and of the session's transcript.
         let size = serde_json::to_vec(&content)
@@ -261,7 +261,7 @@ fn schedule(s: Option<&Schedule>) -> ServiceResult<Option<(String, String, CronS
             format!("schedule.type must be {}", ScheduleType::expected()),
         ));
     }
-    let parsed = CronSchedule::parse(&s.expression, &s.timezone)?;
+    let parsed = CronSchedule::parse_new(&s.expression, &s.timezone)?;
     Ok(Some((s.expression.clone(), s.timezone.clone(), parsed)))
 }
 

@@ -70,7 +70,7 @@ fn runner_events(
                 .as_ref()
                 .map(json_value::struct_to_object)
                 .unwrap_or_default();
-            validate::free_object(&format!("events[{i}].fields"), &fields)?;
+            validate::object_depth(&format!("events[{i}].fields"), &fields)?;
             // What the service stamps is not the runner's to say.
             for stamped in runway_api::STAMPED_EVENT_FIELDS {
                 fields.remove(stamped);

@@ -406,7 +406,7 @@ fn user_events(events: &[UserEvent]) -> ServiceResult<Vec<NewEvent>> {
                 .as_ref()
                 .map(runway_api::json_value::struct_to_object)
                 .unwrap_or_default();
-            validate::free_object(&format!("events[{i}].fields"), &fields)?;
+            validate::object_depth(&format!("events[{i}].fields"), &fields)?;
             // What the service stamps is not the user's to say.
             for stamped in runway_api::STAMPED_EVENT_FIELDS {
                 fields.remove(stamped);

@@ -11,7 +11,9 @@ use runway_store::entity::webhook_delivery::{self, Entity as WebhookDelivery};
 use runway_store::repo::retention::{self, RunCutoffs};
 use runway_store::repo::{deployments, history, prune};
 use runway_store::{Backend, Store};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+};
 
 const SECOND: i64 = 1_000_000_000;
 const DAY: i64 = 86_400 * SECOND;
@@ -289,7 +291,28 @@ pub async fn the_walk_in_time_order_finds_what_the_ranges_find(store: &Store) {
     let newest_kept = retention::newest_kept(store, &deps[0].id, 100)
         .await
         .unwrap();
-    assert!(newest_kept.is_some());
+    // Two more runs triggered at the boundary's very instant, one before it
+    // in id order (it goes) and one after (it stays).
+    let (_, kept_id) = newest_kept.clone().expect("a boundary");
+    let boundary = DeploymentRun::find_by_id(kept_id.clone())
+        .one(store.reader())
+        .await
+        .unwrap()
+        .unwrap();
+    let tie_ids = [
+        format!("drun_{}", "0".repeat(32)),
+        format!("drun_{}", "f".repeat(32)),
+    ];
+    for id in &tie_ids {
+        let mut tie = boundary.clone();
+        tie.id = id.clone();
+        tie.scheduled_for = None;
+        DeploymentRun::insert(tie.into_active_model().reset_all())
+            .exec(store.writer())
+            .await
+            .unwrap();
+    }
+    assert!(tie_ids[0] < kept_id && kept_id < tie_ids[1]);
     let cases = [
         RunCutoffs {
             keep_before: Some(at(0.5)),
@@ -343,6 +366,13 @@ pub async fn the_walk_in_time_order_finds_what_the_ranges_find(store: &Store) {
         }
         by_walk.sort();
         assert_eq!(by_walk, by_ranges, "{cutoffs:?}");
+        if cutoffs.newest_kept.is_some() {
+            assert!(
+                by_walk.contains(&tie_ids[0]),
+                "the tie before the boundary goes"
+            );
+            assert!(!by_walk.contains(&tie_ids[1]), "the tie after it stays");
+        }
         assert!(
             walked.windows(2).all(|w| w[0] < w[1]),
             "oldest first, each run once"
