@@ -326,6 +326,19 @@ async fn agent_updates_create_versions(store: &Store) {
             .expect("exists");
     assert_eq!(updated.version, 2);
     assert_eq!(updated.name, "v2");
+    // The same fields again: no new version.
+    let same =
+        agents::update::<StoreError>(store, &org_id, &agent.id, now(), |_| Ok(agent_fields("v2")))
+            .await
+            .unwrap()
+            .expect("exists");
+    assert_eq!(same, updated, "nothing changed, not even updated_at");
+    assert!(
+        agents::get_version(store, &org_id, &agent.id, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let v1 = agents::get_version(store, &org_id, &agent.id, 1)
         .await
         .unwrap()

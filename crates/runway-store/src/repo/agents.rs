@@ -202,7 +202,8 @@ pub async fn list(
 
 /// Updates agent `id` at `now`: `change` sees the locked row and returns its new
 /// fields (or refuses). The agent moves to a new version, stored beside the
-/// old ones. `Ok(None)` when the agent does not exist.
+/// old ones, unless the fields are the ones it has. `Ok(None)` when the
+/// agent does not exist.
 pub async fn update<E: From<StoreError>>(
     store: &Store,
     org_id: &str,
@@ -221,6 +222,12 @@ pub async fn update<E: From<StoreError>>(
         return Ok(None);
     };
     let fields = change(&row)?;
+    if fields == AgentFields::of(&row) {
+        // Nothing changes: no new version (a deployment created now pins
+        // the one there is).
+        txn.commit().await.map_err(StoreError::from)?;
+        return Ok(Some(row));
+    }
     apply_fields(&mut row, &fields);
     row.version += 1;
     row.updated_at = now;

@@ -153,8 +153,9 @@ pub enum DeploymentCommand {
     Archive {
         id: String,
     },
-    /// Trigger a run. With --wait, follow it and exit with its outcome
-    /// (0 completed, 1 failed, 2 skipped).
+    /// Trigger a run. With --wait, follow it (and the retries of its
+    /// failures) and exit with the outcome of the last (0 completed, 1
+    /// failed, 2 skipped).
     Run {
         id: String,
         #[arg(long)]

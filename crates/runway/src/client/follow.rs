@@ -107,31 +107,66 @@ pub async fn logs(api: &Api, id: &str, follow_run: bool, output: Output) -> anyh
 }
 
 /// `runs watch` / `deployments run --wait`: a spinner naming the run's last
-/// event until it ends, then the run; the exit code is its outcome.
+/// event until it ends — and, when the deployment retries a failure, until
+/// its retries end — then the last run; the exit code is its outcome.
 pub async fn watch(api: &Api, run: Value, output: Output) -> anyhow::Result<i32> {
-    let id = run["id"].as_str().context("the run has no id")?.to_string();
     let spinner = indicatif::ProgressBar::new_spinner();
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     spinner.enable_steady_tick(Duration::from_millis(100));
-    spinner.set_message(format!(
-        "{id}: {}",
-        run["status"].as_str().unwrap_or_default()
-    ));
-    let run = follow(api, run, |event| {
+    let mut run = run;
+    loop {
+        let id = run["id"].as_str().context("the run has no id")?.to_string();
         spinner.set_message(format!(
             "{id}: {}",
-            event["type"].as_str().unwrap_or_default()
+            run["status"].as_str().unwrap_or_default()
         ));
-    })
-    .await?;
+        run = follow(api, run, |event| {
+            spinner.set_message(format!(
+                "{id}: {}",
+                event["type"].as_str().unwrap_or_default()
+            ));
+        })
+        .await?;
+        match retry_of(api, &run).await? {
+            Some(retry) => run = retry,
+            None => break,
+        }
+    }
     spinner.finish_and_clear();
     match output {
         Output::Json => println!("{run}"),
         Output::Table => println!("{}", render::human(&run)),
     }
     Ok(exit_code(&run))
+}
+
+/// The retry of `run` when it failed with attempts left (the service
+/// records the retry in the transaction that fails the run, so it is there
+/// once the run reads failed).
+async fn retry_of(api: &Api, run: &Value) -> anyhow::Result<Option<Value>> {
+    let (Some(id), Some(deployment)) = (run["id"].as_str(), run["deployment_id"].as_str()) else {
+        return Ok(None);
+    };
+    if run["status"] != RunStatus::Failed.name() {
+        return Ok(None);
+    }
+    let retries = api
+        .get(
+            "/deployment_runs",
+            &[
+                ("deployment_id", deployment.to_string()),
+                ("trigger_type", "retry".into()),
+                ("limit", "100".into()),
+            ],
+        )
+        .await?;
+    Ok(retries["data"].as_array().and_then(|runs| {
+        runs.iter()
+            .find(|r| r["trigger_context"]["retry_of"] == id)
+            .cloned()
+    }))
 }
 
 /// One event, readably: an agent's text as it printed it, the rest as one

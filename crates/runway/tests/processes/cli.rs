@@ -49,7 +49,7 @@ async fn the_cli_manages_deployments_and_waits_for_runs() {
     let (agent, env) = (agent["id"].as_str().unwrap(), env["id"].as_str().unwrap());
     let runner = Runner::start(&server, env, 2, &[]);
 
-    let create = |script: &'static str| {
+    let create = |script: String| {
         let server = &server;
         async move {
             let dep = cli(
@@ -64,7 +64,7 @@ async fn the_cli_manages_deployments_and_waits_for_runs() {
                     "--environment",
                     env,
                     "--message",
-                    script,
+                    &script,
                     "-o",
                     "json",
                 ],
@@ -73,8 +73,8 @@ async fn the_cli_manages_deployments_and_waits_for_runs() {
             json(&dep)["id"].as_str().unwrap().to_string()
         }
     };
-    let ok = create("exit 0").await;
-    let broken = create("exit 3").await;
+    let ok = create("exit 0".into()).await;
+    let broken = create("exit 3".into()).await;
 
     let table = cli(&server, &["deployments", "list"]).await;
     assert!(table.status.success());
@@ -102,9 +102,46 @@ async fn the_cli_manages_deployments_and_waits_for_runs() {
         &["deployments", "run", &broken, "--wait", "-o", "json"],
     )
     .await;
-    assert_eq!(waited.status.code(), Some(1), "a failed run exits 1");
-    let run: Value = serde_json::from_slice(&waited.stdout).unwrap();
+    assert_eq!(
+        waited.status.code(),
+        Some(1),
+        "a failed run exits 1: {}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    let run: Value = serde_json::from_slice(&waited.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&waited.stderr)));
     assert_eq!(run["error"]["type"], "agent_error");
+
+    // A failure the deployment retries: --wait follows the retry and exits
+    // with the chain's outcome.
+    let marks = tempfile::tempdir().unwrap();
+    let flaky = create(format!(
+        "if [ -f {0}/failed ]; then exit 0; fi; touch {0}/failed; exit 3",
+        marks.path().display()
+    ))
+    .await;
+    let (status, body) = server
+        .api()
+        .post(
+            &format!("/deployments/{flaky}"),
+            serde_json::json!({"metadata": {"cas_config": {"config": {"max_retries": 1}}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let waited = cli(
+        &server,
+        &["deployments", "run", &flaky, "--wait", "-o", "json"],
+    )
+    .await;
+    assert_eq!(
+        waited.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    let run: Value = serde_json::from_slice(&waited.stdout).unwrap();
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["trigger_context"]["type"], "retry");
 
     let runs = json(
         &cli(
