@@ -123,6 +123,36 @@ async fn present(app: &TestApp, ids: &[&str]) -> Vec<String> {
     found
 }
 
+/// A pass in the background that deletes `max_batch` runs a transaction
+/// and rests 200 times what each held, so a test sees it midway.
+fn slow_pass(app: &TestApp, max_batch: u64) -> tokio::task::JoinHandle<Removed> {
+    let pruner = app
+        .pruner()
+        .clone()
+        .with_limits(runway_server::PruneLimits {
+            max_batch,
+            rest_factor: 200,
+            ..Default::default()
+        });
+    tokio::spawn(async move { pruner.run_once().await.unwrap() })
+}
+
+/// Waits until some of `ids` are gone; the ones still there.
+async fn until_some_gone(app: &TestApp, ids: &[&str]) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = present(app, ids).await;
+        if left.len() < ids.len() {
+            return left;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the pass deleted nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// A pass's dry run, then the pass: both say the same.
 async fn prune(app: &TestApp) -> Removed {
     let would = app.pruner().dry_run().await.unwrap();
@@ -491,23 +521,8 @@ async fn a_policy_relaxed_during_a_pass_stops_it(app: &TestApp, clock: Arc<Manua
     let set = app.post("/retention", json!({"keep_days": 1})).await;
     assert_eq!(set.status, 200, "{}", set.body);
     // One run a transaction, then a rest of 200 times what it held.
-    let pruner = app
-        .pruner()
-        .clone()
-        .with_limits(runway_server::PruneLimits {
-            max_batch: 1,
-            rest_factor: 200,
-            ..Default::default()
-        });
-    let pass = tokio::spawn(async move { pruner.run_once().await.unwrap() });
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while present(app, &ids).await.len() == RUNS {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the pass deleted nothing"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let pass = slow_pass(app, 1);
+    until_some_gone(app, &ids).await;
     let set = app.post("/retention", json!({"keep_days": null})).await;
     assert_eq!(set.status, 200, "{}", set.body);
     let removed = pass.await.unwrap();
@@ -548,27 +563,8 @@ async fn a_pass_deletes_the_oldest_runs_first(app: &TestApp, clock: Arc<ManualCl
     let set = app.post("/retention", json!({"keep_days": 1})).await;
     assert_eq!(set.status, 200, "{}", set.body);
     // Two runs a transaction, then a rest of 200 times what it held.
-    let pruner = app
-        .pruner()
-        .clone()
-        .with_limits(runway_server::PruneLimits {
-            max_batch: 2,
-            rest_factor: 200,
-            ..Default::default()
-        });
-    let pass = tokio::spawn(async move { pruner.run_once().await.unwrap() });
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    let left = loop {
-        let left = present(app, &ids).await;
-        if left.len() < ids.len() {
-            break left;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the pass deleted nothing"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    };
+    let pass = slow_pass(app, 2);
+    let left = until_some_gone(app, &ids).await;
     // The runs left are the newest: what went is the oldest, of both
     // deployments.
     let gone = ids.len() - left.len();

@@ -156,6 +156,23 @@ fn within_depth(param: &str, levels: usize) -> ServiceResult<()> {
     Ok(())
 }
 
+/// The most one event holds as JSON: a runner's event fields, an initial
+/// event's content.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// INVALID_ARGUMENT on `param` when `value` is over [`MAX_EVENT_BYTES`] as
+/// JSON.
+pub fn event_size(param: &str, value: &impl serde::Serialize) -> ServiceResult<()> {
+    let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
+    if size > MAX_EVENT_BYTES {
+        return Err(ServiceError::invalid(
+            param,
+            format!("an event may hold at most {MAX_EVENT_BYTES} bytes as JSON, got {size}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The most a list of typed objects (a deployment's `resources`, an
 /// agent's `tools`) may hold as JSON: a claimed turn carries both, with the
 /// initial events (50 of at most 256 KiB), within one 64 MiB message.

@@ -13,7 +13,6 @@ use runway_store::repo::deployments::{self, DeploymentDraft, DeploymentFilter};
 use runway_store::repo::{agents, environments};
 use tonic::{Request, Response, Status};
 
-use super::runner::MAX_EVENT_BYTES;
 use super::{Core, mask_paths, runs};
 use crate::convert;
 use crate::domain::access::{self, Access};
@@ -145,15 +144,7 @@ fn initial_events(events: &[InitialEvent]) -> ServiceResult<Vec<StoredEvent>> {
         validate::json_depth(&format!("initial_events[{i}].content"), &content)?;
         // As large as an event a runner records may be: each one is part of
         // the turn a runner claims, and of the session's transcript.
-        let size = serde_json::to_vec(&content)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
-        if size > MAX_EVENT_BYTES {
-            return Err(ServiceError::invalid(
-                format!("initial_events[{i}].content"),
-                format!("an event may hold at most {MAX_EVENT_BYTES} bytes of content, got {size}"),
-            ));
-        }
+        validate::event_size(&format!("initial_events[{i}].content"), &content)?;
         let valid = match &content {
             serde_json::Value::String(s) => !s.is_empty(),
             serde_json::Value::Array(blocks) => {

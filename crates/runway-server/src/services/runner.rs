@@ -24,11 +24,9 @@ const MAX_WAIT_MS: i32 = 30_000;
 const MAX_ERROR_MESSAGE_BYTES: usize = 64 * 1024;
 /// Events one `AppendEvents` call may carry.
 pub const MAX_EVENTS_PER_APPEND: usize = 1000;
-/// The largest event, its fields as JSON (a runner splits longer text).
-pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
 /// A runner's events, checked: known types that are not the server's own,
-/// positive numbers, at most [`MAX_EVENT_BYTES`] each.
+/// positive numbers, at most [`validate::MAX_EVENT_BYTES`] each.
 fn runner_events(
     events: &[runway_api::v1::RunnerEvent],
     now: i64,
@@ -75,17 +73,7 @@ fn runner_events(
             for stamped in runway_api::STAMPED_EVENT_FIELDS {
                 fields.remove(stamped);
             }
-            let size = serde_json::to_vec(&fields)
-                .map(|v| v.len())
-                .unwrap_or(usize::MAX);
-            if size > MAX_EVENT_BYTES {
-                return Err(ServiceError::invalid(
-                    format!("events[{i}].fields"),
-                    format!(
-                        "an event may hold at most {MAX_EVENT_BYTES} bytes of fields, got {size}"
-                    ),
-                ));
-            }
+            validate::event_size(&format!("events[{i}].fields"), &fields)?;
             let created_at = match &e.created_at {
                 Some(at) => convert::stored_nanos(&format!("events[{i}].created_at"), at)?,
                 None => now,

@@ -17,6 +17,19 @@ async fn cli(server: &Server, args: &[&str]) -> Output {
         .expect("run the CLI")
 }
 
+/// `runway deployments run DEPLOYMENT --wait -o json`: its exit code and
+/// the run it printed.
+async fn run_and_wait(server: &Server, deployment: &str) -> (Option<i32>, Value) {
+    let waited = cli(
+        server,
+        &["deployments", "run", deployment, "--wait", "-o", "json"],
+    )
+    .await;
+    let run = serde_json::from_slice(&waited.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&waited.stderr)));
+    (waited.status.code(), run)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_manages_deployments_and_waits_for_runs() {
     let db = TestDatabase::sqlite().await;
@@ -84,32 +97,11 @@ async fn the_cli_manages_deployments_and_waits_for_runs() {
         "{table}"
     );
 
-    let waited = cli(
-        &server,
-        &["deployments", "run", &ok, "--wait", "-o", "json"],
-    )
-    .await;
-    assert_eq!(
-        waited.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&waited.stderr)
-    );
-    let run: Value = serde_json::from_slice(&waited.stdout).unwrap();
+    let (code, run) = run_and_wait(&server, &ok).await;
+    assert_eq!(code, Some(0), "{run}");
     assert_eq!(run["status"], "completed");
-    let waited = cli(
-        &server,
-        &["deployments", "run", &broken, "--wait", "-o", "json"],
-    )
-    .await;
-    assert_eq!(
-        waited.status.code(),
-        Some(1),
-        "a failed run exits 1: {}",
-        String::from_utf8_lossy(&waited.stderr)
-    );
-    let run: Value = serde_json::from_slice(&waited.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&waited.stderr)));
+    let (code, run) = run_and_wait(&server, &broken).await;
+    assert_eq!(code, Some(1), "a failed run exits 1: {run}");
     assert_eq!(run["error"]["type"], "agent_error");
 
     // A failure the deployment retries: --wait follows the retry and exits
@@ -128,18 +120,8 @@ async fn the_cli_manages_deployments_and_waits_for_runs() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let waited = cli(
-        &server,
-        &["deployments", "run", &flaky, "--wait", "-o", "json"],
-    )
-    .await;
-    assert_eq!(
-        waited.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&waited.stderr)
-    );
-    let run: Value = serde_json::from_slice(&waited.stdout).unwrap();
+    let (code, run) = run_and_wait(&server, &flaky).await;
+    assert_eq!(code, Some(0), "{run}");
     assert_eq!(run["status"], "completed");
     assert_eq!(run["trigger_context"]["type"], "retry");
 
