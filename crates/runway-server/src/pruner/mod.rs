@@ -184,9 +184,20 @@ impl Pruner {
     /// of runs, not from the next pass; `None` when nothing is to go any
     /// more.
     async fn current(&self, expiry: &Expiry, now: i64) -> StoreResult<Option<Expiry>> {
-        let Some(dep) = retention::rules_of(&self.core.store, &expiry.deployment_id).await? else {
-            return Ok(None);
-        };
+        match retention::rules_of(&self.core.store, &expiry.deployment_id).await? {
+            Some(dep) => self.reread(expiry, dep, now).await,
+            None => Ok(None),
+        }
+    }
+
+    /// `expiry` under `dep`, its deployment's rules as read now: the same
+    /// if they did not change; `None` when nothing is to go any more.
+    async fn reread(
+        &self,
+        expiry: &Expiry,
+        dep: DeploymentRetention,
+        now: i64,
+    ) -> StoreResult<Option<Expiry>> {
         if dep.rules == expiry.rules {
             return Ok(Some(expiry.clone()));
         }

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 
 use runway_store::StoreResult;
 use runway_store::repo::prune::Removed;
-use runway_store::repo::retention::{self, ExpiredRun, RunCutoffs, WalkedRun};
+use runway_store::repo::retention::{self, ExpiredRun, WalkedRun};
 
 use super::{Expiry, Paces, Pruner};
 
@@ -188,19 +188,15 @@ impl Pruner {
         let found = retention::rules_of_many(&self.core.store, &ids).await?;
         let mut gone: BTreeSet<String> = ids.iter().map(|id| id.to_string()).collect();
         for dep in found {
-            gone.remove(&dep.deployment_id);
-            if expiries
-                .get(&dep.deployment_id)
-                .is_some_and(|e| e.rules == dep.rules)
-            {
+            let id = dep.deployment_id.clone();
+            gone.remove(&id);
+            let Some(expiry) = expiries.get(&id) else {
                 continue;
-            }
-            let updated = self.expiry(dep, now).await?;
-            if updated.cutoffs == RunCutoffs::default() {
-                expiries.remove(&updated.deployment_id);
-            } else {
-                expiries.insert(updated.deployment_id.clone(), updated);
-            }
+            };
+            match self.reread(expiry, dep, now).await? {
+                Some(current) => expiries.insert(id, current),
+                None => expiries.remove(&id),
+            };
         }
         // A deployment deleted meanwhile took its runs with it.
         for id in gone {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
-use runway_api::enums::{EventType, RunStatus};
+use runway_api::enums::{EventType, RunStatus, TriggerType};
 use serde_json::Value;
 
 use super::commands::Output;
@@ -157,7 +157,7 @@ async fn retry_of(api: &Api, run: &Value) -> anyhow::Result<Option<Value>> {
             "/deployment_runs",
             &[
                 ("deployment_id", deployment.to_string()),
-                ("trigger_type", "retry".into()),
+                ("trigger_type", TriggerType::Retry.name().into()),
                 ("limit", "100".into()),
             ],
         )
