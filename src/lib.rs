@@ -5,6 +5,7 @@
 pub mod enums;
 pub mod error_code;
 pub mod json_value;
+pub mod names;
 pub mod services;
 pub mod transport;
 

@@ -8,8 +8,8 @@ use runway_server::ManualClock;
 use serde_json::{Value, json};
 use tonic::Code;
 
-use crate::on_every_backend_with_clock;
-use crate::support::TestApp;
+use crate::support::{TestApp, eventually};
+use crate::{on_every_backend, on_every_backend_with_clock};
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -19,6 +19,8 @@ on_every_backend_with_clock!(
     late_reports_change_nothing,
     a_retry_of_a_paused_deployment_is_skipped,
 );
+
+on_every_backend!(a_retry_starts_when_its_backoff_ends_not_at_the_next_pass);
 
 async fn deployment(app: &TestApp, config: Value) -> String {
     let seed = app.seed(1).await;
@@ -267,4 +269,61 @@ async fn a_retry_of_a_paused_deployment_is_skipped(app: &TestApp, clock: Arc<Man
         ),
         (Some(2), Some(1))
     );
+}
+
+/// The reaper starts a retry this server created when its backoff ends (1 s
+/// by default), though its passes are an hour apart here.
+async fn a_retry_starts_when_its_backoff_ends_not_at_the_next_pass(app: &TestApp) {
+    let dep = deployment(app, json!({"max_retries": 1})).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let reaper = tokio::spawn(app.reaper().clone().run(
+        std::time::Duration::from_secs(3600),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    app.post_empty(&format!("/deployments/{dep}/run")).await;
+    let turn = claim(app).await;
+    let mut runner = app.runner_client().await;
+    let fail = FailTurnRequest {
+        run_id: turn.run.as_ref().unwrap().id.clone(),
+        lease_id: turn.lease_id.clone(),
+        error: Some(RunError {
+            r#type: "agent_error".into(),
+            message: "exit status 3".into(),
+        }),
+    };
+    let failed = runner
+        .fail_turn(app.authed(fail))
+        .await
+        .unwrap()
+        .into_inner();
+    let retry = failed.retry.expect("a retry: an attempt is left");
+    assert_eq!(retry.status, DeploymentRunStatus::Pending as i32);
+    let started = eventually("the retry to start", async || {
+        let run = app
+            .get(&format!("/deployment_runs/{}", retry.id))
+            .await
+            .body;
+        (run["status"] == "running").then_some(run)
+    })
+    .await;
+    let started_at = chrono::DateTime::parse_from_rfc3339(
+        started["cas_run_extras"]["started_at"].as_str().unwrap(),
+    )
+    .unwrap();
+    let failed_at = chrono::DateTime::parse_from_rfc3339(
+        app.get(&format!("/deployment_runs/{}", failed.run.unwrap().id))
+            .await
+            .body["completed_at"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        started_at - failed_at >= chrono::TimeDelta::seconds(1),
+        "not before its backoff: failed {failed_at}, started {started_at}"
+    );
+    let _ = stop.send(());
+    reaper.await.unwrap();
 }

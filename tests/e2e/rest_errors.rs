@@ -308,6 +308,27 @@ async fn malformed_requests_are_400(app: &TestApp) {
         let resp = app.get(&format!("/deployment_runs?{query}")).await;
         assert_envelope(&resp, 400, "invalid_request_error", param);
     }
+
+    // A cursor is a position in the list that issued it: another list
+    // refuses it rather than reading from a meaningless place.
+    app.seed(1).await;
+    let deployments = app.get("/deployments?limit=1").await;
+    assert_eq!(deployments.status, 200, "{}", deployments.body);
+    let cursor = deployments.body["next_page"]
+        .as_str()
+        .expect("more deployments");
+    let elsewhere = app.get(&format!("/deployment_runs?page={cursor}")).await;
+    assert_envelope(&elsewhere, 400, "invalid_request_error", Some("page"));
+    assert_eq!(
+        elsewhere.body["error"]["message"],
+        "page is a cursor of another list"
+    );
+    let here = app
+        .get(&format!("/deployments?limit=1&page={cursor}"))
+        .await;
+    assert_eq!(here.status, 200, "{}", here.body);
+    let first_two = app.get("/deployments?limit=2").await;
+    assert_eq!(here.body["data"][0]["id"], first_two.body["data"][1]["id"]);
 }
 
 async fn router_failures_are_enveloped(app: &TestApp) {

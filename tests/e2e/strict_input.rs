@@ -162,7 +162,14 @@ async fn messages_speak_api_words(app: &TestApp) {
         }
     }
     // Names must show something: NUL and invisible-only names are refused.
-    for name in ["\u{0}", "a\u{0}b", "\u{200b}\u{200b}", " \t "] {
+    for name in [
+        "\u{0}",
+        "a\u{0}b",
+        "\u{200b}\u{200b}",
+        " \t ",
+        "\u{3164}",
+        "\u{2800}",
+    ] {
         let resp = app.post("/environments", json!({"name": name})).await;
         assert_envelope(&resp, 400, "invalid_request_error", Some("name"));
     }

@@ -480,19 +480,40 @@ async fn an_open_stream_ends_when_its_token_is_revoked(app: &TestApp) {
         200
     );
     // Heartbeats and the session's opening events may come first; then
-    // the stream ends (cleanly or with an error).
-    while let Some(Ok(event)) = tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("the stream ends within the recheck period")
-    {
-        assert!(
-            matches!(event.event.as_str(), "heartbeat" | "session.status_running"),
-            "{event:?}"
-        );
-    }
+    // the stream says why it ends, in the envelope, and the body ends
+    // properly (a cut connection would be an error here).
+    let closing = loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("the stream ends within the recheck period")
+            .expect("an error event before the end")
+            .expect("a well-formed body");
+        match event.event.as_str() {
+            "heartbeat" | "session.status_running" => continue,
+            _ => break event,
+        }
+    };
     assert!(
         revoked_at.elapsed() < Duration::from_secs(3),
         "ended {:?} after the revocation",
         revoked_at.elapsed()
     );
+    assert_eq!(closing.event, "error", "{closing:?}");
+    let envelope: serde_json::Value = serde_json::from_str(&closing.data).unwrap();
+    assert_eq!(
+        envelope,
+        json!({
+            "type": "error",
+            "error": {"type": "authentication_error", "message": "Invalid API key or token."},
+            "request_id": envelope["request_id"],
+        })
+    );
+    assert!(
+        envelope["request_id"].as_str().unwrap().starts_with("req_"),
+        "{envelope}"
+    );
+    let end = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the body ends after the error event");
+    assert!(end.is_none(), "nothing after the error event: {end:?}");
 }

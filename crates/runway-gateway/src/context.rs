@@ -38,6 +38,7 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
 #[derive(Debug, Clone)]
 pub struct CallContext {
     metadata: MetadataMap,
+    request_id: String,
 }
 
 const FORWARDED: [&str; 3] = ["authorization", "idempotency-key", REQUEST_ID];
@@ -57,7 +58,15 @@ impl CallContext {
         {
             metadata.insert(REQUEST_ID, value);
         }
-        Self { metadata }
+        Self {
+            metadata,
+            request_id: request_id.map(|r| r.0.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// The request's id, as its answer's `x-request-id` says.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
     }
 
     /// A gRPC request carrying `message` and the forwarded metadata.

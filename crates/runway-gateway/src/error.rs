@@ -141,6 +141,19 @@ impl ApiError {
     pub fn param(&self) -> Option<&str> {
         self.param.as_deref()
     }
+
+    /// The envelope of this error in the answer to request `request_id`.
+    pub fn envelope(&self, request_id: String) -> ErrorEnvelope {
+        ErrorEnvelope {
+            kind: ErrorTag,
+            error: ErrorBody {
+                kind: self.error_type,
+                message: self.message.clone(),
+                param: self.param.clone(),
+            },
+            request_id,
+        }
+    }
 }
 
 /// Proto field paths as the JSON body and query string spell them.
@@ -314,16 +327,7 @@ pub async fn render_envelopes(request: Request, next: Next) -> Response {
         }
         None => return response,
     };
-    let body = ErrorEnvelope {
-        kind: ErrorTag,
-        error: ErrorBody {
-            kind: error.error_type,
-            message: error.message,
-            param: error.param,
-        },
-        request_id,
-    };
-    let body = serde_json::to_string(&body).unwrap_or_default();
+    let body = serde_json::to_string(&error.envelope(request_id)).unwrap_or_default();
     let (mut parts, _) = response.into_parts();
     if let Some(wait) = error.retry_after {
         parts

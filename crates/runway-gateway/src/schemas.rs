@@ -9,10 +9,6 @@ use utoipa::openapi::schema::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
-/// Not a control character anywhere, and at least one character that
-/// shows (not white space, not a zero-width or other format mark).
-pub const NAME_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u180e\\u200b-\\u200f\\u2060-\\u2064\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f]*$";
-
 /// No NUL (no database text column can hold it).
 pub const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
 /// No control character (C0 or C1), as in an id.
@@ -42,7 +38,7 @@ doc_schema!(
     Name => string()
         .min_length(Some(1))
         .max_length(Some(256))
-        .pattern(Some(NAME_PATTERN))
+        .pattern(Some(runway_api::names::name_pattern()))
 );
 
 doc_schema!(

@@ -16,6 +16,7 @@ mod periodic;
 pub mod pruner;
 pub mod rate_limit;
 pub mod reaper;
+pub mod retry_alarm;
 pub mod schedule;
 pub mod scheduler;
 pub mod services;

@@ -1,6 +1,7 @@
 //! `PageRequest` → store query, and store page → `PageInfo`.
 
 use runway_api::v1::{PageInfo, PageRequest};
+use runway_store::ids::IdKind;
 use runway_store::page::{Cursor, Key, Page, PageQuery};
 
 use crate::error::{ServiceError, ServiceResult};
@@ -17,8 +18,10 @@ pub enum PageRequestPlan {
     BeforeId(u64, String),
 }
 
-/// Validates `page`: a limit of 1–1000 and at most one cursor.
-pub fn plan(page: Option<&PageRequest>) -> ServiceResult<PageRequestPlan> {
+/// Validates `page`, a page of a list of `items`: a limit of 1–1000, at
+/// most one cursor, and a `page` token issued by a list of the same items
+/// (another list's position means nothing here).
+pub fn plan(page: Option<&PageRequest>, items: IdKind) -> ServiceResult<PageRequestPlan> {
     let default = PageRequest::default();
     let page = page.unwrap_or(&default);
     let limit = page.limit.unwrap_or(DEFAULT_LIMIT);
@@ -42,6 +45,14 @@ pub fn plan(page: Option<&PageRequest>) -> ServiceResult<PageRequestPlan> {
         let cursor = Cursor::decode(token).ok_or_else(|| {
             ServiceError::invalid("page.page", "page is not a cursor this API issued")
         })?;
+        if let Cursor::After(key) | Cursor::Before(key) = &cursor
+            && !items.is_valid(&key.id)
+        {
+            return Err(ServiceError::invalid(
+                "page.page",
+                "page is a cursor of another list",
+            ));
+        }
         return Ok(PageRequestPlan::Ready(PageQuery { limit, cursor }));
     }
     if let Some(id) = &page.after_id {

@@ -42,6 +42,7 @@ impl LeaseReaper {
     pub async fn run_once(&self) -> ServiceResult<ReapReport> {
         let core = &self.core;
         let now = core.now();
+        core.retries_due.passed(now);
         let grace = core.lease_ttl_nanos();
         let found = turns::reap_candidates(&core.store, now, grace, BATCH).await?;
         let mut report = ReapReport::default();
@@ -116,14 +117,32 @@ impl LeaseReaper {
         Ok(report)
     }
 
-    /// Runs a pass every `interval` until `shutdown`; a failed pass is
-    /// logged and retried on the next tick.
+    /// Runs a pass every `interval`, and one as soon as a retry this
+    /// process created falls due, until `shutdown`; a failed pass is logged
+    /// and retried on the next tick.
     pub async fn run(self, interval: Duration, shutdown: impl Future<Output = ()>) {
-        crate::periodic::every(interval, shutdown, || async {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let alarm = &self.core.retries_due;
+            let due = alarm.next().map(|at| {
+                let wait = at.saturating_sub(self.core.now()).max(0);
+                tokio::time::sleep(Duration::from_nanos(wait as u64))
+            });
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tick.tick() => {}
+                Some(()) = async {
+                    due?.await;
+                    Some(())
+                } => {}
+                // An earlier retry than the one waited for: wait for it.
+                _ = alarm.earlier() => continue,
+            }
             if let Err(err) = self.run_once().await {
                 tracing::error!(error = %err, "reaper pass failed");
             }
-        })
-        .await;
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use prost_types::Struct;
-use runway_api::json_value;
+use runway_api::{json_value, names};
 use runway_store::ids::IdKind;
 
 use crate::error::{ResourceKind, ServiceError, ServiceResult};
@@ -21,7 +21,7 @@ pub const RESERVED_METADATA_KEY: &str = "cas_config";
 /// least one that shows (not only spaces or zero-width marks).
 pub fn name(param: &str, value: &str) -> ServiceResult<String> {
     let chars = value.chars().count();
-    if !value.chars().any(shows) || chars > MAX_NAME_CHARS {
+    if !value.chars().any(names::leaves_a_mark) || chars > MAX_NAME_CHARS {
         return Err(ServiceError::invalid(
             param,
             format!("{param} must be 1 to {MAX_NAME_CHARS} characters and not blank"),
@@ -34,14 +34,6 @@ pub fn name(param: &str, value: &str) -> ServiceResult<String> {
         ));
     }
     Ok(value.to_string())
-}
-
-/// True for a character that leaves a mark: not white space, not a
-/// zero-width or other format character.
-fn shows(c: char) -> bool {
-    !c.is_whitespace()
-        && !c.is_control()
-        && !matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}' | '\u{034f}' | '\u{180e}')
 }
 
 /// Optional free text of at most 65536 characters, without NUL (which no

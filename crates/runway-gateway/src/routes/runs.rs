@@ -231,7 +231,7 @@ pub struct WatchFilters {
     tag = "runs",
     params(WatchFilters),
     responses(
-        (status = 200, description = "Server-Sent Events: each message is `event: runs`, `data: {\"data\":[…runs, newest first…]}`: the first page of the filtered list at once, then again whenever it changes (at most four times a second); a `heartbeat` message (`data: {}`) about every 15 s.", content_type = "text/event-stream", body = crate::schemas::RunsStreamMessage),
+        (status = 200, description = "Server-Sent Events: each message is `event: runs`, `data: {\"data\":[…runs, newest first…]}`: the first page of the filtered list at once, then again whenever it changes (at most four times a second); a `heartbeat` message (`data: {}`) about every 15 s; a stream that fails once begun (its token revoked or expired) ends with an `error` message whose data is the error envelope.", content_type = "text/event-stream", body = crate::schemas::RunsStreamMessage),
         crate::error::ErrorResponses
     )
 )]
@@ -240,9 +240,7 @@ pub async fn watch(
     ctx: CallContext,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    use axum::response::IntoResponse;
-    use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-    use futures::StreamExt;
+    use axum::response::sse::Event as SseEvent;
 
     let q = Query::parse_only(
         raw.as_deref(),
@@ -268,15 +266,16 @@ pub async fn watch(
         .watch_runs(ctx.request(request))
         .await?
         .into_inner();
-    let pages = stream.map(|message| {
-        let runs: Vec<_> = message?.runs.into_iter().map(render::run).collect();
-        SseEvent::default()
-            .event("runs")
-            .json_data(serde_json::json!({ "data": runs }))
-            .map_err(|e| tonic::Status::internal(e.to_string()))
-    });
-    let heartbeat = KeepAlive::new()
-        .interval(gw.heartbeat())
-        .event(SseEvent::default().event("heartbeat").data("{}"));
-    Ok(Sse::new(pages).keep_alive(heartbeat).into_response())
+    let request_id = ctx.request_id().to_string();
+    Ok(crate::sse::respond(
+        stream,
+        gw.heartbeat(),
+        request_id,
+        |message| {
+            let runs: Vec<_> = message.runs.into_iter().map(render::run).collect();
+            SseEvent::default()
+                .event("runs")
+                .json_data(serde_json::json!({ "data": runs }))
+        },
+    ))
 }

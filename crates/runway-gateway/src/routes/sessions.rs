@@ -2,9 +2,8 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::Event as SseEvent;
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use runway_api::enums::{EventType, SortOrder};
 use runway_api::v1::{
     GetSessionRequest, ListSessionEventsRequest, SendSessionEventsRequest,
@@ -102,7 +101,7 @@ const LAST_EVENT_ID: &str = "last-event-id";
     tag = "sessions",
     params(("id" = String, Path, description = "The session id (sess_ + 32 lowercase hex)."), crate::params::StreamFilters, crate::params::LastEventId),
     responses(
-        (status = 200, description = "Server-Sent Events: each message is `id: evt_…`, `event: <type>`, `data: <the event as one JSON line>`; the history after `Last-Event-ID` (or all of it) first, then each new event; a `heartbeat` message (`data: {}`) about every 15 s.", content_type = "text/event-stream", body = crate::schemas::SessionStreamMessage),
+        (status = 200, description = "Server-Sent Events: each message is `id: evt_…`, `event: <type>`, `data: <the event as one JSON line>`; the history after `Last-Event-ID` (or all of it) first, then each new event; a `heartbeat` message (`data: {}`) about every 15 s; a stream that fails once begun (its token revoked or expired) ends with an `error` message whose data is the error envelope.", content_type = "text/event-stream", body = crate::schemas::SessionStreamMessage),
         crate::error::ErrorResponses
     )
 )]
@@ -150,18 +149,19 @@ pub async fn stream_events(
                 .rename_param("after_id", after_param)
         })?
         .into_inner();
-    let events = stream.map(|message| {
-        let event = render::event(&message?.event.unwrap_or_default());
-        SseEvent::default()
-            .id(event.id.clone())
-            .event(event.kind.name())
-            .json_data(&event)
-            .map_err(|e| tonic::Status::internal(e.to_string()))
-    });
-    let heartbeat = KeepAlive::new()
-        .interval(gw.heartbeat())
-        .event(SseEvent::default().event("heartbeat").data("{}"));
-    Ok(Sse::new(events).keep_alive(heartbeat).into_response())
+    let request_id = ctx.request_id().to_string();
+    Ok(crate::sse::respond(
+        stream,
+        gw.heartbeat(),
+        request_id,
+        |message| {
+            let event = render::event(&message.event.unwrap_or_default());
+            SseEvent::default()
+                .id(event.id.clone())
+                .event(event.kind.name())
+                .json_data(&event)
+        },
+    ))
 }
 
 /// The body of `POST /sessions/{id}/events`.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use runway_api::v1::agent_service_server::AgentService;
 use runway_api::v1::*;
+use runway_store::ids::IdKind;
 use runway_store::repo::agents::{self, AgentFields};
 use tonic::{Request, Response, Status};
 
@@ -124,7 +125,7 @@ impl AgentService for AgentApi {
         let req = request.get_ref();
         let store = &self.core.store;
         let org = who.org_id.as_str();
-        let query = paging::plan(req.page.as_ref())?
+        let query = paging::plan(req.page.as_ref(), IdKind::Agent)?
             .resolve(|id| async move { Ok(agents::key_of(store, org, &id).await?) })
             .await?;
         let page = agents::list(store, org, req.include_archived, &query)

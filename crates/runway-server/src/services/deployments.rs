@@ -8,6 +8,7 @@ use runway_api::v1::deployment_service_server::DeploymentService;
 use runway_api::v1::*;
 use runway_store::entity::deployment::{self, InitialEvent as StoredEvent};
 use runway_store::entity::organization::RetentionRules;
+use runway_store::ids::IdKind;
 use runway_store::json_text::JsonText;
 use runway_store::repo::deployments::{self, DeploymentDraft, DeploymentFilter};
 use runway_store::repo::{agents, environments};
@@ -379,7 +380,7 @@ impl DeploymentService for DeploymentApi {
         };
         let store = &self.core.store;
         let org = who.org_id.as_str();
-        let query = paging::plan(req.page.as_ref())?
+        let query = paging::plan(req.page.as_ref(), IdKind::Deployment)?
             .resolve(|id| async move { Ok(deployments::key_of(store, org, &id).await?) })
             .await?;
         let page = deployments::list(store, org, &filter, &query)

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use runway_api::v1::environment_service_server::EnvironmentService;
 use runway_api::v1::*;
+use runway_store::ids::IdKind;
 use runway_store::repo::environments;
 use tonic::{Request, Response, Status};
 
@@ -110,7 +111,7 @@ impl EnvironmentService for EnvironmentApi {
         let req = request.get_ref();
         let store = &self.core.store;
         let org = who.org_id.as_str();
-        let query = paging::plan(req.page.as_ref())?
+        let query = paging::plan(req.page.as_ref(), IdKind::Environment)?
             .resolve(|id| async move { Ok(environments::key_of(store, org, &id).await?) })
             .await?;
         let page = environments::list(store, org, req.include_archived, &query)

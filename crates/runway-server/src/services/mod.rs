@@ -77,6 +77,9 @@ pub struct Core {
     /// Set when the server shuts down: open streams end, so a graceful
     /// shutdown does not wait for clients that follow forever.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// When the retries this process created fall due (the reaper waits
+    /// for it).
+    pub retries_due: crate::retry_alarm::RetryAlarm,
 }
 
 fn nanos(d: Duration) -> i64 {
@@ -107,6 +110,7 @@ impl Core {
             metrics,
             events: Arc::default(),
             closing: tokio::sync::watch::Sender::new(false),
+            retries_due: Default::default(),
         })
     }
 
@@ -120,11 +124,14 @@ impl Core {
     pub fn record_finish(&self, finish: &runway_store::repo::turns::Finish) {
         if let runway_store::repo::turns::Finish::Finished {
             run,
+            retry,
             events,
             paused,
-            ..
         } = finish
         {
+            if let Some(at) = retry.as_ref().and_then(|r| r.start_after) {
+                self.retries_due.set(at);
+            }
             self.events.publish(events.clone());
             self.metrics.finished(run.status, run.error_type);
             if *paused {

@@ -2,6 +2,7 @@
 
 use runway_api::enums::{RunStatus, TriggerType};
 use runway_api::v1::*;
+use runway_store::ids::IdKind;
 use runway_store::repo::deployments;
 use runway_store::repo::runs::{self, RunFilter, RunScope};
 use runway_store::repo::turns::{self, Finish};
@@ -117,7 +118,7 @@ async fn list(
     page: Option<&PageRequest>,
 ) -> ServiceResult<(Vec<DeploymentRun>, PageInfo)> {
     let store = &core.store;
-    let query = paging::plan(page)?
+    let query = paging::plan(page, IdKind::Run)?
         .resolve(|id| async move { Ok(runs::key_of(store, org, &id).await?) })
         .await?;
     let page = match checked {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use runway_api::enums::TokenScope;
 use runway_api::v1::token_service_server::TokenService;
 use runway_api::v1::*;
+use runway_store::ids::IdKind;
 use runway_store::repo::{environments, tenants};
 use tonic::{Request, Response, Status};
 
@@ -133,7 +134,7 @@ impl TokenService for TokenApi {
         let req = request.get_ref();
         let store = &self.core.store;
         let org = who.org_id.as_str();
-        let query = paging::plan(req.page.as_ref())?
+        let query = paging::plan(req.page.as_ref(), IdKind::AccessToken)?
             .resolve(|id| async move { Ok(tenants::token_key_of(store, org, &id).await?) })
             .await?;
         let page = tenants::list_tokens(store, org, req.include_revoked, &query)

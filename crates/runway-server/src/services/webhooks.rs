@@ -212,7 +212,7 @@ impl WebhookService for WebhookApi {
             .await?;
         let store = &self.core.store;
         let org = who.org_id.as_str();
-        let query = paging::plan(request.get_ref().page.as_ref())?
+        let query = paging::plan(request.get_ref().page.as_ref(), IdKind::WebhookEndpoint)?
             .resolve(|id| async move { Ok(webhooks::endpoint_key(store, org, &id).await?) })
             .await?;
         let page = webhooks::list_endpoints(store, org, &query)
@@ -392,7 +392,7 @@ impl WebhookService for WebhookApi {
             .transpose()?;
         let store = &self.core.store;
         let endpoint_id = endpoint.id.as_str();
-        let query = paging::plan(req.page.as_ref())?
+        let query = paging::plan(req.page.as_ref(), IdKind::WebhookDelivery)?
             .resolve(|id| async move {
                 Ok(deliveries::delivery_key(store, org, endpoint_id, &id).await?)
             })

@@ -1,0 +1,57 @@
+//! A server stream answered as Server-Sent Events: each message an event,
+//! a heartbeat while nothing happens, and, when the stream fails after its
+//! answer began (a revoked token, a database gone), one last `error` event
+//! carrying the envelope before the stream ends. The status line is sent by
+//! then; cutting the connection instead would leave the client guessing
+//! why, and an HTTP/1.1 client would see a body that never properly ended.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
+
+use crate::error::ApiError;
+
+/// `messages` as an SSE answer: `event` renders each one, `heartbeat` is
+/// the longest silence, `request_id` goes into a closing error's envelope.
+pub fn respond<T, S, F>(
+    messages: S,
+    heartbeat: Duration,
+    request_id: String,
+    mut event: F,
+) -> Response
+where
+    S: Stream<Item = Result<T, tonic::Status>> + Send + 'static,
+    F: FnMut(T) -> Result<Event, axum::Error> + Send + 'static,
+    T: 'static,
+{
+    // Each message rendered, or the closing event of the first failure.
+    let rendered = messages.map(move |message| {
+        message
+            .map_err(ApiError::from)
+            .and_then(|m| {
+                event(m).map_err(|err| ApiError::from(tonic::Status::internal(err.to_string())))
+            })
+            .map_err(|error| closing(&error, request_id.clone()))
+    });
+    // Ends right after the closing event, without waiting on the stream.
+    let events = futures::stream::unfold(Some(Box::pin(rendered)), |rest| async move {
+        let mut rest = rest?;
+        match rest.next().await? {
+            Ok(event) => Some((Ok::<_, Infallible>(event), Some(rest))),
+            Err(closing) => Some((Ok(closing), None)),
+        }
+    });
+    let heartbeat = KeepAlive::new()
+        .interval(heartbeat)
+        .event(Event::default().event("heartbeat").data("{}"));
+    Sse::new(events).keep_alive(heartbeat).into_response()
+}
+
+/// The `error` event that ends a failed stream.
+fn closing(error: &ApiError, request_id: String) -> Event {
+    let body = serde_json::to_string(&error.envelope(request_id)).expect("an envelope serializes");
+    Event::default().event("error").data(body)
+}
