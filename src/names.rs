@@ -22,6 +22,7 @@ pub const INVISIBLE: &[(char, char)] = &[
     ('\u{fe00}', '\u{fe0f}'), // variation selectors
     ('\u{feff}', '\u{feff}'), // zero-width no-break space (byte order mark)
     ('\u{ffa0}', '\u{ffa0}'), // halfwidth Hangul filler
+    ('\u{fff9}', '\u{fffb}'), // interlinear annotation marks
 ];
 
 /// True for a character that leaves a mark: not white space, not a control

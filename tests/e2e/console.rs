@@ -11,7 +11,56 @@ on_every_backend!(
     sign_in_takes_a_token_that_can_read_and_sets_a_strict_http_only_cookie,
     every_post_needs_the_session_csrf_token_and_a_same_site_origin,
     the_edit_form_changes_the_configuration_and_user_metadata,
+    an_unknown_page_is_a_page_and_an_unknown_api_path_the_envelope,
 );
+
+async fn an_unknown_page_is_a_page_and_an_unknown_api_path_the_envelope(app: &TestApp) {
+    let base = root(app);
+    for (method, path) in [
+        ("GET", "/no/such/page"),
+        ("GET", "/deployments/dep_1/nothing"),
+        ("POST", "/favicon.ico"),
+    ] {
+        let response = browser()
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{method} {path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/html; charset=utf-8",
+            "{method} {path}"
+        );
+        let page = response.text().await.unwrap();
+        assert!(page.contains("There is no such page."), "{page}");
+    }
+    // The API's own unknown paths keep the envelope, under both base paths.
+    for path in [
+        "/api/v1/cloud/no/such",
+        "/api/v1/cloud",
+        "/api/v1/cloud/",
+        "/api/v1/cloud/deployments/",
+        "/api/elsewhere",
+        "/v1/no/such",
+    ] {
+        let response = browser()
+            .get(format!("{base}{path}"))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(response.headers().contains_key("x-request-id"), "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "not_found_error", "{path}: {body}");
+        assert_eq!(
+            body["error"]["message"],
+            format!("No route for GET {path}"),
+            "{path}"
+        );
+    }
+}
 
 /// A client that shows redirects instead of following them.
 fn browser() -> reqwest::Client {

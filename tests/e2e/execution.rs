@@ -20,7 +20,10 @@ on_every_backend_with_clock!(
     a_retry_of_a_paused_deployment_is_skipped,
 );
 
-on_every_backend!(a_retry_starts_when_its_backoff_ends_not_at_the_next_pass);
+on_every_backend!(
+    a_retry_starts_when_its_backoff_ends_not_at_the_next_pass,
+    a_retry_recorded_before_the_reaper_started_starts_on_time,
+);
 
 async fn deployment(app: &TestApp, config: Value) -> String {
     let seed = app.seed(1).await;
@@ -271,17 +274,34 @@ async fn a_retry_of_a_paused_deployment_is_skipped(app: &TestApp, clock: Arc<Man
     );
 }
 
-/// The reaper starts a retry this server created when its backoff ends (1 s
-/// by default), though its passes are an hour apart here.
+/// The reaper starts a retry this server records when its backoff ends (1
+/// s by default), though its passes are an hour apart here.
 async fn a_retry_starts_when_its_backoff_ends_not_at_the_next_pass(app: &TestApp) {
+    retry_starts_at_its_backoff(app, true).await;
+}
+
+/// A retry recorded before the reaper started (another replica's, or this
+/// one's before a restart) is found by its first pass and started on time.
+async fn a_retry_recorded_before_the_reaper_started_starts_on_time(app: &TestApp) {
+    retry_starts_at_its_backoff(app, false).await;
+}
+
+async fn retry_starts_at_its_backoff(app: &TestApp, reaper_first: bool) {
     let dep = deployment(app, json!({"max_retries": 1})).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let reaper = tokio::spawn(app.reaper().clone().run(
-        std::time::Duration::from_secs(3600),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let reaper = app.reaper().clone();
+    // The reaper's loop, started before the failure or after it.
+    let mut start = Some(move || {
+        tokio::spawn(
+            reaper.run(std::time::Duration::from_secs(3600), async move {
+                let _ = stopped.await;
+            }),
+        )
+    });
+    let mut reaping = None;
+    if reaper_first {
+        reaping = start.take().map(|start| start());
+    }
     app.post_empty(&format!("/deployments/{dep}/run")).await;
     let turn = claim(app).await;
     let mut runner = app.runner_client().await;
@@ -300,6 +320,9 @@ async fn a_retry_starts_when_its_backoff_ends_not_at_the_next_pass(app: &TestApp
         .into_inner();
     let retry = failed.retry.expect("a retry: an attempt is left");
     assert_eq!(retry.status, DeploymentRunStatus::Pending as i32);
+    if let Some(start) = start.take() {
+        reaping = Some(start());
+    }
     let started = eventually("the retry to start", async || {
         let run = app
             .get(&format!("/deployment_runs/{}", retry.id))
@@ -325,5 +348,5 @@ async fn a_retry_starts_when_its_backoff_ends_not_at_the_next_pass(app: &TestApp
         "not before its backoff: failed {failed_at}, started {started_at}"
     );
     let _ = stop.send(());
-    reaper.await.unwrap();
+    reaping.unwrap().await.unwrap();
 }

@@ -9,7 +9,7 @@ use eventsource_stream::{Event, Eventsource};
 use futures::{Stream, StreamExt};
 use runway_api::enums::EventType;
 use runway_api::v1::{AppendEventsRequest, ClaimTurnRequest, RunnerEvent, Turn};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::on_every_backend;
 use crate::support::{TestApp, assert_envelope, runner_event};
@@ -17,6 +17,7 @@ use crate::support::{TestApp, assert_envelope, runner_event};
 on_every_backend!(
     a_stream_replays_then_follows_and_resumes,
     a_stream_refuses_what_it_cannot_follow,
+    an_open_stream_ends_when_its_token_is_revoked,
 );
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -206,4 +207,85 @@ async fn a_stream_refuses_what_it_cannot_follow(app: &TestApp) {
         .call("GET", &path, None, &[("authorization", &foreign_auth)])
         .await;
     assert_envelope(&foreign, 404, "not_found_error", Some("id"));
+}
+
+/// Reads `stream` past messages named in `passing` (heartbeats, pages, a
+/// session's opening events) to its end: one `error` message carrying the
+/// envelope of a refused token, then the body's proper end (a cut
+/// connection would be an error item here).
+pub(crate) async fn ends_with_an_authentication_error<E: std::fmt::Debug>(
+    stream: &mut (impl Stream<Item = Result<Event, E>> + Unpin),
+    passing: &[&str],
+) {
+    let closing = loop {
+        let event = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("the stream ends within the recheck period")
+            .expect("an error message before the end")
+            .expect("a well-formed body");
+        if !passing.contains(&event.event.as_str()) {
+            break event;
+        }
+    };
+    assert_eq!(closing.event, "error", "{closing:?}");
+    let envelope: Value = serde_json::from_str(&closing.data).unwrap();
+    assert_eq!(
+        envelope,
+        json!({
+            "type": "error",
+            "error": {"type": "authentication_error", "message": "Invalid API key or token."},
+            "request_id": envelope["request_id"],
+        })
+    );
+    assert!(
+        envelope["request_id"].as_str().unwrap().starts_with("req_"),
+        "{envelope}"
+    );
+    let end = tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("the body ends after the error message");
+    assert!(end.is_none(), "nothing after the error message: {end:?}");
+}
+
+async fn an_open_stream_ends_when_its_token_is_revoked(app: &TestApp) {
+    let seed = app.seed(1).await;
+    let run = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    let session = run.body["session_id"].as_str().unwrap().to_string();
+    let created = app
+        .post("/tokens", json!({"name": "viewer", "scope": "read"}))
+        .await;
+    let (id, secret) = (
+        created.body["id"].as_str().unwrap().to_string(),
+        created.body["secret"].as_str().unwrap().to_string(),
+    );
+    let response = app
+        .http
+        .get(format!("{}/sessions/{session}/events/stream", app.base))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = Box::pin(response.bytes_stream().eventsource());
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the history")
+        .expect("open")
+        .expect("an event");
+    assert_eq!(first.event, "user.message");
+
+    let revoked_at = std::time::Instant::now();
+    assert_eq!(
+        app.post_empty(&format!("/tokens/{id}/revoke")).await.status,
+        200
+    );
+    // Heartbeats and the session's opening events may come first.
+    ends_with_an_authentication_error(&mut stream, &["heartbeat", "session.status_running"]).await;
+    assert!(
+        revoked_at.elapsed() < Duration::from_secs(3),
+        "ended {:?} after the revocation",
+        revoked_at.elapsed()
+    );
 }

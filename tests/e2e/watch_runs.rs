@@ -168,6 +168,35 @@ async fn a_watch_refuses_a_bad_filter_and_ends_with_its_token(app: &TestApp) {
     );
     let ended = next_page(&mut stream).await.expect_err("the watch ends");
     assert_eq!(ended.code(), tonic::Code::Unauthenticated);
+
+    // Over REST the watch says so, in the envelope, and its body ends.
+    let secret = app.scoped_token(TokenScope::Read, &[]).await;
+    let response = app
+        .http
+        .get(format!("{}/deployment_runs/watch", app.base))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut events = Box::pin(response.bytes_stream().eventsource());
+    let first = tokio::time::timeout(WAIT, events.next()).await.unwrap();
+    assert_eq!(first.unwrap().unwrap().event, "runs");
+    let tokens = app.get("/tokens?limit=100").await;
+    let id = tokens.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["scope"] == "read" && t["revoked_at"].is_null())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.post_empty(&format!("/tokens/{id}/revoke")).await.status,
+        200
+    );
+    crate::streams::ends_with_an_authentication_error(&mut events, &["heartbeat", "runs"]).await;
 }
 
 /// A run triggered on one replica reaches a watch open on another

@@ -26,7 +26,7 @@ mod session;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use runway_api::services::Services;
 
 pub use session::COOKIE_NAME;
@@ -70,8 +70,15 @@ impl Console {
     }
 }
 
+/// A console path with nothing behind it.
+async fn missing_page() -> failure::PageError {
+    failure::PageError::NotFound
+}
+
 /// Every console route. Merge it with the REST API's router: the paths do
-/// not overlap (the API lives under `/api/v1/cloud` and `/v1`).
+/// not overlap (the API lives under `/api/` and `/v1/`, where an unknown
+/// path still answers the API's envelope); any other unknown path is the
+/// console's "no such page".
 pub fn router(console: Console) -> Router {
     use pages::{catalog, deployment, deployments, live, overview, run, runs, sign_in};
     Router::new()
@@ -102,6 +109,9 @@ pub fn router(console: Console) -> Router {
         .route("/agents", get(catalog::agents))
         .route("/environments", get(catalog::environments))
         .route("/assets/{name}", get(assets::serve))
+        // Any other path outside the API's is a page a browser asked for:
+        // it gets a page saying so, not the API's JSON.
+        .route("/{*path}", any(missing_page))
         .layer(axum::middleware::from_fn(guard::same_origin_posts))
         .layer(axum::middleware::from_fn(guard::page_headers))
         .with_state(console)

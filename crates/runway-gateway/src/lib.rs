@@ -114,6 +114,10 @@ pub fn router(gateway: Gateway, observability: Observability) -> Router {
         )
         .nest("/api/v1/cloud", api.clone())
         .nest("/v1", api)
+        // Unknown paths under `/api/` and `/v1/` are the API's own, whatever
+        // else is merged beside it (the console takes the others).
+        .route("/api/{*rest}", axum::routing::any(error::unknown_route))
+        .route("/v1/{*rest}", axum::routing::any(error::unknown_route))
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(

@@ -239,8 +239,8 @@ fn stream_message(events: Vec<String>, data: &str, with_id: bool) -> ObjectBuild
 doc_schema!(
     /// A message of `GET /deployment_runs/watch`.
     RunsStreamMessage => stream_message(
-        vec!["runs".into(), "heartbeat".into()],
-        "`runs`: the page as JSON, `{\"data\":[…runs, newest first…]}`; `heartbeat`: `{}`.",
+        vec!["runs".into(), crate::sse::HEARTBEAT.into(), crate::sse::ERROR.into()],
+        "`runs`: the page as JSON, `{\"data\":[…runs, newest first…]}`; `heartbeat`: `{}`; `error` (the last message of a stream that failed once begun): the error envelope.",
         false,
     )
 );
@@ -251,9 +251,9 @@ doc_schema!(
         runway_api::enums::EventType::ALL
             .iter()
             .map(|t| t.name().to_string())
-            .chain(["heartbeat".to_string()])
+            .chain([crate::sse::HEARTBEAT, crate::sse::ERROR].map(String::from))
             .collect(),
-        "An event: the event object as JSON, as `GET /sessions/{id}/events` lists it; `heartbeat`: `{}`.",
+        "An event: the event object as JSON, as `GET /sessions/{id}/events` lists it; `heartbeat`: `{}`; `error` (the last message of a stream that failed once begun): the error envelope.",
         true,
     )
 );

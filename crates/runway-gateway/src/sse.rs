@@ -14,6 +14,11 @@ use futures::{Stream, StreamExt};
 
 use crate::error::ApiError;
 
+/// The event name of a message sent while nothing happens.
+pub const HEARTBEAT: &str = "heartbeat";
+/// The event name of the message that ends a failed stream.
+pub const ERROR: &str = "error";
+
 /// `messages` as an SSE answer: `event` renders each one, `heartbeat` is
 /// the longest silence, `request_id` goes into a closing error's envelope.
 pub fn respond<T, S, F>(
@@ -46,12 +51,12 @@ where
     });
     let heartbeat = KeepAlive::new()
         .interval(heartbeat)
-        .event(Event::default().event("heartbeat").data("{}"));
+        .event(Event::default().event(HEARTBEAT).data("{}"));
     Sse::new(events).keep_alive(heartbeat).into_response()
 }
 
 /// The `error` event that ends a failed stream.
 fn closing(error: &ApiError, request_id: String) -> Event {
     let body = serde_json::to_string(&error.envelope(request_id)).expect("an envelope serializes");
-    Event::default().event("error").data(body)
+    Event::default().event(ERROR).data(body)
 }

@@ -19,6 +19,11 @@ use crate::services::Core;
 /// Candidates looked at per kind per pass.
 const BATCH: u64 = 500;
 
+/// The least time between the start of a pass and one the retry alarm
+/// wakes: a burst of failures makes one pass a few milliseconds later, not
+/// one pass per retry.
+const ALARM_GAP: Duration = Duration::from_millis(20);
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReapReport {
@@ -105,6 +110,11 @@ impl LeaseReaper {
                 None => {}
             }
         }
+        // Retries waiting that another process (or this one before a
+        // restart) created: the alarm starts them on time from now on.
+        if let Some(at) = turns::next_retry_at(&core.store).await? {
+            core.retries_due.set(at);
+        }
         core.metrics
             .active_leases
             .set(turns::count_leased(&core.store, now).await?);
@@ -124,11 +134,16 @@ impl LeaseReaper {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let alarm = &self.core.retries_due;
+        alarm.arm();
+        let mut last_pass = tokio::time::Instant::now();
         loop {
-            let alarm = &self.core.retries_due;
+            // Retries falling due close together share a pass.
             let due = alarm.next().map(|at| {
-                let wait = at.saturating_sub(self.core.now()).max(0);
-                tokio::time::sleep(Duration::from_nanos(wait as u64))
+                let wait = Duration::from_nanos(at.saturating_sub(self.core.now()).max(0) as u64);
+                tokio::time::sleep_until(
+                    (tokio::time::Instant::now() + wait).max(last_pass + ALARM_GAP),
+                )
             });
             tokio::select! {
                 _ = &mut shutdown => return,
@@ -140,6 +155,7 @@ impl LeaseReaper {
                 // An earlier retry than the one waited for: wait for it.
                 _ = alarm.earlier() => continue,
             }
+            last_pass = tokio::time::Instant::now();
             if let Err(err) = self.run_once().await {
                 tracing::error!(error = %err, "reaper pass failed");
             }

@@ -457,6 +457,26 @@ pub fn reap_queries(now: i64, grace: i64, limit: u64) -> [sea_orm::Select<Deploy
     ]
 }
 
+/// The earliest instant a pending retry falls due (read through the
+/// backoff index, as the due retries are).
+pub fn next_retry_query() -> sea_orm::Select<DeploymentRun> {
+    use deployment_run::Column as C;
+    DeploymentRun::find()
+        .select_only()
+        .column(C::StartAfter)
+        .filter(C::Status.eq(RunStatus::Pending))
+        .filter(C::StartAfter.is_not_null())
+        .order_by_asc(C::StartAfter)
+        .limit(1)
+}
+
+/// When the next pending retry falls due, if one waits (whichever process
+/// created it).
+pub async fn next_retry_at(store: &Store) -> StoreResult<Option<i64>> {
+    let next: Option<Option<i64>> = next_retry_query().into_tuple().one(store.reader()).await?;
+    Ok(next.flatten())
+}
+
 /// Finds work for the reaper. Each id is re-checked under lock by
 /// [`finish`] / [`start_retry`], so a stale candidate is harmless.
 pub async fn reap_candidates(

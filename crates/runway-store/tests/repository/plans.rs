@@ -301,6 +301,8 @@ pub async fn hot_run_queries_read_index_ranges(store: &Store) {
     for query in turns::reap_queries(now, 10 * SECOND, 100) {
         faults.extend(plan_faults(store, &query, Sorting::Allowed, &["status"]).await);
     }
+    let next_retry = turns::next_retry_query();
+    faults.extend(plan_faults(store, &next_retry, Sorting::Allowed, &["status"]).await);
     // Retention: each expired range (by age, by count and the count's
     // tie), the walk, the count's boundary, the active retries.
     let cutoffs = RunCutoffs {
