@@ -56,6 +56,25 @@ async fn claim(app: &TestApp) -> Turn {
         .expect("a turn to claim")
 }
 
+/// Claims the next turn and reports it failed (`agent_error`).
+async fn claim_and_fail(app: &TestApp) -> FailTurnResponse {
+    let turn = claim(app).await;
+    let fail = FailTurnRequest {
+        run_id: turn.run.as_ref().unwrap().id.clone(),
+        lease_id: turn.lease_id.clone(),
+        error: Some(RunError {
+            r#type: "agent_error".into(),
+            message: "exit status 3".into(),
+        }),
+    };
+    app.runner_client()
+        .await
+        .fail_turn(app.authed(fail))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 async fn an_unclaimed_turn_times_out(app: &TestApp, clock: Arc<ManualClock>) {
     let dep = deployment(app, json!({"timeout_ms": 1000})).await;
     let run = app
@@ -235,21 +254,7 @@ async fn late_reports_change_nothing(app: &TestApp, _clock: Arc<ManualClock>) {
 async fn a_retry_of_a_paused_deployment_is_skipped(app: &TestApp, clock: Arc<ManualClock>) {
     let dep = deployment(app, json!({"max_retries": 2})).await;
     app.post_empty(&format!("/deployments/{dep}/run")).await;
-    let turn = claim(app).await;
-    let mut runner = app.runner_client().await;
-    let fail = FailTurnRequest {
-        run_id: turn.run.as_ref().unwrap().id.clone(),
-        lease_id: turn.lease_id.clone(),
-        error: Some(RunError {
-            r#type: "agent_error".into(),
-            message: "exit status 3".into(),
-        }),
-    };
-    let failed = runner
-        .fail_turn(app.authed(fail))
-        .await
-        .unwrap()
-        .into_inner();
+    let failed = claim_and_fail(app).await;
     let retry = failed.retry.expect("a retry: attempts are left");
     assert_eq!(retry.status, DeploymentRunStatus::Pending as i32);
     app.post_empty(&format!("/deployments/{dep}/pause")).await;
@@ -303,21 +308,7 @@ async fn retry_starts_at_its_backoff(app: &TestApp, reaper_first: bool) {
         reaping = start.take().map(|start| start());
     }
     app.post_empty(&format!("/deployments/{dep}/run")).await;
-    let turn = claim(app).await;
-    let mut runner = app.runner_client().await;
-    let fail = FailTurnRequest {
-        run_id: turn.run.as_ref().unwrap().id.clone(),
-        lease_id: turn.lease_id.clone(),
-        error: Some(RunError {
-            r#type: "agent_error".into(),
-            message: "exit status 3".into(),
-        }),
-    };
-    let failed = runner
-        .fail_turn(app.authed(fail))
-        .await
-        .unwrap()
-        .into_inner();
+    let failed = claim_and_fail(app).await;
     let retry = failed.retry.expect("a retry: an attempt is left");
     assert_eq!(retry.status, DeploymentRunStatus::Pending as i32);
     if let Some(start) = start.take() {

@@ -131,6 +131,24 @@ async fn a_rest_watch_streams_pages_as_server_sent_events(app: &TestApp) {
     assert_eq!(runs, vec![run.body.clone()]);
 }
 
+/// Revokes the one `read` token not yet revoked.
+async fn revoke_the_read_token(app: &TestApp) {
+    let tokens = app.get("/tokens?limit=100").await;
+    let id = tokens.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["scope"] == "read" && t["revoked_at"].is_null())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.post_empty(&format!("/tokens/{id}/revoke")).await.status,
+        200
+    );
+}
+
 async fn a_watch_refuses_a_bad_filter_and_ends_with_its_token(app: &TestApp) {
     let bad = app.get("/deployment_runs/watch?limit=101").await;
     assert_envelope(&bad, 400, "invalid_request_error", Some("limit"));
@@ -152,20 +170,7 @@ async fn a_watch_refuses_a_bad_filter_and_ends_with_its_token(app: &TestApp) {
         .unwrap()
         .into_inner();
     next_page(&mut stream).await.unwrap();
-    let tokens = app.get("/tokens?limit=100").await;
-    let id = tokens.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["scope"] == "read")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        app.post_empty(&format!("/tokens/{id}/revoke")).await.status,
-        200
-    );
+    revoke_the_read_token(app).await;
     let ended = next_page(&mut stream).await.expect_err("the watch ends");
     assert_eq!(ended.code(), tonic::Code::Unauthenticated);
 
@@ -182,20 +187,7 @@ async fn a_watch_refuses_a_bad_filter_and_ends_with_its_token(app: &TestApp) {
     let mut events = Box::pin(response.bytes_stream().eventsource());
     let first = tokio::time::timeout(WAIT, events.next()).await.unwrap();
     assert_eq!(first.unwrap().unwrap().event, "runs");
-    let tokens = app.get("/tokens?limit=100").await;
-    let id = tokens.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["scope"] == "read" && t["revoked_at"].is_null())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        app.post_empty(&format!("/tokens/{id}/revoke")).await.status,
-        200
-    );
+    revoke_the_read_token(app).await;
     crate::streams::ends_with_an_authentication_error(&mut events, &["heartbeat", "runs"]).await;
 }
 

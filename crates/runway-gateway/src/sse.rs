@@ -6,12 +6,13 @@
 //! why, and an HTTP/1.1 client would see a body that never properly ended.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 
+use crate::Gateway;
+use crate::context::CallContext;
 use crate::error::ApiError;
 
 /// The event name of a message sent while nothing happens.
@@ -19,19 +20,16 @@ pub const HEARTBEAT: &str = "heartbeat";
 /// The event name of the message that ends a failed stream.
 pub const ERROR: &str = "error";
 
-/// `messages` as an SSE answer: `event` renders each one, `heartbeat` is
-/// the longest silence, `request_id` goes into a closing error's envelope.
-pub fn respond<T, S, F>(
-    messages: S,
-    heartbeat: Duration,
-    request_id: String,
-    mut event: F,
-) -> Response
+/// `messages` as the SSE answer to the request of `ctx`: `event` renders
+/// each one, the gateway's heartbeat is the longest silence, and the
+/// request's id goes into a closing error's envelope.
+pub fn respond<T, S, F>(gw: &Gateway, ctx: &CallContext, messages: S, mut event: F) -> Response
 where
     S: Stream<Item = Result<T, tonic::Status>> + Send + 'static,
     F: FnMut(T) -> Result<Event, axum::Error> + Send + 'static,
     T: 'static,
 {
+    let request_id = ctx.request_id().to_string();
     // Each message rendered, or the closing event of the first failure.
     let rendered = messages.map(move |message| {
         message
@@ -50,7 +48,7 @@ where
         }
     });
     let heartbeat = KeepAlive::new()
-        .interval(heartbeat)
+        .interval(gw.heartbeat())
         .event(Event::default().event(HEARTBEAT).data("{}"));
     Sse::new(events).keep_alive(heartbeat).into_response()
 }

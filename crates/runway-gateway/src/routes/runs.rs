@@ -266,16 +266,10 @@ pub async fn watch(
         .watch_runs(ctx.request(request))
         .await?
         .into_inner();
-    let request_id = ctx.request_id().to_string();
-    Ok(crate::sse::respond(
-        stream,
-        gw.heartbeat(),
-        request_id,
-        |message| {
-            let runs: Vec<_> = message.runs.into_iter().map(render::run).collect();
-            SseEvent::default()
-                .event("runs")
-                .json_data(serde_json::json!({ "data": runs }))
-        },
-    ))
+    Ok(crate::sse::respond(&gw, &ctx, stream, |message| {
+        let runs: Vec<_> = message.runs.into_iter().map(render::run).collect();
+        SseEvent::default()
+            .event("runs")
+            .json_data(serde_json::json!({ "data": runs }))
+    }))
 }

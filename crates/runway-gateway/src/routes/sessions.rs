@@ -149,19 +149,13 @@ pub async fn stream_events(
                 .rename_param("after_id", after_param)
         })?
         .into_inner();
-    let request_id = ctx.request_id().to_string();
-    Ok(crate::sse::respond(
-        stream,
-        gw.heartbeat(),
-        request_id,
-        |message| {
-            let event = render::event(&message.event.unwrap_or_default());
-            SseEvent::default()
-                .id(event.id.clone())
-                .event(event.kind.name())
-                .json_data(&event)
-        },
-    ))
+    Ok(crate::sse::respond(&gw, &ctx, stream, |message| {
+        let event = render::event(&message.event.unwrap_or_default());
+        SseEvent::default()
+            .id(event.id.clone())
+            .event(event.kind.name())
+            .json_data(&event)
+    }))
 }
 
 /// The body of `POST /sessions/{id}/events`.

@@ -144,7 +144,19 @@ async fn cancel_fails_the_run_and_kills_its_process() {
 async fn a_turn_over_4_mib_is_claimed_and_runs() {
     let db = TestDatabase::sqlite().await;
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(db.url(), data.path()).await;
+    // A lease of 10 s, not the harness's 1 s: a debug build on a busy CI
+    // machine took over a second between the claim and the first heartbeat
+    // (6 MiB received, decoded and written to the agent), and this test is
+    // about the size, not the lease.
+    let lease_ttl = Duration::from_secs(10);
+    let server = Server::start_at(
+        db.url(),
+        data.path(),
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        lease_ttl,
+    )
+    .await;
     let api = server.api();
     let (agent, env) = api.agent_and_environment().await;
     let runner = Runner::start(&server, &env, 1, &[]);
