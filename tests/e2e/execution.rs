@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tonic::Code;
 
 use crate::support::{TestApp, eventually};
+use crate::turns::{claim, claim_and_fail};
 use crate::{on_every_backend, on_every_backend_with_clock};
 
 const SECOND: i64 = 1_000_000_000;
@@ -38,41 +39,6 @@ async fn deployment(app: &TestApp, config: Value) -> String {
         .await;
     assert_eq!(dep.status, 200, "{}", dep.body);
     dep.body["id"].as_str().unwrap().to_string()
-}
-
-async fn claim(app: &TestApp) -> Turn {
-    let mut runner = app.runner_client().await;
-    let request = ClaimTurnRequest {
-        environment_id: String::new(),
-        runner_name: "test".into(),
-        wait_ms: 0,
-    };
-    runner
-        .claim_turn(app.authed(request))
-        .await
-        .unwrap()
-        .into_inner()
-        .turn
-        .expect("a turn to claim")
-}
-
-/// Claims the next turn and reports it failed (`agent_error`).
-async fn claim_and_fail(app: &TestApp) -> FailTurnResponse {
-    let turn = claim(app).await;
-    let fail = FailTurnRequest {
-        run_id: turn.run.as_ref().unwrap().id.clone(),
-        lease_id: turn.lease_id.clone(),
-        error: Some(RunError {
-            r#type: "agent_error".into(),
-            message: "exit status 3".into(),
-        }),
-    };
-    app.runner_client()
-        .await
-        .fail_turn(app.authed(fail))
-        .await
-        .unwrap()
-        .into_inner()
 }
 
 async fn an_unclaimed_turn_times_out(app: &TestApp, clock: Arc<ManualClock>) {

@@ -20,6 +20,7 @@ mod streams;
 mod strict_input;
 mod support;
 mod tokens;
+mod turns;
 mod watch_runs;
 mod webhook_shares;
 mod webhooks;

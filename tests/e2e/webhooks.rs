@@ -12,6 +12,7 @@ use tonic::Code;
 
 use crate::receiver::{Received, Receiver};
 use crate::support::{TestApp, assert_id, assert_timestamp};
+use crate::turns::{claim, claim_and_fail};
 
 pub(crate) fn fast_retries() -> runway_server::ExecutionConfig {
     let mut execution = runway_server::ExecutionConfig::default();
@@ -63,22 +64,6 @@ async fn endpoint(app: &TestApp, url: &str, types: &[WebhookEventType]) -> Webho
         .into_inner()
         .endpoint
         .unwrap()
-}
-
-async fn claim(app: &TestApp) -> Turn {
-    let request = ClaimTurnRequest {
-        environment_id: String::new(),
-        runner_name: "test".into(),
-        wait_ms: 0,
-    };
-    app.runner_client()
-        .await
-        .claim_turn(app.authed(request))
-        .await
-        .unwrap()
-        .into_inner()
-        .turn
-        .expect("a turn to claim")
 }
 
 fn verify(secret: &str, got: &Received) {
@@ -276,20 +261,7 @@ async fn consecutive_failures_pause_the_deployment(app: &TestApp) {
             .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
             .await;
         assert_eq!(run.body["status"], "running", "run {attempt}: {}", run.body);
-        let turn = claim(app).await;
-        let fail = FailTurnRequest {
-            run_id: turn.run.as_ref().unwrap().id.clone(),
-            lease_id: turn.lease_id.clone(),
-            error: Some(RunError {
-                r#type: "agent_error".into(),
-                message: "exit 1".into(),
-            }),
-        };
-        app.runner_client()
-            .await
-            .fail_turn(app.authed(fail))
-            .await
-            .unwrap();
+        claim_and_fail(app).await;
     };
     for attempt in 1..=2 {
         fail_one(attempt).await;
