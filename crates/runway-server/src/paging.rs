@@ -5,6 +5,7 @@ use runway_store::ids::IdKind;
 use runway_store::page::{Cursor, Key, Page, PageQuery};
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::validate;
 
 pub const DEFAULT_LIMIT: i32 = 20;
 pub const MAX_LIMIT: i32 = 1000;
@@ -54,30 +55,18 @@ pub fn plan(page: Option<&PageRequest>, items: IdKind) -> ServiceResult<PageRequ
         }
         return Ok(PageRequestPlan::Ready(PageQuery { limit, cursor }));
     }
-    // The messages name the fields as the client sends them (`after_id`),
-    // the params as the proto has them (the gateway renames those).
     if let Some(id) = &page.after_id {
-        no_nul("page.after_id", "after_id", id)?;
+        validate::no_nul_named("page.after_id", "after_id", id)?;
         return Ok(PageRequestPlan::AfterId(limit, id.clone()));
     }
     if let Some(id) = &page.before_id {
-        no_nul("page.before_id", "before_id", id)?;
+        validate::no_nul_named("page.before_id", "before_id", id)?;
         return Ok(PageRequestPlan::BeforeId(limit, id.clone()));
     }
     Ok(PageRequestPlan::Ready(PageQuery {
         limit,
         cursor: Cursor::Start,
     }))
-}
-
-fn no_nul(param: &str, name: &str, id: &str) -> ServiceResult<()> {
-    if id.contains('\0') {
-        return Err(ServiceError::invalid(
-            param,
-            format!("{name} must not contain NUL characters"),
-        ));
-    }
-    Ok(())
 }
 
 impl PageRequestPlan {

@@ -127,9 +127,9 @@ impl LeaseReaper {
         Ok(report)
     }
 
-    /// Runs a pass every `interval`, and one as soon as a retry this
-    /// process created falls due, until `shutdown`; a failed pass is logged
-    /// and retried on the next tick.
+    /// Runs a pass every `interval`, and one as soon as a retry the alarm
+    /// knows of falls due, until `shutdown`; a failed pass is logged and
+    /// retried on the next tick.
     pub async fn run(self, interval: Duration, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(interval);

@@ -53,10 +53,17 @@ pub fn text(param: &str, value: Option<&String>) -> ServiceResult<Option<String>
 
 /// Refuses a NUL character: PostgreSQL text cannot store it.
 pub fn no_nul(param: &str, value: &str) -> ServiceResult<()> {
+    no_nul_named(param, param, value)
+}
+
+/// [`no_nul`] of a field whose message calls it `name`, as the client
+/// sends it (`after_id`), while `param` is its proto path (`page.after_id`,
+/// which the gateway renames).
+pub fn no_nul_named(param: &str, name: &str, value: &str) -> ServiceResult<()> {
     if value.contains('\0') {
         return Err(ServiceError::invalid(
             param,
-            format!("{param} must not contain NUL characters"),
+            format!("{name} must not contain NUL characters"),
         ));
     }
     Ok(())
@@ -185,7 +192,10 @@ pub fn typed_objects(
         if bytes > MAX_TYPED_OBJECTS_BYTES {
             return Err(ServiceError::invalid(
                 param,
-                format!("{param} may hold at most 16 MiB as JSON"),
+                format!(
+                    "{param} may hold at most {} MiB as JSON",
+                    MAX_TYPED_OBJECTS_BYTES / (1024 * 1024)
+                ),
             ));
         }
         match object.get("type") {

@@ -77,8 +77,8 @@ pub struct Core {
     /// Set when the server shuts down: open streams end, so a graceful
     /// shutdown does not wait for clients that follow forever.
     pub closing: tokio::sync::watch::Sender<bool>,
-    /// When the retries this process created fall due (the reaper waits
-    /// for it).
+    /// When the pending retries fall due, those this process records and
+    /// the next one any pass finds (the reaper waits for it).
     pub retries_due: crate::retry_alarm::RetryAlarm,
 }
 
