@@ -1,10 +1,13 @@
-//! The page shell: head, navigation, sign-out, and the error page.
+//! The page shell: head, navigation, sign-out, and the error page a
+//! [`PageError`] shows.
 
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 
-use crate::api::Api;
 use crate::assets;
+use crate::failure::PageError;
+use crate::session::Session;
 
 /// The navigation entries; the current one is marked for screen readers too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +41,7 @@ fn head(title: &str) -> Markup {
 
 /// A signed-in page: navigation, sign-out, and `body` under an `h1` of
 /// `title`.
-pub fn page(api: &Api, title: &str, current: Nav, body: Markup) -> Markup {
+pub fn page(session: &Session, title: &str, current: Nav, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -61,7 +64,7 @@ pub fn page(api: &Api, title: &str, current: Nav, body: Markup) -> Markup {
                         }
                     }
                     form.sign-out method="post" action="/sign-out" {
-                        input type="hidden" name="csrf" value=(api.session.csrf);
+                        input type="hidden" name="csrf" value=(session.csrf);
                         button type="submit" { "Sign out" }
                     }
                 }
@@ -101,4 +104,33 @@ pub fn error_page(status: StatusCode, message: &str) -> Markup {
             p { a href="/" { "Back to the overview" } }
         },
     )
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::SignedOut { expired } => {
+                let to = if expired {
+                    "/sign-in?expired=1"
+                } else {
+                    "/sign-in"
+                };
+                Redirect::to(to).into_response()
+            }
+            PageError::Api(error) => {
+                let status = error.status();
+                (status, error_page(status, error.message())).into_response()
+            }
+            PageError::Forbidden(message) => (
+                StatusCode::FORBIDDEN,
+                error_page(StatusCode::FORBIDDEN, message),
+            )
+                .into_response(),
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                error_page(StatusCode::NOT_FOUND, "There is no such page."),
+            )
+                .into_response(),
+        }
+    }
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
+use crate::retries::with_retries;
 use crate::{Client, transcript};
 
 /// How much of the end of stderr a failure report carries.
@@ -199,30 +200,6 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
             .await
         }
     }
-}
-
-/// Retries a report a few times: the server may be restarting.
-pub(crate) async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, tonic::Status>>,
-{
-    let mut wait = Duration::from_millis(200);
-    for _ in 0..8 {
-        match call().await {
-            Err(s)
-                if matches!(
-                    s.code(),
-                    tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
-                ) =>
-            {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
-    }
-    call().await
 }
 
 async fn report_completed(client: &mut Client, run_id: &str, lease: &str) -> TurnOutcome {

@@ -9,6 +9,7 @@
 //! process group is killed and nothing is reported.
 
 mod execute;
+mod retries;
 pub mod transcript;
 
 use std::time::Duration;

@@ -332,7 +332,7 @@ pub async fn upload(
                 .collect(),
         };
         let count = request.events.len() as u64;
-        let answer = crate::execute::with_retries(|| {
+        let answer = crate::retries::with_retries(|| {
             let mut client = client.clone();
             let request = request.clone();
             async move { client.append_events(request).await }

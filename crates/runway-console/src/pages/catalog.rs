@@ -42,7 +42,7 @@ pub async fn agents(api: Api, Query(cursor): Query<Cursor>) -> Result<Markup, Pa
         }
         (pager("/agents", "", &cursor, page.page_info.as_ref()))
     };
-    Ok(layout::page(&api, "Agents", Nav::Agents, body))
+    Ok(layout::page(&api.session, "Agents", Nav::Agents, body))
 }
 
 pub async fn environments(api: Api, Query(cursor): Query<Cursor>) -> Result<Markup, PageError> {
@@ -74,5 +74,10 @@ pub async fn environments(api: Api, Query(cursor): Query<Cursor>) -> Result<Mark
         }
         (pager("/environments", "", &cursor, page.page_info.as_ref()))
     };
-    Ok(layout::page(&api, "Environments", Nav::Environments, body))
+    Ok(layout::page(
+        &api.session,
+        "Environments",
+        Nav::Environments,
+        body,
+    ))
 }

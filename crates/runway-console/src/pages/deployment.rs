@@ -201,7 +201,7 @@ async fn render(
             }
         }
     };
-    Ok(layout::page(api, &d.name, Nav::Deployments, body))
+    Ok(layout::page(&api.session, &d.name, Nav::Deployments, body))
 }
 
 pub async fn update(
@@ -280,7 +280,7 @@ pub async fn confirm_archive(api: Api, Path(id): Path<String>) -> Result<Markup,
         a.button href=(format!("/deployments/{id}")) { "Keep it" }
     };
     Ok(layout::page(
-        &api,
+        &api.session,
         &format!("Archive {}?", d.name),
         Nav::Deployments,
         body,

@@ -66,7 +66,12 @@ pub async fn list(api: Api, Query(cursor): Query<Cursor>) -> Result<Markup, Page
         }
         (pager("/deployments", "", &cursor, page.page_info.as_ref()))
     };
-    Ok(layout::page(&api, "Deployments", Nav::Deployments, body))
+    Ok(layout::page(
+        &api.session,
+        "Deployments",
+        Nav::Deployments,
+        body,
+    ))
 }
 
 /// The newest `limit` runs of deployment `id`.
@@ -369,7 +374,12 @@ async fn render_new(
             button.primary type="submit" { "Create deployment" }
         }
     };
-    Ok(layout::page(api, "New deployment", Nav::Deployments, body))
+    Ok(layout::page(
+        &api.session,
+        "New deployment",
+        Nav::Deployments,
+        body,
+    ))
 }
 
 pub async fn create(api: Api, Form(form): Form<DeploymentForm>) -> Result<Response, PageError> {

@@ -10,6 +10,7 @@ pub mod overview;
 pub mod run;
 pub mod runs;
 pub mod sign_in;
+pub mod transcript;
 
 use maud::{Markup, html};
 use runway_api::v1::{PageInfo, PageRequest};

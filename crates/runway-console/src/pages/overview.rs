@@ -160,5 +160,5 @@ pub async fn show(api: Api) -> Result<Markup, PageError> {
             }
         }
     };
-    Ok(layout::page(&api, "Overview", Nav::Overview, body))
+    Ok(layout::page(&api.session, "Overview", Nav::Overview, body))
 }

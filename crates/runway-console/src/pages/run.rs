@@ -12,8 +12,8 @@ use runway_api::v1::{
 };
 
 use super::action_button;
-use super::live::transcript_event;
 use super::sign_in::CsrfForm;
+use super::transcript::transcript_event;
 use crate::api::Api;
 use crate::failure::PageError;
 use crate::format;
@@ -105,7 +105,7 @@ pub async fn show(api: Api, Path(id): Path<String>) -> Result<Markup, PageError>
         }
     };
     Ok(layout::page(
-        &api,
+        &api.session,
         &format!("Run {}", run.id),
         Nav::Runs,
         body,

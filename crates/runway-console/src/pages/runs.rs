@@ -144,7 +144,7 @@ pub async fn list(api: Api, Query(q): Query<RunsQuery>) -> Result<Markup, PageEr
         }
         (pager("/runs", &query, &q.cursor, page.page_info.as_ref()))
     };
-    Ok(layout::page(&api, "Runs", Nav::Runs, body))
+    Ok(layout::page(&api.session, "Runs", Nav::Runs, body))
 }
 
 /// A table of runs, newest first; `with_deployment` adds the deployment column.

@@ -1,9 +1,12 @@
 //! An immutable snapshot of an agent at one version, as deployments pin it.
 
-use sea_orm::entity::prelude::*;
+use std::collections::BTreeMap;
 
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::entity::agent;
 use crate::json_text::JsonText;
-use crate::repo::agents::AgentSnapshot;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "agent_versions")]
@@ -22,3 +25,40 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The editable fields of an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentFields {
+    pub name: String,
+    pub description: Option<String>,
+    pub model: String,
+    pub system: Option<String>,
+    pub instructions: Option<String>,
+    /// Tool objects.
+    pub tools: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl AgentFields {
+    /// The fields of a stored agent row.
+    pub fn of(row: &agent::Model) -> AgentFields {
+        AgentFields {
+            name: row.name.clone(),
+            description: row.description.clone(),
+            model: row.model.clone(),
+            system: row.system.clone(),
+            instructions: row.instructions.clone(),
+            tools: row.tools.0.clone(),
+            metadata: row.metadata.0.clone(),
+        }
+    }
+}
+
+/// One version of an agent as sessions run it (stored in `agent_versions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSnapshot {
+    pub id: String,
+    pub version: i32,
+    #[serde(flatten)]
+    pub fields: AgentFields,
+}

@@ -1,11 +1,8 @@
 //! Agents and their immutable versions.
 
-use std::collections::BTreeMap;
-
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
 };
-use serde::{Deserialize, Serialize};
 
 use super::idempotency::{self, IdempotencyClaim};
 use super::{begin, modify_row};
@@ -16,42 +13,7 @@ use crate::json_text::JsonText;
 use crate::page::{self, Key, Page, PageQuery};
 use crate::{Store, StoreError, StoreResult};
 
-/// The editable fields of an agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentFields {
-    pub name: String,
-    pub description: Option<String>,
-    pub model: String,
-    pub system: Option<String>,
-    pub instructions: Option<String>,
-    /// Tool objects.
-    pub tools: Vec<serde_json::Map<String, serde_json::Value>>,
-    pub metadata: BTreeMap<String, String>,
-}
-
-impl AgentFields {
-    /// The fields of a stored agent row.
-    pub fn of(row: &agent::Model) -> AgentFields {
-        AgentFields {
-            name: row.name.clone(),
-            description: row.description.clone(),
-            model: row.model.clone(),
-            system: row.system.clone(),
-            instructions: row.instructions.clone(),
-            tools: row.tools.0.clone(),
-            metadata: row.metadata.0.clone(),
-        }
-    }
-}
-
-/// One version of an agent as sessions run it (stored in `agent_versions`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentSnapshot {
-    pub id: String,
-    pub version: i32,
-    #[serde(flatten)]
-    pub fields: AgentFields,
-}
+pub use crate::entity::agent_version::{AgentFields, AgentSnapshot};
 
 fn apply_fields(row: &mut agent::Model, fields: &AgentFields) {
     row.name = fields.name.clone();

@@ -1,19 +1,11 @@
 //! The client subcommands and what each sends.
 
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
-use super::{Api, follow, render};
-
-#[derive(Debug, Clone, Copy, Default, ValueEnum)]
-pub enum Output {
-    /// Readable tables.
-    #[default]
-    Table,
-    /// The API's JSON, unchanged.
-    Json,
-}
+use super::render::{self, Output};
+use super::{Api, follow};
 
 /// Where the server is and who is calling.
 #[derive(Debug, Args)]

@@ -12,8 +12,8 @@ use futures::StreamExt;
 use runway_api::enums::{EventType, RunStatus, TriggerType};
 use serde_json::Value;
 
-use super::commands::Output;
-use super::{Api, render};
+use super::Api;
+use super::render::{self, Output};
 
 /// The exit code for a run's outcome: 0 completed, 1 failed, 2 skipped.
 fn exit_code(run: &Value) -> i32 {

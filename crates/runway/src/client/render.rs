@@ -1,8 +1,19 @@
 //! Tables for people; JSON for scripts.
 
+use clap::ValueEnum;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use runway_json::{AgentTag, DeploymentRunTag, DeploymentTag, EnvironmentTag, TokenTag};
 use serde_json::Value;
+
+/// How a command prints its answer.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum Output {
+    /// Readable tables.
+    #[default]
+    Table,
+    /// The API's JSON, unchanged.
+    Json,
+}
 
 fn text(v: &Value) -> String {
     match v {

@@ -9,7 +9,8 @@ use runway_api::enums::TokenScope;
 use runway_store::repo::tenants::NewToken;
 use serde_json::{Value, json};
 
-use super::commands::{ClientArgs, ListArgs, Output};
+use super::commands::{ClientArgs, ListArgs};
+use super::render::Output;
 use super::{Api, render};
 
 /// What a new token may do, and for how long.
