@@ -13,7 +13,7 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    agents, deployments, environments, retention, runs, sessions, tokens, webhooks,
+    agents, deployment_body, deployments, environments, retention, runs, sessions, tokens, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -39,8 +39,8 @@ use crate::routes::{
         crate::error::ErrorEnvelope,
         crate::error::ErrorBody,
         // Referenced from the hand-written metadata schemas.
-        deployments::CasConfigBody,
-        deployments::ConfigBody,
+        deployment_body::CasConfigBody,
+        deployment_body::ConfigBody,
         // Referenced from query parameters only.
         runway_api::enums::SortOrder,
         // The messages of the event streams.

@@ -2,6 +2,7 @@
 //! line of docs/API.md it implements: parse, call the RPC, render.
 
 pub(crate) mod agents;
+pub(crate) mod deployment_body;
 pub(crate) mod deployments;
 pub(crate) mod environments;
 mod health;

@@ -2,6 +2,8 @@
 //! domain rules and answers with proto messages; storage is runway-store's.
 
 mod agents;
+mod deployment_fields;
+mod deployment_update;
 mod deployments;
 mod environments;
 mod retention;

@@ -1,0 +1,73 @@
+//! `gateway`: the REST gateway (and, with `--console`, the console) in
+//! front of a remote gRPC server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::shutdown_signal;
+
+#[derive(Debug, Args)]
+pub(super) struct GatewayArgs {
+    /// The runway gRPC server to call, e.g. http://127.0.0.1:50051 or https://….
+    #[arg(long, env = "RUNWAY_GRPC_URL")]
+    pub(super) grpc: String,
+    #[command(flatten)]
+    pub(super) grpc_tls: crate::tls::ClientTlsArgs,
+    #[command(flatten)]
+    pub(super) tls: crate::tls::ListenTlsArgs,
+    /// REST listen address.
+    #[arg(long, env = "RUNWAY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub(super) http_addr: SocketAddr,
+    /// How often an event stream (SSE) sends a `heartbeat`, in milliseconds.
+    #[arg(long, env = "RUNWAY_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
+    pub(super) sse_heartbeat_ms: u64,
+    /// Also serve the web console at `/` (as `runway serve` does).
+    #[arg(long, env = "RUNWAY_CONSOLE")]
+    pub(super) console: bool,
+}
+
+pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let tls = args.tls.load(&[args.http_addr], None)?;
+    let mut endpoint = tonic::transport::Endpoint::from_shared(args.grpc.clone())
+        .with_context(|| format!("{:?} is not a URL", args.grpc))?;
+    if let Some(client_tls) = args.grpc_tls.grpc(&args.grpc)? {
+        endpoint = endpoint
+            .tls_config(client_tls)
+            .context("the TLS settings are not usable")?;
+    }
+    let channel = endpoint.connect_lazy();
+    let services =
+        runway_api::services::Services::remote(runway_api::transport::over_channel(channel));
+    let gateway = runway_gateway::Gateway::new(services.clone())
+        .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
+    let mut router = runway_gateway::router(gateway, observability_registry());
+    if args.console {
+        let console = runway_console::Console::new(services, tls.is_some());
+        router = router.merge(runway_console::router(console));
+    }
+    let listener = tokio::net::TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("binding REST to {}", args.http_addr))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!(
+        "runway: REST on {scheme}://{}/api/v1/cloud → {}",
+        listener.local_addr()?,
+        args.grpc
+    );
+    runway_gateway::serve_with_tls(
+        listener,
+        router,
+        tls.map(|tls| tls.rest()),
+        shutdown_signal(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A standalone gateway's metrics: its own requests only.
+fn observability_registry() -> runway_gateway::Observability {
+    runway_gateway::Observability::new(prometheus_client::registry::Registry::default())
+}

@@ -1,0 +1,269 @@
+//! The command line: every subcommand; the ones that run a service or work
+//! on the database itself are here, the API client's in `client`.
+
+mod database;
+mod gateway;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::client;
+use crate::logging::{self, LogFormat};
+use database::{DatabaseArgs, PruneArgs};
+use gateway::GatewayArgs;
+use serve::ServeArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runway",
+    version,
+    about = "Self-hostable Qoder Cloud Deployments API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// How log lines on standard error are written: `text`, or `json` (one
+    /// object a line) for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC and the REST gateway from one process.
+    Serve(ServeArgs),
+    /// Serve only the REST gateway, calling a runway gRPC server.
+    Gateway(GatewayArgs),
+    /// Execute the turns of an environment: spawn CMD for each.
+    Runner(RunnerArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage personal access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print the REST API's OpenAPI 3.1 document (docs/openapi.json).
+    Openapi,
+    /// Delete now what the retention policies no longer keep (as every
+    /// `serve` does each --prune-interval-ms), or with --dry-run tell what
+    /// would go.
+    Prune(PruneArgs),
+    /// Deployments: list, get, create, update, pause, unpause, archive, run.
+    Deployments {
+        #[command(subcommand)]
+        command: client::DeploymentCommand,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Runs: list, get, cancel, watch.
+    Runs {
+        #[command(subcommand)]
+        command: client::RunCommand,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Agents: list, get, create, update, archive.
+    Agents {
+        #[command(subcommand)]
+        command: client::AgentCommand,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Environments: list, get, create, update, archive.
+    Environments {
+        #[command(subcommand)]
+        command: client::EnvironmentCommand,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunnerArgs {
+    /// The runway gRPC server, e.g. http://127.0.0.1:50051 or https://runway.internal:50051.
+    #[arg(long, env = "RUNWAY_SERVER")]
+    server: String,
+    #[command(flatten)]
+    tls: crate::tls::ClientTlsArgs,
+    /// A PAT of the environment's organization.
+    #[arg(long, env = "RUNWAY_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The environment whose turns to execute (env_…).
+    #[arg(long, env = "RUNWAY_ENVIRONMENT")]
+    environment: String,
+    /// The command each turn runs (through `sh -c`), with the run context as
+    /// JSON on stdin and RUNWAY_RUN_ID, RUNWAY_SESSION_ID, RUNWAY_DEPLOYMENT_ID set.
+    #[arg(long)]
+    exec: String,
+    /// Turns executed at once.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// A name for this runner in the server's logs (default: host:pid).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a token and print its secret once. With --org: straight into
+    /// the database, for that organization (created if new); without:
+    /// through the API, for the caller's organization (an admin token).
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The organization's name (writes the database directly).
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        spec: client::tokens::NewTokenArgs,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// List the organization's tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        list: client::ListArgs,
+        /// Also list revoked tokens.
+        #[arg(long)]
+        include_revoked: bool,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+    /// Revoke a token: every replica refuses it within 10 seconds.
+    Revoke {
+        /// The token's id (tok_…).
+        id: String,
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
+}
+
+/// Runs the command line and maps failure to exit code 1.
+pub fn main() -> ExitCode {
+    crate::tls::install_crypto_provider();
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("runway: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("runway: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `command`; the exit code (client commands report a run's outcome).
+async fn run(command: Command) -> anyhow::Result<u8> {
+    let code = match command {
+        Command::Deployments { command, client } => {
+            client::run(client, client::ClientCommand::Deployments(command)).await?
+        }
+        Command::Runs { command, client } => {
+            client::run(client, client::ClientCommand::Runs(command)).await?
+        }
+        Command::Agents { command, client } => {
+            client::run(client, client::ClientCommand::Agents(command)).await?
+        }
+        Command::Environments { command, client } => {
+            client::run(client, client::ClientCommand::Environments(command)).await?
+        }
+        other => {
+            run_service(other).await?;
+            0
+        }
+    };
+    Ok(u8::try_from(code).unwrap_or(1))
+}
+
+async fn run_service(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Gateway(args) => gateway::gateway(args).await,
+        Command::Runner(args) => {
+            let config = runway_runner::RunnerConfig {
+                tls: args.tls.grpc(&args.server)?,
+                server: args.server,
+                token: args.token,
+                environment_id: args.environment,
+                exec: args.exec,
+                concurrency: args.concurrency,
+                name: args.name.unwrap_or_else(default_runner_name),
+            };
+            runway_runner::run(config, shutdown_signal()).await
+        }
+        Command::Openapi => {
+            print!("{}", runway_gateway::openapi::document());
+            Ok(())
+        }
+        Command::Prune(args) => database::prune(args).await,
+        Command::Migrate(db) => database::migrate(db).await,
+        Command::Token(TokenCommand::Create {
+            database,
+            org: Some(org),
+            spec,
+            ..
+        }) => database::create_token_in_database(database, &org, &spec).await,
+        Command::Token(TokenCommand::Create {
+            org: None,
+            spec,
+            client,
+            ..
+        }) => client::tokens::create(client, &spec).await,
+        Command::Token(TokenCommand::List {
+            list,
+            include_revoked,
+            client,
+        }) => client::tokens::list(client, &list, include_revoked).await,
+        Command::Token(TokenCommand::Revoke { id, client }) => {
+            client::tokens::revoke(client, &id).await
+        }
+        Command::Deployments { .. }
+        | Command::Runs { .. }
+        | Command::Agents { .. }
+        | Command::Environments { .. } => {
+            unreachable!("client commands are run by `run`")
+        }
+    }
+}
+
+pub(super) fn host_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    match host.trim() {
+        "" => "localhost".to_string(),
+        host => host.to_string(),
+    }
+}
+
+pub(super) fn default_runner_name() -> String {
+    format!("{}:{}", host_name(), std::process::id())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+pub(super) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

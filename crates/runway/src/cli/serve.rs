@@ -1,0 +1,280 @@
+//! `serve`: the service, its flags, and the runner `--exec` embeds.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use runway_store::repo::tenants;
+
+use super::database::DatabaseArgs;
+use super::{default_runner_name, host_name, shutdown_signal};
+use crate::app::{self, ServeConfig};
+
+#[derive(Debug, Args)]
+pub(super) struct ServeArgs {
+    #[command(flatten)]
+    pub(super) database: DatabaseArgs,
+    /// gRPC listen address.
+    #[arg(long, env = "RUNWAY_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub(super) grpc_addr: SocketAddr,
+    /// REST listen address.
+    #[arg(long, env = "RUNWAY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub(super) http_addr: SocketAddr,
+    /// Database connections (PostgreSQL pool size, or SQLite readers).
+    #[arg(long, env = "RUNWAY_MAX_CONNECTIONS", default_value_t = 8)]
+    pub(super) max_connections: u32,
+    /// SQLite durability: `full` fsyncs every commit (a 200 means the run is
+    /// on disk, even across power loss); `normal` survives process crashes only.
+    #[arg(long, env = "RUNWAY_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"])]
+    pub(super) sqlite_synchronous: String,
+    /// Do not run the scheduler in this process (another replica does).
+    #[arg(long, env = "RUNWAY_NO_SCHEDULER")]
+    pub(super) no_scheduler: bool,
+    /// How often the scheduler looks for due deployments, in milliseconds.
+    #[arg(long, env = "RUNWAY_SCHEDULER_INTERVAL_MS", default_value_t = 1000)]
+    pub(super) scheduler_interval_ms: u64,
+    /// How long a runner's claim lasts without a heartbeat, in milliseconds.
+    #[arg(long, env = "RUNWAY_LEASE_TTL_MS", default_value_t = 30_000)]
+    pub(super) lease_ttl_ms: u64,
+    /// The first retry's backoff in milliseconds (doubling per attempt, at most 5 minutes).
+    #[arg(long, env = "RUNWAY_RETRY_BACKOFF_MS", default_value_t = 1000)]
+    pub(super) retry_backoff_ms: u64,
+    /// How often the lease reaper runs, in milliseconds (default: a tenth of the lease TTL).
+    #[arg(long, env = "RUNWAY_REAPER_INTERVAL_MS")]
+    pub(super) reaper_interval_ms: Option<u64>,
+    /// Do not run the lease reaper in this process (another replica does).
+    #[arg(long, env = "RUNWAY_NO_REAPER")]
+    pub(super) no_reaper: bool,
+    /// How often the retention pruner starts a pass, in milliseconds.
+    #[arg(long, env = "RUNWAY_PRUNE_INTERVAL_MS", default_value_t = 60_000)]
+    pub(super) prune_interval_ms: u64,
+    /// Do not run the retention pruner in this process (another replica,
+    /// or `runway prune`, does).
+    #[arg(long, env = "RUNWAY_NO_PRUNER")]
+    pub(super) no_pruner: bool,
+    /// How often an event stream (SSE) sends a `heartbeat`, in milliseconds.
+    #[arg(long, env = "RUNWAY_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
+    pub(super) sse_heartbeat_ms: u64,
+    /// Let webhook endpoints use plain http and private, loopback or
+    /// link-local addresses (self-hosted and test setups).
+    #[arg(long, env = "RUNWAY_WEBHOOKS_ALLOW_PRIVATE")]
+    pub(super) webhooks_allow_private: bool,
+    /// Waits between a webhook's attempts, in milliseconds, comma-separated
+    /// (default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
+    #[arg(long, env = "RUNWAY_WEBHOOKS_RETRY_DELAYS_MS", value_delimiter = ',')]
+    pub(super) webhooks_retry_delays_ms: Option<Vec<u64>>,
+    /// Disable a webhook endpoint whose deliveries fail this long with no
+    /// success, in milliseconds (default: 5 days).
+    #[arg(long, env = "RUNWAY_WEBHOOKS_DISABLE_AFTER_MS")]
+    pub(super) webhooks_disable_after_ms: Option<u64>,
+    /// How long a claimed webhook delivery stays with this server before
+    /// another may send it, in milliseconds (default 60 s; more than the 15 s
+    /// an attempt may take).
+    #[arg(long, env = "RUNWAY_WEBHOOKS_CLAIM_LEASE_MS")]
+    pub(super) webhooks_claim_lease_ms: Option<u64>,
+    /// Requests a second each token may make, sustained (gRPC calls and REST
+    /// requests alike; over it: 429 with `Retry-After`, RESOURCE_EXHAUSTED
+    /// with `RetryInfo`). 0: no limit.
+    #[arg(long, env = "RUNWAY_RATE_LIMIT_PER_SECOND", default_value_t = 20_000)]
+    pub(super) rate_limit_per_second: u32,
+    /// Requests a token may make at once after a quiet spell (default: one
+    /// second's worth).
+    #[arg(long, env = "RUNWAY_RATE_LIMIT_BURST")]
+    pub(super) rate_limit_burst: Option<u32>,
+    /// Also run an embedded runner that executes every turn of the
+    /// `default` organization with this command (the single-machine case).
+    #[arg(long, env = "RUNWAY_EXEC")]
+    pub(super) exec: Option<String>,
+    /// Turns the embedded runner executes at once.
+    #[arg(long, env = "RUNWAY_EXEC_CONCURRENCY", default_value_t = 4)]
+    pub(super) exec_concurrency: usize,
+    #[command(flatten)]
+    pub(super) tls: crate::tls::ListenTlsArgs,
+    /// CA certificates (PEM): gRPC then requires a client certificate they
+    /// signed (mutual TLS, for runners and internal services; REST stays
+    /// token-only).
+    #[arg(long, env = "RUNWAY_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub(super) tls_client_ca: Option<PathBuf>,
+}
+
+fn rate_limit(args: &ServeArgs) -> Option<runway_server::rate_limit::RateLimit> {
+    let per_second = NonZeroU32::new(args.rate_limit_per_second)?;
+    Some(runway_server::rate_limit::RateLimit {
+        per_second,
+        burst: args
+            .rate_limit_burst
+            .and_then(NonZeroU32::new)
+            .unwrap_or(per_second),
+    })
+}
+
+fn webhook_config(args: &ServeArgs) -> runway_server::webhooks::WebhookConfig {
+    let mut config = runway_server::webhooks::WebhookConfig {
+        allow_private: args.webhooks_allow_private,
+        ..Default::default()
+    };
+    if let Some(delays) = &args.webhooks_retry_delays_ms {
+        config.retry_delays = delays.iter().map(|ms| Duration::from_millis(*ms)).collect();
+    }
+    if let Some(ms) = args.webhooks_disable_after_ms {
+        config.disable_after = Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.webhooks_claim_lease_ms {
+        config.claim_lease = Duration::from_millis(ms.max(100));
+        if config.claim_lease <= config.attempt_timeout + Duration::from_secs(1) {
+            // Allowed (tests shorten it to be quick); the worker then lets
+            // deliveries come due and be claimed instead of starting them
+            // when handed over, and a claimed attempt may outlast its lease.
+            tracing::warn!(
+                lease_ms = ms,
+                attempt_timeout_ms = config.attempt_timeout.as_millis() as u64,
+                "the webhook claim lease is not longer than an attempt may take: an attempt that outlasts it may be sent again by another server"
+            );
+        }
+    }
+    config
+}
+
+pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let tls = args.tls.load(
+        &[args.grpc_addr, args.http_addr],
+        args.tls_client_ca.as_deref(),
+    )?;
+    let webhooks = webhook_config(&args);
+    let rate_limit = rate_limit(&args);
+    let config = ServeConfig {
+        grpc_addr: args.grpc_addr,
+        http_addr: args.http_addr,
+        database_url: args.database.database_url,
+        data_dir: args.database.data_dir,
+        max_connections: args.max_connections,
+        sqlite_durable: args.sqlite_synchronous == "full",
+        scheduler_interval: (!args.no_scheduler)
+            .then(|| std::time::Duration::from_millis(args.scheduler_interval_ms.max(10))),
+        clock: std::sync::Arc::new(runway_server::SystemClock),
+        execution: runway_server::ExecutionConfig {
+            lease_ttl: Duration::from_millis(args.lease_ttl_ms.max(100)),
+            retry_backoff: Duration::from_millis(args.retry_backoff_ms),
+            retry_backoff_cap: Duration::from_secs(300),
+            webhooks,
+            rate_limit,
+        },
+        reaper_interval: (!args.no_reaper).then(|| {
+            Duration::from_millis(
+                args.reaper_interval_ms
+                    .unwrap_or(args.lease_ttl_ms / 10)
+                    .clamp(10, 5_000),
+            )
+        }),
+        prune_interval: (!args.no_pruner)
+            .then(|| Duration::from_millis(args.prune_interval_ms.max(10))),
+        sse_heartbeat: Duration::from_millis(args.sse_heartbeat_ms.max(10)),
+        tls,
+    };
+    let running = app::start(&config).await?;
+    let embedded = match &args.exec {
+        Some(exec) => Some(embedded_runner(&running, exec, args.exec_concurrency).await?),
+        None => None,
+    };
+    if let Some(token) = &running.admin_token {
+        let saved = config.data_dir.join("admin-token");
+        // Standard output that is not a terminal is usually a log file or a
+        // collector: the token stays in the 0600 file.
+        if std::io::stdout().is_terminal() {
+            println!(
+                "runway: created organization \"default\"; its admin token (shown once, also saved to {}):\n{token}",
+                saved.display()
+            );
+        } else {
+            println!(
+                "runway: created organization \"default\"; its admin token is in {} (mode 0600)",
+                saved.display()
+            );
+        }
+    }
+    // One line scripts read: "gRPC on ADDR, REST on URL" (both TLS or neither).
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!(
+        "runway: gRPC on {}, REST on {scheme}://{}/api/v1/cloud",
+        running.grpc_addr, running.http_addr
+    );
+    println!("runway: console on {scheme}://{}/", running.http_addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    if let Some(embedded) = embedded {
+        let _ = embedded.stop.send(());
+        embedded.task.await??;
+        // Its token is useless once it stops; nothing keeps it alive.
+        let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
+        tenants::revoke_named(&running.store, &embedded.org_id, &embedded.token_name, now).await?;
+    }
+    running.shutdown().await
+}
+
+/// The runner `serve --exec` runs, and the token minted for it.
+struct EmbeddedRunner {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    org_id: String,
+    token_name: String,
+}
+
+/// Starts a runner inside `serve` for every environment of the `default`
+/// organization, with a token minted for it at start.
+async fn embedded_runner(
+    running: &app::RunningApp,
+    exec: &str,
+    concurrency: usize,
+) -> anyhow::Result<EmbeddedRunner> {
+    let org = tenants::find_organization(&running.store, "default")
+        .await?
+        .context("--exec runs the turns of the organization \"default\", which does not exist")?;
+    // A runner token: it may execute turns, nothing else, for every
+    // environment the organization has or will have. Named after this host,
+    // so a restart revokes what the last start here minted (a replica on
+    // another host keeps its own), and revoked again at a graceful stop.
+    let name = format!("embedded-runner@{}", host_name());
+    let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
+    tenants::revoke_named(&running.store, &org.id, &name, now).await?;
+    let new = tenants::NewToken {
+        name: name.clone(),
+        scope: runway_api::enums::TokenScope::Runner,
+        environment_ids: vec![runway_server::domain::access::ALL_ENVIRONMENTS.into()],
+        expires_at: None,
+    };
+    let token = tenants::create_token(&running.store, &org.id, &new, now).await?;
+    // In-process, through the proto like any runner, without a network hop
+    // (or a certificate to trust when serve speaks TLS).
+    let client = runway_runner::client_over(
+        runway_api::transport::in_process(running.routes.clone()),
+        &token.secret,
+    )?;
+    let config = runway_runner::RunnerConfig {
+        server: format!("in-process://{}", running.grpc_addr),
+        tls: None,
+        token: token.secret,
+        environment_id: String::new(),
+        exec: exec.to_string(),
+        concurrency,
+        name: format!("embedded@{}", default_runner_name()),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(runway_runner::run_with(client, config, async move {
+        let _ = stopped.await;
+    }));
+    println!("runway: embedded runner executing `{exec}` ({concurrency} at once)");
+    Ok(EmbeddedRunner {
+        stop,
+        task,
+        org_id: org.id,
+        token_name: name,
+    })
+}
