@@ -80,16 +80,18 @@ async fn missing_page() -> failure::PageError {
 /// path still answers the API's envelope); any other unknown path is the
 /// console's "no such page".
 pub fn router(console: Console) -> Router {
-    use pages::{catalog, deployment, deployments, live, overview, run, runs, sign_in};
+    use pages::{
+        catalog, deployment, deployment_form, deployments, live, overview, run, runs, sign_in,
+    };
     Router::new()
         .route("/", get(overview::show))
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
         .route(
             "/deployments",
-            get(deployments::list).post(deployments::create),
+            get(deployments::list).post(deployment_form::create),
         )
-        .route("/deployments/new", get(deployments::new_form))
+        .route("/deployments/new", get(deployment_form::new_form))
         .route(
             "/deployments/{id}",
             get(deployment::show).post(deployment::update),

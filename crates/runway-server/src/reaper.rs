@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runway_api::enums::{RunErrorType, TriggerType};
+use runway_store::repo::reaping;
 use runway_store::repo::turns::{self, Finish};
 
 use crate::domain::gate::retry_gate;
@@ -49,7 +50,7 @@ impl LeaseReaper {
         let now = core.now();
         core.retries_due.passed(now);
         let grace = core.lease_ttl_nanos();
-        let found = turns::reap_candidates(&core.store, now, grace, BATCH).await?;
+        let found = reaping::reap_candidates(&core.store, now, grace, BATCH).await?;
         let mut report = ReapReport::default();
         let fail = |id: String, expect: Expect, error_type: RunErrorType, message: String| async move {
             let outcome = Outcome::Failed {
@@ -112,12 +113,12 @@ impl LeaseReaper {
         }
         // Retries waiting that another process (or this one before a
         // restart) created: the alarm starts them on time from now on.
-        if let Some(at) = turns::next_retry_at(&core.store).await? {
+        if let Some(at) = reaping::next_retry_at(&core.store).await? {
             core.retries_due.set(at);
         }
         core.metrics
             .active_leases
-            .set(turns::count_leased(&core.store, now).await?);
+            .set(reaping::count_leased(&core.store, now).await?);
         if report.retries_started > 0 {
             core.turns_started.notify_waiters();
         }

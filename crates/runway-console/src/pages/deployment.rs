@@ -13,9 +13,8 @@ use runway_api::v1::{
     UpdateDeploymentRequest,
 };
 
-use super::deployments::{
-    CONFIG_FIELDS, DeploymentForm, buttons, next_run, schedule, schedule_and_limits, status,
-};
+use super::deployment_form::{CONFIG_FIELDS, DeploymentForm, schedule_and_limits};
+use super::deployments::{buttons, next_run, schedule, status};
 use super::runs::runs_table;
 use super::sign_in::CsrfForm;
 use super::{Cursor, FormErrors, Input, csrf, encode, pager};

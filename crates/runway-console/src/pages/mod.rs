@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod deployment;
+pub mod deployment_form;
 pub mod deployments;
 pub mod live;
 pub mod overview;

@@ -12,6 +12,7 @@ mod runs;
 mod sessions;
 mod tokens;
 mod watch_runs;
+mod webhook_fields;
 mod webhooks;
 
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use runway_api::enums::{WebhookDeliveryStatus, WebhookDisabledReason, WebhookEventType};
+use runway_api::enums::{WebhookDeliveryStatus, WebhookDisabledReason};
 use runway_api::v1::webhook_service_server::WebhookService;
 use runway_api::v1::*;
 use runway_store::entity::webhook_endpoint;
@@ -11,6 +11,7 @@ use runway_store::json_text::JsonText;
 use runway_store::repo::webhooks::{self, deliveries};
 use tonic::{Request, Response, Status};
 
+use super::webhook_fields::{self, event_types};
 use super::{Core, mask_paths};
 use crate::convert;
 use crate::domain::access::Access;
@@ -21,12 +22,6 @@ use crate::webhooks::signing;
 
 /// How long the secret before a rotation keeps signing.
 const ROTATION_OVERLAP_NANOS: i64 = 24 * 3600 * 1_000_000_000;
-
-/// The most event types an endpoint lists.
-const MAX_EVENT_TYPES: usize = 10;
-
-/// The longest URL accepted.
-const MAX_URL_CHARS: usize = 2048;
 
 pub struct WebhookApi {
     core: Arc<Core>,
@@ -43,73 +38,10 @@ impl WebhookApi {
             .await?
             .ok_or_else(|| not_found(id))
     }
-
-    /// A URL the server may send to: its form, then (unless private targets
-    /// are allowed) every address its host resolves to.
-    async fn url(&self, url: &str) -> ServiceResult<String> {
-        if url.is_empty() {
-            return Err(ServiceError::invalid(
-                "url",
-                "url is required: the https URL to send events to",
-            ));
-        }
-        if url.chars().count() > MAX_URL_CHARS {
-            return Err(ServiceError::invalid(
-                "url",
-                format!("url must be at most {MAX_URL_CHARS} characters"),
-            ));
-        }
-        let policy = self.core.execution.webhooks.url_policy();
-        match policy.check(url).await {
-            Ok(_) => Ok(url.to_string()),
-            Err(refusal) => Err(ServiceError::InvalidArgument {
-                param: Some("url".into()),
-                reason: Reason::WebhookUrlNotAllowed,
-                message: refusal.to_string(),
-            }),
-        }
-    }
 }
 
 fn not_found(id: &str) -> ServiceError {
     ServiceError::not_found(ResourceKind::WebhookEndpoint, id.to_string(), "endpoint_id")
-}
-
-/// The subscription: 1–10 known types, no repeats; `*` only alone;
-/// `webhook.test` is sent on request, never subscribed to.
-fn event_types(given: &[i32]) -> ServiceResult<Vec<WebhookEventType>> {
-    let param = "event_types";
-    if given.is_empty() || given.len() > MAX_EVENT_TYPES {
-        return Err(ServiceError::invalid(
-            param,
-            format!("event_types must list 1 to {MAX_EVENT_TYPES} event types"),
-        ));
-    }
-    let mut types = Vec::with_capacity(given.len());
-    for (i, number) in given.iter().enumerate() {
-        let kind = WebhookEventType::from_proto(*number)
-            .filter(|k| *k != WebhookEventType::WebhookTest)
-            .ok_or_else(|| {
-                ServiceError::invalid(
-                    format!("{param}[{i}]"),
-                    "event_types must be event types a webhook tells (or *)",
-                )
-            })?;
-        if types.contains(&kind) {
-            return Err(ServiceError::invalid(
-                format!("{param}[{i}]"),
-                format!("{} is listed twice", kind.name()),
-            ));
-        }
-        types.push(kind);
-    }
-    if types.len() > 1 && types.contains(&WebhookEventType::All) {
-        return Err(ServiceError::invalid(
-            param,
-            "* means every type and must be listed alone",
-        ));
-    }
-    Ok(types)
 }
 
 #[tonic::async_trait]
@@ -124,7 +56,7 @@ impl WebhookService for WebhookApi {
             .principal(request.metadata(), Access::Write)
             .await?;
         let req = request.get_ref();
-        let url = self.url(&req.url).await?;
+        let url = webhook_fields::url(&self.core.execution.webhooks.url_policy(), &req.url).await?;
         let event_types = event_types(&req.event_types)?;
         let description = validate::text("description", req.description.as_ref())?;
         let enabled = req.enabled.unwrap_or(true);
@@ -247,7 +179,9 @@ impl WebhookService for WebhookApi {
         )?;
         let has = |p: &str| paths.contains(&p);
         let url = match has("url") {
-            true => Some(self.url(&req.url).await?),
+            true => Some(
+                webhook_fields::url(&self.core.execution.webhooks.url_policy(), &req.url).await?,
+            ),
             false => None,
         };
         let types = has("event_types")

@@ -10,6 +10,7 @@ pub mod events;
 pub mod history;
 pub mod idempotency;
 pub mod prune;
+pub mod reaping;
 pub mod retention;
 pub mod runs;
 pub mod schedules;

@@ -19,7 +19,10 @@ const SECOND: i64 = 1_000_000_000;
 const DAY: i64 = 86_400 * SECOND;
 
 async fn pragma(store: &Store, name: &str) -> i64 {
-    super::pragma(store.writer(), name).await.parse().unwrap()
+    super::settings::pragma(store.writer(), name)
+        .await
+        .parse()
+        .unwrap()
 }
 
 pub async fn expired_runs_go_in_batches_and_sqlite_gives_the_space_back(store: &Store) {

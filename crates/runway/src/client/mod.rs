@@ -5,12 +5,14 @@
 mod commands;
 mod follow;
 mod render;
+mod send;
 pub mod tokens;
 
 pub use commands::{
     AgentCommand, ClientArgs, ClientCommand, DeploymentCommand, EnvironmentCommand, ListArgs,
-    RunCommand, run,
+    RunCommand,
 };
+pub use send::run;
 
 use anyhow::{Context, bail};
 use serde_json::Value;

@@ -1,179 +1,24 @@
-//! Retention with a manual clock: the organization's policy and a
-//! deployment's own rules over REST and gRPC, and the pruner deleting
-//! exactly what they no longer keep (runs with their sessions and
-//! transcripts, idempotency keys past 24 h), never an active run or a
-//! retry chain still going; its dry run counts the same.
+//! The organization's policy and a deployment's own rules over REST and
+//! gRPC, and the pruner deleting exactly what they no longer keep.
 
 use std::sync::Arc;
 
-use runway_api::enums::{EventType, TokenScope};
+use runway_api::enums::TokenScope;
 use runway_api::v1::*;
 use runway_server::ManualClock;
 use runway_store::repo::prune::Removed;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::{
+    DAY, SECOND, claim, complete, deployment, fail, id, present, prune, status_of, trigger,
+};
 use crate::on_every_backend_with_clock;
-use crate::support::{TestApp, assert_envelope, runner_event};
-
-const SECOND: i64 = 1_000_000_000;
-const DAY: i64 = 24 * 60 * 60 * SECOND;
+use crate::support::{TestApp, assert_envelope};
 
 on_every_backend_with_clock!(
     the_pruner_deletes_what_the_policy_no_longer_keeps,
     a_deployment_s_own_rules_replace_the_organization_s,
-    a_policy_relaxed_during_a_pass_stops_it,
-    a_pass_deletes_the_oldest_runs_first,
 );
-
-async fn deployment(app: &TestApp, cas_config: Value) -> String {
-    let seed = app.seed(1).await;
-    let dep = app
-        .post(
-            "/deployments",
-            json!({"name": "d", "agent": seed.agent_id, "environment_id": seed.environment_id,
-                   "initial_events": [{"type": "user.message", "content": "go"}],
-                   "metadata": {"cas_config": cas_config}}),
-        )
-        .await;
-    assert_eq!(dep.status, 200, "{}", dep.body);
-    dep.body["id"].as_str().unwrap().to_string()
-}
-
-async fn trigger(app: &TestApp, dep: &str) -> Value {
-    let run = app.post_empty(&format!("/deployments/{dep}/run")).await;
-    assert_eq!(run.status, 200, "{}", run.body);
-    run.body
-}
-
-/// Claims the run `run_id` (the only one waiting in its environment:
-/// each deployment here has its own).
-async fn claim(app: &TestApp, run_id: &str) -> Turn {
-    let run = app.get(&format!("/deployment_runs/{run_id}")).await.body;
-    let dep = run["deployment_id"].as_str().unwrap();
-    let dep = app.get(&format!("/deployments/{dep}")).await.body;
-    let mut runner = app.runner_client().await;
-    let turn = runner
-        .claim_turn(app.authed(ClaimTurnRequest {
-            environment_id: dep["environment_id"].as_str().unwrap().to_string(),
-            runner_name: "test".into(),
-            wait_ms: 0,
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .turn
-        .expect("a turn to claim");
-    assert_eq!(turn.run.as_ref().unwrap().id, run_id);
-    turn
-}
-
-async fn complete(app: &TestApp, turn: &Turn) {
-    let mut runner = app.runner_client().await;
-    let run_id = turn.run.as_ref().unwrap().id.clone();
-    runner
-        .append_events(app.authed(AppendEventsRequest {
-            run_id: run_id.clone(),
-            lease_id: turn.lease_id.clone(),
-            events: vec![runner_event(1, EventType::AgentMessage, "done")],
-        }))
-        .await
-        .unwrap();
-    runner
-        .complete_turn(app.authed(CompleteTurnRequest {
-            run_id,
-            lease_id: turn.lease_id.clone(),
-        }))
-        .await
-        .unwrap();
-}
-
-async fn fail(app: &TestApp, turn: &Turn) -> Option<DeploymentRun> {
-    let mut runner = app.runner_client().await;
-    runner
-        .fail_turn(app.authed(FailTurnRequest {
-            run_id: turn.run.as_ref().unwrap().id.clone(),
-            lease_id: turn.lease_id.clone(),
-            error: Some(RunError {
-                r#type: "agent_error".into(),
-                message: "exit 1".into(),
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .retry
-}
-
-fn id(run: &Value) -> String {
-    run["id"].as_str().unwrap().to_string()
-}
-
-async fn status_of(app: &TestApp, path: &str) -> u16 {
-    app.get(path).await.status
-}
-
-/// The runs of `ids` that still exist.
-async fn present(app: &TestApp, ids: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    for run in ids {
-        if status_of(app, &format!("/deployment_runs/{run}")).await == 200 {
-            found.push(run.to_string());
-        }
-    }
-    found
-}
-
-/// A pass in the background that deletes `max_batch` runs a transaction
-/// and rests 200 times what each held, so a test sees it midway.
-fn slow_pass(app: &TestApp, max_batch: u64) -> tokio::task::JoinHandle<Removed> {
-    let pruner = app
-        .pruner()
-        .clone()
-        .with_limits(runway_server::PruneLimits {
-            max_batch,
-            rest_factor: 200,
-            ..Default::default()
-        });
-    tokio::spawn(async move { pruner.run_once().await.unwrap() })
-}
-
-/// Waits until some of `ids` are gone; the ones still there.
-async fn until_some_gone(app: &TestApp, ids: &[&str]) -> Vec<String> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let left = present(app, ids).await;
-        if left.len() < ids.len() {
-            return left;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the pass deleted nothing"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-}
-
-/// A pass's dry run, then the pass: both say the same.
-async fn prune(app: &TestApp) -> Removed {
-    let would = app.pruner().dry_run().await.unwrap();
-    let did = app.pruner().run_once().await.unwrap();
-    assert_eq!(
-        (did.runs, did.sessions, did.events, did.idempotency_keys),
-        (
-            would.runs,
-            would.sessions,
-            would.events,
-            would.idempotency_keys
-        ),
-        "the dry run counts what the pass deletes"
-    );
-    assert_eq!(
-        app.pruner().dry_run().await.unwrap(),
-        Removed::default(),
-        "a pass leaves nothing expired"
-    );
-    did
-}
 
 async fn the_pruner_deletes_what_the_policy_no_longer_keeps(
     app: &TestApp,
@@ -502,77 +347,4 @@ async fn a_deployment_s_own_rules_replace_the_organization_s(
     assert_eq!(cleared.cas_config.unwrap().retention, None);
     assert_eq!(prune(app).await.runs, 2);
     assert!(present(app, &all_own).await.is_empty());
-}
-
-/// An administrator who set too short a policy and takes it back while
-/// the pruner is deleting stops the pass at its next batch, not after it
-/// has deleted everything the mistaken policy expired.
-async fn a_policy_relaxed_during_a_pass_stops_it(app: &TestApp, clock: Arc<ManualClock>) {
-    const RUNS: usize = 30;
-    let dep = deployment(app, json!({"config": {"max_concurrent": 1}})).await;
-    // One pending run, then skipped ones: terminal, each its own batch.
-    let runs: Vec<String> = futures::future::join_all((0..RUNS).map(|_| trigger(app, &dep)))
-        .await
-        .iter()
-        .map(id)
-        .collect();
-    let ids: Vec<&str> = runs.iter().map(String::as_str).collect();
-    clock.advance(2 * DAY);
-    let set = app.post("/retention", json!({"keep_days": 1})).await;
-    assert_eq!(set.status, 200, "{}", set.body);
-    // One run a transaction, then a rest of 200 times what it held.
-    let pass = slow_pass(app, 1);
-    until_some_gone(app, &ids).await;
-    let set = app.post("/retention", json!({"keep_days": null})).await;
-    assert_eq!(set.status, 200, "{}", set.body);
-    let removed = pass.await.unwrap();
-    let left = present(app, &ids).await.len();
-    assert_eq!(removed.runs as usize, RUNS - left, "{removed:?}");
-    // Without the re-read the pass deletes all but the pending run; with
-    // it, the batches that went while the change was on its way (each a
-    // delete and a rest of 200 times it) are a few.
-    assert!(
-        left > RUNS / 2,
-        "the pass went on after the policy was relaxed: {left} of {RUNS} runs left"
-    );
-}
-
-/// A pass deletes the oldest expired runs first, whichever deployment
-/// they belong to (the walk in time order: its batches are neighbours in
-/// storage), not one deployment's runs after another's.
-async fn a_pass_deletes_the_oldest_runs_first(app: &TestApp, clock: Arc<ManualClock>) {
-    let deps = [
-        deployment(app, json!({"config": {"max_concurrent": 1}})).await,
-        deployment(app, json!({"config": {"max_concurrent": 1}})).await,
-    ];
-    // One pending run each, then skipped ones (terminal), taking turns a
-    // second apart.
-    let pending = [
-        id(&trigger(app, &deps[0]).await),
-        id(&trigger(app, &deps[1]).await),
-    ];
-    let mut oldest_first = Vec::new();
-    for i in 0..12 {
-        clock.advance(SECOND);
-        let run = trigger(app, &deps[i % 2]).await;
-        assert_eq!(run["status"], "skipped");
-        oldest_first.push(id(&run));
-    }
-    let ids: Vec<&str> = oldest_first.iter().map(String::as_str).collect();
-    clock.advance(2 * DAY);
-    let set = app.post("/retention", json!({"keep_days": 1})).await;
-    assert_eq!(set.status, 200, "{}", set.body);
-    // Two runs a transaction, then a rest of 200 times what it held.
-    let pass = slow_pass(app, 2);
-    let left = until_some_gone(app, &ids).await;
-    // The runs left are the newest: what went is the oldest, of both
-    // deployments.
-    let gone = ids.len() - left.len();
-    assert_eq!(left, oldest_first[gone..], "{gone} gone");
-    assert!(gone >= 2, "{gone} gone");
-    let removed = pass.await.unwrap();
-    assert_eq!(removed.runs, 12, "{removed:?}");
-    assert!(present(app, &ids).await.is_empty());
-    let pending: Vec<&str> = pending.iter().map(String::as_str).collect();
-    assert_eq!(present(app, &pending).await.len(), 2, "active runs stay");
 }

@@ -1,0 +1,274 @@
+//! The new deployment form, and the fields it shares with the edit form.
+
+use axum::Form;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use runway_api::enums::InitialEventType;
+use runway_api::v1::{
+    AgentRef, CreateDeploymentRequest, DeploymentConfigInput, InitialEvent, ListAgentsRequest,
+    ListEnvironmentsRequest, PageRequest, Schedule,
+};
+
+use super::{FormErrors, Input, csrf, select};
+use crate::api::Api;
+use crate::failure::PageError;
+use crate::layout::{self, Nav};
+
+/// The fields of the create and edit forms, named as the REST API names
+/// them (so its `param` points at them).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct DeploymentForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub agent: String,
+    #[serde(default)]
+    pub environment_id: String,
+    #[serde(default, rename = "initial_events[0].content")]
+    pub message: String,
+    #[serde(default, rename = "schedule.expression")]
+    pub expression: String,
+    #[serde(default, rename = "schedule.timezone")]
+    pub timezone: String,
+    #[serde(default, rename = "metadata.cas_config.config.max_concurrent")]
+    pub max_concurrent: String,
+    #[serde(default, rename = "metadata.cas_config.config.max_retries")]
+    pub max_retries: String,
+    #[serde(default, rename = "metadata.cas_config.config.timeout_ms")]
+    pub timeout_ms: String,
+    #[serde(
+        default,
+        rename = "metadata.cas_config.config.max_consecutive_failures"
+    )]
+    pub max_consecutive_failures: String,
+    /// User metadata, one `key=value` a line.
+    #[serde(default)]
+    pub metadata: String,
+}
+
+pub const CONFIG_FIELDS: [&str; 4] = [
+    "metadata.cas_config.config.max_concurrent",
+    "metadata.cas_config.config.max_retries",
+    "metadata.cas_config.config.timeout_ms",
+    "metadata.cas_config.config.max_consecutive_failures",
+];
+
+impl DeploymentForm {
+    /// The schedule the form asks for; `None` for manual only.
+    pub fn schedule(&self) -> Option<Schedule> {
+        let expression = self.expression.trim();
+        (!expression.is_empty()).then(|| Schedule {
+            expression: expression.to_string(),
+            timezone: match self.timezone.trim() {
+                "" => "UTC".to_string(),
+                zone => zone.to_string(),
+            },
+            ..Schedule::default()
+        })
+    }
+
+    /// The run limits as numbers; a field that is not a whole number is an
+    /// error on that field (the API judges the ranges).
+    pub fn config(&self) -> Result<DeploymentConfigInput, FormErrors> {
+        fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<Option<T>, FormErrors> {
+            let value = value.trim();
+            if value.is_empty() {
+                return Ok(None);
+            }
+            value
+                .parse()
+                .map(Some)
+                .map_err(|_| FormErrors::field(name, format!("{value:?} is not a whole number.")))
+        }
+        Ok(DeploymentConfigInput {
+            max_concurrent: number(CONFIG_FIELDS[0], &self.max_concurrent)?,
+            max_retries: number(CONFIG_FIELDS[1], &self.max_retries)?,
+            timeout_ms: number(CONFIG_FIELDS[2], &self.timeout_ms)?,
+            max_consecutive_failures: number(CONFIG_FIELDS[3], &self.max_consecutive_failures)?,
+        })
+    }
+
+    /// The user metadata lines as a map; a line without `=` is an error.
+    pub fn metadata(&self) -> Result<std::collections::BTreeMap<String, String>, FormErrors> {
+        self.metadata
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|line| {
+                line.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| {
+                        FormErrors::field("metadata", format!("{line:?} is not key=value."))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// The schedule and limit fields, shared by the create and edit forms.
+pub fn schedule_and_limits(form: &DeploymentForm, errors: &FormErrors) -> Markup {
+    html! {
+        fieldset {
+            legend { "Schedule" }
+            (Input::text("schedule.expression", "Cron expression", &form.expression)
+                .hint("Five fields: minute hour day-of-month month day-of-week, e.g. 0 9 * * 1-5. Empty: manual runs only.").render(errors))
+            (Input::text("schedule.timezone", "Time zone", &form.timezone)
+                .hint("An IANA zone, e.g. Europe/Berlin or Asia/Shanghai (default UTC).").render(errors))
+        }
+        fieldset {
+            legend { "Limits" }
+            (Input::text(CONFIG_FIELDS[0], "Runs at once (1–100)", &form.max_concurrent).number().render(errors))
+            (Input::text(CONFIG_FIELDS[1], "Retries of a failed run (0–10)", &form.max_retries).number().render(errors))
+            (Input::text(CONFIG_FIELDS[2], "Time limit in ms (1000–86400000)", &form.timeout_ms).number().render(errors))
+            (Input::text(CONFIG_FIELDS[3], "Pause after this many failures in a row (1–1000; empty: never)", &form.max_consecutive_failures).number().render(errors))
+        }
+    }
+}
+
+pub async fn new_form(api: Api) -> Result<Markup, PageError> {
+    let form = DeploymentForm {
+        timezone: "UTC".into(),
+        ..DeploymentForm::default()
+    };
+    render_new(&api, &form, &FormErrors::default()).await
+}
+
+async fn render_new(
+    api: &Api,
+    form: &DeploymentForm,
+    errors: &FormErrors,
+) -> Result<Markup, PageError> {
+    let agents = api
+        .agents()
+        .list_agents(api.request(ListAgentsRequest {
+            page: Some(PageRequest {
+                limit: Some(1000),
+                ..PageRequest::default()
+            }),
+            ..ListAgentsRequest::default()
+        }))
+        .await
+        .map_err(|s| api.fail(s))?
+        .into_inner()
+        .agents;
+    let environments = api
+        .environments()
+        .list_environments(api.request(ListEnvironmentsRequest {
+            page: Some(PageRequest {
+                limit: Some(1000),
+                ..PageRequest::default()
+            }),
+            ..ListEnvironmentsRequest::default()
+        }))
+        .await
+        .map_err(|s| api.fail(s))?
+        .into_inner()
+        .environments;
+    let agent_options: Vec<(String, String)> =
+        std::iter::once((String::new(), "Choose an agent".to_string()))
+            .chain(agents.iter().map(|a| {
+                (
+                    a.id.clone(),
+                    format!("{} (v{}, {})", a.name, a.version, a.model),
+                )
+            }))
+            .collect();
+    let environment_options: Vec<(String, String)> =
+        std::iter::once((String::new(), "Choose an environment".to_string()))
+            .chain(environments.iter().map(|e| (e.id.clone(), e.name.clone())))
+            .collect();
+    let mut fields = vec![
+        "name",
+        "description",
+        "agent",
+        "agent.version",
+        "environment_id",
+        "initial_events",
+        "initial_events[0].content",
+        "schedule.expression",
+        "schedule.timezone",
+        "metadata",
+    ];
+    fields.extend(CONFIG_FIELDS);
+    let body = html! {
+        @if let Some(message) = errors.general(&fields) { p.error role="alert" { (message) } }
+        form.card method="post" action="/deployments" novalidate {
+            (csrf(&api.session.csrf))
+            (Input::text("name", "Name", &form.name).required().render(errors))
+            (Input::text("description", "Description", &form.description).render(errors))
+            (select("agent", "Agent (its latest version is pinned)", &agent_options, &form.agent, errors))
+            (select("environment_id", "Environment", &environment_options, &form.environment_id, errors))
+            (Input { kind: "textarea", ..Input::text("initial_events[0].content", "First message of every run", &form.message) }.required().render(errors))
+            (schedule_and_limits(form, errors))
+            button.primary type="submit" { "Create deployment" }
+        }
+    };
+    Ok(layout::page(
+        &api.session,
+        "New deployment",
+        Nav::Deployments,
+        body,
+    ))
+}
+
+pub async fn create(api: Api, Form(form): Form<DeploymentForm>) -> Result<Response, PageError> {
+    api.check_csrf(&form.csrf)?;
+    let config = match form.config() {
+        Ok(config) => config,
+        Err(errors) => return refused(&api, &form, errors, StatusCode::BAD_REQUEST).await,
+    };
+    let request = CreateDeploymentRequest {
+        name: form.name.trim().to_string(),
+        description: Some(form.description.trim().to_string()).filter(|d| !d.is_empty()),
+        agent: Some(AgentRef {
+            id: form.agent.clone(),
+            version: 0,
+        })
+        .filter(|a| !a.id.is_empty()),
+        environment_id: form.environment_id.clone(),
+        initial_events: vec![InitialEvent {
+            r#type: InitialEventType::UserMessage.to_proto(),
+            content: Some(prost_types::Value {
+                kind: Some(prost_types::value::Kind::StringValue(form.message.clone())),
+            }),
+        }],
+        schedule: form.schedule(),
+        config: Some(config),
+        ..CreateDeploymentRequest::default()
+    };
+    match api
+        .deployments()
+        .create_deployment(api.request(request))
+        .await
+    {
+        Ok(created) => {
+            let id = created
+                .into_inner()
+                .deployment
+                .map(|d| d.id)
+                .unwrap_or_default();
+            Ok(Redirect::to(&format!("/deployments/{id}")).into_response())
+        }
+        Err(status) => match api.fail(status) {
+            PageError::Api(error) => {
+                let code = error.status();
+                refused(&api, &form, FormErrors::from_api(&error), code).await
+            }
+            other => Err(other),
+        },
+    }
+}
+
+async fn refused(
+    api: &Api,
+    form: &DeploymentForm,
+    errors: FormErrors,
+    code: StatusCode,
+) -> Result<Response, PageError> {
+    Ok((code, render_new(api, form, &errors).await?).into_response())
+}
