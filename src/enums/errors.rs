@@ -104,6 +104,9 @@ closed_set! {
         TokenNotFound = "TOKEN_NOT_FOUND",
         /// The token is revoked already.
         TokenAlreadyRevoked = "TOKEN_ALREADY_REVOKED",
+        /// The server is stopping: a stream it ends says so; reconnect (to
+        /// another replica, or once it is back).
+        ShuttingDown = "SHUTTING_DOWN",
         /// A bug or an outage (details are logged, not returned).
         Internal = "INTERNAL",
     }

@@ -104,6 +104,24 @@ async fn a_key_replays_its_first_answer_and_refuses_other_requests(app: &TestApp
         )
         .await;
     assert_envelope(&bad, 400, "invalid_request_error", Some("Idempotency-Key"));
+    // Two keys: which one would hold is not guessed.
+    let two = app
+        .call(
+            "POST",
+            &format!("/deployments/{}/run", seed.deployment_id),
+            None,
+            &[
+                ("authorization", &auth),
+                ("idempotency-key", "first"),
+                ("idempotency-key", "second"),
+            ],
+        )
+        .await;
+    assert_envelope(&two, 400, "invalid_request_error", Some("Idempotency-Key"));
+    assert_eq!(
+        two.body["error"]["message"],
+        "Send one Idempotency-Key header, not several."
+    );
 }
 
 /// Parallel requests with one key: exactly one run is created; every answer

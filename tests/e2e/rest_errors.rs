@@ -31,6 +31,12 @@ async fn bad_credentials_are_401(app: &TestApp) {
     }
     let list = app.call("GET", "/deployments", None, &[]).await;
     assert_envelope(&list, 401, "authentication_error", None);
+    // Two Authorization headers, even one valid token twice: neither counts.
+    let auth = format!("Bearer {}", app.token);
+    let twice = [("authorization", auth.as_str()), ("authorization", &auth)];
+    let resp = app.call("POST", &path, None, &twice).await;
+    assert_envelope(&resp, 401, "authentication_error", None);
+    assert_eq!(resp.body["error"]["message"], "Invalid API key or token.");
 }
 
 async fn unknown_malformed_and_foreign_ids_are_404(app: &TestApp) {

@@ -217,10 +217,21 @@ pub(crate) async fn ends_with_an_authentication_error<E: std::fmt::Debug>(
     stream: &mut (impl Stream<Item = Result<Event, E>> + Unpin),
     passing: &[&str],
 ) {
+    let error = json!({"type": "authentication_error", "message": "Invalid API key or token."});
+    ends_with_an_error(stream, passing, error).await;
+}
+
+/// Reads `stream` past messages named in `passing` to its end: one `error`
+/// message whose envelope holds `error`, then the body's proper end.
+pub(crate) async fn ends_with_an_error<E: std::fmt::Debug>(
+    stream: &mut (impl Stream<Item = Result<Event, E>> + Unpin),
+    passing: &[&str],
+    error: Value,
+) {
     let closing = loop {
         let event = tokio::time::timeout(WAIT, stream.next())
             .await
-            .expect("the stream ends within the recheck period")
+            .expect("the stream ends in time")
             .expect("an error message before the end")
             .expect("a well-formed body");
         if !passing.contains(&event.event.as_str()) {
@@ -231,11 +242,7 @@ pub(crate) async fn ends_with_an_authentication_error<E: std::fmt::Debug>(
     let envelope: Value = serde_json::from_str(&closing.data).unwrap();
     assert_eq!(
         envelope,
-        json!({
-            "type": "error",
-            "error": {"type": "authentication_error", "message": "Invalid API key or token."},
-            "request_id": envelope["request_id"],
-        })
+        json!({"type": "error", "error": error, "request_id": envelope["request_id"]})
     );
     assert!(
         envelope["request_id"].as_str().unwrap().starts_with("req_"),
@@ -288,4 +295,80 @@ async fn an_open_stream_ends_when_its_token_is_revoked(app: &TestApp) {
         "ended {:?} after the revocation",
         revoked_at.elapsed()
     );
+}
+
+/// A server that stops ends its open streams with a last message saying so,
+/// which clients retry: the REST streams' `error` message (503
+/// `overloaded_error`), gRPC's UNAVAILABLE with the reason SHUTTING_DOWN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_server_ends_its_streams_saying_so_on_sqlite() {
+    streams_end_saying_the_server_stops(TestApp::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_server_ends_its_streams_saying_so_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    streams_end_saying_the_server_stops(app).await;
+}
+
+async fn streams_end_saying_the_server_stops(app: TestApp) {
+    let seed = app.seed(1).await;
+    let run = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    let session = run.body["session_id"].as_str().unwrap().to_string();
+    let open = |path: String| {
+        let request = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(&app.token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            Box::pin(response.bytes_stream().eventsource())
+        }
+    };
+    let mut transcript = open(format!("/sessions/{session}/events/stream")).await;
+    let mut watch = open("/deployment_runs/watch".to_string()).await;
+    for (stream, first) in [(&mut transcript, "user.message"), (&mut watch, "runs")] {
+        let event = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("a first message")
+            .expect("open")
+            .expect("well formed");
+        assert_eq!(event.event, first);
+    }
+    let mut grpc = app
+        .grpc()
+        .await
+        .watch_runs(app.authed(runway_api::v1::WatchRunsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let page = grpc.message().await.unwrap().expect("the first page");
+    assert_eq!(page.runs.len(), 1);
+
+    let stopped = tokio::spawn(app.shutdown());
+    let error = json!({
+        "type": "overloaded_error",
+        "message": "The server is shutting down; reconnect.",
+    });
+    let passing = ["heartbeat", "session.status_running", "runs"];
+    ends_with_an_error(&mut transcript, &passing, error.clone()).await;
+    ends_with_an_error(&mut watch, &passing, error).await;
+    let status = loop {
+        match grpc.message().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the gRPC stream ended without saying why"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert_eq!(status.message(), "The server is shutting down; reconnect.");
+    let details = tonic_types::StatusExt::get_error_details(&status);
+    assert_eq!(details.error_info().unwrap().reason, "SHUTTING_DOWN");
+    assert!(matches!(grpc.message().await, Ok(None) | Err(_)));
+    stopped.await.unwrap();
 }

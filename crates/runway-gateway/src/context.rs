@@ -46,11 +46,12 @@ const FORWARDED: [&str; 3] = ["authorization", "idempotency-key", REQUEST_ID];
 impl CallContext {
     fn from_headers(headers: &HeaderMap, request_id: Option<&RequestId>) -> Self {
         let mut metadata = MetadataMap::new();
+        // Every value, so the service sees (and refuses) a header sent twice.
         for name in FORWARDED {
-            if let Some(value) = headers.get(name)
-                && let Ok(value) = MetadataValue::try_from(value.as_bytes())
-            {
-                metadata.insert(name, value);
+            for value in headers.get_all(name) {
+                if let Ok(value) = MetadataValue::try_from(value.as_bytes()) {
+                    metadata.append(name, value);
+                }
             }
         }
         if let Some(RequestId(id)) = request_id

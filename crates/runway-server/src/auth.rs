@@ -160,8 +160,14 @@ impl Authenticator {
     }
 }
 
+/// The bearer token of the one `authorization` value; none when there are
+/// two (which one would count is not for a proxy and a server to disagree on).
 fn bearer_token(metadata: &MetadataMap) -> Option<&str> {
-    let value = metadata.get("authorization")?.to_str().ok()?;
+    let mut values = metadata.get_all("authorization").iter();
+    let value = values.next()?.to_str().ok()?;
+    if values.next().is_some() {
+        return None;
+    }
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -185,5 +191,8 @@ mod tests {
         assert_eq!(bearer_token(&meta("Bearer ")), None);
         assert_eq!(bearer_token(&meta("abc")), None);
         assert_eq!(bearer_token(&MetadataMap::new()), None);
+        let mut twice = meta("Bearer abc");
+        twice.append("authorization", "Bearer abc".parse().unwrap());
+        assert_eq!(bearer_token(&twice), None, "two values: neither counts");
     }
 }

@@ -104,6 +104,9 @@ pub enum ServiceError {
     /// after `retry_after`.
     #[error("Too many requests for this token: retry in {:.3} s.", retry_after.as_secs_f64())]
     RateLimited { retry_after: std::time::Duration },
+    /// The server is stopping; an open stream ends with this.
+    #[error("The server is shutting down; reconnect.")]
+    ShuttingDown,
     /// A bug or an outage; the details go to the log, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -155,6 +158,7 @@ impl ServiceError {
             ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
             ServiceError::Aborted { .. } => Code::Aborted,
             ServiceError::RateLimited { .. } => Code::ResourceExhausted,
+            ServiceError::ShuttingDown => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         }
     }
@@ -203,6 +207,7 @@ impl From<ServiceError> for Status {
                 details.set_retry_info(Some(*retry_after));
                 (Reason::RateLimited, err.to_string())
             }
+            ServiceError::ShuttingDown => (Reason::ShuttingDown, err.to_string()),
             ServiceError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 (

@@ -202,9 +202,16 @@ impl IdempotencyGate {
 }
 
 fn key_from(metadata: &MetadataMap) -> ServiceResult<Option<String>> {
-    let Some(value) = metadata.get(IDEMPOTENCY_KEY) else {
+    let mut values = metadata.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(ServiceError::invalid(
+            PARAM,
+            "Send one Idempotency-Key header, not several.",
+        ));
+    }
     let key = value
         .to_str()
         .map_err(|_| ServiceError::invalid(PARAM, "Idempotency-Key must be printable ASCII."))?;

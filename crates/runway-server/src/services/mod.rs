@@ -181,3 +181,10 @@ fn mask_paths<'a>(
     }
     Ok(paths)
 }
+
+/// Ends a stream the server closes as it stops: its last message says so
+/// (UNAVAILABLE, which clients retry), unless the client is not reading —
+/// a stop never waits on a client.
+fn say_closing<T>(tx: &tokio::sync::mpsc::Sender<Result<T, tonic::Status>>) {
+    let _ = tx.try_send(Err(ServiceError::ShuttingDown.into()));
+}

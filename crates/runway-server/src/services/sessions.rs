@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::Core;
+use super::{Core, say_closing};
 use crate::convert;
 use crate::domain::access::Access;
 use crate::domain::run_end;
@@ -298,12 +298,12 @@ impl Follow {
         recheck.tick().await;
         loop {
             if *closing.borrow() {
-                return;
+                return say_closing(&tx);
             }
             let batch = tokio::select! {
                 batch = subscription.receiver.recv() => batch,
                 () = tx.closed() => return,
-                _ = closing.changed() => return,
+                _ = closing.changed() => return say_closing(&tx),
                 _ = recheck.tick() => {
                     if !self.core.auth.still_valid(&self.who).await {
                         let _ = tx.send(Err(ServiceError::Unauthenticated.into())).await;

@@ -74,7 +74,7 @@ pub async fn watch_runs(
             tokio::select! {
                 () = changes.changed() => {}
                 () = tx.closed() => return,
-                _ = closing.changed() => return,
+                _ = closing.changed() => return super::say_closing(&tx),
                 _ = recheck.tick() => {
                     if !core.auth.still_valid(&who).await {
                         let _ = tx.send(Err(ServiceError::Unauthenticated.into())).await;
@@ -84,7 +84,7 @@ pub async fn watch_runs(
                 }
             }
             if *closing.borrow() {
-                return;
+                return super::say_closing(&tx);
             }
             match list_runs_of(&core, &who.org_id, &list).await {
                 Ok(page) if page.runs != shown => {
