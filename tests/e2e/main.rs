@@ -7,6 +7,7 @@ mod events;
 mod execution;
 mod grpc_errors;
 mod idempotency;
+mod numbers;
 mod operations;
 mod rate_limits;
 mod receiver;

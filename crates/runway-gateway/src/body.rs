@@ -142,6 +142,85 @@ where
     Option::<T>::deserialize(de).map(Some)
 }
 
+/// An integer field as JSON Schema's `integer`, which the OpenAPI document
+/// promises: a JSON integer, or a number without a fractional part
+/// (`100.0`, as a client computing in floating point sends it).
+pub struct Whole<T>(pub T);
+
+/// The integer `number` stands for, if it has no fractional part.
+pub fn whole_number(number: &serde_json::Number) -> Option<i64> {
+    number.as_i64().or_else(|| {
+        let f = number.as_f64()?;
+        // Below 2^63 in magnitude, an integral double converts exactly.
+        (f.fract() == 0.0 && f.abs() < 2f64.powi(63)).then_some(f as i64)
+    })
+}
+
+macro_rules! whole {
+    ($t:ty, $expecting:literal) => {
+        impl<'de> Deserialize<'de> for Whole<$t> {
+            fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+                use serde::de::{Error, Unexpected, Visitor};
+                struct Expect;
+                impl<'de> Visitor<'de> for Expect {
+                    type Value = Whole<$t>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+                        <$t>::try_from(v)
+                            .map(Whole)
+                            .map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+                    }
+                    fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+                        <$t>::try_from(v)
+                            .map(Whole)
+                            .map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+                    }
+                    fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
+                        let number = serde_json::Number::from_f64(v);
+                        match number.as_ref().and_then(whole_number) {
+                            Some(i) => self.visit_i64(i),
+                            None => Err(E::invalid_value(Unexpected::Float(v), &self)),
+                        }
+                    }
+                }
+                de.deserialize_any(Expect)
+            }
+        }
+    };
+}
+
+whole!(i32, "an integer from -2147483648 to 2147483647");
+whole!(i64, "an integer");
+
+/// [`present`] for an integer field ([`Whole`]).
+pub fn present_whole<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    Whole<T>: Deserialize<'de>,
+{
+    Whole::<T>::deserialize(de).map(|w| Some(w.0))
+}
+
+/// [`nullable`] for an integer field ([`Whole`]).
+pub fn nullable_whole<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    Whole<T>: Deserialize<'de>,
+{
+    Option::<Whole<T>>::deserialize(de).map(|o| Some(o.map(|w| w.0)))
+}
+
+/// An integer field where `null` and absent both mean none ([`Whole`]).
+pub fn optional_whole<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    Whole<T>: Deserialize<'de>,
+{
+    Option::<Whole<T>>::deserialize(de).map(|o| o.map(|w| w.0))
+}
+
 /// Deserializes a JSON value found at `prefix` of the body (for nested
 /// objects parsed in a second step), naming fields by their full path.
 pub fn from_value_at<T: DeserializeOwned>(
@@ -213,5 +292,64 @@ mod tests {
         assert_eq!(param(r#"{"name": "a""#), None);
         assert_eq!(param(r#"{"name": "a"} x"#), None);
         assert!(parse("  ").unwrap().is_none());
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Limits {
+        #[serde(default, deserialize_with = "present_whole")]
+        small: Option<i32>,
+        #[serde(default, deserialize_with = "nullable_whole")]
+        large: Option<Option<i64>>,
+    }
+
+    fn limits(body: &str) -> Result<(Option<i32>, Option<Option<i64>>), String> {
+        optional::<Limits>(&HeaderMap::new(), &Bytes::from(body.to_string()))
+            .map(|l| l.map(|l| (l.small, l.large)).unwrap())
+            .map_err(|e| format!("{}: {}", e.param().unwrap_or("-"), e.message()))
+    }
+
+    #[test]
+    fn integers_are_json_schema_integers() {
+        assert_eq!(limits(r#"{"small": 100}"#), Ok((Some(100), None)));
+        assert_eq!(limits(r#"{"small": 100.0}"#), Ok((Some(100), None)));
+        assert_eq!(limits(r#"{"small": -2e0}"#), Ok((Some(-2), None)));
+        assert_eq!(
+            limits(r#"{"large": 1e15}"#),
+            Ok((None, Some(Some(1_000_000_000_000_000))))
+        );
+        assert_eq!(limits(r#"{"large": null}"#), Ok((None, Some(None))));
+        let i32_range = "an integer from -2147483648 to 2147483647";
+        assert_eq!(
+            limits(r#"{"small": 1.5}"#),
+            Err(format!(
+                "small: invalid value: floating point `1.5`, expected {i32_range}"
+            ))
+        );
+        assert_eq!(
+            limits(r#"{"small": 3e9}"#),
+            Err(format!(
+                "small: invalid value: integer `3000000000`, expected {i32_range}"
+            ))
+        );
+        assert_eq!(
+            limits(r#"{"small": 3000000000}"#),
+            Err(format!(
+                "small: invalid value: integer `3000000000`, expected {i32_range}"
+            ))
+        );
+        assert_eq!(
+            limits(r#"{"small": "5"}"#),
+            Err(format!(
+                "small: invalid type: string \"5\", expected {i32_range}"
+            ))
+        );
+        assert_eq!(
+            limits(r#"{"small": null}"#),
+            Err(format!("small: invalid type: null, expected {i32_range}"))
+        );
+        assert_eq!(
+            limits(r#"{"large": 1e300}"#),
+            Err("large: invalid value: floating point `1e+300`, expected an integer".to_string())
+        );
     }
 }

@@ -8,7 +8,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::body::{from_value_at, nullable, present};
+use crate::body::{
+    from_value_at, nullable, nullable_whole, optional_whole, present, present_whole, whole_number,
+};
 use crate::error::ApiError;
 
 // Nested objects are read as JSON maps first and typed in a second step
@@ -159,13 +161,13 @@ pub struct CasConfigBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = RetentionRulesInput)]
 pub struct RetentionRulesBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole")]
     #[schema(minimum = 1, maximum = 36500)]
     pub(super) keep_days: Option<i32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole")]
     #[schema(minimum = 1, maximum = 36500)]
     pub(super) keep_failed_days: Option<i32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole")]
     #[schema(minimum = 1, maximum = 100000000)]
     pub(super) max_runs: Option<i64>,
 }
@@ -176,20 +178,20 @@ pub struct RetentionRulesBody {
 #[schema(as = DeploymentConfigInput)]
 pub struct ConfigBody {
     /// Default 1.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_whole")]
     #[schema(nullable = false, minimum = 1, maximum = 100)]
     pub(super) max_concurrent: Option<i32>,
     /// Default 0.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_whole")]
     #[schema(nullable = false, minimum = 0, maximum = 10)]
     pub(super) max_retries: Option<i32>,
     /// Default 300000.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_whole")]
     #[schema(nullable = false, minimum = 1000, maximum = 86400000)]
     pub(super) timeout_ms: Option<i64>,
     /// Failed runs in a row after which the service pauses the deployment;
     /// `null` (the default): never.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_whole")]
     #[schema(value_type = Option<i32>, minimum = 1, maximum = 1000)]
     pub(super) max_consecutive_failures: Option<Option<i32>>,
 }
@@ -237,15 +239,17 @@ pub(super) fn agent_ref(value: Value) -> Result<AgentRef, ApiError> {
             }
             let version = match map.remove("version") {
                 None => 0,
-                Some(Value::Number(n)) => match n.as_i64().and_then(|v| i32::try_from(v).ok()) {
-                    Some(v) if v >= 1 => v,
-                    _ => {
-                        return Err(bad(
-                            "agent.version",
-                            "agent.version must be an integer from 1 to 2147483647",
-                        ));
+                Some(Value::Number(n)) => {
+                    match whole_number(&n).and_then(|v| i32::try_from(v).ok()) {
+                        Some(v) if v >= 1 => v,
+                        _ => {
+                            return Err(bad(
+                                "agent.version",
+                                "agent.version must be an integer from 1 to 2147483647",
+                            ));
+                        }
                     }
-                },
+                }
                 Some(_) => {
                     return Err(bad(
                         "agent.version",

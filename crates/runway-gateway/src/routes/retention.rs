@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::shared::ok;
 use crate::Gateway;
-use crate::body::{self, nullable};
+use crate::body::{self, nullable_whole};
 use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::query::Query;
@@ -26,16 +26,16 @@ use runway_json as render;
 pub struct UpdateBody {
     /// Completed and skipped runs are deleted this many days after they
     /// were triggered.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_whole")]
     #[schema(value_type = Option<i32>, minimum = 1, maximum = 36500)]
     keep_days: Option<Option<i32>>,
     /// Failed runs are deleted this many days after they were triggered;
     /// at least `keep_days` (`null` keeps them without limit).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_whole")]
     #[schema(value_type = Option<i32>, minimum = 1, maximum = 36500)]
     keep_failed_days: Option<Option<i32>>,
     /// Only each deployment's newest this many runs are kept.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_whole")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 100000000)]
     max_runs: Option<Option<i64>>,
 }
