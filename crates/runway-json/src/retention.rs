@@ -30,12 +30,8 @@ pub struct RetentionRulesJson {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(as = RetentionPolicy)]
 pub struct RetentionPolicyJson {
-    #[schema(required = true, minimum = 1, maximum = 36500)]
-    pub keep_days: Option<i32>,
-    #[schema(required = true, minimum = 1, maximum = 36500)]
-    pub keep_failed_days: Option<i32>,
-    #[schema(required = true, minimum = 1, maximum = 100000000)]
-    pub max_runs: Option<i64>,
+    #[serde(flatten)]
+    pub rules: RetentionRulesJson,
     #[serde(rename = "type")]
     pub kind: RetentionPolicyTag,
     /// When the policy last changed; `null` while it never has.
@@ -52,11 +48,8 @@ pub fn retention_rules(r: &v1::RetentionRules) -> RetentionRulesJson {
 }
 
 pub fn retention_policy(p: &v1::RetentionPolicy) -> RetentionPolicyJson {
-    let rules = retention_rules(&p.rules.unwrap_or_default());
     RetentionPolicyJson {
-        keep_days: rules.keep_days,
-        keep_failed_days: rules.keep_failed_days,
-        max_runs: rules.max_runs,
+        rules: retention_rules(&p.rules.unwrap_or_default()),
         kind: RetentionPolicyTag,
         updated_at: ts(p.updated_at.as_ref()),
     }
