@@ -1,5 +1,6 @@
 //! Every closed set of names the API uses — statuses, trigger types, error
-//! types — each one Rust type, defined once here. Each type knows its JSON
+//! types — each one Rust type, defined once in this module (by area: runs
+//! and deployments, sessions, webhooks, tokens, errors). Each type knows its JSON
 //! name (which is also its stored form), its proto enum where the proto has
 //! one, its serde form, its OpenAPI enum (feature `openapi`) and its
 //! database column type (feature `sea-orm`); nothing else spells the names.

@@ -240,7 +240,7 @@ doc_schema!(
     /// A message of `GET /deployment_runs/watch`.
     RunsStreamMessage => stream_message(
         vec!["runs".into(), crate::sse::HEARTBEAT.into(), crate::sse::ERROR.into()],
-        "`runs`: the page as JSON, `{\"data\":[…runs, newest first…]}`; `heartbeat`: `{}`; `error` (the last message of a stream that failed once begun): the error envelope.",
+        "`runs`: the page as JSON, `{\"data\":[…runs, newest first…]}`; `heartbeat`: `{}`; `error` (the last message of a stream that failed once begun, or that the server ended as it stopped): the error envelope.",
         false,
     )
 );
@@ -253,7 +253,7 @@ doc_schema!(
             .map(|t| t.name().to_string())
             .chain([crate::sse::HEARTBEAT, crate::sse::ERROR].map(String::from))
             .collect(),
-        "An event: the event object as JSON, as `GET /sessions/{id}/events` lists it; `heartbeat`: `{}`; `error` (the last message of a stream that failed once begun): the error envelope.",
+        "An event: the event object as JSON, as `GET /sessions/{id}/events` lists it; `heartbeat`: `{}`; `error` (the last message of a stream that failed once begun, or that the server ended as it stopped): the error envelope.",
         true,
     )
 );

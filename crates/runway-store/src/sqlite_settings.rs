@@ -13,7 +13,7 @@
 //! `… IS NOT NULL`, which a comparison implies whatever its value, so each
 //! stays usable; an `ORDER BY … LIMIT ?` is costed as if it read every row,
 //! which favours walking an index in order over sorting (what we want). The
-//! plan tests (tests/repository/plans.rs) check the runs table's hot queries
+//! plan tests (tests/repository/plans/) check the runs table's hot queries
 //! and the webhook claim.
 //!
 //! **No memory statistics.** While SQLite counts its memory, every

@@ -76,6 +76,10 @@ pub async fn open_store(
     Ok(store)
 }
 
+/// How long a stop waits for open requests and webhook attempts (each at
+/// most 15 s) before it closes them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
 /// A running `serve`: its bound addresses and a way to stop it.
 pub struct RunningApp {
     pub grpc_addr: SocketAddr,
@@ -97,11 +101,24 @@ pub struct RunningApp {
 }
 
 impl RunningApp {
-    /// Stops accepting work, lets in-flight requests finish, closes the database.
+    /// Stops accepting work, lets in-flight requests (and webhook attempts)
+    /// finish for up to [`SHUTDOWN_GRACE`], closes what is still open then
+    /// (a client that stops reading must not hold a stop), and closes the
+    /// database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        for task in self.tasks {
-            task.await.context("server task panicked")??;
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        for mut task in self.tasks {
+            match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(finished) => finished.context("server task panicked")??,
+                Err(_) => {
+                    tracing::warn!(
+                        grace_ms = SHUTDOWN_GRACE.as_millis() as u64,
+                        "still busy when the shutdown grace ended: closed"
+                    );
+                    task.abort();
+                }
+            }
         }
         self.store.close().await;
         Ok(())

@@ -231,7 +231,7 @@ pub struct WatchFilters {
     tag = "runs",
     params(WatchFilters),
     responses(
-        (status = 200, description = "Server-Sent Events: each message is `event: runs`, `data: {\"data\":[…runs, newest first…]}`: the first page of the filtered list at once, then again whenever it changes (at most four times a second); a `heartbeat` message (`data: {}`) about every 15 s; a stream that fails once begun (its token revoked or expired) ends with an `error` message whose data is the error envelope.", content_type = "text/event-stream", body = crate::schemas::RunsStreamMessage),
+        (status = 200, description = "Server-Sent Events: each message is `event: runs`, `data: {\"data\":[…runs, newest first…]}`: the first page of the filtered list at once, then again whenever it changes (at most four times a second); a `heartbeat` message (`data: {}`) about every 15 s; a stream that fails once begun (its token revoked or expired) ends with an `error` message whose data is the error envelope, and so does one the server ends as it stops (503 `overloaded_error`: reconnect).", content_type = "text/event-stream", body = crate::schemas::RunsStreamMessage),
         crate::error::ErrorResponses
     )
 )]

@@ -101,7 +101,7 @@ const LAST_EVENT_ID: &str = "last-event-id";
     tag = "sessions",
     params(("id" = String, Path, description = "The session id (sess_ + 32 lowercase hex)."), crate::params::StreamFilters, crate::params::LastEventId),
     responses(
-        (status = 200, description = "Server-Sent Events: each message is `id: evt_…`, `event: <type>`, `data: <the event as one JSON line>`; the history after `Last-Event-ID` (or all of it) first, then each new event; a `heartbeat` message (`data: {}`) about every 15 s; a stream that fails once begun (its token revoked or expired) ends with an `error` message whose data is the error envelope.", content_type = "text/event-stream", body = crate::schemas::SessionStreamMessage),
+        (status = 200, description = "Server-Sent Events: each message is `id: evt_…`, `event: <type>`, `data: <the event as one JSON line>`; the history after `Last-Event-ID` (or all of it) first, then each new event; a `heartbeat` message (`data: {}`) about every 15 s; a stream that fails once begun (its token revoked or expired) ends with an `error` message whose data is the error envelope, and so does one the server ends as it stops (503 `overloaded_error`: reconnect).", content_type = "text/event-stream", body = crate::schemas::SessionStreamMessage),
         crate::error::ErrorResponses
     )
 )]

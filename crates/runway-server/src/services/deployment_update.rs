@@ -1,6 +1,7 @@
 //! An update of a deployment: every field its mask names, checked before
 //! the row is locked, then applied to the locked row.
 
+use runway_api::enums::TokenScope;
 use runway_api::v1::UpdateDeploymentRequest;
 use runway_store::entity::deployment::{self, InitialEvent as StoredEvent};
 use runway_store::entity::organization::RetentionRules;
@@ -11,6 +12,7 @@ use super::deployment_fields::{
     initial_events, max_concurrent, max_consecutive_failures, max_retries, own_retention, schedule,
     session_strategy, timeout_ms, vault_ids,
 };
+use crate::domain::access::{self, Access};
 use crate::error::{ServiceError, ServiceResult};
 use crate::schedule::CronSchedule;
 use crate::validate;
@@ -36,10 +38,13 @@ pub(super) struct DeploymentUpdate<'a> {
 }
 
 impl<'a> DeploymentUpdate<'a> {
-    /// Checks every field `paths` names but the agent and the environment.
+    /// Checks every field `paths` names but the agent and the environment,
+    /// in the order a create checks them (new retention rules need a token
+    /// of `scope` that may set them).
     pub(super) fn checked(
         req: &'a UpdateDeploymentRequest,
         paths: Vec<&'a str>,
+        scope: TokenScope,
     ) -> ServiceResult<DeploymentUpdate<'a>> {
         let has = |p: &str| paths.contains(&p);
         let config = req.config.unwrap_or_default();
@@ -78,6 +83,9 @@ impl<'a> DeploymentUpdate<'a> {
             .transpose()?;
         if has("session_strategy") {
             session_strategy(req.session_strategy)?;
+        }
+        if has("retention") {
+            access::require(scope, Access::Retention)?;
         }
         let retention = has("retention")
             .then(|| own_retention(req.retention.as_ref()))

@@ -288,12 +288,9 @@ impl DeploymentService for DeploymentApi {
             ],
             &["metadata."],
         )?;
-        if paths.contains(&"retention") {
-            access::require(who.scope, Access::Retention)?;
-        }
         // Check and resolve everything the mask names before locking: the
         // fields themselves first, then what they name in the database.
-        let mut update = DeploymentUpdate::checked(req, paths)?;
+        let mut update = DeploymentUpdate::checked(req, paths, who.scope)?;
         if update.names("agent") {
             update.agent = Some(self.resolve_agent(org, req.agent.as_ref()).await?);
         }

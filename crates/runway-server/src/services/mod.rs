@@ -182,9 +182,35 @@ fn mask_paths<'a>(
     Ok(paths)
 }
 
-/// Ends a stream the server closes as it stops: its last message says so
-/// (UNAVAILABLE, which clients retry), unless the client is not reading —
-/// a stop never waits on a client.
-fn say_closing<T>(tx: &tokio::sync::mpsc::Sender<Result<T, tonic::Status>>) {
-    let _ = tx.try_send(Err(ServiceError::ShuttingDown.into()));
+/// The messages a stream's task sends through `rx` until the server stops,
+/// then one last error saying so (UNAVAILABLE, which clients retry). Said
+/// here, where the client reads, not by the task: the error is never lost
+/// behind a full buffer, a stream opened as the stop began ends too, and a
+/// task blocked on a client that does not read fails its send once `rx` is
+/// gone instead of holding the stop.
+fn until_closing<T: Send + 'static>(
+    closing: &tokio::sync::watch::Sender<bool>,
+    rx: tokio::sync::mpsc::Receiver<Result<T, tonic::Status>>,
+) -> std::pin::Pin<Box<dyn futures::Stream<Item = Result<T, tonic::Status>> + Send>> {
+    let closing = closing.subscribe();
+    Box::pin(futures::stream::unfold(
+        Some((rx, closing)),
+        |state| async move {
+            let (mut rx, mut closing) = state?;
+            let stopping = || Some((Err(ServiceError::ShuttingDown.into()), None));
+            if *closing.borrow() {
+                return stopping();
+            }
+            tokio::select! {
+                biased;
+                _ = closing.changed() => stopping(),
+                item = rx.recv() => match item {
+                    Some(item) => Some((item, Some((rx, closing)))),
+                    // The task ends when the server stops, maybe first.
+                    None if *closing.borrow() => stopping(),
+                    None => None,
+                },
+            }
+        },
+    ))
 }

@@ -12,10 +12,9 @@ use runway_store::repo::events::{self, EventQuery, NewEvent, Order};
 use runway_store::repo::turns::{self, Finish};
 use runway_store::repo::{agents, sessions};
 use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{Core, say_closing};
+use super::{Core, until_closing};
 use crate::convert;
 use crate::domain::access::Access;
 use crate::domain::run_end;
@@ -260,7 +259,7 @@ impl SessionService for SessionApi {
             seen: after.unwrap_or(0),
         };
         tokio::spawn(follow.run(tx));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(until_closing(&self.core.closing, rx)))
     }
 }
 
@@ -298,12 +297,12 @@ impl Follow {
         recheck.tick().await;
         loop {
             if *closing.borrow() {
-                return say_closing(&tx);
+                return;
             }
             let batch = tokio::select! {
                 batch = subscription.receiver.recv() => batch,
                 () = tx.closed() => return,
-                _ = closing.changed() => return say_closing(&tx),
+                _ = closing.changed() => return,
                 _ = recheck.tick() => {
                     if !self.core.auth.still_valid(&self.who).await {
                         let _ = tx.send(Err(ServiceError::Unauthenticated.into())).await;

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use runway_api::v1::{ListRunsRequest, PageRequest, WatchRunsRequest, WatchRunsResponse};
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
 
 use super::Core;
@@ -58,8 +57,9 @@ pub async fn watch_runs(
     // The first page is read here, so a bad filter fails the call itself.
     let first = list_runs_of(&core, &who.org_id, &list).await?.runs;
     let (tx, rx) = mpsc::channel(2);
+    let stream = super::until_closing(&core.closing, rx);
+    let mut closing = core.closing.subscribe();
     tokio::spawn(async move {
-        let mut closing = core.closing.subscribe();
         let mut recheck = tokio::time::interval(crate::auth::STREAM_RECHECK);
         recheck.tick().await;
         let mut shown = first.clone();
@@ -74,7 +74,7 @@ pub async fn watch_runs(
             tokio::select! {
                 () = changes.changed() => {}
                 () = tx.closed() => return,
-                _ = closing.changed() => return super::say_closing(&tx),
+                _ = closing.changed() => return,
                 _ = recheck.tick() => {
                     if !core.auth.still_valid(&who).await {
                         let _ = tx.send(Err(ServiceError::Unauthenticated.into())).await;
@@ -84,7 +84,7 @@ pub async fn watch_runs(
                 }
             }
             if *closing.borrow() {
-                return super::say_closing(&tx);
+                return;
             }
             match list_runs_of(&core, &who.org_id, &list).await {
                 Ok(page) if page.runs != shown => {
@@ -106,5 +106,5 @@ pub async fn watch_runs(
             tokio::time::sleep(MIN_GAP).await;
         }
     });
-    Ok(Box::pin(ReceiverStream::new(rx)))
+    Ok(stream)
 }

@@ -41,28 +41,73 @@ async fn started(api: &Api, mut run: Value) -> anyhow::Result<Value> {
     Ok(run)
 }
 
+/// How long [`follow`] keeps trying to reach a server that went away (a
+/// restart, a replica's stop) before it gives up.
+const RECONNECT_FOR: Duration = Duration::from_secs(60);
+
 /// Follows the run's session until its turn ends, calling `each` with every
-/// event; returns the run as it ended.
+/// event once; returns the run as it ended. A stream the server ends as it
+/// stops (or a connection that breaks) is opened again after the last event
+/// seen, for up to [`RECONNECT_FOR`] without reaching the server.
 async fn follow(api: &Api, run: Value, mut each: impl FnMut(&Value)) -> anyhow::Result<Value> {
     let run = started(api, run).await?;
     let id = run["id"].as_str().context("the run has no id")?.to_string();
     let Some(session) = run["session_id"].as_str() else {
         return Ok(run); // skipped: it never had a session
     };
-    let mut stream = api.events(session).await?;
-    while let Some(message) = stream.next().await {
-        let message = message?;
-        if message.event == "heartbeat" {
-            continue;
+    let mut last_id = None::<String>;
+    let mut lost = None::<(std::time::Instant, anyhow::Error)>;
+    loop {
+        if let Some((since, why)) = &lost {
+            if since.elapsed() > RECONNECT_FOR {
+                anyhow::bail!("lost the event stream for {RECONNECT_FOR:?}: {why:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let event: Value =
-            serde_json::from_str(&message.data).context("an event that is not JSON")?;
-        each(&event);
-        if event["type"] == EventType::SessionStatusIdle.name() {
-            break;
-        }
+        let mut stream = match api.events(session, last_id.as_deref()).await {
+            Ok(stream) => stream,
+            Err(err) if transient(&err) => {
+                lost.get_or_insert((std::time::Instant::now(), err));
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        let why = loop {
+            let message = match stream.next().await {
+                Some(Ok(message)) => message,
+                Some(Err(err)) => break err,
+                None => break anyhow::anyhow!("the event stream ended early"),
+            };
+            match message.event.as_str() {
+                "heartbeat" => continue,
+                "error" => {
+                    let envelope: Value = serde_json::from_str(&message.data)
+                        .context("an error message that is not JSON")?;
+                    let failure = super::ApiFailure::from_stream_error(&envelope);
+                    if !failure.is_transient() {
+                        return Err(failure.into());
+                    }
+                    break failure.into();
+                }
+                _ => {}
+            }
+            let event: Value =
+                serde_json::from_str(&message.data).context("an event that is not JSON")?;
+            last_id = Some(message.id.clone());
+            each(&event);
+            if event["type"] == EventType::SessionStatusIdle.name() {
+                return api.get(&format!("/deployment_runs/{id}"), &[]).await;
+            }
+        };
+        lost = Some((std::time::Instant::now(), why));
     }
-    api.get(&format!("/deployment_runs/{id}"), &[]).await
+}
+
+/// Whether `err` says the server is away for a while, not that it refused.
+fn transient(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<super::ApiFailure>()
+        .is_some_and(super::ApiFailure::is_transient)
+        || err.downcast_ref::<reqwest::Error>().is_some()
 }
 
 /// `runway runs logs RUN [--follow]`: the transcript, text as text and the

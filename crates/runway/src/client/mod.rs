@@ -41,6 +41,22 @@ impl std::fmt::Display for ApiFailure {
 impl std::error::Error for ApiFailure {}
 
 impl ApiFailure {
+    /// The failure a stream's closing `error` message describes (its
+    /// status: the one its type is answered with).
+    fn from_stream_error(envelope: &Value) -> ApiFailure {
+        let status = envelope["error"]["type"]
+            .as_str()
+            .and_then(runway_api::enums::ApiErrorType::from_name)
+            .map_or(500, runway_api::enums::ApiErrorType::status);
+        ApiFailure::from_envelope(status, envelope)
+    }
+
+    /// Whether the server is away for a while (stopping, restarting, behind
+    /// a proxy that lost it): worth trying again.
+    fn is_transient(&self) -> bool {
+        matches!(self.status, 502..=504)
+    }
+
     /// The failure an error envelope describes.
     fn from_envelope(status: u16, body: &Value) -> ApiFailure {
         ApiFailure {
@@ -88,20 +104,25 @@ impl Api {
         Ok(body)
     }
 
-    /// The Server-Sent Events of a session's transcript: the history, then
-    /// each event as it is recorded.
+    /// The Server-Sent Events of a session's transcript: the history (after
+    /// `last_event_id`, when given), then each event as it is recorded.
     pub async fn events(
         &self,
         session_id: &str,
+        last_event_id: Option<&str>,
     ) -> anyhow::Result<
-        impl futures::Stream<Item = anyhow::Result<eventsource_stream::Event>> + Unpin,
+        impl futures::Stream<Item = anyhow::Result<eventsource_stream::Event>> + Unpin + use<>,
     > {
         use eventsource_stream::Eventsource;
         use futures::StreamExt;
-        let response = self
+        let mut request = self
             .http
             .get(format!("{}/sessions/{session_id}/events/stream", self.base))
-            .bearer_auth(&self.token)
+            .bearer_auth(&self.token);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request
             .send()
             .await
             .with_context(|| format!("cannot reach {}", self.base))?;

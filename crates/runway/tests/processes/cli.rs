@@ -197,6 +197,76 @@ async fn runs_logs_follows_the_transcript() {
     assert!(events.iter().all(|e| e["session_id"] == run["session_id"]));
 }
 
+/// `runs logs --follow` outlives a restart of the server: the stream the
+/// stopping server ends (or the connection it drops) is opened again after
+/// the last event printed, so the command prints every event once and
+/// exits with the run's outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_logs_follow_outlives_a_server_restart() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(db.url(), data.path()).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let _runner = Runner::start(&server, &env, 1, &[]);
+    let dep = api
+        .deployment(
+            &agent,
+            &env,
+            "echo starting; sleep 3; echo done",
+            serde_json::json!({}),
+        )
+        .await;
+    let run = api.trigger(&dep).await;
+    let id = run["id"].as_str().unwrap().to_string();
+    let mut following = tokio::process::Command::new(BIN)
+        .args(["runs", "logs", &id, "--follow"])
+        .env("RUNWAY_URL", &server.http)
+        .env("RUNWAY_TOKEN", &server.token)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Read as it is printed: the restart comes once the command follows.
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+        following.stdout.take().unwrap(),
+    ));
+    let mut printed = String::new();
+    while !printed.contains("starting\n") {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the agent's first line, followed")
+            .unwrap()
+            .expect("the command still follows");
+        printed.push_str(&line);
+        printed.push('\n');
+    }
+
+    server.stop().await;
+    server.restart().await;
+    let api = server.api();
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            printed.push_str(&line);
+            printed.push('\n');
+        }
+        following.wait_with_output().await.unwrap()
+    })
+    .await
+    .expect("the follow ends with the run");
+    let ended = api.terminal(&id, std::time::Duration::from_secs(30)).await;
+    let outcome = if ended["status"] == "completed" { 0 } else { 1 };
+    let stderr = String::from_utf8_lossy(&rest.stderr);
+    assert_eq!(rest.status.code(), Some(outcome), "{ended}\n{stderr}");
+    let recorded = cli(&server, &["runs", "logs", &id]).await;
+    assert_eq!(
+        printed,
+        String::from_utf8_lossy(&recorded.stdout),
+        "every event once, none missed"
+    );
+}
+
 /// `runway token create|list|revoke`: a runner token minted on the database
 /// drives a real runner (and may do nothing else); a read token issued
 /// through the API is listed without its secret, expires when told, and is

@@ -1,6 +1,8 @@
 //! Session events: the transcript rows. The server's own events (a run's
 //! initial events and its session's status changes) are written in the
-//! transaction that starts or ends the run; reads page by `seq`.
+//! transaction that starts or ends the run; reads page by `seq`. A
+//! runner's appends are in `runner`, the replicas' announcements of new
+//! events in `announce`.
 
 use runway_api::enums::EventType;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
