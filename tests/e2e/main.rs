@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `runway serve` on port 0, over real HTTP and
 //! gRPC, on SQLite and on PostgreSQL. One test binary for the whole area.
 
+mod appends;
 mod concurrency;
 mod console;
 mod events;
@@ -20,6 +21,7 @@ mod seed_flow;
 mod streams;
 mod strict_input;
 mod support;
+mod token_reach;
 mod tokens;
 mod turns;
 mod watch_runs;
