@@ -48,9 +48,44 @@ pub const fn http_error_for(code: Code) -> HttpError {
     }
 }
 
+/// The HTTP status an answer of `error_type` has (its first row above): what
+/// a client reports for an error that arrives inside a stream, without a
+/// status line of its own.
+pub const fn status_of(error_type: ApiErrorType) -> u16 {
+    match error_type {
+        ApiErrorType::InvalidRequest => 400,
+        ApiErrorType::Authentication => 401,
+        ApiErrorType::Permission => 403,
+        ApiErrorType::NotFound => 404,
+        ApiErrorType::Conflict => 409,
+        ApiErrorType::RateLimit => 429,
+        ApiErrorType::Api => 500,
+        ApiErrorType::FeatureNotAvailable => 501,
+        ApiErrorType::Overloaded => 503,
+    }
+}
+
+/// What a stream the server ends as it stops says (gRPC UNAVAILABLE, REST
+/// 503 `overloaded_error`), whichever of the server or a standalone
+/// gateway stops.
+pub const SHUTTING_DOWN_MESSAGE: &str = "The server is shutting down; reconnect.";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_type_s_status_is_one_its_codes_map_to() {
+        for code in (0..=16).map(Code::from_i32).filter(|c| *c != Code::Ok) {
+            let mapped = http_error_for(code);
+            let expected = if code == Code::DeadlineExceeded {
+                504 // api_error's second status
+            } else {
+                status_of(mapped.error_type)
+            };
+            assert_eq!(mapped.status, expected, "{code:?}");
+        }
+    }
 
     #[test]
     fn every_documented_code_maps_as_api_md_says() {

@@ -25,24 +25,6 @@ closed_set! {
     }
 }
 
-impl ApiErrorType {
-    /// The HTTP status an answer of this type has (the first its doc names):
-    /// what a client reports for an error that arrives inside a stream.
-    pub fn status(self) -> u16 {
-        match self {
-            ApiErrorType::InvalidRequest => 400,
-            ApiErrorType::Authentication => 401,
-            ApiErrorType::Permission => 403,
-            ApiErrorType::NotFound => 404,
-            ApiErrorType::Conflict => 409,
-            ApiErrorType::RateLimit => 429,
-            ApiErrorType::Api => 500,
-            ApiErrorType::FeatureNotAvailable => 501,
-            ApiErrorType::Overloaded => 503,
-        }
-    }
-}
-
 closed_set! {
     /// `google.rpc.ErrorInfo.reason` of every runway error (domain `runway`):
     /// UPPER_SNAKE, stable, for clients to branch on.

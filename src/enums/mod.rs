@@ -235,6 +235,23 @@ mod tests {
     }
 
     #[test]
+    fn runners_record_only_the_agent_s_side() {
+        let recorded: Vec<&str> = EventType::ALL
+            .iter()
+            .filter(|k| k.runner_may_record())
+            .map(|k| k.name())
+            .collect();
+        assert!(
+            recorded
+                .iter()
+                .all(|n| n.starts_with("agent.") || n.starts_with("span.")),
+            "{recorded:?}"
+        );
+        let others = EventType::ALL.iter().filter(|k| !k.runner_may_record());
+        assert!(others.map(|k| k.name()).all(|n| !n.starts_with("agent.")));
+    }
+
+    #[test]
     fn active_statuses_hold_slots() {
         let active: Vec<_> = RunStatus::ALL
             .iter()

@@ -53,6 +53,27 @@ closed_set! {
     }
 }
 
+impl EventType {
+    /// Whether a runner may record this type: the agent's side of the
+    /// transcript (`agent.*`, `span.*`). What users say (`user.*`), the
+    /// deployment's `system.message` and the server's `session.status_*`
+    /// come from elsewhere; a runner recording them would put words in
+    /// another's mouth.
+    pub fn runner_may_record(self) -> bool {
+        matches!(
+            self,
+            EventType::SpanModelRequestStart
+                | EventType::SpanModelRequestEnd
+                | EventType::AgentThinking
+                | EventType::AgentMessage
+                | EventType::AgentToolUse
+                | EventType::AgentToolResult
+                | EventType::AgentCustomToolUse
+                | EventType::AgentArtifactDelivered
+        )
+    }
+}
+
 impl From<InitialEventType> for EventType {
     fn from(kind: InitialEventType) -> Self {
         match kind {

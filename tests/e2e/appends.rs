@@ -68,10 +68,19 @@ async fn runner_appends_are_exactly_once_and_under_the_lease(app: &TestApp) {
     );
     assert_eq!(second_ids.len(), 3);
 
-    // Events of the server's own types, or without a number, are refused.
+    // Events of the server's, a user's or the deployment's types, or
+    // without a number, are refused.
     for (event, param) in [
         (
             runner_event(4, EventType::SessionStatusIdle, "x"),
+            "events[0].type",
+        ),
+        (
+            runner_event(4, EventType::UserMessage, "x"),
+            "events[0].type",
+        ),
+        (
+            runner_event(4, EventType::SystemMessage, "x"),
             "events[0].type",
         ),
         (

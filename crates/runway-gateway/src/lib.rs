@@ -43,6 +43,8 @@ pub struct Gateway {
     /// Shared: every request clones the gateway (axum's `State`).
     services: std::sync::Arc<Services>,
     heartbeat: std::time::Duration,
+    /// Set when this gateway stops: its open event streams end saying so.
+    closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Gateway {
@@ -52,7 +54,16 @@ impl Gateway {
         Self {
             services: std::sync::Arc::new(services),
             heartbeat: DEFAULT_HEARTBEAT,
+            closing: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// Ends every open event stream with a last `error` message saying the
+    /// server stops (before a graceful shutdown, which would otherwise wait
+    /// for them). A gateway in `runway serve` need not: the server's own
+    /// streams end so.
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
     }
 
     /// Sends an event stream's `heartbeat` every `interval` instead.
@@ -152,8 +163,22 @@ pub async fn serve(
 /// How long a client may take over its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a client may take to send a request's head (HTTP/1.1): a
+/// client that sends half a request holds nothing longer.
+const HEAD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a request's body may go without a byte before the request
+/// fails: a client that declares a body and does not send it holds nothing
+/// longer.
+const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a stop waits for open requests before it closes them: a client
+/// that stops reading must not hold a stop.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Serves `router` on `listener` (over TLS with `tls`, HTTP/2 or HTTP/1.1
-/// by ALPN) until `shutdown` resolves, then lets open requests finish.
+/// by ALPN) until `shutdown` resolves, then lets open requests finish for
+/// up to [`SHUTDOWN_GRACE`].
 /// (axum's own `serve` cannot size the head buffer.)
 pub async fn serve_with_tls(
     listener: TcpListener,
@@ -167,8 +192,16 @@ pub async fn serve_with_tls(
     use hyper_util::service::TowerToHyperService;
 
     tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "REST gateway listening");
+    // A body that stops arriving ends its request (400), console forms too.
+    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        BODY_IDLE_TIMEOUT,
+    ));
     let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().max_buf_size(HEAD_BUFFER_BYTES);
+    builder
+        .http1()
+        .max_buf_size(HEAD_BUFFER_BYTES)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEAD_READ_TIMEOUT);
     builder
         .http2()
         .max_header_list_size(HEAD_BUFFER_BYTES as u32);
@@ -226,6 +259,14 @@ pub async fn serve_with_tls(
             }
         });
     }
-    graceful.shutdown().await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_ms = SHUTDOWN_GRACE.as_millis() as u64,
+            "REST connections still open when the shutdown grace ended: closed"
+        );
+    }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! A server stream answered as Server-Sent Events: each message an event,
 //! a heartbeat while nothing happens, and, when the stream fails after its
-//! answer began (a revoked token, a database gone), one last `error` event
-//! carrying the envelope before the stream ends. The status line is sent by
+//! answer began (a revoked token, a database gone, a server that stops),
+//! one last `error` event carrying the envelope before the stream ends. The status line is sent by
 //! then; cutting the connection instead would leave the client guessing
 //! why, and an HTTP/1.1 client would see a body that never properly ended.
 
@@ -30,6 +30,10 @@ where
     T: 'static,
 {
     let request_id = ctx.request_id().to_string();
+    let stopping = closing(
+        &ApiError::unavailable(runway_api::error_code::SHUTTING_DOWN_MESSAGE),
+        request_id.clone(),
+    );
     // Each message rendered, or the closing event of the first failure.
     let rendered = messages.map(move |message| {
         message
@@ -39,12 +43,21 @@ where
             })
             .map_err(|error| closing(&error, request_id.clone()))
     });
-    // Ends right after the closing event, without waiting on the stream.
-    let events = futures::stream::unfold(Some(Box::pin(rendered)), |rest| async move {
-        let mut rest = rest?;
-        match rest.next().await? {
-            Ok(event) => Some((Ok::<_, Infallible>(event), Some(rest))),
-            Err(closing) => Some((Ok(closing), None)),
+    // Ends right after the closing event, without waiting on the stream;
+    // or, when this gateway stops, with one saying so.
+    let state = (Box::pin(rendered), gw.closing.subscribe(), stopping);
+    let events = futures::stream::unfold(Some(state), |state| async move {
+        let (mut rest, mut stop, stopping) = state?;
+        if *stop.borrow() {
+            return Some((Ok::<_, Infallible>(stopping), None));
+        }
+        tokio::select! {
+            biased;
+            _ = stop.changed() => Some((Ok(stopping), None)),
+            next = rest.next() => match next? {
+                Ok(event) => Some((Ok(event), Some((rest, stop, stopping)))),
+                Err(closing) => Some((Ok(closing), None)),
+            },
         }
     });
     let heartbeat = KeepAlive::new()

@@ -72,6 +72,10 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
         }
     };
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    // Whatever ends this turn — its end, a timeout, a cancel, or the runner
+    // dropping it (a stopping `serve --exec` that cannot wait) — its whole
+    // process group goes with it.
+    let _group = pgid.map(ProcessGroup);
     if let Some(mut stdin) = child.stdin.take() {
         let document = context(&turn).to_string();
         tokio::spawn(async move {
@@ -167,8 +171,11 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
             }
         }
     };
-    // The process is gone; whatever it left in its group goes too.
-    kill("turn finished");
+    // The process is gone; whatever it left in its group goes too, now:
+    // a child still holding stdout would keep the transcript open.
+    if let Some(pgid) = pgid {
+        let _ = killpg(pgid, Signal::SIGKILL);
+    }
     if let Err(outcome) = transcript_stored().await {
         return outcome;
     }
@@ -249,5 +256,16 @@ async fn report_failure(
             tracing::warn!(run_id, code = ?s.code(), message = s.message(), "failure not recorded");
             TurnOutcome::Broken
         }
+    }
+}
+
+/// A turn's process group, killed when dropped (nothing it started
+/// outlives the turn).
+struct ProcessGroup(Pid);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        // Gone already (the usual case): ESRCH, nothing to do.
+        let _ = killpg(self.0, Signal::SIGKILL);
     }
 }

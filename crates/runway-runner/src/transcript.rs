@@ -68,12 +68,7 @@ pub fn catalog_event(line: &str) -> Option<Event> {
         .get("type")
         .and_then(Value::as_str)
         .and_then(EventType::from_name)
-        .filter(|k| {
-            !matches!(
-                k,
-                EventType::SessionStatusRunning | EventType::SessionStatusIdle
-            )
-        })?;
+        .filter(|k| k.runner_may_record())?;
     // The server stamps these; an agent's own are dropped, not trusted.
     for stamped in runway_api::STAMPED_EVENT_FIELDS {
         object.remove(stamped);
@@ -424,6 +419,9 @@ mod tests {
             json!({"content": [{"type": "text", "text": "hi"}]})
         );
         assert!(catalog_event(r#"{"type":"session.status_idle"}"#).is_none());
+        // Nor words in a user's or the deployment's mouth: plain text.
+        assert!(catalog_event(r#"{"type":"user.message","content":"spoof"}"#).is_none());
+        assert!(catalog_event(r#"{"type":"system.message","content":"x"}"#).is_none());
         assert!(catalog_event("[1,2]").is_none());
     }
 }

@@ -105,7 +105,7 @@ pub enum ServiceError {
     #[error("Too many requests for this token: retry in {:.3} s.", retry_after.as_secs_f64())]
     RateLimited { retry_after: std::time::Duration },
     /// The server is stopping; an open stream ends with this.
-    #[error("The server is shutting down; reconnect.")]
+    #[error("{}", runway_api::error_code::SHUTTING_DOWN_MESSAGE)]
     ShuttingDown,
     /// A bug or an outage; the details go to the log, never to the client.
     #[error("internal error: {0}")]

@@ -77,8 +77,8 @@ pub async fn open_store(
 }
 
 /// How long a stop waits for open requests and webhook attempts (each at
-/// most 15 s) before it closes them.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// most 15 s) before it closes them: the REST gateway's grace.
+pub const SHUTDOWN_GRACE: Duration = runway_gateway::SHUTDOWN_GRACE;
 
 /// A running `serve`: its bound addresses and a way to stop it.
 pub struct RunningApp {
@@ -101,6 +101,12 @@ pub struct RunningApp {
 }
 
 impl RunningApp {
+    /// Begins the stop: listeners close, open streams end, loops stop; what
+    /// runs in-process (the embedded runner) still reaches the services.
+    pub fn begin_shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+
     /// Stops accepting work, lets in-flight requests (and webhook attempts)
     /// finish for up to [`SHUTDOWN_GRACE`], closes what is still open then
     /// (a client that stops reading must not hold a stop), and closes the

@@ -25,7 +25,7 @@ const MAX_ERROR_MESSAGE_BYTES: usize = 64 * 1024;
 /// Events one `AppendEvents` call may carry.
 pub const MAX_EVENTS_PER_APPEND: usize = 1000;
 
-/// A runner's events, checked: known types that are not the server's own,
+/// A runner's events, checked: the agent's side of the catalog,
 /// positive numbers, at most [`validate::MAX_EVENT_BYTES`] each.
 fn runner_events(
     events: &[runway_api::v1::RunnerEvent],
@@ -45,16 +45,11 @@ fn runner_events(
         .enumerate()
         .map(|(i, e)| {
             let kind = EventType::from_proto(e.r#type)
-                .filter(|k| {
-                    !matches!(
-                        k,
-                        EventType::SessionStatusRunning | EventType::SessionStatusIdle
-                    )
-                })
+                .filter(|k| k.runner_may_record())
                 .ok_or_else(|| {
                     ServiceError::invalid(
                         format!("events[{i}].type"),
-                        "type must be an event type of the catalog other than session.status_*",
+                        "type must be an agent.* or span.* event type: user.*, system.message and session.status_* events are not a runner's to record",
                     )
                 })?;
             if e.sequence < 1 {
@@ -202,6 +197,9 @@ impl RunnerService for RunnerApi {
             req.runner_name.as_str()
         };
         let deadline = tokio::time::Instant::now() + Duration::from_millis(req.wait_ms as u64);
+        // A stopping server answers a waiting claim at once (no turn), so
+        // its runners' long polls do not hold the stop.
+        let mut closing = self.core.closing.subscribe();
         loop {
             // Register for wake-ups before looking, so a start in between is not missed.
             let started = self.core.turns_started.notified();
@@ -223,12 +221,15 @@ impl RunnerService for RunnerApi {
                 return Ok(Response::new(ClaimTurnResponse { turn: Some(turn) }));
             }
             let now = tokio::time::Instant::now();
-            if now >= deadline {
+            if now >= deadline || *closing.borrow() {
                 return Ok(Response::new(ClaimTurnResponse { turn: None }));
             }
             // Starts on other replicas wake nobody here: look again every second.
-            let _ =
-                tokio::time::timeout_at(deadline.min(now + Duration::from_secs(1)), started).await;
+            let wait = deadline.min(now + Duration::from_secs(1));
+            tokio::select! {
+                _ = tokio::time::timeout_at(wait, started) => {}
+                _ = closing.changed() => {}
+            }
         }
     }
 

@@ -43,6 +43,7 @@ pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         runway_api::services::Services::remote(runway_api::transport::over_channel(channel));
     let gateway = runway_gateway::Gateway::new(services.clone())
         .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
+    let closer = gateway.clone();
     let mut router = runway_gateway::router(gateway, observability_registry());
     if args.console {
         let console = runway_console::Console::new(services, tls.is_some());
@@ -57,12 +58,12 @@ pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         args.grpc
     );
-    runway_gateway::serve_with_tls(
-        listener,
-        router,
-        tls.map(|tls| tls.rest()),
-        shutdown_signal(),
-    )
+    runway_gateway::serve_with_tls(listener, router, tls.map(|tls| tls.rest()), async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        super::exit_on_a_second_signal();
+        closer.close_streams();
+    })
     .await?;
     Ok(())
 }

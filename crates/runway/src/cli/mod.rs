@@ -144,6 +144,19 @@ pub fn main() -> ExitCode {
     crate::tls::install_crypto_provider();
     let cli = Cli::parse();
     logging::init(cli.log_format);
+    if prints_for_a_pipe(&cli.command) {
+        // As other Unix tools: `runway … | head` ends quietly when the
+        // reader goes, instead of panicking on a broken pipe. Not for the
+        // services: a runner writes to its agents' pipes, and a server
+        // must outlive any one of them.
+        // SAFETY: at start, before any thread or other handler exists.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            );
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -158,6 +171,15 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `command` only prints what it gets (a client command, a token
+/// command, the OpenAPI document) rather than serving.
+fn prints_for_a_pipe(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Serve(_) | Command::Gateway(_) | Command::Runner(_)
+    )
 }
 
 /// Runs `command`; the exit code (client commands report a run's outcome).
@@ -244,6 +266,16 @@ pub(super) fn host_name() -> String {
 
 pub(super) fn default_runner_name() -> String {
     format!("{}:{}", host_name(), std::process::id())
+}
+
+/// After the first SIGINT or SIGTERM has begun a graceful stop, a second
+/// one ends the process at once (exit 130), as an impatient operator means.
+pub(super) fn exit_on_a_second_signal() {
+    tokio::spawn(async {
+        shutdown_signal().await;
+        eprintln!("runway: a second signal: exiting without waiting");
+        std::process::exit(130);
+    });
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

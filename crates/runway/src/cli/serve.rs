@@ -11,7 +11,7 @@ use clap::Args;
 use runway_store::repo::tenants;
 
 use super::database::DatabaseArgs;
-use super::{default_runner_name, host_name, shutdown_signal};
+use super::{default_runner_name, exit_on_a_second_signal, host_name, shutdown_signal};
 use crate::app::{self, ServeConfig};
 
 #[derive(Debug, Args)]
@@ -209,9 +209,21 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("runway: console on {scheme}://{}/", running.http_addr);
     shutdown_signal().await;
     tracing::info!("shutting down");
+    exit_on_a_second_signal();
+    // Stop serving first (the embedded runner reports in-process), then
+    // give the runner's turns the grace to end; past it they are killed and
+    // their leases run out, as a lost runner's do.
+    running.begin_shutdown();
     if let Some(embedded) = embedded {
         let _ = embedded.stop.send(());
-        embedded.task.await??;
+        let mut task = embedded.task;
+        match tokio::time::timeout(app::SHUTDOWN_GRACE, &mut task).await {
+            Ok(finished) => finished??,
+            Err(_) => {
+                tracing::warn!("the embedded runner's turns outlasted the shutdown grace: killed");
+                task.abort();
+            }
+        }
         // Its token is useless once it stops; nothing keeps it alive.
         let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
         tenants::revoke_named(&running.store, &embedded.org_id, &embedded.token_name, now).await?;

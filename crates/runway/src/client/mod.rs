@@ -47,7 +47,7 @@ impl ApiFailure {
         let status = envelope["error"]["type"]
             .as_str()
             .and_then(runway_api::enums::ApiErrorType::from_name)
-            .map_or(500, runway_api::enums::ApiErrorType::status);
+            .map_or(500, runway_api::error_code::status_of);
         ApiFailure::from_envelope(status, envelope)
     }
 
