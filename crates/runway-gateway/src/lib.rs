@@ -163,9 +163,12 @@ pub async fn serve(
 /// How long a client may take over its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// How long a client may take to send a request's head (HTTP/1.1): a
-/// client that sends half a request holds nothing longer.
-const HEAD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long an HTTP/1.1 connection may wait for, or take over, a request's
+/// head: a client that sends half a request holds nothing longer. hyper's
+/// timer also runs while a kept-alive connection idles, so it stays above
+/// the common load balancers' idle timeouts (60 s): a proxy must not reuse
+/// a connection the server is closing.
+const HEAD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(75);
 
 /// How long a request's body may go without a byte before the request
 /// fails: a client that declares a body and does not send it holds nothing
@@ -265,7 +268,7 @@ pub async fn serve_with_tls(
     {
         tracing::warn!(
             grace_ms = SHUTDOWN_GRACE.as_millis() as u64,
-            "REST connections still open when the shutdown grace ended: closed"
+            "REST connections still open when the shutdown grace ended: no longer waited for"
         );
     }
     Ok(())

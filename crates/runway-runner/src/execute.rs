@@ -75,7 +75,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     // Whatever ends this turn — its end, a timeout, a cancel, or the runner
     // dropping it (a stopping `serve --exec` that cannot wait) — its whole
     // process group goes with it.
-    let _group = pgid.map(ProcessGroup);
+    let group = pgid.map(ProcessGroup::started);
     if let Some(mut stdin) = child.stdin.take() {
         let document = context(&turn).to_string();
         tokio::spawn(async move {
@@ -173,8 +173,8 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     };
     // The process is gone; whatever it left in its group goes too, now:
     // a child still holding stdout would keep the transcript open.
-    if let Some(pgid) = pgid {
-        let _ = killpg(pgid, Signal::SIGKILL);
+    if let Some(group) = group {
+        group.kill_now();
     }
     if let Err(outcome) = transcript_stored().await {
         return outcome;
@@ -259,13 +259,53 @@ async fn report_failure(
     }
 }
 
-/// A turn's process group, killed when dropped (nothing it started
-/// outlives the turn).
+/// A turn's process group, killed when dropped before its leader was
+/// reaped (so the id cannot belong to another group yet): nothing a turn
+/// started outlives it. Listed while alive, for a runner that must exit at
+/// once ([`kill_all_turns`]).
 struct ProcessGroup(Pid);
+
+static LIVE_GROUPS: std::sync::Mutex<Vec<Pid>> = std::sync::Mutex::new(Vec::new());
+
+impl ProcessGroup {
+    fn started(pgid: Pid) -> Self {
+        LIVE_GROUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pgid);
+        ProcessGroup(pgid)
+    }
+
+    /// Kills the group now, once its leader is reaped, and forgets it.
+    fn kill_now(self) {
+        let _ = killpg(self.0, Signal::SIGKILL);
+        self.forget();
+        std::mem::forget(self);
+    }
+
+    fn forget(&self) {
+        LIVE_GROUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|g| *g != self.0);
+    }
+}
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
-        // Gone already (the usual case): ESRCH, nothing to do.
         let _ = killpg(self.0, Signal::SIGKILL);
+        self.forget();
+    }
+}
+
+/// Kills every turn's process group this process runs: for a process about
+/// to exit without unwinding (a second stop signal).
+pub fn kill_all_turns() {
+    for group in LIVE_GROUPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain(..)
+    {
+        let _ = killpg(group, Signal::SIGKILL);
     }
 }

@@ -22,7 +22,7 @@ use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{ClientTlsConfig, Endpoint};
 
-pub use execute::{STDERR_TAIL_BYTES, TurnOutcome};
+pub use execute::{STDERR_TAIL_BYTES, TurnOutcome, kill_all_turns};
 
 /// How a runner runs.
 #[derive(Debug, Clone)]
@@ -112,15 +112,15 @@ pub async fn run_with(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let mut workers = Vec::new();
+    // In a set, so dropping this future (a caller that cannot wait) aborts
+    // the workers too, and with them their turns' process groups.
+    let mut workers = tokio::task::JoinSet::new();
     for worker in 0..config.concurrency.max(1) {
         let (client, config, stop) = (client.clone(), config.clone(), stop_rx.clone());
-        workers.push(tokio::spawn(async move {
-            work(worker, client, config, stop).await
-        }));
+        workers.spawn(async move { work(worker, client, config, stop).await });
     }
-    for w in workers {
-        w.await.context("runner worker panicked")?;
+    while let Some(finished) = workers.join_next().await {
+        finished.context("runner worker panicked")?;
     }
     Ok(())
 }

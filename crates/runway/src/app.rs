@@ -97,14 +97,23 @@ pub struct RunningApp {
     /// The gRPC services, to call in-process (the embedded runner does).
     pub routes: tonic::service::Routes,
     stop: watch::Sender<bool>,
+    /// When the stop began (its grace counts from then).
+    stopping_since: std::sync::OnceLock<tokio::time::Instant>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
 
 impl RunningApp {
     /// Begins the stop: listeners close, open streams end, loops stop; what
     /// runs in-process (the embedded runner) still reaches the services.
+    /// The grace counts from here.
     pub fn begin_shutdown(&self) {
-        let _ = self.stop.send(true);
+        let now = tokio::time::Instant::now();
+        self.stop.send_if_modified(|stopping| {
+            let first = !*stopping;
+            *stopping = true;
+            first
+        });
+        let _ = self.stopping_since.set(now);
     }
 
     /// Stops accepting work, lets in-flight requests (and webhook attempts)
@@ -112,15 +121,16 @@ impl RunningApp {
     /// (a client that stops reading must not hold a stop), and closes the
     /// database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(true);
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        self.begin_shutdown();
+        let since = self.stopping_since.get().copied();
+        let deadline = since.unwrap_or_else(tokio::time::Instant::now) + SHUTDOWN_GRACE;
         for mut task in self.tasks {
             match tokio::time::timeout_at(deadline, &mut task).await {
                 Ok(finished) => finished.context("server task panicked")??,
                 Err(_) => {
                     tracing::warn!(
                         grace_ms = SHUTDOWN_GRACE.as_millis() as u64,
-                        "still busy when the shutdown grace ended: closed"
+                        "still busy when the shutdown grace ended: stopped waiting"
                     );
                     task.abort();
                 }
@@ -274,6 +284,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         pruner,
         routes,
         stop,
+        stopping_since: std::sync::OnceLock::new(),
         tasks,
     })
 }

@@ -201,6 +201,9 @@ impl RunnerService for RunnerApi {
         // its runners' long polls do not hold the stop.
         let mut closing = self.core.closing.subscribe();
         loop {
+            if *closing.borrow() {
+                return Ok(Response::new(ClaimTurnResponse { turn: None }));
+            }
             // Register for wake-ups before looking, so a start in between is not missed.
             let started = self.core.turns_started.notified();
             tokio::pin!(started);
@@ -221,7 +224,7 @@ impl RunnerService for RunnerApi {
                 return Ok(Response::new(ClaimTurnResponse { turn: Some(turn) }));
             }
             let now = tokio::time::Instant::now();
-            if now >= deadline || *closing.borrow() {
+            if now >= deadline {
                 return Ok(Response::new(ClaimTurnResponse { turn: None }));
             }
             // Starts on other replicas wake nobody here: look again every second.

@@ -144,19 +144,6 @@ pub fn main() -> ExitCode {
     crate::tls::install_crypto_provider();
     let cli = Cli::parse();
     logging::init(cli.log_format);
-    if prints_for_a_pipe(&cli.command) {
-        // As other Unix tools: `runway … | head` ends quietly when the
-        // reader goes, instead of panicking on a broken pipe. Not for the
-        // services: a runner writes to its agents' pipes, and a server
-        // must outlive any one of them.
-        // SAFETY: at start, before any thread or other handler exists.
-        unsafe {
-            let _ = nix::sys::signal::signal(
-                nix::sys::signal::Signal::SIGPIPE,
-                nix::sys::signal::SigHandler::SigDfl,
-            );
-        }
-    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -171,15 +158,6 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Whether `command` only prints what it gets (a client command, a token
-/// command, the OpenAPI document) rather than serving.
-fn prints_for_a_pipe(command: &Command) -> bool {
-    !matches!(
-        command,
-        Command::Serve(_) | Command::Gateway(_) | Command::Runner(_)
-    )
 }
 
 /// Runs `command`; the exit code (client commands report a run's outcome).
@@ -219,10 +197,15 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
                 concurrency: args.concurrency,
                 name: args.name.unwrap_or_else(default_runner_name),
             };
-            runway_runner::run(config, shutdown_signal()).await
+            let stop = async {
+                shutdown_signal().await;
+                // Its turns may run long: a second signal kills them.
+                exit_on_a_second_signal();
+            };
+            runway_runner::run(config, stop).await
         }
         Command::Openapi => {
-            print!("{}", runway_gateway::openapi::document());
+            client::print_line(runway_gateway::openapi::document().trim_end());
             Ok(())
         }
         Command::Prune(args) => database::prune(args).await,
@@ -269,11 +252,21 @@ pub(super) fn default_runner_name() -> String {
 }
 
 /// After the first SIGINT or SIGTERM has begun a graceful stop, a second
-/// one ends the process at once (exit 130), as an impatient operator means.
+/// one ends the process at once (exit 130), killing the turns it runs, as
+/// an impatient operator means. One within a second of the first is the
+/// same stop told twice (a terminal's Ctrl-C and a process manager's
+/// SIGTERM), not impatience.
 pub(super) fn exit_on_a_second_signal() {
-    tokio::spawn(async {
-        shutdown_signal().await;
+    let first = std::time::Instant::now();
+    tokio::spawn(async move {
+        loop {
+            shutdown_signal().await;
+            if first.elapsed() >= std::time::Duration::from_secs(1) {
+                break;
+            }
+        }
         eprintln!("runway: a second signal: exiting without waiting");
+        runway_runner::kill_all_turns();
         std::process::exit(130);
     });
 }

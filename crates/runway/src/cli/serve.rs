@@ -222,6 +222,8 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Err(_) => {
                 tracing::warn!("the embedded runner's turns outlasted the shutdown grace: killed");
                 task.abort();
+                // Cancelled, its workers and their turns' process groups go.
+                let _ = task.await;
             }
         }
         // Its token is useless once it stops; nothing keeps it alive.

@@ -56,6 +56,7 @@ async fn follow(api: &Api, run: Value, mut each: impl FnMut(&Value)) -> anyhow::
         return Ok(run); // skipped: it never had a session
     };
     let mut last_id = None::<String>;
+    // Since when the stream has been lost (nothing received), and why last.
     let mut lost = None::<(std::time::Instant, anyhow::Error)>;
     loop {
         if let Some((since, why)) = &lost {
@@ -64,20 +65,26 @@ async fn follow(api: &Api, run: Value, mut each: impl FnMut(&Value)) -> anyhow::
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        let lost_since = lost.as_ref().map_or_else(std::time::Instant::now, |l| l.0);
         let mut stream = match api.events(session, last_id.as_deref()).await {
             Ok(stream) => stream,
             Err(err) if transient(&err) => {
-                lost.get_or_insert((std::time::Instant::now(), err));
+                lost = Some((lost_since, err));
                 continue;
             }
             Err(err) => return Err(err),
         };
+        // A stream that breaks before saying anything is still lost.
+        let mut received = false;
         let why = loop {
             let message = match stream.next().await {
                 Some(Ok(message)) => message,
                 Some(Err(err)) => break err,
                 None => break anyhow::anyhow!("the event stream ended early"),
             };
+            if message.event != "error" {
+                received = true;
+            }
             match message.event.as_str() {
                 "heartbeat" => continue,
                 "error" => {
@@ -96,10 +103,29 @@ async fn follow(api: &Api, run: Value, mut each: impl FnMut(&Value)) -> anyhow::
             last_id = Some(message.id.clone());
             each(&event);
             if event["type"] == EventType::SessionStatusIdle.name() {
-                return api.get(&format!("/deployment_runs/{id}"), &[]).await;
+                return ended_run(api, &id).await;
             }
         };
-        lost = Some((std::time::Instant::now(), why));
+        let since = if received {
+            std::time::Instant::now()
+        } else {
+            lost_since
+        };
+        lost = Some((since, why));
+    }
+}
+
+/// Run `id` as it ended, read again while the server is away (a restart
+/// right after the run's end must not fail the command).
+async fn ended_run(api: &Api, id: &str) -> anyhow::Result<Value> {
+    let since = std::time::Instant::now();
+    loop {
+        match api.get(&format!("/deployment_runs/{id}"), &[]).await {
+            Err(err) if transient(&err) && since.elapsed() < RECONNECT_FOR => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            answer => return answer,
+        }
     }
 }
 
@@ -181,8 +207,8 @@ pub async fn watch(api: &Api, run: Value, output: Output) -> anyhow::Result<i32>
     }
     spinner.finish_and_clear();
     match output {
-        Output::Json => println!("{run}"),
-        Output::Table => println!("{}", render::human(&run)),
+        Output::Json => render::print_line(&run),
+        Output::Table => render::print_line(render::human(&run)),
     }
     Ok(exit_code(&run))
 }

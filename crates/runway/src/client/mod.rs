@@ -12,6 +12,7 @@ pub use commands::{
     AgentCommand, ClientArgs, ClientCommand, DeploymentCommand, EnvironmentCommand, ListArgs,
     RunCommand,
 };
+pub use render::print_line;
 pub use send::run;
 
 use anyhow::{Context, bail};

@@ -15,6 +15,20 @@ pub enum Output {
     Json,
 }
 
+/// Prints `text` and a newline on standard output. A reader that went away
+/// (`runway … | head`) ends the command quietly, with the exit status a
+/// broken pipe gives other tools (141), instead of a panic.
+pub fn print_line(text: impl std::fmt::Display) {
+    use std::io::Write;
+    if let Err(err) = writeln!(std::io::stdout().lock(), "{text}") {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("runway: cannot write to standard output: {err}");
+        std::process::exit(1);
+    }
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".to_string(),

@@ -60,8 +60,8 @@ fn opt<T: Into<Value>>(v: Option<T>) -> Option<Value> {
 pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<i32> {
     let api = Api::new(&args.url, &args.token, args.ca.as_deref())?;
     let print = |value: &Value| match args.output {
-        Output::Json => println!("{value}"),
-        Output::Table => println!("{}", render::human(value)),
+        Output::Json => render::print_line(value),
+        Output::Table => render::print_line(render::human(value)),
     };
     let value = match command {
         ClientCommand::Deployments(c) => {

@@ -66,8 +66,8 @@ impl NewTokenArgs {
 
 fn print(output: Output, value: &Value) {
     match output {
-        Output::Json => println!("{value}"),
-        Output::Table => println!("{}", render::human(value)),
+        Output::Json => render::print_line(value),
+        Output::Table => render::print_line(render::human(value)),
     }
 }
 
@@ -77,8 +77,8 @@ pub async fn create(client: ClientArgs, spec: &NewTokenArgs) -> anyhow::Result<(
     let api = Api::new(&client.url, &client.token, client.ca.as_deref())?;
     let token = api.post("/tokens", Some(&spec.body()?), None).await?;
     match client.output {
-        Output::Json => println!("{token}"),
-        Output::Table => println!("{}", token["secret"].as_str().unwrap_or_default()),
+        Output::Json => render::print_line(token),
+        Output::Table => render::print_line(token["secret"].as_str().unwrap_or_default()),
     }
     Ok(())
 }
