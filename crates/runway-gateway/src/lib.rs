@@ -18,7 +18,7 @@ mod query;
 
 mod routes;
 mod schemas;
-mod sse;
+pub mod sse;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

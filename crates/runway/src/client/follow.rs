@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures::StreamExt;
 use runway_api::enums::{EventType, RunStatus, TriggerType};
+use runway_gateway::sse::{ERROR, HEARTBEAT};
 use serde_json::Value;
 
 use super::Api;
@@ -82,12 +83,12 @@ async fn follow(api: &Api, run: Value, mut each: impl FnMut(&Value)) -> anyhow::
                 Some(Err(err)) => break err,
                 None => break anyhow::anyhow!("the event stream ended early"),
             };
-            if message.event != "error" {
+            if message.event != ERROR {
                 received = true;
             }
             match message.event.as_str() {
-                "heartbeat" => continue,
-                "error" => {
+                HEARTBEAT => continue,
+                ERROR => {
                     let envelope: Value = serde_json::from_str(&message.data)
                         .context("an error message that is not JSON")?;
                     let failure = super::ApiFailure::from_stream_error(&envelope);
