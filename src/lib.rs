@@ -2,6 +2,7 @@
 //! encoded descriptor set, and the error vocabulary that the server and the
 //! gateway share (gRPC code ↔ HTTP status ↔ envelope `error.type`).
 
+pub mod connections;
 pub mod enums;
 pub mod error_code;
 pub mod json_value;

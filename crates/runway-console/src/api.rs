@@ -42,6 +42,11 @@ impl Api {
         authorized(&self.session.token, message)
     }
 
+    /// Resolves when the console stops (a live page ends then).
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.console.closed()
+    }
+
     /// What a failed call means for the page: a 401 (the token expired or
     /// was revoked) ends the sign-in; anything else is the API's error.
     pub fn fail(&self, status: tonic::Status) -> PageError {

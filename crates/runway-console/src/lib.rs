@@ -42,6 +42,9 @@ struct Inner {
     sessions: session::Sessions,
     /// Served over TLS: cookies are `Secure` (and `__Host-` prefixed).
     secure: bool,
+    /// Set when the console stops: its live pages end (the browser
+    /// reconnects to whichever server answers next).
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Console {
@@ -53,7 +56,23 @@ impl Console {
                 services,
                 sessions: session::Sessions::default(),
                 secure,
+                closing: tokio::sync::watch::Sender::new(false),
             }),
+        }
+    }
+
+    /// Ends every open live page (before a graceful shutdown, which would
+    /// otherwise wait for them). A console in `runway serve` need not: the
+    /// server's own streams end, and the live pages with them.
+    pub fn close_streams(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Console::close_streams`] is called.
+    fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.inner.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closing| *closing).await;
         }
     }
 

@@ -22,6 +22,7 @@ pub mod sse;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use runway_api::connections::DEFAULT_IDLE_TIMEOUT;
 use runway_api::services::{
     DynAgentService, DynDeploymentService, DynEnvironmentService, DynHealth, DynRetentionService,
     DynSessionService, DynTokenService, DynWebhookService, Services,
@@ -157,18 +158,11 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_tls(listener, router, None, shutdown).await
+    serve_with_tls(listener, router, None, DEFAULT_IDLE_TIMEOUT, shutdown).await
 }
 
 /// How long a client may take over its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// How long an HTTP/1.1 connection may wait for, or take over, a request's
-/// head: a client that sends half a request holds nothing longer. hyper's
-/// timer also runs while a kept-alive connection idles, so it stays above
-/// the common load balancers' idle timeouts (60 s): a proxy must not reuse
-/// a connection the server is closing.
-const HEAD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(75);
 
 /// How long a request's body may go without a byte before the request
 /// fails: a client that declares a body and does not send it holds nothing
@@ -181,18 +175,23 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2
 
 /// Serves `router` on `listener` (over TLS with `tls`, HTTP/2 or HTTP/1.1
 /// by ALPN) until `shutdown` resolves, then lets open requests finish for
-/// up to [`SHUTDOWN_GRACE`].
+/// up to [`SHUTDOWN_GRACE`]. A connection may stay silent for `idle`: before
+/// its first byte, and on HTTP/1.1 before (or while sending) each request's
+/// head — a client that sends half a request holds nothing longer (hyper's
+/// head timer also runs while a kept-alive connection idles).
 /// (axum's own `serve` cannot size the head buffer.)
 pub async fn serve_with_tls(
     listener: TcpListener,
     router: Router,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    idle: std::time::Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder;
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
+    use runway_api::connections::{FirstByteDeadline, HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT};
 
     tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "REST gateway listening");
     // A body that stops arriving ends its request (400), console forms too.
@@ -204,10 +203,13 @@ pub async fn serve_with_tls(
         .http1()
         .max_buf_size(HEAD_BUFFER_BYTES)
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEAD_READ_TIMEOUT);
+        .header_read_timeout(idle);
     builder
         .http2()
-        .max_header_list_size(HEAD_BUFFER_BYTES as u32);
+        .max_header_list_size(HEAD_BUFFER_BYTES as u32)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Some(HTTP2_PING_INTERVAL))
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT);
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -233,6 +235,7 @@ pub async fn serve_with_tls(
         tokio::spawn(async move {
             let served = match acceptor {
                 None => {
+                    let tcp = FirstByteDeadline::new(tcp, idle);
                     let connection =
                         builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
                     watcher.watch(connection.into_owned()).await
@@ -252,6 +255,7 @@ pub async fn serve_with_tls(
                                 return;
                             }
                         };
+                    let stream = FirstByteDeadline::new(stream, idle);
                     let connection =
                         builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     watcher.watch(connection.into_owned()).await

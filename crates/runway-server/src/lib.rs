@@ -25,6 +25,7 @@ pub mod webhooks;
 
 use std::net::SocketAddr;
 
+use runway_api::connections::{FirstByteDeadline, HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT};
 use runway_api::v1::agent_service_server::AgentServiceServer;
 use runway_api::v1::deployment_service_server::DeploymentServiceServer;
 use runway_api::v1::environment_service_server::EnvironmentServiceServer;
@@ -35,6 +36,7 @@ use runway_api::v1::token_service_server::TokenServiceServer;
 use runway_api::v1::webhook_service_server::WebhookServiceServer;
 use runway_store::Store;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt as _;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 
@@ -248,11 +250,13 @@ const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 
 /// Serves `runway`'s routes on `listener` (over TLS with `tls`, mutual when
 /// it names a client CA) until `shutdown` resolves, then lets in-flight
-/// calls finish.
+/// calls finish. A connection that sends nothing for `idle` after it opens
+/// is dropped.
 pub async fn serve(
     listener: TcpListener,
     runway: &Runway,
     tls: Option<tonic::transport::ServerTlsConfig>,
+    idle: std::time::Duration,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
@@ -261,14 +265,18 @@ pub async fn serve(
     if let Some(tls) = tls {
         server = server.tls_config(tls.timeout(TLS_HANDSHAKE_TIMEOUT))?;
     }
+    // Without TCP_NODELAY a response's HTTP/2 frames wait out the peer's
+    // delayed ACK (~40 ms) behind Nagle's algorithm. A connection that
+    // sends nothing is dropped at its first byte's deadline.
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .map(|accepted| accepted.map(|tcp| FirstByteDeadline::new(tcp, idle)));
     server
+        // A peer gone without closing is found, and its streams end.
+        .http2_keepalive_interval(Some(HTTP2_PING_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_PING_TIMEOUT))
         .layer(runway.rpc_metrics())
         .add_routes(runway.routes())
-        // Without TCP_NODELAY a response's HTTP/2 frames wait out the peer's
-        // delayed ACK (~40 ms) behind Nagle's algorithm.
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -43,6 +43,9 @@ pub struct ServeConfig {
     pub prune_interval: Option<Duration>,
     /// How often an event stream (SSE) sends a `heartbeat`.
     pub sse_heartbeat: Duration,
+    /// How long a connection may stay silent: before its first request, and
+    /// on HTTP/1.1 between requests.
+    pub idle_timeout: Duration,
     /// TLS for gRPC and REST (mutual on gRPC with a client CA); `None`:
     /// plaintext.
     pub tls: Option<std::sync::Arc<crate::tls::ServerTls>>,
@@ -199,17 +202,20 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         let rx = rx.clone();
         let runway = runway.clone();
         let tls = config.tls.as_ref().map(|tls| tls.grpc());
-        async move { Ok(runway_server::serve(grpc, &runway, tls, stopped(rx)).await?) }
+        let idle = config.idle_timeout;
+        async move { Ok(runway_server::serve(grpc, &runway, tls, idle, stopped(rx)).await?) }
     });
     let http_task = tokio::spawn({
         let rx = rx.clone();
         let tls = config.tls.as_ref().map(|tls| tls.rest());
+        let idle = config.idle_timeout;
         async move {
             Ok(runway_gateway::serve_with_tls(
                 http,
                 runway_gateway::router(gateway, observability)
                     .merge(runway_console::router(console)),
                 tls,
+                idle,
                 stopped(rx),
             )
             .await?)

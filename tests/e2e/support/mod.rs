@@ -120,6 +120,7 @@ impl TestApp {
             prune_interval: None,
             // Short, so a test sees heartbeats without waiting 15 s.
             sse_heartbeat: std::time::Duration::from_millis(300),
+            idle_timeout: runway_api::connections::DEFAULT_IDLE_TIMEOUT,
             tls: None,
         };
         let app = runway::app::start(&config)

@@ -53,9 +53,11 @@ pub async fn transcript(
         .await
         .map_err(|s| api.fail(s))?
         .into_inner();
-    // A failed stream (a revoked token, a closing server) just ends: the
-    // browser reconnects, and a signed-out one is sent to sign in.
+    // A failed stream (a revoked token, a closing server) just ends, as it
+    // does when the console stops: the browser reconnects, and a signed-out
+    // one is sent to sign in.
     let events = stream
+        .take_until(api.closed())
         .take_while(|message| std::future::ready(message.is_ok()))
         .filter_map(|message| async move {
             let event = message.ok()?.event?;
@@ -93,6 +95,7 @@ pub async fn runs(
         .map_err(|s| api.fail(s))?
         .into_inner();
     let pages = stream
+        .take_until(api.closed())
         .take_while(|message| std::future::ready(message.is_ok()))
         .filter_map(|message| async move {
             let page = message.ok()?;

@@ -24,6 +24,11 @@ pub(super) struct GatewayArgs {
     /// How often an event stream (SSE) sends a `heartbeat`, in milliseconds.
     #[arg(long, env = "RUNWAY_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
     pub(super) sse_heartbeat_ms: u64,
+    /// How long a connection may stay silent, in milliseconds: before its
+    /// first request, and on HTTP/1.1 between requests (keep it above a load
+    /// balancer's idle timeout, so the balancer closes first).
+    #[arg(long, env = "RUNWAY_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
+    pub(super) idle_timeout_ms: u64,
     /// Also serve the web console at `/` (as `runway serve` does).
     #[arg(long, env = "RUNWAY_CONSOLE")]
     pub(super) console: bool,
@@ -45,8 +50,10 @@ pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
     let closer = gateway.clone();
     let mut router = runway_gateway::router(gateway, observability_registry());
+    let mut console_closer = None;
     if args.console {
         let console = runway_console::Console::new(services, tls.is_some());
+        console_closer = Some(console.clone());
         router = router.merge(runway_console::router(console));
     }
     let listener = tokio::net::TcpListener::bind(args.http_addr)
@@ -58,12 +65,22 @@ pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         args.grpc
     );
-    runway_gateway::serve_with_tls(listener, router, tls.map(|tls| tls.rest()), async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        super::exit_on_a_second_signal();
-        closer.close_streams();
-    })
+    let idle = Duration::from_millis(args.idle_timeout_ms.max(100));
+    runway_gateway::serve_with_tls(
+        listener,
+        router,
+        tls.map(|tls| tls.rest()),
+        idle,
+        async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            super::exit_on_a_second_signal();
+            closer.close_streams();
+            if let Some(console) = console_closer {
+                console.close_streams();
+            }
+        },
+    )
     .await?;
     Ok(())
 }

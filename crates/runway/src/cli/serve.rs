@@ -59,6 +59,11 @@ pub(super) struct ServeArgs {
     /// How often an event stream (SSE) sends a `heartbeat`, in milliseconds.
     #[arg(long, env = "RUNWAY_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
     pub(super) sse_heartbeat_ms: u64,
+    /// How long a connection may stay silent, in milliseconds: before its
+    /// first request, and on HTTP/1.1 between requests (keep it above a load
+    /// balancer's idle timeout, so the balancer closes first).
+    #[arg(long, env = "RUNWAY_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
+    pub(super) idle_timeout_ms: u64,
     /// Let webhook endpoints use plain http and private, loopback or
     /// link-local addresses (self-hosted and test setups).
     #[arg(long, env = "RUNWAY_WEBHOOKS_ALLOW_PRIVATE")]
@@ -173,6 +178,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         prune_interval: (!args.no_pruner)
             .then(|| Duration::from_millis(args.prune_interval_ms.max(10))),
         sse_heartbeat: Duration::from_millis(args.sse_heartbeat_ms.max(10)),
+        idle_timeout: Duration::from_millis(args.idle_timeout_ms.max(100)),
         tls,
     };
     let running = app::start(&config).await?;

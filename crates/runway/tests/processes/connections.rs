@@ -1,0 +1,174 @@
+//! How long a connection may stay silent (`--idle-timeout-ms`), on both
+//! servers, and what a standalone gateway's stop ends.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::harness::{BIN, Server, http_client};
+use runway_store::testing::TestDatabase;
+
+/// Far longer than any idle timeout below: a connection still open then
+/// was not closed for its silence.
+const CLOSED_WITHIN: Duration = Duration::from_secs(20);
+
+/// What the server sent on `tcp` until it closed the connection.
+async fn read_until_closed(tcp: &mut TcpStream, what: &str) -> String {
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(CLOSED_WITHIN, tcp.read_to_end(&mut got)).await;
+    match read {
+        Ok(Ok(_)) => {}
+        // A reset is a close too (the server dropped a socket with unread bytes).
+        Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Ok(Err(err)) => panic!("{what}: {err}"),
+        Err(_) => panic!("{what}: still open after {CLOSED_WITHIN:?}"),
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn address(url: &str) -> &str {
+    url.trim_start_matches("http://")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_closed_and_a_quiet_stream_is_not() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--idle-timeout-ms", "400", "--sse-heartbeat-ms", "150"];
+    let server = Server::start_with(db.url(), data.path(), &args).await;
+    let (rest, grpc) = (address(&server.http), address(&server.grpc));
+
+    // Connected, nothing sent: both servers close the connection.
+    let mut silent_rest = TcpStream::connect(rest).await.unwrap();
+    let mut silent_grpc = TcpStream::connect(grpc).await.unwrap();
+    assert_eq!(read_until_closed(&mut silent_rest, "silent REST").await, "");
+    // (An HTTP/2 server speaks first: its SETTINGS frame, then the close.)
+    read_until_closed(&mut silent_grpc, "silent gRPC").await;
+
+    // Half a request head, then nothing: closed without an answer.
+    let mut half = TcpStream::connect(rest).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let said = read_until_closed(&mut half, "half a head").await;
+    assert!(
+        said.is_empty() || said.starts_with("HTTP/1.1 408"),
+        "{said}"
+    );
+
+    // A request answered, then a kept-alive connection left idle: closed
+    // after the answer.
+    let mut kept = TcpStream::connect(rest).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let said = read_until_closed(&mut kept, "kept alive").await;
+    assert!(said.starts_with("HTTP/1.1 200 OK\r\n"), "{said}");
+
+    // An event stream the client never writes to outlives the timeout
+    // many times over: its heartbeats keep coming.
+    let stream = http_client()
+        .get(format!(
+            "{}/api/v1/cloud/deployment_runs/watch",
+            server.http
+        ))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let started = tokio::time::Instant::now();
+    let mut body = stream.bytes_stream();
+    let mut heartbeats = 0;
+    let mut text = String::new();
+    while started.elapsed() < Duration::from_millis(2_000) {
+        use futures::StreamExt as _;
+        let chunk = tokio::time::timeout(CLOSED_WITHIN, body.next())
+            .await
+            .expect("the stream goes on")
+            .expect("the stream is open")
+            .expect("a chunk");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        heartbeats = text.matches("event: heartbeat").count();
+    }
+    assert!(heartbeats >= 5, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_gateway_ends_its_console_live_pages_when_it_stops() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(db.url(), data.path()).await;
+    let mut gateway = tokio::process::Command::new(BIN)
+        .args(["gateway", "--grpc", &server.grpc])
+        .args(["--http-addr", "127.0.0.1:0", "--console"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(gateway.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.strip_prefix("runway: REST on ") {
+                return rest.split("/api/v1/cloud").next().unwrap().to_string();
+            }
+        }
+        panic!("the gateway exited before listening");
+    })
+    .await
+    .expect("the gateway listens");
+
+    runway::tls::install_crypto_provider();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = browser
+        .post(format!("{url}/sign-in"))
+        .form(&[("token", server.token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let pair = cookie.split_once(';').unwrap().0.to_string();
+    let live = browser
+        .get(format!("{url}/runs/live"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    assert_eq!(live.headers()["content-type"], "text/event-stream");
+    let mut body = live.bytes_stream();
+    use futures::StreamExt as _;
+    let first = body.next().await.expect("the runs table").unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).starts_with("event: runs\n"),
+        "{first:?}"
+    );
+
+    // The gateway stops: the page's stream ends, and the gateway does not
+    // wait out its 20 s grace for it.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(gateway.id().unwrap() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = body.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the live page still open after the stop");
+    let status = tokio::time::timeout(Duration::from_secs(10), gateway.wait())
+        .await
+        .expect("the gateway exits before its grace ends")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
