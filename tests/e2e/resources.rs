@@ -241,6 +241,17 @@ async fn deployment_shape_updates_and_filters(app: &TestApp) {
     );
     assert_eq!(u["name"], "daily-report");
     assert!(u["updated_at"].as_str() > d["updated_at"].as_str());
+    // The same update again changes nothing: the deployment as it is,
+    // `updated_at` included.
+    let again = app
+        .post(
+            &format!("/deployments/{id}"),
+            json!({"description": null, "schedule": null,
+                   "metadata": {"team": null, "owner": "ana", "cas_config": {"config": {"max_concurrent": 5}}}}),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(&again.body, u);
     assert_envelope(
         &app.post(
             &format!("/deployments/{id}"),

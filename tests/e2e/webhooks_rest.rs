@@ -105,6 +105,15 @@ async fn endpoints_and_deliveries_are_managed_over_rest() {
     let got = app.get(&path).await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body, unsigned);
+    // An update that changes nothing answers the endpoint as it is.
+    let same = app
+        .post(
+            &path,
+            json!({"description": "ops channel", "enabled": true}),
+        )
+        .await;
+    assert_eq!(same.status, 200, "{}", same.body);
+    assert_eq!(same.body, unsigned);
     let list = app.get("/webhooks/endpoints").await;
     assert_eq!(list.status, 200);
     assert_eq!(list.body["data"], json!([unsigned]));

@@ -15,6 +15,7 @@ pub mod openapi;
 mod params;
 mod path;
 mod query;
+mod request_body;
 
 mod routes;
 mod schemas;
@@ -29,6 +30,7 @@ use runway_api::services::{
 };
 use tokio::net::TcpListener;
 
+pub use body::whole_number;
 pub use error::ApiError;
 pub use metrics::Observability;
 
@@ -164,11 +166,6 @@ pub async fn serve(
 /// How long a client may take over its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// How long a request's body may go without a byte before the request
-/// fails: a client that declares a body and does not send it holds nothing
-/// longer.
-const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// How long a stop waits for open requests before it closes them: a client
 /// that stops reading must not hold a stop.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
@@ -176,9 +173,10 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2
 /// Serves `router` on `listener` (over TLS with `tls`, HTTP/2 or HTTP/1.1
 /// by ALPN) until `shutdown` resolves, then lets open requests finish for
 /// up to [`SHUTDOWN_GRACE`]. A connection may stay silent for `idle`: before
-/// its first byte, and on HTTP/1.1 before (or while sending) each request's
+/// its first byte, on HTTP/1.1 before (or while sending) each request's
 /// head — a client that sends half a request holds nothing longer (hyper's
-/// head timer also runs while a kept-alive connection idles).
+/// head timer also runs while a kept-alive connection idles) — and within a
+/// request's body.
 /// (axum's own `serve` cannot size the head buffer.)
 pub async fn serve_with_tls(
     listener: TcpListener,
@@ -194,10 +192,10 @@ pub async fn serve_with_tls(
     use runway_api::connections::{FirstByteDeadline, HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT};
 
     tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "REST gateway listening");
-    // A body that stops arriving ends its request (400), console forms too.
-    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-        BODY_IDLE_TIMEOUT,
-    ));
+    // A body that stops arriving for `idle` ends its request (400, in the
+    // envelope: `request_body`), console forms too: a client that declares a
+    // body and does not send it holds nothing longer.
+    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(idle));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

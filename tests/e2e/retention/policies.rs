@@ -61,6 +61,8 @@ async fn the_pruner_deletes_what_the_policy_no_longer_keeps(
     // A field left out keeps its value.
     let again = app.post("/retention", json!({"max_runs": null})).await;
     assert_eq!(again.body["keep_days"], 30);
+    // (It changed nothing: the policy as it was, `updated_at` included.)
+    assert_eq!(again.body, set.body);
     assert_eq!(app.get("/retention").await.body, again.body);
 
     // A deployment of two slots, no retries: a completed run (with its

@@ -75,21 +75,14 @@ impl DeploymentForm {
     /// The run limits as numbers; a field that is not a whole number is an
     /// error on that field (the API judges the ranges).
     pub fn config(&self) -> Result<DeploymentConfigInput, FormErrors> {
-        fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<Option<T>, FormErrors> {
-            let value = value.trim();
-            if value.is_empty() {
-                return Ok(None);
-            }
-            value
-                .parse()
-                .map(Some)
-                .map_err(|_| FormErrors::field(name, format!("{value:?} is not a whole number.")))
-        }
         Ok(DeploymentConfigInput {
-            max_concurrent: number(CONFIG_FIELDS[0], &self.max_concurrent)?,
-            max_retries: number(CONFIG_FIELDS[1], &self.max_retries)?,
-            timeout_ms: number(CONFIG_FIELDS[2], &self.timeout_ms)?,
-            max_consecutive_failures: number(CONFIG_FIELDS[3], &self.max_consecutive_failures)?,
+            max_concurrent: whole_field(CONFIG_FIELDS[0], &self.max_concurrent)?,
+            max_retries: whole_field(CONFIG_FIELDS[1], &self.max_retries)?,
+            timeout_ms: whole_field(CONFIG_FIELDS[2], &self.timeout_ms)?,
+            max_consecutive_failures: whole_field(
+                CONFIG_FIELDS[3],
+                &self.max_consecutive_failures,
+            )?,
         })
     }
 
@@ -111,6 +104,24 @@ impl DeploymentForm {
 }
 
 /// The schedule and limit fields, shared by the create and edit forms.
+/// A form field's integer: empty is none; a number is taken as the JSON
+/// API takes it (`2`, `2.0` and `2e0` alike), so the form and the API agree.
+fn whole_field<T: TryFrom<i64>>(name: &str, value: &str) -> Result<Option<T>, FormErrors> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let whole = value
+        .parse::<serde_json::Number>()
+        .ok()
+        .as_ref()
+        .and_then(runway_gateway::whole_number)
+        .ok_or_else(|| FormErrors::field(name, format!("{value:?} is not a whole number.")))?;
+    T::try_from(whole)
+        .map(Some)
+        .map_err(|_| FormErrors::field(name, format!("{value} is out of range.")))
+}
+
 pub fn schedule_and_limits(form: &DeploymentForm, errors: &FormErrors) -> Markup {
     html! {
         fieldset {
@@ -271,4 +282,28 @@ async fn refused(
     code: StatusCode,
 ) -> Result<Response, PageError> {
     Ok((code, render_new(api, form, &errors).await?).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_field;
+
+    fn field(value: &str) -> Result<Option<i32>, String> {
+        whole_field::<i32>("max_retries", value).map_err(|e| format!("{e:?}"))
+    }
+
+    #[test]
+    fn a_field_takes_integers_as_the_api_does() {
+        assert_eq!(field(""), Ok(None));
+        assert_eq!(field(" 2 "), Ok(Some(2)));
+        assert_eq!(field("2.0"), Ok(Some(2)));
+        assert_eq!(field("2e0"), Ok(Some(2)));
+        assert_eq!(field("-3"), Ok(Some(-3)));
+        for refused in ["2.5", "two", "0x10", "NaN", "1e400"] {
+            let err = field(refused).unwrap_err();
+            assert!(err.contains("is not a whole number"), "{refused}: {err}");
+        }
+        let err = field("3000000000").unwrap_err();
+        assert!(err.contains("3000000000 is out of range"), "{err}");
+    }
 }

@@ -3,7 +3,6 @@
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
 use prost_types::FieldMask;
 use runway_api::enums::{self, SessionStrategy};
 use runway_api::v1::*;
@@ -18,6 +17,7 @@ use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::path::Path;
 use crate::query::Query;
+use crate::request_body::RequestBody;
 use runway_json as render;
 
 #[utoipa::path(
@@ -33,7 +33,7 @@ pub async fn create(
     State(gw): State<Gateway>,
     ctx: CallContext,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let b: CreateBody = body::required(&headers, &body)?;
     let (metadata, cas) = split_metadata(b.metadata.unwrap_or_default())?;
@@ -147,7 +147,7 @@ pub async fn update(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let b: UpdateBody = body::required(&headers, &body)?;
     let mut paths: Vec<String> = Vec::new();
@@ -246,7 +246,7 @@ pub async fn pause(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     body::empty(&headers, &body)?;
     let request = PauseDeploymentRequest { deployment_id: id };
@@ -273,7 +273,7 @@ pub async fn unpause(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     body::empty(&headers, &body)?;
     let request = UnpauseDeploymentRequest { deployment_id: id };
@@ -300,7 +300,7 @@ pub async fn archive(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     body::empty(&headers, &body)?;
     let request = ArchiveDeploymentRequest { deployment_id: id };

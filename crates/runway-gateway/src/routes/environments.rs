@@ -3,7 +3,6 @@
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
 use prost_types::FieldMask;
 use runway_api::v1::*;
 use serde::Deserialize;
@@ -16,6 +15,7 @@ use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::path::Path;
 use crate::query::Query;
+use crate::request_body::RequestBody;
 use runway_json as render;
 
 /// The body of `POST /environments`.
@@ -60,7 +60,7 @@ pub async fn create(
     State(gw): State<Gateway>,
     ctx: CallContext,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let b: CreateBody = body::required(&headers, &body)?;
     let request = CreateEnvironmentRequest {
@@ -144,7 +144,7 @@ pub async fn update(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let b: UpdateBody = body::required(&headers, &body)?;
     let mut paths: Vec<String> = Vec::new();
@@ -184,7 +184,7 @@ pub async fn archive(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     body::empty(&headers, &body)?;
     let response = gw

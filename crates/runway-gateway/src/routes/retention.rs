@@ -4,7 +4,6 @@
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
 use prost_types::FieldMask;
 use runway_api::v1::*;
 use serde::Deserialize;
@@ -16,6 +15,7 @@ use crate::body::{self, nullable_whole};
 use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::query::Query;
+use crate::request_body::RequestBody;
 use runway_json as render;
 
 /// The body of `POST /retention`: each field given replaces that rule
@@ -76,7 +76,7 @@ pub async fn update(
     State(gw): State<Gateway>,
     ctx: CallContext,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let b: UpdateBody = body::required(&headers, &body)?;
     let mut rules = RetentionRules::default();

@@ -3,7 +3,6 @@
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
 use runway_api::enums::{RunStatus, TriggerType};
 use runway_api::v1::*;
 
@@ -14,6 +13,7 @@ use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::path::Path;
 use crate::query::Query;
+use crate::request_body::RequestBody;
 use runway_json as render;
 
 fn path_error(status: tonic::Status) -> ApiError {
@@ -34,7 +34,7 @@ pub async fn trigger(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     body::empty(&headers, &body)?;
     let request = RunDeploymentRequest { deployment_id: id };
@@ -194,7 +194,7 @@ pub async fn cancel(
     ctx: CallContext,
     Path(run_id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     body::empty(&headers, &body)?;
     let request = CancelDeploymentRunRequest { run_id };

@@ -193,7 +193,7 @@ pub async fn send_events(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: bytes::Bytes,
+    crate::request_body::RequestBody(body): crate::request_body::RequestBody,
 ) -> Result<Response, ApiError> {
     let b: SendBody = crate::body::required(&headers, &body)?;
     let events = b

@@ -3,7 +3,6 @@
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
 use runway_api::enums::TokenScope;
 use runway_api::v1::*;
 use serde::Deserialize;
@@ -16,6 +15,7 @@ use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::path::Path;
 use crate::query::Query;
+use crate::request_body::RequestBody;
 use runway_json as render;
 
 /// The body of `POST /tokens`.
@@ -65,7 +65,7 @@ pub async fn create(
     State(gw): State<Gateway>,
     ctx: CallContext,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let b: CreateBody = body::required(&headers, &body)?;
     let request = CreateTokenRequest {
@@ -149,7 +149,7 @@ pub async fn revoke(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     body::empty(&headers, &body)?;
     let response = gw

@@ -4,7 +4,6 @@
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
 use prost_types::FieldMask;
 use runway_api::enums::{WebhookDeliveryStatus, WebhookEventType};
 use runway_api::v1::*;
@@ -18,6 +17,7 @@ use crate::context::CallContext;
 use crate::error::ApiError;
 use crate::path::Path;
 use crate::query::Query;
+use crate::request_body::RequestBody;
 use runway_json as render;
 
 /// The body of `POST /webhooks/endpoints`.
@@ -92,7 +92,7 @@ pub async fn create(
     State(gw): State<Gateway>,
     ctx: CallContext,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let b: CreateBody = body::required(&headers, &body)?;
     let request = CreateWebhookEndpointRequest {
@@ -173,7 +173,7 @@ pub async fn update(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let b: UpdateBody = body::required(&headers, &body)?;
     let mut paths: Vec<String> = Vec::new();
@@ -245,7 +245,7 @@ pub async fn rotate_secret(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     body::empty(&headers, &body)?;
     let request = RotateWebhookEndpointSecretRequest { endpoint_id: id };
@@ -273,7 +273,7 @@ pub async fn test(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     body::empty(&headers, &body)?;
     let response = gw
@@ -340,7 +340,7 @@ pub async fn redeliver(
     ctx: CallContext,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     body::empty(&headers, &body)?;
     let response = gw

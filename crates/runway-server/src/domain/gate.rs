@@ -28,8 +28,14 @@ pub fn concurrency_gate(
         return Ok(TriggerDecision::Skip {
             error_type: RunErrorType::ConcurrencyLimit,
             message: format!(
-                "Deployment {} is at its limit of {limit} concurrent runs (max_concurrent); {active_runs} are pending or running.",
-                deployment.id
+                "Deployment {} is at its limit of {limit} concurrent {} (max_concurrent); {} pending or running.",
+                deployment.id,
+                if limit == 1 { "run" } else { "runs" },
+                if active_runs == 1 {
+                    "1 run is".to_string()
+                } else {
+                    format!("{active_runs} runs are")
+                },
             ),
         });
     }
@@ -89,6 +95,31 @@ mod tests {
         assert_eq!(
             skipped_with(concurrency_gate(&dep, 7)),
             Some(RunErrorType::ConcurrencyLimit)
+        );
+    }
+
+    #[test]
+    fn a_skipped_trigger_says_how_many_runs_hold_the_slots() {
+        let message = |limit: i32, active: u64| {
+            let mut dep = deployment();
+            dep.max_concurrent = limit;
+            match concurrency_gate(&dep, active).expect("not refused") {
+                TriggerDecision::Skip { message, .. } => message,
+                TriggerDecision::Start => panic!("started at {active} of {limit}"),
+            }
+        };
+        let id = deployment().id;
+        assert_eq!(
+            message(1, 1),
+            format!(
+                "Deployment {id} is at its limit of 1 concurrent run (max_concurrent); 1 run is pending or running."
+            )
+        );
+        assert_eq!(
+            message(2, 3),
+            format!(
+                "Deployment {id} is at its limit of 2 concurrent runs (max_concurrent); 3 runs are pending or running."
+            )
         );
     }
 

@@ -205,7 +205,6 @@ impl WebhookService for WebhookApi {
                 row.disabled_reason = (!req.enabled).then_some(WebhookDisabledReason::Manual);
                 row.failing_since = None;
             }
-            row.updated_at = now;
             Ok::<_, ServiceError>(())
         })
         .await?
@@ -257,7 +256,6 @@ impl WebhookService for WebhookApi {
             let old = std::mem::replace(&mut row.secret, secret.clone());
             row.previous_secret = Some(old);
             row.previous_secret_expires_at = Some(now + ROTATION_OVERLAP_NANOS);
-            row.updated_at = now;
             Ok::<_, ServiceError>(())
         })
         .await?

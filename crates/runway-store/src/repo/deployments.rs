@@ -176,6 +176,10 @@ pub async fn modify<E: From<StoreError>>(
     };
     let before = row.clone();
     change(&mut row)?;
+    if row == before {
+        // Nothing changes: nothing written, `updated_at` stays.
+        return Ok(Some(row));
+    }
     row.updated_at = now;
     let saved = row
         .into_active_model()

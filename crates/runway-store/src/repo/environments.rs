@@ -3,7 +3,7 @@
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 
 use super::idempotency::{self, IdempotencyClaim};
-use super::{begin, modify_row};
+use super::{begin, modify_row, stamp_if_changed};
 use crate::entity::environment::{self, Entity as Environment};
 use crate::ids::IdKind;
 use crate::page::{self, Key, Page, PageQuery};
@@ -91,9 +91,7 @@ pub async fn modify<E: From<StoreError>>(
 ) -> Result<Option<environment::Model>, E> {
     let find = Environment::find_by_id(id).filter(environment::Column::OrgId.eq(org_id));
     modify_row(store, find, |row| {
-        change(row)?;
-        row.updated_at = now;
-        Ok(())
+        stamp_if_changed(row, change, |row| row.updated_at = now)
     })
     .await
 }

@@ -29,7 +29,8 @@ use crate::{Store, StoreError};
 
 /// Runs `apply` on the row `find` selects, locked for the transaction
 /// (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's single writer serializes),
-/// then writes the row back. `Ok(None)` when no row matches.
+/// then writes the row back when `apply` changed it. `Ok(None)` when no row
+/// matches.
 pub(crate) async fn modify_row<Ent, E>(
     store: &Store,
     find: Select<Ent>,
@@ -37,7 +38,7 @@ pub(crate) async fn modify_row<Ent, E>(
 ) -> Result<Option<Ent::Model>, E>
 where
     Ent: EntityTrait,
-    Ent::Model: IntoActiveModel<Ent::ActiveModel>,
+    Ent::Model: IntoActiveModel<Ent::ActiveModel> + Clone + PartialEq,
     Ent::ActiveModel: ActiveModelTrait<Entity = Ent> + ActiveModelBehavior + Send,
     E: From<StoreError>,
 {
@@ -49,6 +50,22 @@ where
     Ok(saved)
 }
 
+/// Runs `change` on `row` and, when it changed anything, `stamp` (which
+/// moves the row's `updated_at`): an update that changes nothing leaves the
+/// row as it was.
+pub(crate) fn stamp_if_changed<M: Clone + PartialEq, E>(
+    row: &mut M,
+    change: impl FnOnce(&mut M) -> Result<(), E>,
+    stamp: impl FnOnce(&mut M),
+) -> Result<(), E> {
+    let before = row.clone();
+    change(row)?;
+    if *row != before {
+        stamp(row);
+    }
+    Ok(())
+}
+
 /// [`modify_row`] inside `txn`, for a caller with more to write in it.
 pub(crate) async fn modify_row_in<Ent, E>(
     txn: &DatabaseTransaction,
@@ -57,7 +74,7 @@ pub(crate) async fn modify_row_in<Ent, E>(
 ) -> Result<Option<Ent::Model>, E>
 where
     Ent: EntityTrait,
-    Ent::Model: IntoActiveModel<Ent::ActiveModel>,
+    Ent::Model: IntoActiveModel<Ent::ActiveModel> + Clone + PartialEq,
     Ent::ActiveModel: ActiveModelTrait<Entity = Ent> + ActiveModelBehavior + Send,
     E: From<StoreError>,
 {
@@ -69,7 +86,11 @@ where
     else {
         return Ok(None);
     };
+    let before = row.clone();
     apply(&mut row)?;
+    if row == before {
+        return Ok(Some(row));
+    }
     let saved = row
         .into_active_model()
         .reset_all()

@@ -57,6 +57,28 @@ async fn a_silent_connection_is_closed_and_a_quiet_stream_is_not() {
         "{said}"
     );
 
+    // A body that stops arriving: the request fails with the envelope's
+    // 400 saying so.
+    let mut paused = TcpStream::connect(rest).await.unwrap();
+    let head = format!(
+        "POST /api/v1/cloud/environments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 40\r\n\r\n{{\"name\"",
+        server.token
+    );
+    paused.write_all(head.as_bytes()).await.unwrap();
+    let said = read_until_closed(&mut paused, "a paused body").await;
+    assert!(said.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{said}");
+    let envelope: serde_json::Value =
+        serde_json::from_str(said.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(
+        envelope["error"],
+        serde_json::json!({
+            "type": "invalid_request_error",
+            "message": "The request body stopped arriving: nothing came for longer than the server's idle timeout."
+        })
+    );
+    assert!(envelope["request_id"].is_string(), "{envelope}");
+
     // A request answered, then a kept-alive connection left idle: closed
     // after the answer.
     let mut kept = TcpStream::connect(rest).await.unwrap();

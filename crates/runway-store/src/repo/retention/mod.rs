@@ -41,9 +41,11 @@ pub async fn update_policy<E: From<StoreError>>(
     apply: impl FnOnce(&mut RetentionRules) -> Result<(), E>,
 ) -> Result<Option<(RetentionRules, Option<i64>)>, E> {
     let row = super::modify_row(store, Organization::find_by_id(org_id), |org| {
-        apply(&mut org.retention.0)?;
-        org.retention_updated_at = Some(now);
-        Ok::<(), E>(())
+        super::stamp_if_changed(
+            org,
+            |org| apply(&mut org.retention.0),
+            |org| org.retention_updated_at = Some(now),
+        )
     })
     .await?;
     Ok(row.map(|org| (org.retention.0, org.retention_updated_at)))

@@ -10,7 +10,7 @@ use crate::entity::webhook_delivery::{self, Entity as Delivery};
 use crate::entity::webhook_endpoint::{self, Entity as Endpoint};
 use crate::page::{self, Key, Page, PageQuery};
 use crate::repo::idempotency::{self, IdempotencyClaim};
-use crate::repo::{begin, modify_row_in};
+use crate::repo::{begin, modify_row_in, stamp_if_changed};
 use crate::{Store, StoreError, StoreResult};
 
 /// Creates `row`, claiming `idempotency` in the same transaction.
@@ -82,7 +82,7 @@ pub async fn modify_endpoint<E: From<StoreError>>(
     let mut before = None;
     let saved = modify_row_in(&txn, find, |row| {
         before = Some(row.clone());
-        apply(row)
+        stamp_if_changed(row, apply, |row| row.updated_at = now)
     })
     .await?;
     let (Some(saved), Some(before)) = (saved, before) else {
