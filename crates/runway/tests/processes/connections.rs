@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{BIN, Server, http_client};
+use crate::harness::{Gateway, Server, http_client};
 use runway_store::testing::TestDatabase;
 
 /// Far longer than any idle timeout below: a connection still open then
@@ -122,25 +122,8 @@ async fn a_standalone_gateway_ends_its_console_live_pages_when_it_stops() {
     let db = TestDatabase::sqlite().await;
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(db.url(), data.path()).await;
-    let mut gateway = tokio::process::Command::new(BIN)
-        .args(["gateway", "--grpc", &server.grpc])
-        .args(["--http-addr", "127.0.0.1:0", "--console"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(gateway.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.strip_prefix("runway: REST on ") {
-                return rest.split("/api/v1/cloud").next().unwrap().to_string();
-            }
-        }
-        panic!("the gateway exited before listening");
-    })
-    .await
-    .expect("the gateway listens");
+    let mut gateway = Gateway::start(&server.grpc, &["--console"]).await;
+    let url = gateway.url.clone();
 
     runway::tls::install_crypto_provider();
     let browser = reqwest::Client::builder()
@@ -175,7 +158,7 @@ async fn a_standalone_gateway_ends_its_console_live_pages_when_it_stops() {
     // The gateway stops: the page's stream ends, and the gateway does not
     // wait out its 20 s grace for it.
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(gateway.id().unwrap() as i32),
+        nix::unistd::Pid::from_raw(gateway.child.id().unwrap() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
@@ -188,7 +171,7 @@ async fn a_standalone_gateway_ends_its_console_live_pages_when_it_stops() {
     })
     .await;
     assert!(ended.is_ok(), "the live page still open after the stop");
-    let status = tokio::time::timeout(Duration::from_secs(10), gateway.wait())
+    let status = tokio::time::timeout(Duration::from_secs(10), gateway.child.wait())
         .await
         .expect("the gateway exits before its grace ends")
         .unwrap();

@@ -7,6 +7,7 @@ mod connections;
 mod execution;
 mod harness;
 mod hygiene;
+mod operator;
 mod receiver;
 mod replicas;
 mod resilience;

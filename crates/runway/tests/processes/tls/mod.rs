@@ -6,11 +6,9 @@
 //! needs `--insecure`.
 
 use std::error::Error as _;
-use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use runway_api::v1::ClaimTurnRequest;
 use runway_api::v1::runner_service_client::RunnerServiceClient;
 use runway_store::testing::TestDatabase;
@@ -18,66 +16,11 @@ use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
-use crate::harness::{BIN, Runner, Server, json};
+use crate::harness::{BIN, Gateway, Runner, Server, json};
 
-/// A CA for servers, a CA for clients, and a certificate of each.
-struct Pki {
-    _dir: tempfile::TempDir,
-    ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-    client_ca: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
-}
+mod pki;
 
-fn authority(name: &str) -> (CertificateParams, KeyPair, String) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    let pem = params.self_signed(&key).unwrap().pem();
-    (params, key, pem)
-}
-
-fn leaf(names: &[&str], issuer: &Issuer<'_, KeyPair>) -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let mut params = CertificateParams::new(names).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "runway test");
-    let cert = params.signed_by(&key, issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
-fn pki() -> Pki {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, pem: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path
-    };
-    let (ca_params, ca_key, ca_pem) = authority("runway test server CA");
-    let server_issuer = Issuer::new(ca_params, ca_key);
-    let (server_cert, server_key) = leaf(&["localhost", "127.0.0.1"], &server_issuer);
-    let (client_ca_params, client_ca_key, client_ca_pem) = authority("runway test client CA");
-    let client_issuer = Issuer::new(client_ca_params, client_ca_key);
-    let (client_cert, client_key) = leaf(&["runner-1"], &client_issuer);
-    Pki {
-        ca: write("ca.pem", &ca_pem),
-        server_cert: write("server.pem", &server_cert),
-        server_key: write("server-key.pem", &server_key),
-        client_ca: write("client-ca.pem", &client_ca_pem),
-        client_cert: write("client.pem", &client_cert),
-        client_key: write("client-key.pem", &client_key),
-        _dir: dir,
-    }
-}
-
-fn arg(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use pki::{arg, pki};
 
 async fn cli(url: &str, token: &str, args: &[&str]) -> Output {
     tokio::process::Command::new(BIN)
@@ -278,39 +221,24 @@ async fn tls_and_mutual_tls_end_to_end() {
 
     // A standalone gateway with the console: mutual TLS to the server, TLS
     // to its clients.
-    let mut gateway = tokio::process::Command::new(BIN)
-        .args([
-            "gateway",
-            "--grpc",
-            &server.grpc,
-            "--http-addr",
-            "127.0.0.1:0",
+    let mut gateway = Gateway::start(
+        &server.grpc,
+        &[
             "--console",
-        ])
-        .args(["--ca", ca, "--client-cert", arg(&pki.client_cert)])
-        .args(["--client-key", arg(&pki.client_key)])
-        .args([
+            "--ca",
+            ca,
+            "--client-cert",
+            arg(&pki.client_cert),
+            "--client-key",
+            arg(&pki.client_key),
             "--tls-cert",
             arg(&pki.server_cert),
             "--tls-key",
             arg(&pki.server_key),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(gateway.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.strip_prefix("runway: REST on ") {
-                return rest.split("/api/v1/cloud").next().unwrap().to_string();
-            }
-        }
-        panic!("the gateway exited before listening");
-    })
-    .await
-    .expect("the gateway listens");
+        ],
+    )
+    .await;
+    let url = gateway.url.clone();
     assert!(url.starts_with("https://"), "{url}");
     let runs = json(
         &cli(
@@ -331,7 +259,7 @@ async fn tls_and_mutual_tls_end_to_end() {
     );
     assert_eq!(runs["data"][0]["status"], "completed", "{runs}");
     console_through_the_gateway(&url, &server.token, &ca_pem, &dep).await;
-    gateway.start_kill().unwrap();
+    gateway.child.start_kill().unwrap();
 }
 
 /// The gateway's console over TLS: the sign-in cookie is `__Host-`

@@ -1,0 +1,246 @@
+//! The operator's commands against a real server and its database:
+//! tokens (minted on the database and through the API) and `prune`.
+
+use runway_store::testing::TestDatabase;
+
+use crate::cli::cli;
+use crate::harness::{BIN, Runner, Server, json};
+
+/// `runway token create|list|revoke`: a runner token minted on the database
+/// drives a real runner (and may do nothing else); a read token issued
+/// through the API is listed without its secret, expires when told, and is
+/// refused once revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_issues_lists_and_revokes_tokens() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(db.url(), data.path()).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+
+    let minted = tokio::process::Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--org",
+            "default",
+            "--database-url",
+            db.url(),
+        ])
+        .args([
+            "--name",
+            "pool-a",
+            "--scope",
+            "runner",
+            "--environment",
+            &env,
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let runner_token = String::from_utf8(minted.stdout).unwrap().trim().to_string();
+    assert!(runner_token.starts_with("rwy_pat_"), "{runner_token}");
+    let refused = tokio::process::Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--org",
+            "default",
+            "--database-url",
+            db.url(),
+        ])
+        .args(["--scope", "read", "--environment", &env])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("environment_ids is only for runner tokens"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // The runner token runs turns, and reads nothing.
+    let runner = Runner::start(&server, &env, 1, &[("RUNWAY_TOKEN", &runner_token)]);
+    let dep = api
+        .deployment(&agent, &env, "exit 0", serde_json::json!({}))
+        .await;
+    let run = api.trigger(&dep).await;
+    let done = api
+        .terminal(
+            run["id"].as_str().unwrap(),
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let as_runner = crate::harness::Api::new(&server.http, &runner_token);
+    let (status, body) = as_runner
+        .post("/agents", serde_json::json!({"name": "x", "model": "m"}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["type"].as_str()),
+        (403, Some("permission_error"))
+    );
+    runner.kill9().await;
+
+    // Through the API: a read token for an hour.
+    let issued = json(
+        &cli(
+            &server,
+            &[
+                "token",
+                "create",
+                "--name",
+                "dash",
+                "--scope",
+                "read",
+                "--expires-in",
+                "1h",
+                "-o",
+                "json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(issued["scope"], "read");
+    let secret = issued["secret"].as_str().unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(issued["expires_at"].as_str().unwrap()).unwrap();
+    let left = expires
+        .signed_duration_since(chrono::Utc::now())
+        .num_seconds();
+    assert!((3500..=3600).contains(&left), "expires in {left} s");
+    let id = issued["id"].as_str().unwrap();
+    let as_reader = |args: &'static [&'static str]| {
+        let secret = secret.to_string();
+        let http = server.http.clone();
+        async move {
+            tokio::process::Command::new(BIN)
+                .args(args)
+                .env("RUNWAY_URL", &http)
+                .env("RUNWAY_TOKEN", &secret)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(as_reader(&["deployments", "list"]).await.status.success());
+
+    let listed = json(&cli(&server, &["token", "list", "-o", "json"]).await);
+    let names: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dash", "pool-a", "admin"], "newest first");
+    assert!(
+        !listed.to_string().contains("rwy_pat_"),
+        "no secrets: {listed}"
+    );
+    let table = cli(&server, &["token", "list"]).await;
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("SCOPE") && table.contains("runner") && table.contains(id),
+        "{table}"
+    );
+
+    let revoked = json(&cli(&server, &["token", "revoke", id, "-o", "json"]).await);
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    let refused = as_reader(&["deployments", "list"]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401 (authentication_error)"));
+    let again = cli(&server, &["token", "revoke", id]).await;
+    assert!(String::from_utf8_lossy(&again.stderr).contains("409 (conflict_error)"));
+}
+
+/// `runway prune`, on the database of a running server: `--dry-run` tells
+/// what the policy no longer keeps and deletes nothing; without it, one
+/// pass deletes exactly that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_tells_then_deletes_what_the_policy_no_longer_keeps() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    // Its own pruner off: only the command deletes here.
+    let server = Server::start_with(db.url(), data.path(), &["--no-pruner"]).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let dep = api
+        .deployment(&agent, &env, "exit 0", serde_json::json!({}))
+        .await;
+    // 300 finished runs, one a minute, the newest 10 days ago.
+    let store = runway_store::Store::open(&runway_store::StoreOptions::new(db.url()))
+        .await
+        .unwrap();
+    let org = runway_store::repo::tenants::find_organization(&store, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    let model = runway_store::repo::deployments::get(&store, &org.id, &dep)
+        .await
+        .unwrap()
+        .unwrap();
+    let day = 86_400_000_000_000_i64;
+    let now = runway_store::time::now_nanos();
+    runway_store::repo::history::fill(
+        &store,
+        &[model],
+        300,
+        now - 10 * day,
+        60_000_000_000,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    store.close().await;
+
+    let prune = |args: &'static [&'static str]| {
+        let url = db.url().to_string();
+        let dir = data.path().to_path_buf();
+        async move {
+            let out = tokio::process::Command::new(BIN)
+                .arg("prune")
+                .args(args)
+                .args(["--database-url", &url])
+                .arg("--data-dir")
+                .arg(&dir)
+                .output()
+                .await
+                .expect("run runway prune");
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    let nothing =
+        "0 runs, 0 sessions, 0 session events, 0 webhook deliveries, 0 idempotency keys\n";
+    assert_eq!(
+        prune(&["--dry-run"]).await,
+        format!("runway: would delete {nothing}")
+    );
+    let (status, _) = api
+        .post(
+            "/retention",
+            serde_json::json!({"keep_days": 5, "keep_failed_days": 5}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let expired =
+        "300 runs, 0 sessions, 0 session events, 0 webhook deliveries, 0 idempotency keys\n";
+    assert_eq!(
+        prune(&["--dry-run"]).await,
+        format!("runway: would delete {expired}")
+    );
+    assert_eq!(api.all_runs().await.len(), 300, "a dry run deletes nothing");
+    assert_eq!(prune(&[]).await, format!("runway: deleted {expired}"));
+    assert!(api.all_runs().await.is_empty());
+    assert_eq!(
+        prune(&["--dry-run"]).await,
+        format!("runway: would delete {nothing}")
+    );
+}
