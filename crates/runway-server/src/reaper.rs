@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runway_api::enums::{RunErrorType, TriggerType};
-use runway_store::repo::reaping;
 use runway_store::repo::turns::{self, Finish};
+use runway_store::repo::{reaping, retries};
 
 use crate::domain::gate::retry_gate;
 use crate::domain::run_end::{self, Expect, Outcome};
@@ -99,7 +99,7 @@ impl LeaseReaper {
             }
         }
         for id in found.due_retries {
-            match turns::start_retry(&core.store, &id, now, retry_gate).await? {
+            match retries::start_retry(&core.store, &id, now, retry_gate).await? {
                 Some(run) if run.session_id.is_some() => {
                     core.metrics.triggered(TriggerType::Retry, run.status);
                     report.retries_started += 1;

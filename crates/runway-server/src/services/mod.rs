@@ -9,6 +9,7 @@ mod environments;
 mod retention;
 mod runner;
 mod runs;
+mod session_follow;
 mod sessions;
 mod tokens;
 mod watch_runs;

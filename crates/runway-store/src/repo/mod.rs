@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod prune;
 pub mod reaping;
 pub mod retention;
+pub mod retries;
 pub mod runs;
 pub mod schedules;
 pub mod sessions;

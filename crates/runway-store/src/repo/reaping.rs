@@ -74,7 +74,7 @@ pub async fn next_retry_at(store: &Store) -> StoreResult<Option<i64>> {
 }
 
 /// Finds work for the reaper. Each id is re-checked under lock by
-/// [`super::turns::finish`] / [`super::turns::start_retry`], so a stale
+/// [`super::turns::finish`] / [`super::retries::start_retry`], so a stale
 /// candidate is harmless.
 pub async fn reap_candidates(
     store: &Store,
