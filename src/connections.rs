@@ -1,13 +1,15 @@
 //! How long the servers' connections (REST and gRPC) may stay silent.
 //!
-//! hyper's head timer starts only once an HTTP/1.1 request begins, and
-//! neither the HTTP version sniffing of the REST server nor the HTTP/2
-//! server of gRPC has a timer of its own: a client that connects and sends
-//! nothing would hold a socket until the server stops. Wrapped in a
-//! [`FirstByteDeadline`], its first read fails with `TimedOut` once the
-//! deadline passes without a byte, and the server drops the connection.
-//! An HTTP/2 connection past its first byte is pinged instead: a peer gone
-//! without closing (a lost network) is found, and its streams end.
+//! Until a new connection's opening bytes arrive, nothing times it out:
+//! the REST server's HTTP version sniffing (hyper-util) waits while the
+//! bytes could still be an HTTP/2 preface, and the gRPC server (h2) waits
+//! for the whole preface, neither with a timer of its own — a client that
+//! connects and sends nothing, or a `P`, would hold a socket until the
+//! server stops. Wrapped in an [`OpeningDeadline`], the connection's reads
+//! fail with `TimedOut` once the deadline passes before its first
+//! [`OPENING_BYTES`], and the server drops it. Past them, hyper's head timer
+//! (HTTP/1.1) and the HTTP/2 pings take over: a peer gone without closing (a
+//! lost network) is found, and its streams end.
 
 use std::future::Future;
 use std::io;
@@ -18,9 +20,10 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// How long a connection may stay silent by default (`--idle-timeout-ms`):
-/// before its first byte, and on HTTP/1.1 between requests (the gateway's
-/// head timeout). Above the common load balancers' 60 s idle timeouts: a
-/// proxy must not reuse a connection the server is closing.
+/// before its opening bytes, on HTTP/1.1 before each request's head (the
+/// gateway's head timeout) and within a request's body. Above the common
+/// load balancers' 60 s idle timeouts: a proxy must not reuse a connection
+/// the server is closing.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 
 /// How often the servers ping an HTTP/2 connection, and how long its answer
@@ -28,20 +31,29 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 pub const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
 pub const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A connection whose reads fail with `TimedOut` when its first byte has
-/// not arrived by a deadline; past that byte it is the connection itself.
-pub struct FirstByteDeadline<S> {
+/// The bytes a new connection must send by its deadline: an HTTP/2
+/// preface's length, after which the servers' own timers hold. Every
+/// HTTP/1.1 request head is longer (its `Host` header alone).
+pub const OPENING_BYTES: usize = 24;
+
+/// A connection whose reads fail with `TimedOut` when its first
+/// [`OPENING_BYTES`] have not arrived by a deadline; past them it is the
+/// connection itself.
+pub struct OpeningDeadline<S> {
     inner: S,
-    /// Until the first byte arrives.
+    /// Until the opening has arrived.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The opening's bytes still to come.
+    awaited: usize,
 }
 
-impl<S> FirstByteDeadline<S> {
-    /// `inner`, whose first byte must arrive within `timeout` from now.
+impl<S> OpeningDeadline<S> {
+    /// `inner`, whose opening bytes must arrive within `timeout` from now.
     pub fn new(inner: S, timeout: Duration) -> Self {
         Self {
             inner,
             deadline: Some(Box::pin(tokio::time::sleep(timeout))),
+            awaited: OPENING_BYTES,
         }
     }
 
@@ -50,7 +62,7 @@ impl<S> FirstByteDeadline<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for OpeningDeadline<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -63,11 +75,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<S> {
             return read;
         };
         match read {
-            Poll::Ready(Ok(())) if buf.filled().len() > before => this.deadline = None,
+            Poll::Ready(Ok(())) => {
+                this.awaited = this.awaited.saturating_sub(buf.filled().len() - before);
+                if this.awaited == 0 {
+                    this.deadline = None;
+                }
+            }
             Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    "the connection sent nothing before its first byte's deadline",
+                    "the connection's opening bytes did not arrive in time",
                 )));
             }
             _ => {}
@@ -76,7 +93,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for FirstByteDeadline<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for OpeningDeadline<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -108,7 +125,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FirstByteDeadline<S> {
 
 /// tonic reads a connection's peer address and TLS state through this.
 impl<S: tonic::transport::server::Connected> tonic::transport::server::Connected
-    for FirstByteDeadline<S>
+    for OpeningDeadline<S>
 {
     type ConnectInfo = S::ConnectInfo;
 
@@ -123,11 +140,13 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     const TIMEOUT: Duration = Duration::from_secs(75);
+    /// An HTTP/1.1 request head, longer than the opening.
+    const HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
     #[tokio::test(start_paused = true)]
     async fn a_silent_connection_fails_its_read_at_the_deadline() {
         let (_client, server) = tokio::io::duplex(64);
-        let mut server = FirstByteDeadline::new(server, TIMEOUT);
+        let mut server = OpeningDeadline::new(server, TIMEOUT);
         let started = tokio::time::Instant::now();
         let err = server.read(&mut [0u8; 8]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
@@ -135,44 +154,67 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_connection_that_spoke_may_then_idle_past_the_deadline() {
+    async fn part_of_an_opening_fails_at_the_deadline_too() {
         let (mut client, server) = tokio::io::duplex(64);
-        let mut server = FirstByteDeadline::new(server, TIMEOUT);
-        client.write_all(b"GET").await.unwrap();
-        let mut head = [0u8; 3];
-        server.read_exact(&mut head).await.unwrap();
-        assert_eq!(&head, b"GET");
-        // Idle three deadlines long, then speak again: still the connection.
-        let later = async {
-            tokio::time::sleep(TIMEOUT * 3).await;
-            client.write_all(b" /").await.unwrap();
-            client
-        };
-        let mut rest = [0u8; 2];
-        let (read, _client) = tokio::join!(server.read_exact(&mut rest), later);
-        read.unwrap();
-        assert_eq!(&rest, b" /");
+        let mut server = OpeningDeadline::new(server, TIMEOUT);
+        // A prefix of the HTTP/2 preface: the version sniffing would wait.
+        client.write_all(b"PRI * HTTP/2.0").await.unwrap();
+        let mut got = [0u8; 64];
+        assert_eq!(server.read(&mut got).await.unwrap(), 14);
+        let err = server.read(&mut got).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_byte_just_before_the_deadline_counts() {
+    async fn a_connection_that_opened_may_then_idle_past_the_deadline() {
         let (mut client, server) = tokio::io::duplex(64);
-        let mut server = FirstByteDeadline::new(server, TIMEOUT);
-        let late = async {
-            tokio::time::sleep(TIMEOUT - Duration::from_millis(1)).await;
+        let mut server = OpeningDeadline::new(server, TIMEOUT);
+        client.write_all(HEAD).await.unwrap();
+        let mut head = vec![0u8; HEAD.len()];
+        server.read_exact(&mut head).await.unwrap();
+        assert_eq!(head, HEAD);
+        // Idle three deadlines long, then speak again: still the connection.
+        let later = async {
+            tokio::time::sleep(TIMEOUT * 3).await;
+            client.write_all(b"GET").await.unwrap();
+            client
+        };
+        let mut rest = [0u8; 3];
+        let (read, _client) = tokio::join!(server.read_exact(&mut rest), later);
+        read.unwrap();
+        assert_eq!(&rest, b"GET");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_opening_in_pieces_just_before_the_deadline_counts() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut server = OpeningDeadline::new(server, TIMEOUT);
+        let slow = async {
+            for piece in HEAD.chunks(10) {
+                tokio::time::sleep(TIMEOUT / 4 - Duration::from_millis(1)).await;
+                client.write_all(piece).await.unwrap();
+            }
+            client
+        };
+        let mut head = vec![0u8; HEAD.len()];
+        let (read, mut client) = tokio::join!(server.read_exact(&mut head), slow);
+        read.unwrap();
+        assert_eq!(head, HEAD);
+        // Opened: a later silence past the first deadline is no failure.
+        let later = async {
+            tokio::time::sleep(TIMEOUT).await;
             client.write_all(b"x").await.unwrap();
             client
         };
         let mut byte = [0u8; 1];
-        let (read, _client) = tokio::join!(server.read_exact(&mut byte), late);
+        let (read, _client) = tokio::join!(server.read_exact(&mut byte), later);
         read.unwrap();
-        assert_eq!(&byte, b"x");
     }
 
     #[tokio::test(start_paused = true)]
-    async fn writes_pass_through_before_the_first_byte() {
+    async fn writes_pass_through_before_the_opening() {
         let (mut client, server) = tokio::io::duplex(64);
-        let mut server = FirstByteDeadline::new(server, TIMEOUT);
+        let mut server = OpeningDeadline::new(server, TIMEOUT);
         server.write_all(b"hello").await.unwrap();
         let mut got = [0u8; 5];
         client.read_exact(&mut got).await.unwrap();

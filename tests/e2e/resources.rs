@@ -313,6 +313,16 @@ async fn deployment_shape_updates_and_filters(app: &TestApp) {
 
 async fn archived_agents_and_environments_refuse_new_deployments(app: &TestApp) {
     let seed = app.seed(1).await;
+    // An environment's update that changes nothing answers it as it is;
+    // one that changes something moves `updated_at`.
+    let path = format!("/environments/{}", seed.environment_id);
+    let before = app.get(&path).await.body;
+    let same = app.post(&path, json!({"name": "default"})).await;
+    assert_eq!(same.status, 200, "{}", same.body);
+    assert_eq!(same.body, before);
+    let renamed = app.post(&path, json!({"name": "primary"})).await;
+    assert_eq!(renamed.body["name"], "primary", "{}", renamed.body);
+    assert!(renamed.body["updated_at"].as_str() > before["updated_at"].as_str());
     let env = app
         .post_empty(&format!("/environments/{}/archive", seed.environment_id))
         .await;

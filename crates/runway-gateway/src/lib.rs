@@ -189,7 +189,7 @@ pub async fn serve_with_tls(
     use hyper_util::server::conn::auto::Builder;
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
-    use runway_api::connections::{FirstByteDeadline, HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT};
+    use runway_api::connections::{HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline};
 
     tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "REST gateway listening");
     // A body that stops arriving for `idle` ends its request (400, in the
@@ -233,7 +233,7 @@ pub async fn serve_with_tls(
         tokio::spawn(async move {
             let served = match acceptor {
                 None => {
-                    let tcp = FirstByteDeadline::new(tcp, idle);
+                    let tcp = OpeningDeadline::new(tcp, idle);
                     let connection =
                         builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
                     watcher.watch(connection.into_owned()).await
@@ -253,7 +253,7 @@ pub async fn serve_with_tls(
                                 return;
                             }
                         };
-                    let stream = FirstByteDeadline::new(stream, idle);
+                    let stream = OpeningDeadline::new(stream, idle);
                     let connection =
                         builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     watcher.watch(connection.into_owned()).await

@@ -25,7 +25,7 @@ pub mod webhooks;
 
 use std::net::SocketAddr;
 
-use runway_api::connections::{FirstByteDeadline, HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT};
+use runway_api::connections::{HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline};
 use runway_api::v1::agent_service_server::AgentServiceServer;
 use runway_api::v1::deployment_service_server::DeploymentServiceServer;
 use runway_api::v1::environment_service_server::EnvironmentServiceServer;
@@ -249,34 +249,88 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Serves `runway`'s routes on `listener` (over TLS with `tls`, mutual when
-/// it names a client CA) until `shutdown` resolves, then lets in-flight
-/// calls finish. A connection that sends nothing for `idle` after it opens
-/// is dropped.
+/// it verifies client certificates) until `shutdown` resolves, then lets
+/// in-flight calls finish. A connection whose opening bytes do not arrive
+/// within `idle` (after its TLS handshake) is dropped.
 pub async fn serve(
     listener: TcpListener,
     runway: &Runway,
-    tls: Option<tonic::transport::ServerTlsConfig>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     idle: std::time::Duration,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, tls = tls.is_some(), "gRPC listening");
-    let mut server = tonic::transport::Server::builder();
-    if let Some(tls) = tls {
-        server = server.tls_config(tls.timeout(TLS_HANDSHAKE_TIMEOUT))?;
-    }
-    // Without TCP_NODELAY a response's HTTP/2 frames wait out the peer's
-    // delayed ACK (~40 ms) behind Nagle's algorithm. A connection that
-    // sends nothing is dropped at its first byte's deadline.
-    let incoming = TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .map(|accepted| accepted.map(|tcp| FirstByteDeadline::new(tcp, idle)));
-    server
+    let server = tonic::transport::Server::builder()
         // A peer gone without closing is found, and its streams end.
         .http2_keepalive_interval(Some(HTTP2_PING_INTERVAL))
         .http2_keepalive_timeout(Some(HTTP2_PING_TIMEOUT))
         .layer(runway.rpc_metrics())
-        .add_routes(runway.routes())
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
+        .add_routes(runway.routes());
+    match tls {
+        None => {
+            // Without TCP_NODELAY a response's HTTP/2 frames wait out the
+            // peer's delayed ACK (~40 ms) behind Nagle's algorithm.
+            let incoming = TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .map(move |accepted| accepted.map(|tcp| OpeningDeadline::new(tcp, idle)));
+            server
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+        }
+        Some(config) => {
+            let incoming = tls_incoming(listener, config, idle);
+            server
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+        }
+    }
+}
+
+/// A TLS connection, held to its opening deadline.
+type TlsConnection = OpeningDeadline<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>;
+
+/// The connections `listener` accepts, over TLS: each handshake runs in a
+/// task of its own (a slow client holds up no other) and has
+/// [`TLS_HANDSHAKE_TIMEOUT`]; then the opening deadline counts the HTTP/2
+/// bytes, not the handshake's (tonic's own TLS would hand its handshake a
+/// stream the deadline could not see into). Ends when the server stops
+/// taking connections.
+fn tls_incoming(
+    listener: TcpListener,
+    config: std::sync::Arc<rustls::ServerConfig>,
+    idle: std::time::Duration,
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<TlsConnection>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // Out of file descriptors and the like: wait, go on.
+                        tracing::warn!(%err, "gRPC accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = tx.closed() => return,
+            };
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(%err, "TCP_NODELAY not set");
+            }
+            let (tx, acceptor) = (tx.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = tx.send(Ok(OpeningDeadline::new(stream, idle))).await;
+                    }
+                    Ok(Err(err)) => tracing::debug!(%peer, %err, "gRPC TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "gRPC TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
 }

@@ -43,8 +43,8 @@ pub struct ServeConfig {
     pub prune_interval: Option<Duration>,
     /// How often an event stream (SSE) sends a `heartbeat`.
     pub sse_heartbeat: Duration,
-    /// How long a connection may stay silent: before its first request, and
-    /// on HTTP/1.1 between requests.
+    /// How long a connection may stay silent: before its first request, on
+    /// HTTP/1.1 between requests, and within a request's body.
     pub idle_timeout: Duration,
     /// TLS for gRPC and REST (mutual on gRPC with a client CA); `None`:
     /// plaintext.

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 /// Makes ring the process's rustls provider (reqwest, built without one,
 /// takes it from there). Calling it again does nothing.
@@ -74,9 +74,7 @@ impl ListenTlsArgs {
 /// checked once at start.
 #[derive(Debug)]
 pub struct ServerTls {
-    cert_pem: Vec<u8>,
-    key_pem: Vec<u8>,
-    client_ca_pem: Option<Vec<u8>>,
+    grpc: Arc<rustls::ServerConfig>,
     rest: Arc<rustls::ServerConfig>,
 }
 
@@ -100,41 +98,54 @@ impl ServerTls {
     pub fn load(cert: &Path, key: &Path, client_ca: Option<&Path>) -> anyhow::Result<ServerTls> {
         let cert_pem = read(cert, "certificate")?;
         let key_pem = read(key, "private key")?;
-        let client_ca_pem = client_ca
-            .map(|path| {
-                let pem = read(path, "client CA")?;
-                certificates(&pem, path)?;
-                Ok::<_, anyhow::Error>(pem)
-            })
-            .transpose()?;
         let chain = certificates(&cert_pem, cert)?;
         let private_key = PrivateKeyDer::from_pem_slice(&key_pem)
             .with_context(|| format!("{} is not a PEM private key", key.display()))?;
-        let mut rest = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(chain, private_key)
-        .with_context(|| format!("{} does not fit {}", key.display(), cert.display()))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let versions = || {
+            rustls::ServerConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .context("TLS protocol versions")
+        };
+        let fits = || format!("{} does not fit {}", key.display(), cert.display());
+        let mut rest = versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain.clone(), private_key.clone_key())
+            .with_context(fits)?;
         rest.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // gRPC: HTTP/2 only, and a client certificate the CA signed when
+        // mutual TLS is on.
+        let grpc = match client_ca {
+            Some(path) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for ca in certificates(&read(path, "client CA")?, path)? {
+                    roots
+                        .add(ca)
+                        .with_context(|| format!("{} is not a usable CA", path.display()))?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider.clone(),
+                )
+                .build()
+                .with_context(|| format!("{} is not a usable client CA", path.display()))?;
+                versions()?.with_client_cert_verifier(verifier)
+            }
+            None => versions()?.with_no_client_auth(),
+        };
+        let mut grpc = grpc
+            .with_single_cert(chain, private_key)
+            .with_context(fits)?;
+        grpc.alpn_protocols = vec![b"h2".to_vec()];
         Ok(ServerTls {
-            cert_pem,
-            key_pem,
-            client_ca_pem,
+            grpc: Arc::new(grpc),
             rest: Arc::new(rest),
         })
     }
 
-    /// gRPC's settings: the identity, and the client CA when mutual TLS is on.
-    pub fn grpc(&self) -> ServerTlsConfig {
-        let mut config =
-            ServerTlsConfig::new().identity(Identity::from_pem(&self.cert_pem, &self.key_pem));
-        if let Some(ca) = &self.client_ca_pem {
-            config = config.client_ca_root(Certificate::from_pem(ca));
-        }
-        config
+    /// gRPC's settings: HTTP/2, and client certificates when mutual TLS is on.
+    pub fn grpc(&self) -> Arc<rustls::ServerConfig> {
+        self.grpc.clone()
     }
 
     /// REST's settings (no client certificates: people and browsers use

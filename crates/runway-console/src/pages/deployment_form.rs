@@ -103,7 +103,6 @@ impl DeploymentForm {
     }
 }
 
-/// The schedule and limit fields, shared by the create and edit forms.
 /// A form field's integer: empty is none; a number is taken as the JSON
 /// API takes it (`2`, `2.0` and `2e0` alike), so the form and the API agree.
 fn whole_field<T: TryFrom<i64>>(name: &str, value: &str) -> Result<Option<T>, FormErrors> {
@@ -122,6 +121,7 @@ fn whole_field<T: TryFrom<i64>>(name: &str, value: &str) -> Result<Option<T>, Fo
         .map_err(|_| FormErrors::field(name, format!("{value} is out of range.")))
 }
 
+/// The schedule and limit fields, shared by the create and edit forms.
 pub fn schedule_and_limits(form: &DeploymentForm, errors: &FormErrors) -> Markup {
     html! {
         fieldset {

@@ -87,7 +87,9 @@ impl RetentionService for RetentionApi {
         )
         .await?
         .ok_or_else(|| ServiceError::Internal("the token's organization is gone".into()))?;
-        tracing::info!(org_id = %who.org_id, ?rules, "retention policy changed");
+        if updated_at == Some(now) {
+            tracing::info!(org_id = %who.org_id, ?rules, "retention policy changed");
+        }
         Ok(Response::new(UpdateRetentionPolicyResponse {
             policy: Some(convert::retention_policy(&rules, updated_at)),
         }))

@@ -60,8 +60,9 @@ pub(super) struct ServeArgs {
     #[arg(long, env = "RUNWAY_SSE_HEARTBEAT_MS", default_value_t = 15_000)]
     pub(super) sse_heartbeat_ms: u64,
     /// How long a connection may stay silent, in milliseconds: before its
-    /// first request, and on HTTP/1.1 between requests (keep it above a load
-    /// balancer's idle timeout, so the balancer closes first).
+    /// first request, on HTTP/1.1 between requests, and within a request's
+    /// body (keep it above a load balancer's idle timeout, so the balancer
+    /// closes first).
     #[arg(long, env = "RUNWAY_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
     pub(super) idle_timeout_ms: u64,
     /// Let webhook endpoints use plain http and private, loopback or

@@ -3,24 +3,34 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::harness::{Gateway, Server, http_client};
+use crate::tls::pki::{Pki, arg, pki};
 use runway_store::testing::TestDatabase;
 
 /// Far longer than any idle timeout below: a connection still open then
 /// was not closed for its silence.
 const CLOSED_WITHIN: Duration = Duration::from_secs(20);
 
-/// What the server sent on `tcp` until it closed the connection.
-async fn read_until_closed(tcp: &mut TcpStream, what: &str) -> String {
+/// What the server sent on `connection` until it closed it.
+async fn read_until_closed(connection: &mut (impl AsyncRead + Unpin), what: &str) -> String {
     let mut got = Vec::new();
-    let read = tokio::time::timeout(CLOSED_WITHIN, tcp.read_to_end(&mut got)).await;
+    let read = tokio::time::timeout(CLOSED_WITHIN, connection.read_to_end(&mut got)).await;
     match read {
         Ok(Ok(_)) => {}
-        // A reset is a close too (the server dropped a socket with unread bytes).
-        Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionReset => {}
+        // A reset is a close too (the server dropped a socket with unread
+        // bytes), and so is a TLS connection's end without close_notify.
+        Ok(Err(err))
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+            ) => {}
         Ok(Err(err)) => panic!("{what}: {err}"),
         Err(_) => panic!("{what}: still open after {CLOSED_WITHIN:?}"),
     }
@@ -45,6 +55,14 @@ async fn a_silent_connection_is_closed_and_a_quiet_stream_is_not() {
     assert_eq!(read_until_closed(&mut silent_rest, "silent REST").await, "");
     // (An HTTP/2 server speaks first: its SETTINGS frame, then the close.)
     read_until_closed(&mut silent_grpc, "silent gRPC").await;
+
+    // One byte that could begin an HTTP/2 preface, then nothing: the
+    // version sniffing (REST) and the preface read (gRPC) would wait on.
+    for (port, what) in [(rest, "a P to REST"), (grpc, "a P to gRPC")] {
+        let mut opened = TcpStream::connect(port).await.unwrap();
+        opened.write_all(b"P").await.unwrap();
+        read_until_closed(&mut opened, what).await;
+    }
 
     // Half a request head, then nothing: closed without an answer.
     let mut half = TcpStream::connect(rest).await.unwrap();
@@ -122,12 +140,19 @@ async fn a_standalone_gateway_ends_its_console_live_pages_when_it_stops() {
     let db = TestDatabase::sqlite().await;
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(db.url(), data.path()).await;
-    let mut gateway = Gateway::start(&server.grpc, &["--console"]).await;
+    let mut gateway =
+        Gateway::start(&server.grpc, &["--console", "--idle-timeout-ms", "1000"]).await;
     let url = gateway.url.clone();
 
+    // The gateway's own idle timeout: a silent connection is closed.
+    let mut silent = TcpStream::connect(address(&url)).await.unwrap();
+    assert_eq!(read_until_closed(&mut silent, "silent gateway").await, "");
+
     runway::tls::install_crypto_provider();
+    // (A connection each: none reused after the gateway closed it idle.)
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let signed_in = browser
@@ -176,4 +201,65 @@ async fn a_standalone_gateway_ends_its_console_live_pages_when_it_stops() {
         .expect("the gateway exits before its grace ends")
         .unwrap();
     assert!(status.success(), "{status}");
+}
+
+/// A TLS connection to `addr` trusting the test CA, offering `alpn`, with
+/// the client certificate when `client_cert`.
+async fn handshake(
+    addr: &str,
+    pki: &Pki,
+    client_cert: bool,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(&pki.ca).unwrap() {
+        roots.add(ca.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let mut config = if client_cert {
+        let chain = CertificateDer::pem_file_iter(&pki.client_cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(&pki.client_key).unwrap();
+        builder.with_client_auth_cert(chain, key).unwrap()
+    } else {
+        builder.with_no_client_auth()
+    };
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("the TLS handshake")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_a_connection_silent_after_its_handshake_is_closed() {
+    runway::tls::install_crypto_provider();
+    let pki = pki();
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let args = [
+        "--idle-timeout-ms",
+        "400",
+        "--tls-cert",
+        arg(&pki.server_cert),
+        "--tls-key",
+        arg(&pki.server_key),
+        "--tls-client-ca",
+        arg(&pki.client_ca),
+    ];
+    let server = Server::start_with(db.url(), data.path(), &args).await;
+    let rest = server.http.trim_start_matches("https://");
+    let grpc = server.grpc.trim_start_matches("https://");
+
+    // The handshake's bytes are not the opening: after it, silence is.
+    let mut rest_tls = handshake(rest, &pki, false, b"http/1.1").await;
+    assert_eq!(
+        read_until_closed(&mut rest_tls, "silent REST over TLS").await,
+        ""
+    );
+    let mut grpc_tls = handshake(grpc, &pki, true, b"h2").await;
+    read_until_closed(&mut grpc_tls, "silent gRPC over TLS").await;
 }

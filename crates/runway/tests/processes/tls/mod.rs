@@ -18,7 +18,7 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::harness::{BIN, Gateway, Runner, Server, json};
 
-mod pki;
+pub(crate) mod pki;
 
 use pki::{arg, pki};
 
