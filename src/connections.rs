@@ -26,6 +26,17 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// the server is closing.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 
+/// How long a TLS handshake may take at most; never longer than the idle
+/// timeout ([`handshake_timeout`]): a silent connection is closed by the
+/// same time either way.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a TLS handshake may take when a connection may stay silent for
+/// `idle`.
+pub fn handshake_timeout(idle: Duration) -> Duration {
+    idle.min(TLS_HANDSHAKE_TIMEOUT)
+}
+
 /// How often the servers ping an HTTP/2 connection, and how long its answer
 /// may take: a vanished peer's streams end within a minute.
 pub const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);

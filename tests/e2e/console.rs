@@ -43,6 +43,10 @@ async fn an_unknown_page_is_a_page_and_an_unknown_api_path_the_envelope(app: &Te
         "/api/v1/cloud/deployments/",
         "/api/elsewhere",
         "/v1/no/such",
+        "/api",
+        "/api/",
+        "/v1",
+        "/v1/",
     ] {
         let response = browser()
             .get(format!("{base}{path}"))

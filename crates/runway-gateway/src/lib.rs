@@ -132,6 +132,10 @@ pub fn router(gateway: Gateway, observability: Observability) -> Router {
         // else is merged beside it (the console takes the others).
         .route("/api/{*rest}", axum::routing::any(error::unknown_route))
         .route("/v1/{*rest}", axum::routing::any(error::unknown_route))
+        .route("/api", axum::routing::any(error::unknown_route))
+        .route("/api/", axum::routing::any(error::unknown_route))
+        .route("/v1", axum::routing::any(error::unknown_route))
+        .route("/v1/", axum::routing::any(error::unknown_route))
         .fallback(error::unknown_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(
@@ -163,9 +167,6 @@ pub async fn serve(
     serve_with_tls(listener, router, None, DEFAULT_IDLE_TIMEOUT, shutdown).await
 }
 
-/// How long a client may take over its TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// How long a stop waits for open requests before it closes them: a client
 /// that stops reading must not hold a stop.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
@@ -189,7 +190,9 @@ pub async fn serve_with_tls(
     use hyper_util::server::conn::auto::Builder;
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
-    use runway_api::connections::{HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline};
+    use runway_api::connections::{
+        HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline, handshake_timeout,
+    };
 
     tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "REST gateway listening");
     // A body that stops arriving for `idle` ends its request (400, in the
@@ -240,7 +243,7 @@ pub async fn serve_with_tls(
                 }
                 Some(acceptor) => {
                     let stream =
-                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+                        match tokio::time::timeout(handshake_timeout(idle), acceptor.accept(tcp))
                             .await
                         {
                             Ok(Ok(stream)) => stream,

@@ -25,7 +25,9 @@ pub mod webhooks;
 
 use std::net::SocketAddr;
 
-use runway_api::connections::{HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline};
+use runway_api::connections::{
+    HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline, handshake_timeout,
+};
 use runway_api::v1::agent_service_server::AgentServiceServer;
 use runway_api::v1::deployment_service_server::DeploymentServiceServer;
 use runway_api::v1::environment_service_server::EnvironmentServiceServer;
@@ -245,9 +247,6 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-/// How long a client may take over its TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Serves `runway`'s routes on `listener` (over TLS with `tls`, mutual when
 /// it verifies client certificates) until `shutdown` resolves, then lets
 /// in-flight calls finish. A connection whose opening bytes do not arrive
@@ -292,7 +291,7 @@ type TlsConnection = OpeningDeadline<tokio_rustls::server::TlsStream<tokio::net:
 
 /// The connections `listener` accepts, over TLS: each handshake runs in a
 /// task of its own (a slow client holds up no other) and has
-/// [`TLS_HANDSHAKE_TIMEOUT`]; then the opening deadline counts the HTTP/2
+/// `handshake_timeout(idle)`; then the opening deadline counts the HTTP/2
 /// bytes, not the handshake's (tonic's own TLS would hand its handshake a
 /// stream the deadline could not see into). Ends when the server stops
 /// taking connections.
@@ -322,7 +321,7 @@ fn tls_incoming(
             }
             let (tx, acceptor) = (tx.clone(), acceptor.clone());
             tokio::spawn(async move {
-                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                match tokio::time::timeout(handshake_timeout(idle), acceptor.accept(tcp)).await {
                     Ok(Ok(stream)) => {
                         let _ = tx.send(Ok(OpeningDeadline::new(stream, idle))).await;
                     }

@@ -110,15 +110,28 @@ fn whole_field<T: TryFrom<i64>>(name: &str, value: &str) -> Result<Option<T>, Fo
     if value.is_empty() {
         return Ok(None);
     }
-    let whole = value
-        .parse::<serde_json::Number>()
-        .ok()
-        .as_ref()
-        .and_then(runway_gateway::whole_number)
-        .ok_or_else(|| FormErrors::field(name, format!("{value:?} is not a whole number.")))?;
-    T::try_from(whole)
-        .map(Some)
-        .map_err(|_| FormErrors::field(name, format!("{value} is out of range.")))
+    let out_of_range = || FormErrors::field(name, format!("{value} is out of range."));
+    let not_whole = || FormErrors::field(name, format!("{value:?} is not a whole number."));
+    let Ok(number) = value.parse::<serde_json::Number>() else {
+        // Past a double's range (1e400) it is a number, just too large.
+        return Err(match value.parse::<f64>() {
+            Ok(f)
+                if f.is_infinite()
+                    && value
+                        .trim_start_matches('-')
+                        .starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                out_of_range()
+            }
+            _ => not_whole(),
+        });
+    };
+    match runway_gateway::whole_number(&number) {
+        Some(whole) => T::try_from(whole).map(Some).map_err(|_| out_of_range()),
+        // Whole but past 2^63.
+        None if number.as_f64().is_some_and(|f| f.fract() == 0.0) => Err(out_of_range()),
+        None => Err(not_whole()),
+    }
 }
 
 /// The schedule and limit fields, shared by the create and edit forms.
@@ -299,11 +312,13 @@ mod tests {
         assert_eq!(field("2.0"), Ok(Some(2)));
         assert_eq!(field("2e0"), Ok(Some(2)));
         assert_eq!(field("-3"), Ok(Some(-3)));
-        for refused in ["2.5", "two", "0x10", "NaN", "1e400"] {
+        for refused in ["2.5", "two", "0x10", "NaN", "inf"] {
             let err = field(refused).unwrap_err();
             assert!(err.contains("is not a whole number"), "{refused}: {err}");
         }
-        let err = field("3000000000").unwrap_err();
-        assert!(err.contains("3000000000 is out of range"), "{err}");
+        for large in ["3000000000", "9223372036854775808", "1e30", "1e400"] {
+            let err = field(large).unwrap_err();
+            assert!(err.contains(&format!("{large} is out of range")), "{err}");
+        }
     }
 }

@@ -27,8 +27,8 @@ pub(super) struct GatewayArgs {
     /// How long a connection may stay silent, in milliseconds: before its
     /// first request, on HTTP/1.1 between requests, and within a request's
     /// body (keep it above a load balancer's idle timeout, so the balancer
-    /// closes first).
-    #[arg(long, env = "RUNWAY_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
+    /// closes first). At least 100.
+    #[arg(long, env = "RUNWAY_IDLE_TIMEOUT_MS", default_value_t = 75_000, value_parser = clap::value_parser!(u64).range(100..))]
     pub(super) idle_timeout_ms: u64,
     /// Also serve the web console at `/` (as `runway serve` does).
     #[arg(long, env = "RUNWAY_CONSOLE")]
@@ -66,7 +66,7 @@ pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         args.grpc
     );
-    let idle = Duration::from_millis(args.idle_timeout_ms.max(100));
+    let idle = Duration::from_millis(args.idle_timeout_ms);
     runway_gateway::serve_with_tls(
         listener,
         router,

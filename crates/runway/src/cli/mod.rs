@@ -56,7 +56,7 @@ enum Command {
         #[command(flatten)]
         client: client::ClientArgs,
     },
-    /// Runs: list, get, cancel, watch.
+    /// Runs: list, get, cancel, watch, logs.
     Runs {
         #[command(subcommand)]
         command: client::RunCommand,

@@ -62,8 +62,8 @@ pub(super) struct ServeArgs {
     /// How long a connection may stay silent, in milliseconds: before its
     /// first request, on HTTP/1.1 between requests, and within a request's
     /// body (keep it above a load balancer's idle timeout, so the balancer
-    /// closes first).
-    #[arg(long, env = "RUNWAY_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
+    /// closes first). At least 100.
+    #[arg(long, env = "RUNWAY_IDLE_TIMEOUT_MS", default_value_t = 75_000, value_parser = clap::value_parser!(u64).range(100..))]
     pub(super) idle_timeout_ms: u64,
     /// Let webhook endpoints use plain http and private, loopback or
     /// link-local addresses (self-hosted and test setups).
@@ -179,7 +179,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         prune_interval: (!args.no_pruner)
             .then(|| Duration::from_millis(args.prune_interval_ms.max(10))),
         sse_heartbeat: Duration::from_millis(args.sse_heartbeat_ms.max(10)),
-        idle_timeout: Duration::from_millis(args.idle_timeout_ms.max(100)),
+        idle_timeout: Duration::from_millis(args.idle_timeout_ms),
         tls,
     };
     let running = app::start(&config).await?;

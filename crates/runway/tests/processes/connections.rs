@@ -254,6 +254,12 @@ async fn over_tls_a_connection_silent_after_its_handshake_is_closed() {
     let rest = server.http.trim_start_matches("https://");
     let grpc = server.grpc.trim_start_matches("https://");
 
+    // Silent before any handshake: closed by the same time (the handshake's
+    // timeout is never longer than the idle one).
+    for (port, what) in [(rest, "silent TLS REST"), (grpc, "silent TLS gRPC")] {
+        let mut silent = TcpStream::connect(port).await.unwrap();
+        assert_eq!(read_until_closed(&mut silent, what).await, "");
+    }
     // The handshake's bytes are not the opening: after it, silence is.
     let mut rest_tls = handshake(rest, &pki, false, b"http/1.1").await;
     assert_eq!(
