@@ -42,6 +42,11 @@ impl Api {
         authorized(&self.session.token, message)
     }
 
+    /// How often a live page sends its keep-alive.
+    pub fn heartbeat(&self) -> std::time::Duration {
+        self.console.heartbeat()
+    }
+
     /// Resolves when the console stops (a live page ends then).
     pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.console.closed()

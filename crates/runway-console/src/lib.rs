@@ -32,6 +32,9 @@ use runway_api::services::Services;
 pub use session::COOKIE_NAME;
 
 /// The console's shared state: the API's services and the sign-ins.
+/// A live page's keep-alive by default, as the API's event streams.
+const DEFAULT_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
+
 #[derive(Clone)]
 pub struct Console {
     inner: Arc<Inner>,
@@ -45,6 +48,8 @@ struct Inner {
     /// Set when the console stops: its live pages end (the browser
     /// reconnects to whichever server answers next).
     closing: tokio::sync::watch::Sender<bool>,
+    /// How often a live page proves it is alive (proxies close idle ones).
+    heartbeat: std::time::Duration,
 }
 
 impl Console {
@@ -57,8 +62,23 @@ impl Console {
                 sessions: session::Sessions::default(),
                 secure,
                 closing: tokio::sync::watch::Sender::new(false),
+                heartbeat: DEFAULT_HEARTBEAT,
             }),
         }
+    }
+
+    /// Sends a live page's keep-alive every `interval` instead (the
+    /// server's `--sse-heartbeat-ms`, as its event streams). Call before
+    /// the console is cloned.
+    pub fn with_heartbeat(mut self, interval: std::time::Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.heartbeat = interval;
+        }
+        self
+    }
+
+    fn heartbeat(&self) -> std::time::Duration {
+        self.inner.heartbeat
     }
 
     /// Ends every open live page (before a graceful shutdown, which would

@@ -5,7 +5,6 @@
 //! reaches the script.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
@@ -17,9 +16,6 @@ use runway_api::v1::{StreamSessionEventsRequest, WatchRunsRequest};
 use super::transcript::transcript_event;
 use crate::api::Api;
 use crate::failure::PageError;
-
-/// How often an open stream proves it is alive (proxies close idle ones).
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct TranscriptQuery {
@@ -56,6 +52,7 @@ pub async fn transcript(
     // A failed stream (a revoked token, a closing server) just ends, as it
     // does when the console stops: the browser reconnects, and a signed-out
     // one is sent to sign in.
+    let heartbeat = api.heartbeat();
     let events = stream
         .take_until(api.closed())
         .take_while(|message| std::future::ready(message.is_ok()))
@@ -70,7 +67,7 @@ pub async fn transcript(
             ))
         });
     Ok(Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .keep_alive(KeepAlive::new().interval(heartbeat))
         .into_response())
 }
 
@@ -94,6 +91,7 @@ pub async fn runs(
         .await
         .map_err(|s| api.fail(s))?
         .into_inner();
+    let heartbeat = api.heartbeat();
     let pages = stream
         .take_until(api.closed())
         .take_while(|message| std::future::ready(message.is_ok()))
@@ -105,6 +103,6 @@ pub async fn runs(
             ))
         });
     Ok(Sse::new(pages)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .keep_alive(KeepAlive::new().interval(heartbeat))
         .into_response())
 }

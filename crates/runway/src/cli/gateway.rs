@@ -53,7 +53,8 @@ pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let mut router = runway_gateway::router(gateway, observability_registry());
     let mut console_closer = None;
     if args.console {
-        let console = runway_console::Console::new(services, tls.is_some());
+        let console = runway_console::Console::new(services, tls.is_some())
+            .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
         console_closer = Some(console.clone());
         router = router.merge(runway_console::router(console));
     }

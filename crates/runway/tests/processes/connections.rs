@@ -140,8 +140,17 @@ async fn a_standalone_gateway_ends_its_console_live_pages_when_it_stops() {
     let db = TestDatabase::sqlite().await;
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(db.url(), data.path()).await;
-    let mut gateway =
-        Gateway::start(&server.grpc, &["--console", "--idle-timeout-ms", "1000"]).await;
+    let mut gateway = Gateway::start(
+        &server.grpc,
+        &[
+            "--console",
+            "--idle-timeout-ms",
+            "1000",
+            "--sse-heartbeat-ms",
+            "100",
+        ],
+    )
+    .await;
     let url = gateway.url.clone();
 
     // The gateway's own idle timeout: a silent connection is closed.
@@ -179,6 +188,14 @@ async fn a_standalone_gateway_ends_its_console_live_pages_when_it_stops() {
         String::from_utf8_lossy(&first).starts_with("event: runs\n"),
         "{first:?}"
     );
+
+    // The page's keep-alive comes at the gateway's --sse-heartbeat-ms.
+    let kept_alive = tokio::time::timeout(Duration::from_secs(5), body.next())
+        .await
+        .expect("a keep-alive within 5 s")
+        .expect("the page is open")
+        .unwrap();
+    assert!(kept_alive.starts_with(b":"), "{kept_alive:?}");
 
     // The gateway stops: the page's stream ends, and the gateway does not
     // wait out its 20 s grace for it.
