@@ -69,7 +69,23 @@ async fn integers_may_be_written_as_whole_floats(app: &TestApp) {
     );
     assert_eq!(
         fraction.body["error"]["message"],
-        "invalid value: floating point `2.5`, expected an integer from -2147483648 to 2147483647"
+        "invalid value: floating point `2.5`, expected an integer"
+    );
+    let beyond = app
+        .post(
+            &format!("/deployments/{id}"),
+            json!({"metadata": {"cas_config": {"config": {"max_concurrent": 3000000000u64}}}}),
+        )
+        .await;
+    assert_envelope(
+        &beyond,
+        400,
+        "invalid_request_error",
+        Some("metadata.cas_config.config.max_concurrent"),
+    );
+    assert_eq!(
+        beyond.body["error"]["message"],
+        "invalid value: integer `3000000000`, expected an integer within the field's range"
     );
     let version = app
         .post(

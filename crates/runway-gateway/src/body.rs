@@ -156,8 +156,19 @@ pub fn whole_number(number: &serde_json::Number) -> Option<i64> {
     })
 }
 
+/// What an integer beyond its field's type is told: the field's own
+/// range (its `minimum` and `maximum` in the OpenAPI document; inside the
+/// type, the service names it) rather than the type's.
+struct WithinTheFieldsRange;
+
+impl serde::de::Expected for WithinTheFieldsRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an integer within the field's range")
+    }
+}
+
 macro_rules! whole {
-    ($t:ty, $expecting:literal) => {
+    ($t:ty) => {
         impl<'de> Deserialize<'de> for Whole<$t> {
             fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
                 use serde::de::{Error, Unexpected, Visitor};
@@ -165,22 +176,27 @@ macro_rules! whole {
                 impl<'de> Visitor<'de> for Expect {
                     type Value = Whole<$t>;
                     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                        f.write_str($expecting)
+                        f.write_str("an integer")
                     }
                     fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
-                        <$t>::try_from(v)
-                            .map(Whole)
-                            .map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+                        <$t>::try_from(v).map(Whole).map_err(|_| {
+                            E::invalid_value(Unexpected::Signed(v), &WithinTheFieldsRange)
+                        })
                     }
                     fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
-                        <$t>::try_from(v)
-                            .map(Whole)
-                            .map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+                        <$t>::try_from(v).map(Whole).map_err(|_| {
+                            E::invalid_value(Unexpected::Unsigned(v), &WithinTheFieldsRange)
+                        })
                     }
                     fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
                         let number = serde_json::Number::from_f64(v);
                         match number.as_ref().and_then(whole_number) {
                             Some(i) => self.visit_i64(i),
+                            // Whole, but past an i64.
+                            None if v.fract() == 0.0 => Err(E::invalid_value(
+                                Unexpected::Float(v),
+                                &WithinTheFieldsRange,
+                            )),
                             None => Err(E::invalid_value(Unexpected::Float(v), &self)),
                         }
                     }
@@ -191,8 +207,8 @@ macro_rules! whole {
     };
 }
 
-whole!(i32, "an integer from -2147483648 to 2147483647");
-whole!(i64, "an integer");
+whole!(i32);
+whole!(i64);
 
 /// [`present`] for an integer field ([`Whole`]).
 pub fn present_whole<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
@@ -318,38 +334,40 @@ mod tests {
             Ok((None, Some(Some(1_000_000_000_000_000))))
         );
         assert_eq!(limits(r#"{"large": null}"#), Ok((None, Some(None))));
-        let i32_range = "an integer from -2147483648 to 2147483647";
+        let in_range = "an integer within the field's range";
         assert_eq!(
             limits(r#"{"small": 1.5}"#),
-            Err(format!(
-                "small: invalid value: floating point `1.5`, expected {i32_range}"
-            ))
+            Err("small: invalid value: floating point `1.5`, expected an integer".to_string())
         );
         assert_eq!(
             limits(r#"{"small": 3e9}"#),
             Err(format!(
-                "small: invalid value: integer `3000000000`, expected {i32_range}"
+                "small: invalid value: integer `3000000000`, expected {in_range}"
             ))
         );
         assert_eq!(
             limits(r#"{"small": 3000000000}"#),
             Err(format!(
-                "small: invalid value: integer `3000000000`, expected {i32_range}"
+                "small: invalid value: integer `3000000000`, expected {in_range}"
             ))
         );
         assert_eq!(
             limits(r#"{"small": "5"}"#),
-            Err(format!(
-                "small: invalid type: string \"5\", expected {i32_range}"
-            ))
+            Err("small: invalid type: string \"5\", expected an integer".to_string())
         );
         assert_eq!(
             limits(r#"{"small": null}"#),
-            Err(format!("small: invalid type: null, expected {i32_range}"))
+            Err("small: invalid type: null, expected an integer".to_string())
         );
         assert_eq!(
             limits(r#"{"large": 1e300}"#),
-            Err("large: invalid value: floating point `1e+300`, expected an integer".to_string())
+            Err(format!(
+                "large: invalid value: floating point `1e+300`, expected {in_range}"
+            ))
+        );
+        assert_eq!(
+            limits(r#"{"large": 2.5}"#),
+            Err("large: invalid value: floating point `2.5`, expected an integer".to_string())
         );
     }
 }
