@@ -137,6 +137,25 @@ fn transient(err: &anyhow::Error) -> bool {
         || err.downcast_ref::<reqwest::Error>().is_some()
 }
 
+/// Tells on standard error why a run without a session prints nothing (a
+/// skipped run never had one; a pending retry has none yet).
+fn say_why_no_transcript(run: &Value) {
+    if !run["session_id"].is_null() {
+        return;
+    }
+    let id = run["id"].as_str().unwrap_or("the run");
+    match run["status"].as_str() {
+        Some("skipped") => eprintln!(
+            "runway: {id} has no transcript: it was skipped ({})",
+            run["error"]["message"]
+                .as_str()
+                .unwrap_or("no reason given")
+        ),
+        Some(status) => eprintln!("runway: {id} has no transcript yet: it is {status}"),
+        None => {}
+    }
+}
+
 /// `runway runs logs RUN [--follow]`: the transcript, text as text and the
 /// rest summarized (`--output json`: every event as the API's JSON line).
 /// Without `--follow` it prints what is recorded and exits 0; with it, it
@@ -154,9 +173,11 @@ pub async fn logs(api: &Api, id: &str, follow_run: bool, output: Output) -> anyh
     };
     if follow_run {
         let run = follow(api, run, &mut print).await?;
+        say_why_no_transcript(&run);
         return Ok(exit_code(&run));
     }
     let Some(session) = run["session_id"].as_str() else {
+        say_why_no_transcript(&run);
         return Ok(0);
     };
     let mut after = None::<String>;

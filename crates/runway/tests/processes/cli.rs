@@ -196,6 +196,36 @@ async fn runs_logs_follows_the_transcript() {
     assert_eq!(events.first().unwrap()["type"], "user.message");
     assert_eq!(events.last().unwrap()["type"], "session.status_idle");
     assert!(events.iter().all(|e| e["session_id"] == run["session_id"]));
+
+    // A skipped run has no transcript, and the command says why.
+    let (_, idle) = api
+        .post("/environments", serde_json::json!({"name": "no runner"}))
+        .await;
+    let held = api
+        .deployment(
+            &agent,
+            idle["id"].as_str().unwrap(),
+            "true",
+            serde_json::json!({}),
+        )
+        .await;
+    api.trigger(&held).await;
+    let skipped = api.trigger(&held).await;
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    let id = skipped["id"].as_str().unwrap();
+    let why = format!(
+        "runway: {id} has no transcript: it was skipped ({})\n",
+        skipped["error"]["message"].as_str().unwrap()
+    );
+    for (args, code) in [
+        (vec!["runs", "logs", id], 0),
+        (vec!["runs", "logs", id, "--follow"], 2),
+    ] {
+        let out = cli(&server, &args).await;
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), why, "{args:?}");
+    }
 }
 
 /// `runs logs --follow` outlives a restart of the server: the stream the
