@@ -1,15 +1,16 @@
 //! How long the servers' connections (REST and gRPC) may stay silent.
 //!
-//! Until a new connection's opening bytes arrive, nothing times it out:
+//! Until a new connection's opening is decided, nothing times it out:
 //! the REST server's HTTP version sniffing (hyper-util) waits while the
 //! bytes could still be an HTTP/2 preface, and the gRPC server (h2) waits
 //! for the whole preface, neither with a timer of its own — a client that
 //! connects and sends nothing, or a `P`, would hold a socket until the
 //! server stops. Wrapped in an [`OpeningDeadline`], the connection's reads
-//! fail with `TimedOut` once the deadline passes before its first
-//! [`OPENING_BYTES`], and the server drops it. Past them, hyper's head timer
-//! (HTTP/1.1) and the HTTP/2 pings take over: a peer gone without closing (a
-//! lost network) is found, and its streams end.
+//! fail with `TimedOut` once the deadline passes while what it sent could
+//! still be the start of an HTTP/2 preface, and the server drops it. Once
+//! the bytes are not a preface (HTTP/1.1: hyper's head timer holds) or are
+//! a whole one (HTTP/2: the pings hold), the deadline is gone: a peer gone
+//! without closing (a lost network) is found, and its streams end.
 
 use std::future::Future;
 use std::io;
@@ -20,11 +21,24 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// How long a connection may stay silent by default (`--idle-timeout-ms`):
-/// before its opening bytes, on HTTP/1.1 before each request's head (the
+/// before its opening, on HTTP/1.1 before each request's head (the
 /// gateway's head timeout) and within a request's body. Above the common
 /// load balancers' 60 s idle timeouts: a proxy must not reuse a connection
 /// the server is closing.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// Whether an accept failed for that connection alone (it went before it
+/// was taken): take the next one at once. Any other failure (out of file
+/// descriptors) is the listener's: wait a little before the next.
+pub fn accept_failed_alone(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
 
 /// How long a TLS handshake may take at most; never longer than the idle
 /// timeout ([`handshake_timeout`]): a silent connection is closed by the
@@ -42,30 +56,44 @@ pub fn handshake_timeout(idle: Duration) -> Duration {
 pub const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
 pub const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The bytes a new connection must send by its deadline: an HTTP/2
-/// preface's length, after which the servers' own timers hold. Every
-/// HTTP/1.1 request head is longer (its `Host` header alone).
-pub const OPENING_BYTES: usize = 24;
+/// The HTTP/2 connection preface (RFC 9113, 3.4): while a connection's
+/// bytes could still begin it, the servers wait for more with no timer.
+const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// A connection whose reads fail with `TimedOut` when its first
-/// [`OPENING_BYTES`] have not arrived by a deadline; past them it is the
+/// A connection whose reads fail with `TimedOut` when, by a deadline, what
+/// it sent could still be the start of an HTTP/2 preface (nothing, `P`,
+/// `PRI * HT`…); once it is not, or is a whole preface, it is the
 /// connection itself.
 pub struct OpeningDeadline<S> {
     inner: S,
-    /// Until the opening has arrived.
+    /// Until the opening is decided.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// The opening's bytes still to come.
-    awaited: usize,
+    /// How much of the preface the connection has sent so far.
+    matched: usize,
 }
 
 impl<S> OpeningDeadline<S> {
-    /// `inner`, whose opening bytes must arrive within `timeout` from now.
+    /// `inner`, whose opening must be decided within `timeout` from now.
     pub fn new(inner: S, timeout: Duration) -> Self {
         Self {
             inner,
             deadline: Some(Box::pin(tokio::time::sleep(timeout))),
-            awaited: OPENING_BYTES,
+            matched: 0,
         }
+    }
+
+    /// Follows `read` along the preface; true once the opening is decided.
+    fn decided(&mut self, read: &[u8]) -> bool {
+        for byte in read {
+            if *byte != HTTP2_PREFACE[self.matched] {
+                return true; // not HTTP/2's preface: HTTP/1.1, or refused
+            }
+            self.matched += 1;
+            if self.matched == HTTP2_PREFACE.len() {
+                return true;
+            }
+        }
+        false
     }
 
     pub fn get_ref(&self) -> &S {
@@ -87,15 +115,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for OpeningDeadline<S> {
         };
         match read {
             Poll::Ready(Ok(())) => {
-                this.awaited = this.awaited.saturating_sub(buf.filled().len() - before);
-                if this.awaited == 0 {
+                let read = &buf.filled()[before..];
+                if this.decided(read) {
                     this.deadline = None;
                 }
             }
             Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    "the connection's opening bytes did not arrive in time",
+                    "the connection's opening did not arrive in time",
                 )));
             }
             _ => {}
@@ -214,6 +242,41 @@ mod tests {
         // Opened: a later silence past the first deadline is no failure.
         let later = async {
             tokio::time::sleep(TIMEOUT).await;
+            client.write_all(b"x").await.unwrap();
+            client
+        };
+        let mut byte = [0u8; 1];
+        let (read, _client) = tokio::join!(server.read_exact(&mut byte), later);
+        read.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_http1_request_shorter_than_the_preface_is_decided_at_once() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut server = OpeningDeadline::new(server, TIMEOUT);
+        let short = b"GET / HTTP/1.1\r\n\r\n";
+        client.write_all(short).await.unwrap();
+        let mut head = vec![0u8; short.len()];
+        server.read_exact(&mut head).await.unwrap();
+        let later = async {
+            tokio::time::sleep(TIMEOUT * 2).await;
+            client.write_all(b"x").await.unwrap();
+            client
+        };
+        let mut byte = [0u8; 1];
+        let (read, _client) = tokio::join!(server.read_exact(&mut byte), later);
+        read.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_whole_preface_is_decided() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut server = OpeningDeadline::new(server, TIMEOUT);
+        client.write_all(HTTP2_PREFACE).await.unwrap();
+        let mut preface = [0u8; 24];
+        server.read_exact(&mut preface).await.unwrap();
+        let later = async {
+            tokio::time::sleep(TIMEOUT * 2).await;
             client.write_all(b"x").await.unwrap();
             client
         };

@@ -174,7 +174,7 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2
 /// Serves `router` on `listener` (over TLS with `tls`, HTTP/2 or HTTP/1.1
 /// by ALPN) until `shutdown` resolves, then lets open requests finish for
 /// up to [`SHUTDOWN_GRACE`]. A connection may stay silent for `idle`: before
-/// its first byte, on HTTP/1.1 before (or while sending) each request's
+/// its opening (`runway_api::connections`), on HTTP/1.1 before (or while sending) each request's
 /// head — a client that sends half a request holds nothing longer (hyper's
 /// head timer also runs while a kept-alive connection idles) — and within a
 /// request's body.
@@ -191,7 +191,8 @@ pub async fn serve_with_tls(
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
     use runway_api::connections::{
-        HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline, handshake_timeout,
+        HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline, accept_failed_alone,
+        handshake_timeout,
     };
 
     tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "REST gateway listening");
@@ -218,6 +219,7 @@ pub async fn serve_with_tls(
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
+                Err(err) if accept_failed_alone(&err) => continue,
                 Err(err) => {
                     // Out of file descriptors and the like: wait, go on.
                     tracing::warn!(%err, "accept failed");

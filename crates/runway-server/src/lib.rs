@@ -26,7 +26,8 @@ pub mod webhooks;
 use std::net::SocketAddr;
 
 use runway_api::connections::{
-    HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline, handshake_timeout,
+    HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline, accept_failed_alone,
+    handshake_timeout,
 };
 use runway_api::v1::agent_service_server::AgentServiceServer;
 use runway_api::v1::deployment_service_server::DeploymentServiceServer;
@@ -249,7 +250,7 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 
 /// Serves `runway`'s routes on `listener` (over TLS with `tls`, mutual when
 /// it verifies client certificates) until `shutdown` resolves, then lets
-/// in-flight calls finish. A connection whose opening bytes do not arrive
+/// in-flight calls finish. A connection whose opening does not arrive
 /// within `idle` (after its TLS handshake) is dropped.
 pub async fn serve(
     listener: TcpListener,
@@ -307,6 +308,7 @@ fn tls_incoming(
             let (tcp, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
+                    Err(err) if accept_failed_alone(&err) => continue,
                     Err(err) => {
                         // Out of file descriptors and the like: wait, go on.
                         tracing::warn!(%err, "gRPC accept failed");
@@ -321,7 +323,13 @@ fn tls_incoming(
             }
             let (tx, acceptor) = (tx.clone(), acceptor.clone());
             tokio::spawn(async move {
-                match tokio::time::timeout(handshake_timeout(idle), acceptor.accept(tcp)).await {
+                let handshake = tokio::time::timeout(handshake_timeout(idle), acceptor.accept(tcp));
+                // A server that stops taking connections ends its handshakes.
+                let handshaken = tokio::select! {
+                    handshaken = handshake => handshaken,
+                    () = tx.closed() => return,
+                };
+                match handshaken {
                     Ok(Ok(stream)) => {
                         let _ = tx.send(Ok(OpeningDeadline::new(stream, idle))).await;
                     }

@@ -89,7 +89,7 @@ pub enum DeploymentCommand {
         #[arg(long)]
         agent_id: Option<String>,
     },
-    /// Show a deployment, with its configuration and stats.
+    /// Show a deployment (`-o json`: with its configuration and stats).
     Get {
         /// `dep_…`
         id: String,
@@ -124,8 +124,8 @@ pub enum DeploymentCommand {
         /// A run's time limit in milliseconds, 1000–86400000.
         #[arg(long)]
         timeout_ms: Option<u64>,
-        /// The whole request body as JSON, from a file (`-`: stdin), instead
-        /// of the flags.
+        /// The request body as JSON, from a file (`-`: stdin); the flags
+        /// given are merged into it (a flag wins).
         #[arg(long)]
         json: Option<String>,
         /// Sent as `Idempotency-Key`: a retry with the same key creates
@@ -143,7 +143,7 @@ pub enum DeploymentCommand {
         /// A new 5-field cron expression.
         #[arg(long)]
         schedule: Option<String>,
-        /// The new schedule's IANA time zone.
+        /// The IANA time zone of --schedule.
         #[arg(long, default_value = "UTC")]
         timezone: String,
         /// Remove the schedule.
@@ -152,8 +152,8 @@ pub enum DeploymentCommand {
         /// Runs pending or running at once, 1–100.
         #[arg(long)]
         max_concurrent: Option<u32>,
-        /// The update's JSON body, from a file (`-`: stdin), instead of the
-        /// flags.
+        /// The update's JSON body, from a file (`-`: stdin); the flags given
+        /// are merged into it (a flag wins).
         #[arg(long)]
         json: Option<String>,
     },
@@ -167,7 +167,7 @@ pub enum DeploymentCommand {
         /// `dep_…`
         id: String,
     },
-    /// Archive a deployment: no more runs, for good.
+    /// Archive a deployment, for good: no new runs (those under way go on).
     Archive {
         /// `dep_…`
         id: String,
@@ -258,7 +258,8 @@ pub enum AgentCommand {
         /// Its system prompt.
         #[arg(long)]
         system: Option<String>,
-        /// The whole request body as JSON, from a file (`-`: stdin).
+        /// The request body as JSON, from a file (`-`: stdin); the flags
+        /// given are merged into it (a flag wins).
         #[arg(long)]
         json: Option<String>,
     },
@@ -276,7 +277,8 @@ pub enum AgentCommand {
         /// A new system prompt.
         #[arg(long)]
         system: Option<String>,
-        /// The update's JSON body, from a file (`-`: stdin).
+        /// The update's JSON body, from a file (`-`: stdin); the flags given
+        /// are merged into it (a flag wins).
         #[arg(long)]
         json: Option<String>,
     },

@@ -9,7 +9,9 @@ use super::commands::{
 use super::render::{self, Output};
 use super::{Api, follow};
 
-/// A JSON body from a file or stdin (`-`), merged with flag fields.
+/// A JSON body from a file or stdin (`-`), with the flags' fields merged
+/// into it (objects key by key, so `--max-retries` keeps the body's other
+/// metadata; a flag wins).
 fn body(json_source: &Option<String>, fields: Vec<(&str, Option<Value>)>) -> anyhow::Result<Value> {
     let mut body = match json_source {
         None => Map::new(),
@@ -27,10 +29,23 @@ fn body(json_source: &Option<String>, fields: Vec<(&str, Option<Value>)>) -> any
     };
     for (key, value) in fields {
         if let Some(value) = value {
-            body.insert(key.to_string(), value);
+            merge(body.entry(key).or_insert(Value::Null), value);
         }
     }
     Ok(Value::Object(body))
+}
+
+/// Sets `from` over `into`: objects key by key, anything else whole.
+fn merge(into: &mut Value, from: Value) {
+    match from {
+        Value::Object(from) if into.is_object() => {
+            let map = into.as_object_mut().expect("an object");
+            for (key, value) in from {
+                merge(map.entry(key).or_insert(Value::Null), value);
+            }
+        }
+        from => *into = from,
+    }
 }
 
 fn config(
@@ -298,4 +313,32 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<i32
     };
     print(&value);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge;
+    use serde_json::json;
+
+    #[test]
+    fn a_flag_is_merged_into_the_json_body_key_by_key() {
+        let mut body = json!({"name": "d", "metadata": {"team": "ops",
+            "cas_config": {"config": {"max_concurrent": 2, "timeout_ms": 60000}}}});
+        merge(
+            &mut body["metadata"],
+            json!({"cas_config": {"config": {"max_retries": 3, "max_concurrent": 5}}}),
+        );
+        assert_eq!(
+            body,
+            json!({"name": "d", "metadata": {"team": "ops", "cas_config": {"config":
+                {"max_concurrent": 5, "timeout_ms": 60000, "max_retries": 3}}}})
+        );
+        // Anything but two objects: the flag's value, whole.
+        let mut name = json!({"first": 1});
+        merge(&mut name, json!("plain"));
+        assert_eq!(name, json!("plain"));
+        let mut absent = json!(null);
+        merge(&mut absent, json!({"a": 1}));
+        assert_eq!(absent, json!({"a": 1}));
+    }
 }

@@ -257,9 +257,11 @@ async fn over_tls_a_connection_silent_after_its_handshake_is_closed() {
     let pki = pki();
     let db = TestDatabase::sqlite().await;
     let data = tempfile::tempdir().unwrap();
+    // (2 s: two mutual-TLS handshakes of a debug build on a busy machine
+    // fit in it.)
     let args = [
         "--idle-timeout-ms",
-        "400",
+        "2000",
         "--tls-cert",
         arg(&pki.server_cert),
         "--tls-key",
