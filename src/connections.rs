@@ -18,7 +18,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 
 /// How long a connection may stay silent by default (`--idle-timeout-ms`):
 /// before its opening, on HTTP/1.1 before each request's head (the
@@ -27,10 +30,25 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// the server is closing.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 
-/// Whether an accept failed for that connection alone (it went before it
-/// was taken): take the next one at once. Any other failure (out of file
-/// descriptors) is the listener's: wait a little before the next.
-pub fn accept_failed_alone(err: &io::Error) -> bool {
+/// The next connection `listener` takes, for both servers' accept loops. A
+/// failure of that connection alone (it went before it was taken) is
+/// skipped at once; the listener's own (out of file descriptors) is logged
+/// and waited out a little, so the loop does not spin.
+pub async fn next_connection(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(err) if failed_alone(&err) => {}
+            Err(err) => {
+                tracing::warn!(%err, addr = ?listener.local_addr().ok(), "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Whether an accept failed for its connection alone.
+fn failed_alone(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         io::ErrorKind::ConnectionAborted

@@ -191,8 +191,8 @@ pub async fn serve_with_tls(
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
     use runway_api::connections::{
-        HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline, accept_failed_alone,
-        handshake_timeout,
+        HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline, handshake_timeout,
+        next_connection,
     };
 
     tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "REST gateway listening");
@@ -217,16 +217,7 @@ pub async fn serve_with_tls(
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) if accept_failed_alone(&err) => continue,
-                Err(err) => {
-                    // Out of file descriptors and the like: wait, go on.
-                    tracing::warn!(%err, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = next_connection(&listener) => accepted,
             () = &mut shutdown => break,
         };
         // Small responses go out at once instead of waiting behind Nagle's algorithm.

@@ -26,8 +26,7 @@ pub mod webhooks;
 use std::net::SocketAddr;
 
 use runway_api::connections::{
-    HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline, accept_failed_alone,
-    handshake_timeout,
+    HTTP2_PING_INTERVAL, HTTP2_PING_TIMEOUT, OpeningDeadline, handshake_timeout, next_connection,
 };
 use runway_api::v1::agent_service_server::AgentServiceServer;
 use runway_api::v1::deployment_service_server::DeploymentServiceServer;
@@ -306,16 +305,7 @@ fn tls_incoming(
     tokio::spawn(async move {
         loop {
             let (tcp, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(err) if accept_failed_alone(&err) => continue,
-                    Err(err) => {
-                        // Out of file descriptors and the like: wait, go on.
-                        tracing::warn!(%err, "gRPC accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
+                accepted = next_connection(&listener) => accepted,
                 () = tx.closed() => return,
             };
             if let Err(err) = tcp.set_nodelay(true) {
