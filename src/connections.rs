@@ -113,10 +113,6 @@ impl<S> OpeningDeadline<S> {
         }
         false
     }
-
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for OpeningDeadline<S> {
@@ -197,6 +193,25 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     const TIMEOUT: Duration = Duration::from_secs(75);
+
+    /// After `silence`, the client speaks `bytes` and the server reads them:
+    /// the connection outlived its silence.
+    async fn still_reads(
+        server: &mut OpeningDeadline<tokio::io::DuplexStream>,
+        mut client: tokio::io::DuplexStream,
+        silence: Duration,
+        bytes: &[u8],
+    ) {
+        let later = async {
+            tokio::time::sleep(silence).await;
+            client.write_all(bytes).await.unwrap();
+            client
+        };
+        let mut got = vec![0u8; bytes.len()];
+        let (read, _client) = tokio::join!(server.read_exact(&mut got), later);
+        read.unwrap();
+        assert_eq!(got, bytes);
+    }
     /// An HTTP/1.1 request head, longer than the opening.
     const HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -231,15 +246,7 @@ mod tests {
         server.read_exact(&mut head).await.unwrap();
         assert_eq!(head, HEAD);
         // Idle three deadlines long, then speak again: still the connection.
-        let later = async {
-            tokio::time::sleep(TIMEOUT * 3).await;
-            client.write_all(b"GET").await.unwrap();
-            client
-        };
-        let mut rest = [0u8; 3];
-        let (read, _client) = tokio::join!(server.read_exact(&mut rest), later);
-        read.unwrap();
-        assert_eq!(&rest, b"GET");
+        still_reads(&mut server, client, TIMEOUT * 3, b"GET").await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -254,18 +261,11 @@ mod tests {
             client
         };
         let mut head = vec![0u8; HEAD.len()];
-        let (read, mut client) = tokio::join!(server.read_exact(&mut head), slow);
+        let (read, client) = tokio::join!(server.read_exact(&mut head), slow);
         read.unwrap();
         assert_eq!(head, HEAD);
         // Opened: a later silence past the first deadline is no failure.
-        let later = async {
-            tokio::time::sleep(TIMEOUT).await;
-            client.write_all(b"x").await.unwrap();
-            client
-        };
-        let mut byte = [0u8; 1];
-        let (read, _client) = tokio::join!(server.read_exact(&mut byte), later);
-        read.unwrap();
+        still_reads(&mut server, client, TIMEOUT, b"x").await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -276,14 +276,7 @@ mod tests {
         client.write_all(short).await.unwrap();
         let mut head = vec![0u8; short.len()];
         server.read_exact(&mut head).await.unwrap();
-        let later = async {
-            tokio::time::sleep(TIMEOUT * 2).await;
-            client.write_all(b"x").await.unwrap();
-            client
-        };
-        let mut byte = [0u8; 1];
-        let (read, _client) = tokio::join!(server.read_exact(&mut byte), later);
-        read.unwrap();
+        still_reads(&mut server, client, TIMEOUT * 2, b"x").await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -293,14 +286,7 @@ mod tests {
         client.write_all(HTTP2_PREFACE).await.unwrap();
         let mut preface = [0u8; 24];
         server.read_exact(&mut preface).await.unwrap();
-        let later = async {
-            tokio::time::sleep(TIMEOUT * 2).await;
-            client.write_all(b"x").await.unwrap();
-            client
-        };
-        let mut byte = [0u8; 1];
-        let (read, _client) = tokio::join!(server.read_exact(&mut byte), later);
-        read.unwrap();
+        still_reads(&mut server, client, TIMEOUT * 2, b"x").await;
     }
 
     #[tokio::test(start_paused = true)]

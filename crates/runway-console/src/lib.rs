@@ -32,9 +32,6 @@ use runway_api::services::Services;
 pub use session::COOKIE_NAME;
 
 /// The console's shared state: the API's services and the sign-ins.
-/// A live page's keep-alive by default, as the API's event streams.
-const DEFAULT_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
-
 #[derive(Clone)]
 pub struct Console {
     inner: Arc<Inner>,
@@ -54,27 +51,19 @@ struct Inner {
 
 impl Console {
     /// A console calling the API's `services` (the server's own in this
-    /// process, or remote ones); `secure` when the pages are served over TLS.
-    pub fn new(services: Services, secure: bool) -> Self {
+    /// process, or remote ones); `secure` when the pages are served over TLS;
+    /// a live page sends its keep-alive every `heartbeat` (the server's
+    /// `--sse-heartbeat-ms`, as the API's event streams).
+    pub fn new(services: Services, secure: bool, heartbeat: std::time::Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 services,
                 sessions: session::Sessions::default(),
                 secure,
                 closing: tokio::sync::watch::Sender::new(false),
-                heartbeat: DEFAULT_HEARTBEAT,
+                heartbeat,
             }),
         }
-    }
-
-    /// Sends a live page's keep-alive every `interval` instead (the
-    /// server's `--sse-heartbeat-ms`, as its event streams). Call before
-    /// the console is cloned.
-    pub fn with_heartbeat(mut self, interval: std::time::Duration) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.heartbeat = interval;
-        }
-        self
     }
 
     fn heartbeat(&self) -> std::time::Duration {

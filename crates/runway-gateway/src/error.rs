@@ -120,6 +120,11 @@ impl ApiError {
 
     /// Renames the blamed field: the RPC names path ids by their proto
     /// field (`deployment_id`), the REST route by its path segment (`id`).
+    /// A body past [`crate::MAX_BODY_BYTES`] (docs/API.md: 400).
+    pub(crate) fn body_too_large() -> Self {
+        Self::invalid(None, "Request body exceeds 32 MiB.")
+    }
+
     pub fn rename_param(mut self, from: &str, to: &str) -> Self {
         if self.param.as_deref() == Some(from) {
             self.param = Some(to.to_string());
@@ -353,7 +358,7 @@ fn retry_after_seconds(wait: std::time::Duration) -> HeaderValue {
 /// An envelope for an error response that axum (not a handler) produced.
 fn from_bare_status(status: StatusCode) -> ApiError {
     match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::invalid(None, "Request body exceeds 32 MiB."),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::body_too_large(),
         StatusCode::NOT_FOUND => ApiError::not_found("Not found."),
         StatusCode::METHOD_NOT_ALLOWED => ApiError {
             status,

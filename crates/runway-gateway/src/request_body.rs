@@ -31,7 +31,7 @@ fn unreadable(rejection: &axum::extract::rejection::BytesRejection) -> ApiError 
         );
     }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::invalid(None, "Request body exceeds 32 MiB.");
+        return ApiError::body_too_large();
     }
     ApiError::invalid(
         None,

@@ -196,8 +196,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     // user's token).
     let gateway =
         runway_gateway::Gateway::new(runway.services()).with_heartbeat(config.sse_heartbeat);
-    let console = runway_console::Console::new(runway.services(), config.tls.is_some())
-        .with_heartbeat(config.sse_heartbeat);
+    let console = runway_console::Console::new(
+        runway.services(),
+        config.tls.is_some(),
+        config.sse_heartbeat,
+    );
     let (stop, rx) = watch::channel(false);
     let grpc_task = tokio::spawn({
         let rx = rx.clone();

@@ -47,14 +47,14 @@ pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let channel = endpoint.connect_lazy();
     let services =
         runway_api::services::Services::remote(runway_api::transport::over_channel(channel));
-    let gateway = runway_gateway::Gateway::new(services.clone())
-        .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
+    // The event streams' heartbeat and the console's live pages' keep-alive.
+    let heartbeat = Duration::from_millis(args.sse_heartbeat_ms.max(10));
+    let gateway = runway_gateway::Gateway::new(services.clone()).with_heartbeat(heartbeat);
     let closer = gateway.clone();
     let mut router = runway_gateway::router(gateway, observability_registry());
     let mut console_closer = None;
     if args.console {
-        let console = runway_console::Console::new(services, tls.is_some())
-            .with_heartbeat(Duration::from_millis(args.sse_heartbeat_ms.max(10)));
+        let console = runway_console::Console::new(services, tls.is_some(), heartbeat);
         console_closer = Some(console.clone());
         router = router.merge(runway_console::router(console));
     }

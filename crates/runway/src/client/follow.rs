@@ -145,7 +145,7 @@ fn say_why_no_transcript(run: &Value) {
     }
     let id = run["id"].as_str().unwrap_or("the run");
     match run["status"].as_str() {
-        Some("skipped") => eprintln!(
+        Some(status) if RunStatus::from_name(status) == Some(RunStatus::Skipped) => eprintln!(
             "runway: {id} has no transcript: it was skipped ({})",
             run["error"]["message"]
                 .as_str()
