@@ -104,15 +104,28 @@ pub(super) async fn status_of(app: &TestApp, path: &str) -> u16 {
     app.get(path).await.status
 }
 
-/// The runs of `ids` that still exist.
+/// The runs of `ids` that still exist, as one snapshot.
 pub(super) async fn present(app: &TestApp, ids: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    for run in ids {
-        if status_of(app, &format!("/deployment_runs/{run}")).await == 200 {
-            found.push(run.to_string());
-        }
-    }
-    found
+    // One list, one snapshot: runs read one by one while a pass deletes
+    // could see a later run gone and an earlier one still there, though
+    // one transaction deleted both.
+    let page = app.get("/deployment_runs?limit=1000").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(
+        page.body["next_page"],
+        Value::Null,
+        "more runs than one page"
+    );
+    let listed: std::collections::HashSet<&str> = page.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["id"].as_str().unwrap())
+        .collect();
+    ids.iter()
+        .filter(|id| listed.contains(**id))
+        .map(|id| id.to_string())
+        .collect()
 }
 
 /// A pass in the background that deletes `max_batch` runs a transaction
