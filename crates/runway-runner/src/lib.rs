@@ -6,7 +6,9 @@
 //! with `agent_error` and the last 4 KiB of stderr; past `timeout_ms` the
 //! process group is killed and the run fails with `timeout_error`. When a
 //! heartbeat is refused (the run was canceled, or its lease was lost) the
-//! process group is killed and nothing is reported.
+//! process group is killed and nothing is reported. A claim the server
+//! refuses for good (a bad token, another environment's) stops the runner
+//! with that error; one it could answer later (the server away) is retried.
 
 mod execute;
 mod retries;
@@ -120,9 +122,26 @@ pub async fn run_with(
         workers.spawn(async move { work(worker, client, config, stop).await });
     }
     while let Some(finished) = workers.join_next().await {
-        finished.context("runner worker panicked")?;
+        // One worker refused for good stops them all (dropping the set).
+        finished.context("runner worker panicked")??;
     }
     Ok(())
+}
+
+/// Whether a refused claim would be refused again, whatever the wait: the
+/// token is not (or no longer) valid, may not claim these turns, or names
+/// what does not exist. Retrying those forever would look healthy to a
+/// supervisor while every run waits for a runner and times out.
+fn refused_for_good(code: tonic::Code) -> bool {
+    use tonic::Code;
+    matches!(
+        code,
+        Code::Unauthenticated
+            | Code::PermissionDenied
+            | Code::NotFound
+            | Code::InvalidArgument
+            | Code::Unimplemented
+    )
 }
 
 async fn work(
@@ -130,7 +149,7 @@ async fn work(
     mut client: Client,
     config: RunnerConfig,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+) -> anyhow::Result<()> {
     let name = format!("{}#{worker}", config.name);
     let mut backoff = Duration::from_millis(200);
     while !*stop.borrow() {
@@ -153,6 +172,13 @@ async fn work(
                     tracing::info!(%run_id, ?outcome, "turn done");
                 }
             }
+            Err(status) if refused_for_good(status.code()) => {
+                anyhow::bail!(
+                    "the server refuses this runner's claims ({:?}): {}",
+                    status.code(),
+                    status.message()
+                );
+            }
             Err(status) => {
                 tracing::warn!(code = ?status.code(), message = status.message(), "claim failed; retrying");
                 tokio::select! {
@@ -161,6 +187,38 @@ async fn work(
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused_for_good;
+    use tonic::Code;
+
+    #[test]
+    fn only_refusals_that_would_repeat_stop_the_runner() {
+        for code in [
+            Code::Unauthenticated,
+            Code::PermissionDenied,
+            Code::NotFound,
+            Code::InvalidArgument,
+            Code::Unimplemented,
+        ] {
+            assert!(refused_for_good(code), "{code:?}");
+        }
+        for code in [
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::ResourceExhausted,
+            Code::Internal,
+            Code::Unknown,
+            Code::Aborted,
+            Code::Cancelled,
+            Code::FailedPrecondition,
+        ] {
+            assert!(!refused_for_good(code), "{code:?}");
         }
     }
 }

@@ -24,9 +24,13 @@ const DEFAULT_FILTER: &str = "info,sea_orm_migration=warn";
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // A log line that cannot be written is dropped: by default the
+    // subscriber reports it with `eprintln!`, which panics on the same
+    // closed standard error (`runway runner 2>&1 | head -1` ended in a panic).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     match format {
         LogFormat::Text => builder.with_ansi(colour_wanted()).init(),
         LogFormat::Json => builder.json().with_ansi(false).init(),
@@ -35,4 +39,11 @@ pub fn init(format: LogFormat) {
 
 fn colour_wanted() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Writes `text` and a newline on standard error, ignoring a closed one
+/// (`eprintln!` would panic there, turning exit 1 into a panic's 101).
+pub fn tell(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }

@@ -92,7 +92,7 @@ pub(super) async fn create_token_in_database(
             );
         }
         None => {
-            eprintln!("runway: created organization {org:?}");
+            crate::logging::tell(format_args!("runway: created organization {org:?}"));
             tenants::create_organization(&store, org).await?
         }
     };

@@ -147,14 +147,14 @@ pub fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
-            eprintln!("runway: cannot start the runtime: {err}");
+            crate::logging::tell(format_args!("runway: cannot start the runtime: {err}"));
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli.command)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("runway: {err:#}");
+            crate::logging::tell(format_args!("runway: {err:#}"));
             ExitCode::FAILURE
         }
     }
@@ -265,7 +265,9 @@ pub(super) fn exit_on_a_second_signal() {
                 break;
             }
         }
-        eprintln!("runway: a second signal: exiting without waiting");
+        crate::logging::tell(format_args!(
+            "runway: a second signal: exiting without waiting"
+        ));
         runway_runner::kill_all_turns();
         std::process::exit(130);
     });

@@ -183,7 +183,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tls,
     };
     let running = app::start(&config).await?;
-    let embedded = match &args.exec {
+    let mut embedded = match &args.exec {
         Some(exec) => Some(embedded_runner(&running, exec, args.exec_concurrency).await?),
         None => None,
     };
@@ -214,30 +214,61 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         running.grpc_addr, running.http_addr
     );
     println!("runway: console on {scheme}://{}/", running.http_addr);
-    shutdown_signal().await;
-    tracing::info!("shutting down");
+    // A server whose embedded runner was refused for good (its token revoked)
+    // would look healthy while every run waits for a runner: it stops, and
+    // exits 1 with the runner's error, for its supervisor to see.
+    let runner_failure = tokio::select! {
+        _ = shutdown_signal() => None,
+        failure = stopped_on_its_own(&mut embedded) => Some(failure),
+    };
+    match &runner_failure {
+        None => tracing::info!("shutting down"),
+        Some(failure) => tracing::error!("the embedded runner stopped: {failure:#}; shutting down"),
+    }
     exit_on_a_second_signal();
     // Stop serving first (the embedded runner reports in-process), then
     // give the runner's turns the grace to end; past it they are killed and
     // their leases run out, as a lost runner's do.
     running.begin_shutdown();
+    let mut outcome = Ok(());
     if let Some(embedded) = embedded {
-        let _ = embedded.stop.send(());
-        let mut task = embedded.task;
-        match tokio::time::timeout(app::SHUTDOWN_GRACE, &mut task).await {
-            Ok(finished) => finished??,
-            Err(_) => {
-                tracing::warn!("the embedded runner's turns outlasted the shutdown grace: killed");
-                task.abort();
-                // Cancelled, its workers and their turns' process groups go.
-                let _ = task.await;
+        if runner_failure.is_none() {
+            let _ = embedded.stop.send(());
+            let mut task = embedded.task;
+            match tokio::time::timeout(app::SHUTDOWN_GRACE, &mut task).await {
+                Ok(finished) => outcome = finished.map_err(anyhow::Error::from).and_then(|r| r),
+                Err(_) => {
+                    tracing::warn!(
+                        "the embedded runner's turns outlasted the shutdown grace: killed"
+                    );
+                    task.abort();
+                    // Cancelled, its workers and their turns' process groups go.
+                    let _ = task.await;
+                }
             }
         }
         // Its token is useless once it stops; nothing keeps it alive.
         let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
         tenants::revoke_named(&running.store, &embedded.org_id, &embedded.token_name, now).await?;
     }
-    running.shutdown().await
+    running.shutdown().await?;
+    match runner_failure {
+        Some(failure) => Err(failure.context("the embedded runner stopped")),
+        None => outcome,
+    }
+}
+
+/// The embedded runner's end when it ends before it is asked to (its claims
+/// refused for good); never, without one.
+async fn stopped_on_its_own(embedded: &mut Option<EmbeddedRunner>) -> anyhow::Error {
+    let Some(runner) = embedded else {
+        return std::future::pending().await;
+    };
+    match (&mut runner.task).await {
+        Ok(Err(failure)) => failure,
+        Ok(Ok(())) => anyhow::anyhow!("it ended without being asked to"),
+        Err(panicked) => anyhow::Error::from(panicked),
+    }
 }
 
 /// The runner `serve --exec` runs, and the token minted for it.

@@ -145,13 +145,17 @@ fn say_why_no_transcript(run: &Value) {
     }
     let id = run["id"].as_str().unwrap_or("the run");
     match run["status"].as_str() {
-        Some(status) if RunStatus::from_name(status) == Some(RunStatus::Skipped) => eprintln!(
-            "runway: {id} has no transcript: it was skipped ({})",
-            run["error"]["message"]
-                .as_str()
-                .unwrap_or("no reason given")
-        ),
-        Some(status) => eprintln!("runway: {id} has no transcript yet: it is {status}"),
+        Some(status) if RunStatus::from_name(status) == Some(RunStatus::Skipped) => {
+            crate::logging::tell(format_args!(
+                "runway: {id} has no transcript: it was skipped ({})",
+                run["error"]["message"]
+                    .as_str()
+                    .unwrap_or("no reason given")
+            ))
+        }
+        Some(status) => crate::logging::tell(format_args!(
+            "runway: {id} has no transcript yet: it is {status}"
+        )),
         None => {}
     }
 }

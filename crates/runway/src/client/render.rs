@@ -24,7 +24,9 @@ pub fn print_line(text: impl std::fmt::Display) {
         if err.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(141);
         }
-        eprintln!("runway: cannot write to standard output: {err}");
+        crate::logging::tell(format_args!(
+            "runway: cannot write to standard output: {err}"
+        ));
         std::process::exit(1);
     }
 }

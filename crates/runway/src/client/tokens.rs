@@ -19,8 +19,9 @@ pub struct NewTokenArgs {
     /// A label for the token.
     #[arg(long, default_value = "cli")]
     name: String,
-    /// `admin` (everything), `write` (every resource but tokens), `read`
-    /// (GET only) or `runner` (RunnerService only, for --environment).
+    /// `admin` (everything), `write` (every resource but tokens and
+    /// retention rules), `read` (reads only) or `runner` (RunnerService
+    /// only, for --environment).
     #[arg(long)]
     scope: TokenScope,
     /// A runner token's environment (env_…), repeated for more; `*` for

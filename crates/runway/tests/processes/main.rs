@@ -9,6 +9,7 @@ mod harness;
 mod hygiene;
 mod operator;
 mod receiver;
+mod refusals;
 mod replicas;
 mod resilience;
 mod tls;

@@ -185,6 +185,14 @@ impl Server {
         self.child.wait().await.unwrap();
     }
 
+    /// The server's exit, when it stops on its own within `limit`.
+    pub async fn exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .expect("the server exits on its own")
+            .unwrap()
+    }
+
     /// SIGTERM, and the wait for a graceful exit.
     pub async fn stop(&mut self) {
         let pid = self.child.id().expect("running") as i32;
