@@ -201,6 +201,11 @@ async fn metrics_count_runs_requests_and_rpcs() {
         r#"runway_grpc_request_duration_seconds_count{method="/runway.v1.DeploymentService/GetDeployment",code="Ok"} 1"#,
         r#"runway_http_request_duration_seconds_count{method="other",route="/healthz",status="405"} 2"#,
         "runway_active_leases 0",
+        // Closed sets are counted from 0, before anything happened.
+        r#"runway_retention_deleted_total{kind="runs"} 0"#,
+        r#"runway_retention_deleted_total{kind="idempotency_keys"} 0"#,
+        r#"runway_webhook_attempts_total{outcome="delivered"} 0"#,
+        r#"runway_webhook_attempts_total{outcome="failed"} 0"#,
         // Two triggers one after the other: two batches of one.
         "runway_trigger_batch_size_count 2",
         "runway_trigger_batch_size_sum 2.0",

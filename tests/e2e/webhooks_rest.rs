@@ -72,7 +72,8 @@ async fn endpoints_and_deliveries_are_managed_over_rest() {
     let created = app
         .post(
             "/webhooks/endpoints",
-            json!({"url": receiver.url, "event_types": ["deployment_run.skipped"],
+            json!({"url": receiver.url,
+                   "event_types": ["deployment_run.skipped", "deployment.paused"],
                    "description": "ops channel"}),
         )
         .await;
@@ -82,7 +83,10 @@ async fn endpoints_and_deliveries_are_managed_over_rest() {
     assert_id(&hook["id"], "whep_");
     assert_eq!(hook["type"], "webhook_endpoint");
     assert_eq!(hook["url"], receiver.url.as_str());
-    assert_eq!(hook["event_types"], json!(["deployment_run.skipped"]));
+    assert_eq!(
+        hook["event_types"],
+        json!(["deployment_run.skipped", "deployment.paused"])
+    );
     assert_eq!(hook["description"], "ops channel");
     assert_eq!(hook["enabled"], true);
     for absent in [
@@ -105,11 +109,13 @@ async fn endpoints_and_deliveries_are_managed_over_rest() {
     let got = app.get(&path).await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body, unsigned);
-    // An update that changes nothing answers the endpoint as it is.
+    // An update that changes nothing answers the endpoint as it is: its
+    // types in another order are the same subscription.
     let same = app
         .post(
             &path,
-            json!({"description": "ops channel", "enabled": true}),
+            json!({"description": "ops channel", "enabled": true,
+                   "event_types": ["deployment.paused", "deployment_run.skipped"]}),
         )
         .await;
     assert_eq!(same.status, 200, "{}", same.body);

@@ -74,6 +74,17 @@ pub enum ErrorResponses {
     /// An internal error; details are logged, not returned.
     #[response(status = 500)]
     Internal(ErrorEnvelope),
+    /// A call the gRPC server does not implement (a standalone gateway in
+    /// front of an older server).
+    #[response(status = 501)]
+    NotImplemented(ErrorEnvelope),
+    /// The service cannot answer now: it is stopping, or (a standalone
+    /// gateway) its gRPC server does not answer. Retry, here or elsewhere.
+    #[response(status = 503)]
+    Unavailable(ErrorEnvelope),
+    /// The call did not end within its deadline.
+    #[response(status = 504)]
+    DeadlineExceeded(ErrorEnvelope),
 }
 #[derive(Debug, Clone)]
 pub struct ApiError {

@@ -85,7 +85,7 @@ impl Modify for BearerAuth {
 /// operation); every answer carries `x-request-id`, a 405 its `Allow`.
 struct SharedResponses;
 
-const ERRORS: [(&str, &str); 8] = [
+const ERRORS: [(&str, &str); 11] = [
     ("400", "BadRequest"),
     ("401", "Unauthenticated"),
     ("403", "Forbidden"),
@@ -94,6 +94,9 @@ const ERRORS: [(&str, &str); 8] = [
     ("409", "Conflict"),
     ("431", "HeadersTooLarge"),
     ("500", "Internal"),
+    ("501", "NotImplemented"),
+    ("503", "Unavailable"),
+    ("504", "DeadlineExceeded"),
 ];
 
 fn request_id_header() -> Header {

@@ -89,6 +89,16 @@ pub struct ServerMetrics {
     pub pruned: Family<PrunedLabels, Counter>,
 }
 
+/// What retention deletes (the `kind` label), in [`ServerMetrics::pruned`]'s order.
+const PRUNED_KINDS: [&str; 6] = [
+    "runs",
+    "sessions",
+    "events",
+    "webhook_deliveries",
+    "webhook_attempts",
+    "idempotency_keys",
+];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PrunedLabels {
     kind: &'static str,
@@ -108,6 +118,20 @@ impl ServerMetrics {
             auto_paused: Counter::default(),
             pruned: Family::default(),
         };
+        // Every series of a closed set exists from the start, at 0: a rate
+        // or an alert on one works before its first increment.
+        for kind in PRUNED_KINDS {
+            let _ = metrics.pruned.get_or_create(&PrunedLabels { kind });
+        }
+        for outcome in [
+            AttemptResult::Delivered,
+            AttemptResult::Retrying,
+            AttemptResult::Failed,
+        ] {
+            let _ = metrics
+                .webhook_attempts
+                .get_or_create(&DeliveryLabels { outcome });
+        }
         registry.register(
             "runway_retention_deleted",
             "Rows deleted by retention, by kind: runs, sessions, events, webhook_deliveries, webhook_attempts, idempotency_keys",
@@ -125,7 +149,7 @@ impl ServerMetrics {
         );
         registry.register(
             "runway_runs_triggered",
-            "Runs recorded, by trigger type and outcome (skipped at the concurrency limit, or started)",
+            "Runs recorded, by trigger type and outcome: running (started at once), pending (a retry waiting its backoff) or skipped (at the concurrency limit)",
             metrics.runs_triggered.clone(),
         );
         registry.register(
@@ -175,14 +199,15 @@ impl ServerMetrics {
 
     /// Counts what a retention pass deleted.
     pub fn pruned(&self, removed: &runway_store::repo::prune::Removed) {
-        for (kind, count) in [
-            ("runs", removed.runs),
-            ("sessions", removed.sessions),
-            ("events", removed.events),
-            ("webhook_deliveries", removed.deliveries),
-            ("webhook_attempts", removed.attempts),
-            ("idempotency_keys", removed.idempotency_keys),
-        ] {
+        let counts = [
+            removed.runs,
+            removed.sessions,
+            removed.events,
+            removed.deliveries,
+            removed.attempts,
+            removed.idempotency_keys,
+        ];
+        for (kind, count) in PRUNED_KINDS.into_iter().zip(counts) {
             if count > 0 {
                 self.pruned
                     .get_or_create(&PrunedLabels { kind })

@@ -45,7 +45,7 @@ pub struct CreateBody {
     metadata: Option<Map<String, Value>>,
 }
 
-/// The body of `POST /agents/{id}`: every field optional; every update makes a new version.
+/// The body of `POST /agents/{id}`: every field optional; an update that changes a field makes a new version.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = UpdateAgentBody)]

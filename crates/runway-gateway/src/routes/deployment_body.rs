@@ -63,6 +63,7 @@ enum AgentInputSchema {
 
 /// `{"id","type":"agent","version"}`; without `version`, the latest.
 #[derive(ToSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct AgentVersionInput {
     #[schema(pattern = "^agent_[0-9a-f]{32}$")]

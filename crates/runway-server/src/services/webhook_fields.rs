@@ -36,6 +36,11 @@ pub(super) async fn url(policy: &UrlPolicy, url: &str) -> ServiceResult<String> 
     }
 }
 
+/// Whether two subscriptions (each without repeats) name the same types.
+pub(super) fn same_types(a: &[WebhookEventType], b: &[WebhookEventType]) -> bool {
+    a.len() == b.len() && a.iter().all(|t| b.contains(t))
+}
+
 /// The subscription: 1–10 known types, no repeats; `*` only alone;
 /// `webhook.test` is sent on request, never subscribed to.
 pub(super) fn event_types(given: &[i32]) -> ServiceResult<Vec<WebhookEventType>> {
@@ -71,4 +76,26 @@ pub(super) fn event_types(given: &[i32]) -> ServiceResult<Vec<WebhookEventType>>
         ));
     }
     Ok(types)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use WebhookEventType::{DeploymentPaused, DeploymentRunFailed, DeploymentRunStarted};
+
+    #[test]
+    fn subscriptions_compare_as_sets() {
+        let given = [DeploymentRunFailed, DeploymentPaused];
+        assert!(same_types(&given, &[DeploymentPaused, DeploymentRunFailed]));
+        assert!(same_types(&given, &given));
+        assert!(!same_types(&given, &[DeploymentRunFailed]));
+        assert!(!same_types(
+            &given,
+            &[DeploymentRunFailed, DeploymentRunStarted]
+        ));
+        assert!(!same_types(
+            &given,
+            &[DeploymentRunFailed, DeploymentPaused, DeploymentRunStarted]
+        ));
+    }
 }

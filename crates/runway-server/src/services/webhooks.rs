@@ -11,7 +11,7 @@ use runway_store::json_text::JsonText;
 use runway_store::repo::webhooks::{self, deliveries};
 use tonic::{Request, Response, Status};
 
-use super::webhook_fields::{self, event_types};
+use super::webhook_fields::{self, event_types, same_types};
 use super::{Core, mask_paths};
 use crate::convert;
 use crate::domain::access::Access;
@@ -193,7 +193,11 @@ impl WebhookService for WebhookApi {
             if let Some(url) = url {
                 row.url = url;
             }
-            if let Some(types) = types {
+            // A subscription is a set: the same types in another order keep
+            // the row (and its `updated_at`) as it is.
+            if let Some(types) = types
+                && !same_types(&types, &row.event_types)
+            {
                 row.event_types = JsonText(types);
             }
             if has("description") {
