@@ -76,6 +76,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     // dropping it (a stopping `serve --exec` that cannot wait) — its whole
     // process group goes with it.
     let group = pgid.map(ProcessGroup::started);
+    let _watcher = pgid.and_then(watch_group);
     if let Some(mut stdin) = child.stdin.take() {
         let document = context(&turn).to_string();
         tokio::spawn(async move {
@@ -295,6 +296,31 @@ impl Drop for ProcessGroup {
     fn drop(&mut self) {
         let _ = killpg(self.0, Signal::SIGKILL);
         self.forget();
+    }
+}
+
+/// Starts a watcher in the turn's group `pgid`: a shell that waits for the
+/// end of a pipe this runner holds, then kills its own group. Whatever ends
+/// the runner — SIGKILL or the OOM killer included, which run none of its
+/// code — closes the pipe, so the agent never outlives its runner (a retry
+/// would run beside it). While the watcher lives the group's id cannot be
+/// reused either, so a late kill of the group reaches only the turn's
+/// processes. It goes with the group at the turn's end.
+fn watch_group(pgid: Pid) -> Option<tokio::process::Child> {
+    let watcher = Command::new("sh")
+        .args(["-c", "read -r _; kill -KILL 0"])
+        .process_group(pgid.as_raw())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    match watcher {
+        Ok(watcher) => Some(watcher),
+        Err(err) => {
+            tracing::warn!(%err, "no watcher for the turn's processes: they would outlive a killed runner");
+            None
+        }
     }
 }
 

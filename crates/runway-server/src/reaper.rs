@@ -4,6 +4,12 @@
 //! runs that overran it (`timeout_error`), and starts pending retries whose
 //! backoff is over. Every action is a compare-and-set under lock, so any
 //! number of replicas can reap at once.
+//!
+//! A server takes no lease for lost until it has been up for one lease TTL:
+//! while no server ran (an upgrade, a database failover), no runner could
+//! heartbeat, and a lease that ran out then says nothing of its runner. A
+//! live runner renews it (a heartbeat checks the lease, not its expiry) or
+//! reports its turn within that TTL; a dead one's is taken then.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +40,16 @@ pub struct ReapReport {
     pub retries_skipped: usize,
 }
 
+/// The instant before which an expired lease counts as lost: `now` once the
+/// server has been up for a lease TTL, none before (`i64::MIN`).
+fn lost_before(started_at: i64, now: i64, lease_ttl: i64) -> i64 {
+    if now.saturating_sub(started_at) >= lease_ttl {
+        now
+    } else {
+        i64::MIN
+    }
+}
+
 #[derive(Clone)]
 pub struct LeaseReaper {
     core: Arc<Core>,
@@ -50,7 +66,8 @@ impl LeaseReaper {
         let now = core.now();
         core.retries_due.passed(now);
         let grace = core.lease_ttl_nanos();
-        let found = reaping::reap_candidates(&core.store, now, grace, BATCH).await?;
+        let lost_before = lost_before(core.started_at, now, grace);
+        let found = reaping::reap_candidates(&core.store, now, lost_before, grace, BATCH).await?;
         let mut report = ReapReport::default();
         let fail = |id: String, expect: Expect, error_type: RunErrorType, message: String| async move {
             let outcome = Outcome::Failed {
@@ -67,7 +84,7 @@ impl LeaseReaper {
                 .to_string();
             if let Finish::Finished { .. } = fail(
                 id,
-                Expect::LeaseExpiredBefore(now),
+                Expect::LeaseExpiredBefore(lost_before),
                 RunErrorType::RunnerLost,
                 message,
             )
@@ -161,5 +178,21 @@ impl LeaseReaper {
                 tracing::error!(error = %err, "reaper pass failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lost_before;
+
+    #[test]
+    fn no_lease_is_lost_in_a_servers_first_lease_ttl() {
+        let (started, ttl) = (1_000, 30);
+        assert_eq!(lost_before(started, started, ttl), i64::MIN);
+        assert_eq!(lost_before(started, started + ttl - 1, ttl), i64::MIN);
+        assert_eq!(lost_before(started, started + ttl, ttl), started + ttl);
+        assert_eq!(lost_before(started, started + 500, ttl), started + 500);
+        // A clock set back before the start: not up long enough.
+        assert_eq!(lost_before(started, started - 10, ttl), i64::MIN);
     }
 }

@@ -84,6 +84,9 @@ pub struct Core {
     /// When the pending retries fall due, those this process records and
     /// the next one any pass finds (the reaper waits for it).
     pub retries_due: crate::retry_alarm::RetryAlarm,
+    /// When this server started (its clock): its reaper takes no lease for
+    /// lost until one lease TTL after it, see [`crate::reaper`].
+    pub started_at: i64,
 }
 
 fn nanos(d: Duration) -> i64 {
@@ -104,6 +107,7 @@ impl Core {
             .webhooks()
             .set_renderer(Arc::new(crate::webhooks::render::Renderer));
         Arc::new(Core {
+            started_at: clock.now_nanos(),
             triggers: TriggerQueue::start(store.clone(), concurrency_gate, observe),
             auth: Authenticator::new(store.clone(), clock.clone(), execution.rate_limit),
             idempotency: IdempotencyGate::new(store.clone(), clock.clone()),

@@ -22,17 +22,23 @@ pub struct ReapCandidates {
     pub due_retries: Vec<String>,
 }
 
-/// The reaper's four queries at `now` (lost leases, unclaimed turns past
+/// The reaper's four queries at `now` (leases that expired before
+/// `lost_before`, unclaimed turns past
 /// their limit, claimed turns past it plus `grace`, due retries), each at
 /// most `limit` rows. Each reads only running or pending runs, through an
 /// index (`idx_runs_active`, or the lease and backoff ones).
-pub fn reap_queries(now: i64, grace: i64, limit: u64) -> [sea_orm::Select<DeploymentRun>; 4] {
+pub fn reap_queries(
+    now: i64,
+    lost_before: i64,
+    grace: i64,
+    limit: u64,
+) -> [sea_orm::Select<DeploymentRun>; 4] {
     use deployment_run::Column as C;
     let deadline = Expr::col(C::StartedAt).add(Expr::col(C::TimeoutMs).mul(NANOS_PER_MS));
     [
         DeploymentRun::find()
             .filter(C::Status.eq(RunStatus::Running))
-            .filter(C::LeaseExpiresAt.lt(now))
+            .filter(C::LeaseExpiresAt.lt(lost_before))
             .filter(C::ClaimedAt.is_not_null())
             .limit(limit),
         DeploymentRun::find()
@@ -79,11 +85,12 @@ pub async fn next_retry_at(store: &Store) -> StoreResult<Option<i64>> {
 pub async fn reap_candidates(
     store: &Store,
     now: i64,
+    lost_before: i64,
     grace: i64,
     limit: u64,
 ) -> StoreResult<ReapCandidates> {
     let db = store.reader();
-    let [lost, unclaimed, overrun, due_retries] = reap_queries(now, grace, limit);
+    let [lost, unclaimed, overrun, due_retries] = reap_queries(now, lost_before, grace, limit);
     let ids = |rows: Vec<deployment_run::Model>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
     Ok(ReapCandidates {
         lost: ids(lost.all(db).await?),

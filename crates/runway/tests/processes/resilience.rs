@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use runway_store::testing::TestDatabase;
 use serde_json::{Value, json};
 
-use crate::harness::{LEASE_TTL, Runner, Server, eventually};
+use crate::harness::{LEASE_TTL, Runner, Server, eventually, process_gone};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -56,11 +56,11 @@ async fn a_killed_runner_loses_its_run_and_the_retry_completes_on_another() {
     let killed_at = Instant::now();
     let lost = api.terminal(&run, LIMIT).await;
     let noticed = killed_at.elapsed();
-    // The orphaned agent is no longer anyone's; clean it up.
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    // The agent went with its runner (a retry must not run beside it).
+    eventually(LIMIT, "the agent gone with its killed runner", || async {
+        process_gone(pid).then_some(())
+    })
+    .await;
     assert_eq!(lost["status"], "failed", "{lost}");
     assert_eq!(lost["error"]["type"], "runner_lost_error");
     assert!(noticed <= 2 * LEASE_TTL, "noticed after {noticed:?}");
@@ -133,6 +133,53 @@ async fn a_killed_runner_loses_its_run_and_the_retry_completes_on_another() {
         "the completed retry resets the streak"
     );
     second_runner.kill9().await;
+}
+
+/// A server down for longer than a lease (an upgrade, a failover): its
+/// runners' leases ran out while nobody could heartbeat. Back up, it lets
+/// them renew and report before it takes any for lost, so the turn that
+/// kept running ends completed, once, and no retry runs it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_outlives_a_server_down_longer_than_its_lease() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let pids = tempfile::tempdir().unwrap();
+    let mut server = Server::start(db.url(), data.path()).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let runner = Runner::start(&server, &env, 1, &[("PIDS", pids.path().to_str().unwrap())]);
+    let script = "echo working; sleep 4; echo done";
+    let dep = api
+        .deployment(&agent, &env, script, json!({"max_retries": 1}))
+        .await;
+    let run = api.trigger(&dep).await["id"].as_str().unwrap().to_string();
+    eventually(LIMIT, "the agent to start", || async {
+        pids.path().join(&run).exists().then_some(())
+    })
+    .await;
+    server.kill9().await;
+    // The outage itself, not a wait for a condition: longer than the lease.
+    tokio::time::sleep(2 * LEASE_TTL + LEASE_TTL / 2).await;
+    server.restart().await;
+    let api = server.api();
+    let done = api.terminal(&run, LIMIT).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(api.all_runs().await.len(), 1, "no retry");
+    let session = done["session_id"].as_str().unwrap();
+    let transcript = api.get(&format!("/sessions/{session}/events")).await;
+    let text: Vec<&Value> = transcript["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "agent.message")
+        .map(|e| &e["content"][0]["text"])
+        .collect();
+    assert_eq!(
+        text,
+        [&json!("working\n"), &json!("done\n")],
+        "{transcript}"
+    );
+    runner.kill9().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

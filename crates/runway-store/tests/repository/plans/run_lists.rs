@@ -88,7 +88,7 @@ pub async fn hot_run_queries_read_index_ranges(store: &Store) {
         let claim = turns::claim_query(&org, environments, now);
         faults.extend(plan_faults(store, &claim, Sorting::Allowed, &["status"]).await);
     }
-    for query in reaping::reap_queries(now, 10 * SECOND, 100) {
+    for query in reaping::reap_queries(now, now, 10 * SECOND, 100) {
         faults.extend(plan_faults(store, &query, Sorting::Allowed, &["status"]).await);
     }
     let next_retry = reaping::next_retry_query();
