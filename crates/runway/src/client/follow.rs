@@ -37,9 +37,24 @@ async fn started(api: &Api, mut run: Value) -> anyhow::Result<Value> {
     let id = run["id"].as_str().context("the run has no id")?.to_string();
     while run["session_id"].is_null() && !is_terminal(&run) {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        run = api.get(&format!("/deployment_runs/{id}"), &[]).await?;
+        run = get_patiently(api, &format!("/deployment_runs/{id}"), &[]).await?;
     }
     Ok(run)
+}
+
+/// [`Api::get`], tried again while the server is away (a restart), for up
+/// to [`RECONNECT_FOR`]: following a run must not fail with the server's
+/// restart when the run does not.
+async fn get_patiently(api: &Api, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+    let since = std::time::Instant::now();
+    loop {
+        match api.get(path, query).await {
+            Err(err) if transient(&err) && since.elapsed() < RECONNECT_FOR => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            answer => return answer,
+        }
+    }
 }
 
 /// How long [`follow`] keeps trying to reach a server that went away (a
@@ -116,18 +131,10 @@ async fn follow(api: &Api, run: Value, mut each: impl FnMut(&Value)) -> anyhow::
     }
 }
 
-/// Run `id` as it ended, read again while the server is away (a restart
-/// right after the run's end must not fail the command).
+/// Run `id` as it ended (a restart right after the run's end must not fail
+/// the command).
 async fn ended_run(api: &Api, id: &str) -> anyhow::Result<Value> {
-    let since = std::time::Instant::now();
-    loop {
-        match api.get(&format!("/deployment_runs/{id}"), &[]).await {
-            Err(err) if transient(&err) && since.elapsed() < RECONNECT_FOR => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            answer => return answer,
-        }
-    }
+    get_patiently(api, &format!("/deployment_runs/{id}"), &[]).await
 }
 
 /// Whether `err` says the server is away for a while, not that it refused.
@@ -239,31 +246,43 @@ pub async fn watch(api: &Api, run: Value, output: Output) -> anyhow::Result<i32>
     Ok(exit_code(&run))
 }
 
-/// The retry of `run` when it failed with attempts left (the service
-/// records the retry in the transaction that fails the run, so it is there
-/// once the run reads failed).
+/// The retry of `run` when it failed with attempts left. The service
+/// records the retry in the transaction that fails the run, triggered at
+/// the instant the run completed: among the deployment's retries triggered
+/// since (read page by page, however many there are).
 async fn retry_of(api: &Api, run: &Value) -> anyhow::Result<Option<Value>> {
-    let (Some(id), Some(deployment)) = (run["id"].as_str(), run["deployment_id"].as_str()) else {
+    let (Some(id), Some(deployment), Some(failed_at)) = (
+        run["id"].as_str(),
+        run["deployment_id"].as_str(),
+        run["completed_at"].as_str(),
+    ) else {
         return Ok(None);
     };
     if run["status"] != RunStatus::Failed.name() {
         return Ok(None);
     }
-    let retries = api
-        .get(
-            "/deployment_runs",
-            &[
-                ("deployment_id", deployment.to_string()),
-                ("trigger_type", TriggerType::Retry.name().into()),
-                ("limit", "100".into()),
-            ],
-        )
-        .await?;
-    Ok(retries["data"].as_array().and_then(|runs| {
-        runs.iter()
+    let filters = [
+        ("deployment_id", deployment.to_string()),
+        ("trigger_type", TriggerType::Retry.name().into()),
+        ("triggered_after", failed_at.to_string()),
+        ("limit", "1000".into()),
+    ];
+    let mut query = filters.to_vec();
+    loop {
+        let page = get_patiently(api, "/deployment_runs", &query).await?;
+        let runs = page["data"].as_array().into_iter().flatten();
+        if let Some(retry) = runs
+            .into_iter()
             .find(|r| r["trigger_context"]["retry_of"] == id)
-            .cloned()
-    }))
+        {
+            return Ok(Some(retry.clone()));
+        }
+        let Some(next) = page["next_page"].as_str() else {
+            return Ok(None);
+        };
+        query = filters.to_vec();
+        query.push(("page", next.to_string()));
+    }
 }
 
 /// One event, readably: an agent's text as it printed it, the rest as one

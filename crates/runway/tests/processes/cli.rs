@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use crate::harness::{BIN, Runner, Server, json};
 
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The client CLI with `server`'s URL and admin token.
 pub(crate) async fn cli(server: &Server, args: &[&str]) -> Output {
     tokio::process::Command::new(BIN)
@@ -296,4 +298,64 @@ async fn runs_logs_follow_outlives_a_server_restart() {
         String::from_utf8_lossy(&recorded.stdout),
         "every event once, none missed"
     );
+}
+
+/// `deployments run --wait` outlives a restart while the run it follows is
+/// a pending retry (it looks at the run until it starts, and finds its
+/// retry, through the server's absence as the stream does): it exited 1
+/// at the first refused connection, as though the run had failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_outlives_a_restart_while_a_retry_is_pending() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let marks = tempfile::tempdir().unwrap();
+    let mut server =
+        Server::start_with(db.url(), data.path(), &["--retry-backoff-ms", "4000"]).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let _runner = Runner::start(
+        &server,
+        &env,
+        1,
+        &[("MARKS", marks.path().to_str().unwrap())],
+    );
+    // The first attempt fails, the retry completes.
+    let script = "m=$MARKS/$RUNWAY_DEPLOYMENT_ID; if [ -e $m ]; then exit 0; fi; touch $m; exit 3";
+    let dep = api
+        .deployment(&agent, &env, script, serde_json::json!({"max_retries": 1}))
+        .await;
+    let waiting = tokio::process::Command::new(BIN)
+        .args(["deployments", "run", &dep, "--wait", "-o", "json"])
+        .env("RUNWAY_URL", &server.http)
+        .env("RUNWAY_TOKEN", &server.token)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    crate::harness::eventually(
+        LIMIT,
+        "the first attempt failed, its retry pending",
+        || async {
+            let runs = api.all_runs().await;
+            runs.iter()
+                .any(|r| r["status"] == "pending" && r["trigger_context"]["type"] == "retry")
+                .then_some(())
+        },
+    )
+    .await;
+    server.kill9().await;
+    // Down long enough for the command's look at the pending run to fail.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    server.restart().await;
+    let waited = tokio::time::timeout(LIMIT, waiting.wait_with_output())
+        .await
+        .expect("the wait ends with the retry")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    assert_eq!(waited.status.code(), Some(0), "{stderr}");
+    let run: Value = serde_json::from_slice(&waited.stdout).unwrap();
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["trigger_context"]["type"], "retry", "{run}");
+    assert_eq!(run["cas_run_extras"]["attempt"], 2, "{run}");
 }

@@ -124,7 +124,14 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--lease-ttl-ms", &lease_ttl.as_millis().to_string()])
-            .args(["--retry-backoff-ms", "100", "--reaper-interval-ms", "50"])
+            // Quick retries, unless the test names its own backoff.
+            .args(
+                (!extra_args.iter().any(|a| a == "--retry-backoff-ms"))
+                    .then_some(["--retry-backoff-ms", "100"])
+                    .into_iter()
+                    .flatten(),
+            )
+            .args(["--reaper-interval-ms", "50"])
             .args((!scheduling).then_some("--no-scheduler"))
             .args(&extra_args)
             .env("RUST_LOG", "info")
