@@ -1,6 +1,7 @@
 //! Opening the database: pools, pragmas and migrations.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -97,6 +98,10 @@ fn plain_sqlite_file(url: &str) -> bool {
 
 /// How long a caller waits for a pooled connection before giving up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The PostgreSQL advisory lock key migrations hold ("runway" and 1, as
+/// bytes), so that no other application's lock is likely to share it.
+const MIGRATION_LOCK: i64 = 0x7275_6e77_6179_0001;
 
 impl Store {
     /// Opens the database named by `options.url`, creating a SQLite file if
@@ -211,9 +216,42 @@ impl Store {
     }
 
     /// Applies every pending migration.
+    ///
+    /// On PostgreSQL under a session advisory lock, on a connection of its
+    /// own: replicas started at once on an empty database take turns, and
+    /// the later ones find nothing left to do (without it, all but one
+    /// failed on the catalog's unique indexes as they created the same
+    /// tables). The lock is polled, never waited for inside a statement: a
+    /// waiting statement holds a snapshot, and `CREATE INDEX CONCURRENTLY`
+    /// in the holder's migrations waits for every older snapshot — a
+    /// deadlock (as would a lock held by an open transaction).
     pub async fn migrate(&self) -> StoreResult<()> {
         if self.backend != Backend::Sqlite {
-            Migrator::up(&self.write, None).await?;
+            use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+            let lost = |err| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(Arc::new(err)));
+            let options = self.write.get_postgres_connection_pool().connect_options();
+            let mut lock = options.connect().await.map_err(lost)?;
+            let mut told = false;
+            loop {
+                let (taken,): (bool,) = sea_orm::sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                    .bind(MIGRATION_LOCK)
+                    .fetch_one(&mut lock)
+                    .await
+                    .map_err(lost)?;
+                if taken {
+                    break;
+                }
+                if !told {
+                    tracing::info!("waiting for another process's migrations to end");
+                    told = true;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let migrated = Migrator::up(&self.write, None).await;
+            // Closing the connection ends the lock, whatever the migrations did.
+            let released = lock.close().await.map_err(lost);
+            migrated?;
+            released?;
             return Ok(());
         }
         // Index builds over a long history sort on disk, not in memory (the

@@ -22,7 +22,7 @@ pub fn postgres_base_url() -> String {
 pub struct TestDatabase {
     store: Store,
     url: String,
-    cleanup: Cleanup,
+    _cleanup: Cleanup,
 }
 
 enum Cleanup {
@@ -39,13 +39,33 @@ impl TestDatabase {
         TestDatabase {
             store,
             url,
-            cleanup: Cleanup::Sqlite(dir),
+            _cleanup: Cleanup::Sqlite(dir),
         }
     }
 
     /// A migrated store on a new PostgreSQL database, or `None` (after a loud
     /// message) when no server answers outside CI.
     pub async fn postgres() -> Option<TestDatabase> {
+        let (url, name) = Self::new_postgres_database().await?;
+        let store = open(&url).await;
+        Some(TestDatabase {
+            store,
+            url,
+            _cleanup: Cleanup::Postgres { name },
+        })
+    }
+
+    /// The URL of a new, empty PostgreSQL database (no migration applied),
+    /// dropped when the guard drops; `None` as for [`Self::postgres`].
+    pub async fn postgres_empty() -> Option<EmptyPostgres> {
+        let (url, name) = Self::new_postgres_database().await?;
+        Some(EmptyPostgres {
+            url,
+            _cleanup: Cleanup::Postgres { name },
+        })
+    }
+
+    async fn new_postgres_database() -> Option<(String, String)> {
         let base = postgres_base_url();
         let admin = format!("{base}/postgres");
         let mut conn = match PgConnectOptions::from_str(&admin)
@@ -71,13 +91,7 @@ impl TestDatabase {
             .await
             .expect("create test database");
         let _ = conn.close().await;
-        let url = format!("{base}/{name}");
-        let store = open(&url).await;
-        Some(TestDatabase {
-            store,
-            url,
-            cleanup: Cleanup::Postgres { name },
-        })
+        Some((format!("{base}/{name}"), name))
     }
 
     /// The migrated store.
@@ -99,9 +113,15 @@ async fn open(url: &str) -> Store {
     store
 }
 
-impl Drop for TestDatabase {
+/// A new, empty PostgreSQL database: [`TestDatabase::postgres_empty`].
+pub struct EmptyPostgres {
+    pub url: String,
+    _cleanup: Cleanup,
+}
+
+impl Drop for Cleanup {
     fn drop(&mut self) {
-        let Cleanup::Postgres { name } = &self.cleanup else {
+        let Cleanup::Postgres { name } = &self else {
             return;
         };
         // Drop runs outside any async context we could borrow, and must work

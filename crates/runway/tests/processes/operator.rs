@@ -244,3 +244,31 @@ async fn prune_tells_then_deletes_what_the_policy_no_longer_keeps() {
         format!("runway: would delete {nothing}")
     );
 }
+
+/// Replicas started at once on an empty PostgreSQL database all migrate it
+/// (they take turns under an advisory lock): before, all but one failed on
+/// the catalog's unique indexes as they created the same tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_started_at_once_on_postgres_all_succeed() {
+    let Some(db) = TestDatabase::postgres_empty().await else {
+        return;
+    };
+    let migrate = || {
+        tokio::process::Command::new(BIN)
+            .args(["migrate", "--database-url", &db.url])
+            .output()
+    };
+    let (a, b, c, d) = tokio::join!(migrate(), migrate(), migrate(), migrate());
+    for output in [a, b, c, d] {
+        let output = output.unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "runway: migrations applied\n"
+        );
+    }
+}
