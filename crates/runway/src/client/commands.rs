@@ -111,9 +111,9 @@ pub enum DeploymentCommand {
         /// A 5-field cron expression.
         #[arg(long)]
         schedule: Option<String>,
-        /// The schedule's IANA time zone, e.g. Asia/Shanghai.
-        #[arg(long, default_value = "UTC")]
-        timezone: String,
+        /// The schedule's IANA time zone, e.g. Asia/Shanghai (default: UTC).
+        #[arg(long, requires = "schedule")]
+        timezone: Option<String>,
         /// Runs pending or running at once, 1–100 (past it a trigger is
         /// recorded skipped).
         #[arg(long)]
@@ -140,18 +140,26 @@ pub enum DeploymentCommand {
         /// A new name.
         #[arg(long)]
         name: Option<String>,
-        /// A new 5-field cron expression.
+        /// A new 5-field cron expression, in the schedule's time zone as it
+        /// is (UTC for a deployment without one) unless --timezone is given.
         #[arg(long)]
         schedule: Option<String>,
-        /// The IANA time zone of --schedule.
-        #[arg(long, default_value = "UTC")]
-        timezone: String,
+        /// A new IANA time zone for the schedule (alone: the schedule's
+        /// expression as it is, in this zone).
+        #[arg(long, conflicts_with = "no_schedule")]
+        timezone: Option<String>,
         /// Remove the schedule.
         #[arg(long, conflicts_with = "schedule")]
         no_schedule: bool,
         /// Runs pending or running at once, 1–100.
         #[arg(long)]
         max_concurrent: Option<u32>,
+        /// Retries of a failed run, 0–10.
+        #[arg(long)]
+        max_retries: Option<u32>,
+        /// A run's time limit in milliseconds, 1000–86400000.
+        #[arg(long)]
+        timeout_ms: Option<u64>,
         /// The update's JSON body, from a file (`-`: stdin); the flags given
         /// are merged into it (a flag wins).
         #[arg(long)]

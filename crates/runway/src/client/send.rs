@@ -66,6 +66,42 @@ fn config(
     (!c.is_empty()).then(|| json!({"cas_config": {"config": c}}))
 }
 
+/// A cron schedule; without a time zone the API's default, UTC.
+fn cron(expression: String, timezone: Option<String>) -> Value {
+    let mut schedule = json!({"type": "cron", "expression": expression});
+    if let Some(zone) = timezone {
+        schedule["timezone"] = json!(zone);
+    }
+    schedule
+}
+
+/// The schedule `deployments update` sends for `--schedule` and
+/// `--timezone`. A schedule is replaced whole, and a time zone left out
+/// would be UTC: what the flags leave out is the deployment's as it is
+/// (an expression changed in Asia/Kolkata stays in Asia/Kolkata; a time
+/// zone alone moves the expression there).
+async fn rescheduled(
+    api: &Api,
+    id: &str,
+    expression: Option<String>,
+    timezone: Option<String>,
+) -> anyhow::Result<Option<Value>> {
+    if expression.is_none() && timezone.is_none() {
+        return Ok(None);
+    }
+    let current = api.get(&format!("/deployments/{id}"), &[]).await?;
+    let current = current["schedule"].as_object();
+    let field = |name: &str| current.and_then(|s| s[name].as_str()).map(str::to_string);
+    let expression = match expression.or_else(|| field("expression")) {
+        Some(expression) => expression,
+        None => anyhow::bail!("{id} has no schedule to move: give --schedule with --timezone"),
+    };
+    Ok(Some(cron(
+        expression,
+        timezone.or_else(|| field("timezone")),
+    )))
+}
+
 fn opt<T: Into<Value>>(v: Option<T>) -> Option<Value> {
     v.map(Into::into)
 }
@@ -79,121 +115,118 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<i32
         Output::Table => render::print_line(render::human(value)),
     };
     let value = match command {
-        ClientCommand::Deployments(c) => {
-            match c {
-                DeploymentCommand::List {
-                    list,
-                    status,
-                    include_archived,
-                    agent_id,
-                } => {
-                    let mut q = list.query();
-                    if let Some(s) = status {
-                        q.push(("status", s));
-                    }
-                    if include_archived {
-                        q.push(("include_archived", "true".into()));
-                    }
-                    if let Some(a) = agent_id {
-                        q.push(("agent_id", a));
-                    }
-                    api.get("/deployments", &q).await?
+        ClientCommand::Deployments(c) => match c {
+            DeploymentCommand::List {
+                list,
+                status,
+                include_archived,
+                agent_id,
+            } => {
+                let mut q = list.query();
+                if let Some(s) = status {
+                    q.push(("status", s));
                 }
-                DeploymentCommand::Get { id } => {
-                    api.get(&format!("/deployments/{id}"), &[]).await?
+                if include_archived {
+                    q.push(("include_archived", "true".into()));
                 }
-                DeploymentCommand::Create {
-                    name,
-                    agent,
-                    environment,
-                    messages,
-                    schedule,
-                    timezone,
-                    max_concurrent,
-                    max_retries,
-                    timeout_ms,
-                    json,
-                    idempotency_key,
-                } => {
-                    let events = (!messages.is_empty()).then(|| {
-                        Value::Array(
-                            messages
-                                .into_iter()
-                                .map(|m| json!({"type": "user.message", "content": m}))
-                                .collect(),
-                        )
-                    });
-                    let body = body(
+                if let Some(a) = agent_id {
+                    q.push(("agent_id", a));
+                }
+                api.get("/deployments", &q).await?
+            }
+            DeploymentCommand::Get { id } => api.get(&format!("/deployments/{id}"), &[]).await?,
+            DeploymentCommand::Create {
+                name,
+                agent,
+                environment,
+                messages,
+                schedule,
+                timezone,
+                max_concurrent,
+                max_retries,
+                timeout_ms,
+                json,
+                idempotency_key,
+            } => {
+                let events = (!messages.is_empty()).then(|| {
+                    Value::Array(
+                        messages
+                            .into_iter()
+                            .map(|m| json!({"type": "user.message", "content": m}))
+                            .collect(),
+                    )
+                });
+                let body = body(
                     &json,
                     vec![
                         ("name", opt(name)),
                         ("agent", opt(agent)),
                         ("environment_id", opt(environment)),
                         ("initial_events", events),
-                        ("schedule", schedule.map(|e| json!({"type": "cron", "expression": e, "timezone": timezone}))),
+                        ("schedule", schedule.map(|e| cron(e, timezone))),
                         ("metadata", config(max_concurrent, max_retries, timeout_ms)),
                     ],
                 )?;
-                    api.post("/deployments", Some(&body), idempotency_key.as_deref())
-                        .await?
-                }
-                DeploymentCommand::Update {
-                    id,
-                    name,
-                    schedule,
-                    timezone,
-                    no_schedule,
-                    max_concurrent,
-                    json,
-                } => {
-                    let schedule = if no_schedule {
-                        Some(Value::Null)
-                    } else {
-                        schedule
-                            .map(|e| json!({"type": "cron", "expression": e, "timezone": timezone}))
-                    };
-                    let body = body(
-                        &json,
-                        vec![
-                            ("name", opt(name)),
-                            ("schedule", schedule),
-                            ("metadata", config(max_concurrent, None, None)),
-                        ],
-                    )?;
-                    api.post(&format!("/deployments/{id}"), Some(&body), None)
-                        .await?
-                }
-                DeploymentCommand::Pause { id } => {
-                    api.post(&format!("/deployments/{id}/pause"), None, None)
-                        .await?
-                }
-                DeploymentCommand::Unpause { id } => {
-                    api.post(&format!("/deployments/{id}/unpause"), None, None)
-                        .await?
-                }
-                DeploymentCommand::Archive { id } => {
-                    api.post(&format!("/deployments/{id}/archive"), None, None)
-                        .await?
-                }
-                DeploymentCommand::Run {
-                    id,
-                    wait,
-                    idempotency_key,
-                } => {
-                    let run = api
-                        .post(
-                            &format!("/deployments/{id}/run"),
-                            None,
-                            idempotency_key.as_deref(),
-                        )
-                        .await?;
-                    if wait {
-                        return follow::watch(&api, run, args.output).await;
-                    }
-                    run
-                }
+                api.post("/deployments", Some(&body), idempotency_key.as_deref())
+                    .await?
             }
-        }
+            DeploymentCommand::Update {
+                id,
+                name,
+                schedule,
+                timezone,
+                no_schedule,
+                max_concurrent,
+                max_retries,
+                timeout_ms,
+                json,
+            } => {
+                let schedule = if no_schedule {
+                    Some(Value::Null)
+                } else {
+                    rescheduled(&api, &id, schedule, timezone).await?
+                };
+                let body = body(
+                    &json,
+                    vec![
+                        ("name", opt(name)),
+                        ("schedule", schedule),
+                        ("metadata", config(max_concurrent, max_retries, timeout_ms)),
+                    ],
+                )?;
+                api.post(&format!("/deployments/{id}"), Some(&body), None)
+                    .await?
+            }
+            DeploymentCommand::Pause { id } => {
+                api.post(&format!("/deployments/{id}/pause"), None, None)
+                    .await?
+            }
+            DeploymentCommand::Unpause { id } => {
+                api.post(&format!("/deployments/{id}/unpause"), None, None)
+                    .await?
+            }
+            DeploymentCommand::Archive { id } => {
+                api.post(&format!("/deployments/{id}/archive"), None, None)
+                    .await?
+            }
+            DeploymentCommand::Run {
+                id,
+                wait,
+                idempotency_key,
+            } => {
+                let run = api
+                    .post(
+                        &format!("/deployments/{id}/run"),
+                        None,
+                        idempotency_key.as_deref(),
+                    )
+                    .await?;
+                if wait {
+                    return follow::watch(&api, run, args.output).await;
+                }
+                run
+            }
+        },
         ClientCommand::Runs(c) => match c {
             RunCommand::List {
                 list,

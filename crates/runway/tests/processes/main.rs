@@ -3,6 +3,7 @@
 //! where the issue says so. One test binary for the area.
 
 mod cli;
+mod cli_updates;
 mod connections;
 mod execution;
 mod harness;
