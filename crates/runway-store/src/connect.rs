@@ -35,15 +35,19 @@ pub struct StoreOptions {
     /// SQLite only: `synchronous=FULL` (a committed write survives power loss)
     /// when true, `NORMAL` (survives a process crash) when false.
     pub sqlite_durable: bool,
+    /// SQLite only: refuse a file that does not exist instead of creating
+    /// it (an operator's command on the data must not make an empty one).
+    pub must_exist: bool,
 }
 
 impl StoreOptions {
-    /// Defaults for `url`: 8 connections, durable SQLite.
+    /// Defaults for `url`: 8 connections, durable SQLite, created if missing.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             max_connections: 8,
             sqlite_durable: true,
+            must_exist: false,
         }
     }
 }
@@ -123,7 +127,7 @@ impl Store {
         crate::sqlite_settings::configure_process();
         let base = SqliteConnectOptions::from_str(&options.url)
             .map_err(|e| StoreError::Open(e.to_string()))?
-            .create_if_missing(true)
+            .create_if_missing(!options.must_exist)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(if options.sqlite_durable {
                 SqliteSynchronous::Full
@@ -133,6 +137,12 @@ impl Store {
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
         if !in_memory(&options.url) {
+            if options.must_exist && !base.get_filename().exists() {
+                return Err(StoreError::Open(format!(
+                    "no database at {}",
+                    base.get_filename().display()
+                )));
+            }
             crate::private_files::secure(base.get_filename()).map_err(|e| {
                 StoreError::Open(format!(
                     "making {} private: {e}",
@@ -213,6 +223,31 @@ impl Store {
             webhooks: Default::default(),
             run_changes: Default::default(),
         })
+    }
+
+    /// The migrations this build has that the database has not applied;
+    /// an error when it holds no runway schema at all. Reads only (unlike
+    /// [`Store::migrate`], which creates the migrations' table first).
+    pub async fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+        let applied = self
+            .write
+            .query_all_raw(sea_orm::Statement::from_string(
+                self.write.get_database_backend(),
+                "SELECT version FROM seaql_migrations",
+            ))
+            .await
+            .map_err(|_| {
+                StoreError::Open("it holds no runway schema (`runway migrate` makes one)".into())
+            })?;
+        let applied: Vec<String> = applied
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0))
+            .collect::<Result<_, _>>()?;
+        Ok(Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_string())
+            .filter(|name| !applied.contains(name))
+            .collect())
     }
 
     /// Applies every pending migration.

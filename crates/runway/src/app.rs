@@ -59,6 +59,34 @@ pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> String {
     }
 }
 
+/// Opens a database `serve` or `migrate` made, as it is: never creating a
+/// SQLite file nor migrating. An operator's command against a mistyped path
+/// must not answer from a new, empty database ("nothing to prune"), nor a
+/// newer binary migrate production ahead of its servers.
+pub async fn open_existing_store(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+    let mut options = StoreOptions::new(url);
+    options.max_connections = max_connections;
+    options.must_exist = true;
+    let store = Store::open(&options).await.context(
+        "opening the database (it must exist: `runway serve` or `runway migrate` makes it)",
+    )?;
+    let pending = match store.pending_migrations().await {
+        Ok(pending) => pending,
+        Err(err) => {
+            store.close().await;
+            return Err(err.into());
+        }
+    };
+    if let Some(first) = pending.first() {
+        store.close().await;
+        anyhow::bail!(
+            "the database lacks {} of this runway's migrations (the first: {first}): run `runway migrate` first",
+            pending.len()
+        );
+    }
+    Ok(store)
+}
+
 /// Opens (creating the SQLite directory when needed) and migrates.
 pub async fn open_store(
     url: &str,

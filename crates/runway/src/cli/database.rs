@@ -44,7 +44,7 @@ pub(super) async fn migrate(db: DatabaseArgs) -> anyhow::Result<()> {
 pub(super) async fn prune(args: PruneArgs) -> anyhow::Result<()> {
     let db = args.database;
     let url = app::database_url(db.database_url.as_deref(), &db.data_dir);
-    let store = app::open_store(&url, &db.data_dir, 2, true).await?;
+    let store = app::open_existing_store(&url, 2).await?;
     let runway = Runway::new(
         store.clone(),
         std::sync::Arc::new(runway_server::SystemClock),

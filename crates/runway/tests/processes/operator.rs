@@ -272,3 +272,63 @@ async fn migrations_started_at_once_on_postgres_all_succeed() {
         );
     }
 }
+
+/// `runway prune` works on a database `serve` or `migrate` made, as it is:
+/// a mistyped SQLite path is refused (and no file made), as is a
+/// PostgreSQL database without runway's schema (left without one) — it
+/// answered "would delete 0 runs" from a new, empty database it migrated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_never_creates_nor_migrates_a_database() {
+    let data = tempfile::tempdir().unwrap();
+    let missing = data.path().join("typo.db");
+    let url = format!("sqlite://{}", missing.display());
+    for dry_run in [true, false] {
+        let mut command = tokio::process::Command::new(BIN);
+        command.args(["prune", "--database-url", &url]);
+        if dry_run {
+            command.arg("--dry-run");
+        }
+        let refused = command.output().await.unwrap();
+        assert_eq!(refused.status.code(), Some(1));
+        let told = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(
+            told,
+            format!(
+                "runway: opening the database (it must exist: `runway serve` or `runway migrate` makes it): cannot open database: no database at {}\n",
+                missing.display()
+            )
+        );
+        assert!(!missing.exists(), "no file made");
+    }
+
+    let Some(empty) = TestDatabase::postgres_empty().await else {
+        return;
+    };
+    let refused = tokio::process::Command::new(BIN)
+        .args(["prune", "--dry-run", "--database-url", &empty.url])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "runway: cannot open database: it holds no runway schema (`runway migrate` makes one)\n"
+    );
+    // Nothing made there either: `migrate` still applies everything.
+    let migrated = tokio::process::Command::new(BIN)
+        .args(["migrate", "--database-url", &empty.url])
+        .output()
+        .await
+        .unwrap();
+    assert!(migrated.status.success());
+    let pruned = tokio::process::Command::new(BIN)
+        .args(["prune", "--dry-run", "--database-url", &empty.url])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        pruned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pruned.stderr)
+    );
+}
