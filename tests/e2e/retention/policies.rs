@@ -240,11 +240,27 @@ async fn a_deployment_s_own_rules_replace_the_organization_s(
         .call(
             "POST",
             &format!("/deployments/{}", seed.deployment_id),
-            Some(json!({"metadata": {"cas_config": {"retention": null}}}).to_string()),
+            Some(json!({"metadata": {"cas_config": {"retention": {"max_runs": 1}}}}).to_string()),
             &[("authorization", &auth)],
         )
         .await;
     assert_envelope(&refused, 403, "permission_error", None);
+    // Rules sent back as they are (a client writing what it read) change
+    // nothing, so they need no retention scope.
+    let before = app
+        .get(&format!("/deployments/{}", seed.deployment_id))
+        .await
+        .body;
+    let same = app
+        .call(
+            "POST",
+            &format!("/deployments/{}", seed.deployment_id),
+            Some(json!({"metadata": {"cas_config": {"retention": null}}}).to_string()),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_eq!(same.status, 200, "{}", same.body);
+    assert_eq!(same.body, before);
     let allowed = app
         .call(
             "POST",

@@ -35,6 +35,10 @@ pub(super) struct DeploymentUpdate<'a> {
     timeout_ms: Option<i64>,
     failure_limit: Option<Option<i32>>,
     retention: Option<Option<RetentionRules>>,
+    /// Why this token may not change the retention rules it sent: refused
+    /// only when they would change (a client writing back what it read
+    /// sends them as they are).
+    retention_refusal: Option<ServiceError>,
 }
 
 impl<'a> DeploymentUpdate<'a> {
@@ -84,12 +88,19 @@ impl<'a> DeploymentUpdate<'a> {
         if has("session_strategy") {
             session_strategy(req.session_strategy)?;
         }
-        if has("retention") {
-            access::require(scope, Access::Retention)?;
-        }
-        let retention = has("retention")
+        let retention_refusal = if has("retention") {
+            access::require(scope, Access::Retention).err()
+        } else {
+            None
+        };
+        // The refusal first, as before any rule is read, when both apply.
+        let retention = match has("retention")
             .then(|| own_retention(req.retention.as_ref()))
-            .transpose()?;
+            .transpose()
+        {
+            Ok(rules) => rules,
+            Err(invalid) => return Err(retention_refusal.unwrap_or(invalid)),
+        };
         Ok(DeploymentUpdate {
             description: has("description").then_some(description),
             paths,
@@ -106,6 +117,7 @@ impl<'a> DeploymentUpdate<'a> {
             timeout_ms,
             failure_limit,
             retention,
+            retention_refusal,
         })
     }
 
@@ -169,8 +181,13 @@ impl<'a> DeploymentUpdate<'a> {
         if let Some(v) = self.failure_limit {
             row.max_consecutive_failures = v;
         }
-        if let Some(rules) = self.retention {
-            row.retention = rules.map(JsonText);
+        if let Some(rules) = self.retention.map(|r| r.map(JsonText))
+            && rules != row.retention
+        {
+            if let Some(refusal) = self.retention_refusal {
+                return Err(refusal);
+            }
+            row.retention = rules;
         }
         Ok(())
     }

@@ -314,7 +314,16 @@ pub fn describe(event: &Value) -> String {
         }
     };
     match EventType::from_name(kind) {
-        Some(EventType::AgentMessage) => text_of(&event["content"]),
+        // Text as printed; a message that does not end a line (one the agent
+        // sent as a JSON event, or its last line) ends one here, so the
+        // next does not run on after it.
+        Some(EventType::AgentMessage) => {
+            let mut text = text_of(&event["content"]);
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text
+        }
         Some(EventType::AgentThinking) => format!("· thinking: {}\n", short(&event["thinking"])),
         Some(EventType::UserMessage | EventType::SystemMessage | EventType::UserDefineOutcome) => {
             format!("> {}\n", text_of(&event["content"]))
@@ -367,6 +376,20 @@ mod tests {
                 &json!({"type": "agent.message", "content": [{"type": "text", "text": "hi\n"}]})
             ),
             "hi\n"
+        );
+        assert_eq!(
+            describe(
+                &json!({"type": "agent.message", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})
+            ),
+            "ab\n"
+        );
+        assert_eq!(
+            describe(&json!({"type": "agent.message", "content": "plain"})),
+            "plain\n"
+        );
+        assert_eq!(
+            describe(&json!({"type": "agent.message", "content": []})),
+            ""
         );
         assert_eq!(
             describe(&json!({"type": "agent.tool_use", "name": "grep", "input": {"q": "x"}})),
