@@ -112,6 +112,9 @@ pub async fn run_with(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
+        tracing::info!(
+            "stopping: no new turns are claimed; the turns under way finish and report first"
+        );
         let _ = stop_tx.send(true);
     });
     // In a set, so dropping this future (a caller that cannot wait) aborts

@@ -155,7 +155,22 @@ impl RunningApp {
         self.begin_shutdown();
         let since = self.stopping_since.get().copied();
         let deadline = since.unwrap_or_else(tokio::time::Instant::now) + SHUTDOWN_GRACE;
+        // Said once a second has passed, so a stop that takes its grace is
+        // not a silent hang.
+        let mut told = false;
         for mut task in self.tasks {
+            if !told {
+                let soon = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+                if let Ok(finished) = tokio::time::timeout_at(soon, &mut task).await {
+                    finished.context("server task panicked")??;
+                    continue;
+                }
+                tracing::info!(
+                    grace_ms = SHUTDOWN_GRACE.as_millis() as u64,
+                    "waiting for open requests and webhook attempts to end"
+                );
+                told = true;
+            }
             match tokio::time::timeout_at(deadline, &mut task).await {
                 Ok(finished) => finished.context("server task panicked")??,
                 Err(_) => {
