@@ -51,6 +51,8 @@ fn context(turn: &Turn) -> serde_json::Value {
 pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome {
     let run = turn.run.clone().unwrap_or_default();
     let lease = turn.lease_id.clone();
+    // Also the longest wait between two tries of a report (see `retries`).
+    let heartbeat_every = Duration::from_millis(turn.heartbeat_interval_ms.max(50) as u64);
     let mut command = Command::new("sh");
     command
         .arg("-c")
@@ -68,15 +70,25 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
         Ok(child) => child,
         Err(err) => {
             let message = format!("could not start {exec:?}: {err}");
-            return report_failure(client, &run.id, &lease, RunErrorType::Agent, message).await;
+            return report_failure(
+                client,
+                &run.id,
+                &lease,
+                heartbeat_every,
+                RunErrorType::Agent,
+                message,
+            )
+            .await;
         }
     };
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     // Whatever ends this turn — its end, a timeout, a cancel, or the runner
     // dropping it (a stopping `serve --exec` that cannot wait) — its whole
     // process group goes with it.
-    let group = pgid.map(ProcessGroup::started);
+    // The watcher is dropped after the group is killed (declared first):
+    // the group's id stays taken until then.
     let _watcher = pgid.and_then(watch_group);
+    let mut group = pgid.map(ProcessGroup::started);
     if let Some(mut stdin) = child.stdin.take() {
         let document = context(&turn).to_string();
         tokio::spawn(async move {
@@ -112,9 +124,9 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     let uploader = {
         let mut client = client.clone();
         let (run_id, lease) = (run.id.clone(), lease.clone());
-        tokio::spawn(
-            async move { transcript::upload(&mut client, &run_id, &lease, events_rx).await },
-        )
+        tokio::spawn(async move {
+            transcript::upload(&mut client, &run_id, &lease, heartbeat_every, events_rx).await
+        })
     };
     // Everything the agent printed is stored before the turn is reported.
     let transcript_stored = || async {
@@ -132,7 +144,6 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
         }
     };
 
-    let heartbeat_every = Duration::from_millis(turn.heartbeat_interval_ms.max(50) as u64);
     let timeout = Duration::from_millis(turn.timeout_ms.max(0) as u64);
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
@@ -151,11 +162,15 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
             _ = &mut deadline => {
                 kill("timeout");
                 let _ = child.wait().await;
+                // Gone now, not after a report that may wait on the server.
+                if let Some(group) = group.take() {
+                    group.kill_now();
+                }
                 if let Err(outcome) = transcript_stored().await {
                     return outcome;
                 }
                 let message = format!("The agent ran past timeout_ms ({} ms) and was killed.", turn.timeout_ms);
-                return report_failure(client, &run.id, &lease, RunErrorType::Timeout, message).await;
+                return report_failure(client, &run.id, &lease, heartbeat_every, RunErrorType::Timeout, message).await;
             }
             _ = beat.tick() => {
                 let request = HeartbeatRequest { run_id: run.id.clone(), lease_id: lease.clone() };
@@ -164,6 +179,9 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
                     Err(s) if matches!(s.code(), tonic::Code::FailedPrecondition | tonic::Code::NotFound) => {
                         kill("the server ended the run (canceled or lease lost)");
                         let _ = child.wait().await;
+                        if let Some(group) = group.take() {
+                            group.kill_now();
+                        }
                         return TurnOutcome::Abandoned;
                     }
                     // The server may be restarting: keep working, the lease has slack.
@@ -174,7 +192,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     };
     // The process is gone; whatever it left in its group goes too, now:
     // a child still holding stdout would keep the transcript open.
-    if let Some(group) = group {
+    if let Some(group) = group.take() {
         group.kill_now();
     }
     if let Err(outcome) = transcript_stored().await {
@@ -185,7 +203,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
         None => String::new(),
     };
     match status {
-        Ok(s) if s.success() => report_completed(client, &run.id, &lease).await,
+        Ok(s) if s.success() => report_completed(client, &run.id, &lease, heartbeat_every).await,
         Ok(s) => {
             let code = s
                 .code()
@@ -195,13 +213,22 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
             } else {
                 format!("The agent exited with {code}. stderr (last 4 KiB):\n{tail}")
             };
-            report_failure(client, &run.id, &lease, RunErrorType::Agent, message).await
+            report_failure(
+                client,
+                &run.id,
+                &lease,
+                heartbeat_every,
+                RunErrorType::Agent,
+                message,
+            )
+            .await
         }
         Err(err) => {
             report_failure(
                 client,
                 &run.id,
                 &lease,
+                heartbeat_every,
                 RunErrorType::Agent,
                 format!("waiting for the agent failed: {err}"),
             )
@@ -210,12 +237,17 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     }
 }
 
-async fn report_completed(client: &mut Client, run_id: &str, lease: &str) -> TurnOutcome {
+async fn report_completed(
+    client: &mut Client,
+    run_id: &str,
+    lease: &str,
+    retry_wait: Duration,
+) -> TurnOutcome {
     let request = CompleteTurnRequest {
         run_id: run_id.to_string(),
         lease_id: lease.to_string(),
     };
-    match with_retries(|| {
+    match with_retries(retry_wait, || {
         let mut client = client.clone();
         let request = request.clone();
         async move { client.complete_turn(request).await }
@@ -234,6 +266,7 @@ async fn report_failure(
     client: &mut Client,
     run_id: &str,
     lease: &str,
+    retry_wait: Duration,
     error_type: RunErrorType,
     message: String,
 ) -> TurnOutcome {
@@ -245,7 +278,7 @@ async fn report_failure(
             message,
         }),
     };
-    match with_retries(|| {
+    match with_retries(retry_wait, || {
         let mut client = client.clone();
         let request = request.clone();
         async move { client.fail_turn(request).await }

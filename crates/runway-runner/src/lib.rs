@@ -175,7 +175,9 @@ async fn work(
                     tracing::info!(%run_id, ?outcome, "turn done");
                 }
             }
-            Err(status) if refused_for_good(status.code()) => {
+            // Only runway's own answer (it carries an ErrorInfo): a proxy's
+            // 401/403/404 during a rollout becomes such a code too.
+            Err(status) if refused_for_good(status.code()) && !status.details().is_empty() => {
                 anyhow::bail!(
                     "the server refuses this runner's claims ({:?}): {}",
                     status.code(),

@@ -293,6 +293,7 @@ pub async fn upload(
     client: &mut Client,
     run_id: &str,
     lease: &str,
+    retry_wait: Duration,
     mut events: mpsc::Receiver<Event>,
 ) -> Result<u64, UploadError> {
     let mut next: i64 = 1;
@@ -327,7 +328,7 @@ pub async fn upload(
                 .collect(),
         };
         let count = request.events.len() as u64;
-        let answer = crate::retries::with_retries(|| {
+        let answer = crate::retries::with_retries(retry_wait, || {
             let mut client = client.clone();
             let request = request.clone();
             async move { client.append_events(request).await }

@@ -5,13 +5,16 @@
 //! backoff is over. Every action is a compare-and-set under lock, so any
 //! number of replicas can reap at once.
 //!
-//! A server takes no lease for lost until it has been up for one lease TTL:
-//! while no server ran (an upgrade, a database failover), no runner could
-//! heartbeat, and a lease that ran out then says nothing of its runner. A
-//! live runner renews it (a heartbeat checks the lease, not its expiry) or
-//! reports its turn within that TTL; a dead one's is taken then.
+//! A reaper takes no lease for lost, and no claimed turn for overrun, until
+//! it has reached the database for one lease TTL without a failed pass:
+//! while no server ran or the database did not answer (an upgrade, a
+//! failover), no runner could heartbeat or report, and a lease that ran out
+//! then says nothing of its runner. A live runner renews it (a heartbeat
+//! checks the lease, not its expiry) or reports its turn within that TTL (it
+//! retries at least three times a TTL); a dead one's is taken then.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use runway_api::enums::{RunErrorType, TriggerType};
@@ -40,10 +43,11 @@ pub struct ReapReport {
     pub retries_skipped: usize,
 }
 
-/// The instant before which an expired lease counts as lost: `now` once the
-/// server has been up for a lease TTL, none before (`i64::MIN`).
-fn lost_before(started_at: i64, now: i64, lease_ttl: i64) -> i64 {
-    if now.saturating_sub(started_at) >= lease_ttl {
+/// The instant before which an expired lease counts as lost (and a claimed
+/// turn's deadline plus grace as overrun): `now` once the reaper has reached
+/// the database `since` a lease TTL, none before (`i64::MIN`).
+fn lost_before(since: i64, now: i64, lease_ttl: i64) -> i64 {
+    if now.saturating_sub(since) >= lease_ttl {
         now
     } else {
         i64::MIN
@@ -66,7 +70,12 @@ impl LeaseReaper {
         let now = core.now();
         core.retries_due.passed(now);
         let grace = core.lease_ttl_nanos();
-        let lost_before = lost_before(core.started_at, now, grace);
+        // A clock stepped back since counts from now: at most one TTL more.
+        let since = core
+            .reaping_since
+            .fetch_min(now, Ordering::Relaxed)
+            .min(now);
+        let lost_before = lost_before(since, now, grace);
         let found = reaping::reap_candidates(&core.store, now, lost_before, grace, BATCH).await?;
         let mut report = ReapReport::default();
         let fail = |id: String, expect: Expect, error_type: RunErrorType, message: String| async move {
@@ -108,7 +117,10 @@ impl LeaseReaper {
         }
         for id in found.overrun {
             let message = "The run exceeded its timeout_ms.".to_string();
-            let expect = Expect::ClaimedPastTimeout { now, grace };
+            let expect = Expect::ClaimedPastTimeout {
+                now: lost_before,
+                grace,
+            };
             if let Finish::Finished { .. } =
                 fail(id, expect, RunErrorType::Timeout, message).await?
             {
@@ -176,6 +188,10 @@ impl LeaseReaper {
             last_pass = tokio::time::Instant::now();
             if let Err(err) = self.run_once().await {
                 tracing::error!(error = %err, "reaper pass failed");
+                // The database away: runners could not reach it either.
+                self.core
+                    .reaping_since
+                    .store(self.core.now(), Ordering::Relaxed);
             }
         }
     }

@@ -236,16 +236,37 @@ impl Store {
                 "SELECT version FROM seaql_migrations",
             ))
             .await
-            .map_err(|_| {
-                StoreError::Open("it holds no runway schema (`runway migrate` makes one)".into())
+            .map_err(|err| {
+                // No migrations' table (PostgreSQL: 42P01, "does not
+                // exist"; SQLite: "no such table"): not a runway database.
+                // Any other failure is itself.
+                let text = err.to_string();
+                if ["42P01", "does not exist", "no such table"]
+                    .iter()
+                    .any(|sign| text.contains(sign))
+                {
+                    StoreError::Open(
+                        "it holds no runway schema (`runway migrate` makes one)".into(),
+                    )
+                } else {
+                    StoreError::from(err)
+                }
             })?;
         let applied: Vec<String> = applied
             .iter()
             .map(|row| row.try_get_by_index::<String>(0))
             .collect::<Result<_, _>>()?;
-        Ok(Migrator::migrations()
+        let known: Vec<String> = Migrator::migrations()
             .iter()
             .map(|m| m.name().to_string())
+            .collect();
+        if let Some(newer) = applied.iter().find(|v| !known.contains(v)) {
+            return Err(StoreError::Open(format!(
+                "it was migrated by a newer runway ({newer}): use that one"
+            )));
+        }
+        Ok(known
+            .into_iter()
             .filter(|name| !applied.contains(name))
             .collect())
     }
@@ -266,7 +287,7 @@ impl Store {
             let lost = |err| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(Arc::new(err)));
             let options = self.write.get_postgres_connection_pool().connect_options();
             let mut lock = options.connect().await.map_err(lost)?;
-            let mut told = false;
+            let mut polls = 0u32;
             loop {
                 let (taken,): (bool,) = sea_orm::sqlx::query_as("SELECT pg_try_advisory_lock($1)")
                     .bind(MIGRATION_LOCK)
@@ -276,15 +297,23 @@ impl Store {
                 if taken {
                     break;
                 }
-                if !told {
+                // Once, then every 30 s: a holder whose host vanished keeps
+                // the lock until its connection is known dead.
+                if polls.is_multiple_of(150) {
                     tracing::info!("waiting for another process's migrations to end");
-                    told = true;
                 }
+                polls += 1;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             let migrated = Migrator::up(&self.write, None).await;
-            // Closing the connection ends the lock, whatever the migrations did.
-            let released = lock.close().await.map_err(lost);
+            // Released now, whatever the migrations did (closing the
+            // connection would too, but a pooler could keep it open).
+            let released = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut lock)
+                .await
+                .map_err(lost);
+            let _ = lock.close().await;
             migrated?;
             released?;
             return Ok(());

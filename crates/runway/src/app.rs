@@ -159,7 +159,7 @@ impl RunningApp {
         // not a silent hang.
         let mut told = false;
         for mut task in self.tasks {
-            if !told {
+            if !told && tokio::time::Instant::now() < deadline {
                 let soon = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
                 if let Ok(finished) = tokio::time::timeout_at(soon, &mut task).await {
                     finished.context("server task panicked")??;

@@ -261,6 +261,17 @@ async fn a_deployment_s_own_rules_replace_the_organization_s(
         .await;
     assert_eq!(same.status, 200, "{}", same.body);
     assert_eq!(same.body, before);
+    // Clearing a deployment's own rules is a change: refused.
+    let own_rules = deployment(app, json!({"retention": {"max_runs": 5}})).await;
+    let refused = app
+        .call(
+            "POST",
+            &format!("/deployments/{own_rules}"),
+            Some(json!({"metadata": {"cas_config": {"retention": null}}}).to_string()),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_envelope(&refused, 403, "permission_error", None);
     let allowed = app
         .call(
             "POST",

@@ -84,9 +84,11 @@ pub struct Core {
     /// When the pending retries fall due, those this process records and
     /// the next one any pass finds (the reaper waits for it).
     pub retries_due: crate::retry_alarm::RetryAlarm,
-    /// When this server started (its clock): its reaper takes no lease for
-    /// lost until one lease TTL after it, see [`crate::reaper`].
-    pub started_at: i64,
+    /// Since when this server's reaper has been reaching the database
+    /// without a failure (its clock): it takes no lease for lost, and no
+    /// claimed turn for overrun, until one lease TTL after it, see
+    /// [`crate::reaper`].
+    pub reaping_since: std::sync::atomic::AtomicI64,
 }
 
 fn nanos(d: Duration) -> i64 {
@@ -107,7 +109,7 @@ impl Core {
             .webhooks()
             .set_renderer(Arc::new(crate::webhooks::render::Renderer));
         Arc::new(Core {
-            started_at: clock.now_nanos(),
+            reaping_since: clock.now_nanos().into(),
             triggers: TriggerQueue::start(store.clone(), concurrency_gate, observe),
             auth: Authenticator::new(store.clone(), clock.clone(), execution.rate_limit),
             idempotency: IdempotencyGate::new(store.clone(), clock.clone()),

@@ -22,10 +22,10 @@ pub struct ReapCandidates {
     pub due_retries: Vec<String>,
 }
 
-/// The reaper's four queries at `now` (leases that expired before
-/// `lost_before`, unclaimed turns past
-/// their limit, claimed turns past it plus `grace`, due retries), each at
-/// most `limit` rows. Each reads only running or pending runs, through an
+/// The reaper's four queries at `now`: leases that expired before
+/// `lost_before`, unclaimed turns past their limit, claimed turns whose limit
+/// plus `grace` passed before `lost_before`, due retries; each at most
+/// `limit` rows. Each reads only running or pending runs, through an
 /// index (`idx_runs_active`, or the lease and backoff ones).
 pub fn reap_queries(
     now: i64,
@@ -49,7 +49,7 @@ pub fn reap_queries(
         DeploymentRun::find()
             .filter(C::Status.eq(RunStatus::Running))
             .filter(C::ClaimedAt.is_not_null())
-            .filter(deadline.add(grace).lt(now))
+            .filter(deadline.add(grace).lt(lost_before))
             .limit(limit),
         DeploymentRun::find()
             .filter(C::Status.eq(RunStatus::Pending))

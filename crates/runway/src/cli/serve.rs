@@ -247,9 +247,25 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        // Its token is useless once it stops; nothing keeps it alive.
+        // Its token is useless once it stops; nothing keeps it alive. Its
+        // own, by id: a newer start on this host minted another of the same
+        // name, which is not this one's to end. The server stops either way.
         let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
-        tenants::revoke_named(&running.store, &embedded.org_id, &embedded.token_name, now).await?;
+        let revoked = tenants::modify_token(
+            &running.store,
+            &embedded.org_id,
+            &embedded.token_id,
+            |row| {
+                row.revoked_at.get_or_insert(now);
+                Ok::<_, runway_store::StoreError>(())
+            },
+        )
+        .await;
+        if let Err(err) = revoked {
+            outcome = outcome.and(Err(
+                anyhow::Error::from(err).context("revoking the embedded runner's token")
+            ));
+        }
     }
     running.shutdown().await?;
     match runner_failure {
@@ -276,7 +292,7 @@ struct EmbeddedRunner {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     org_id: String,
-    token_name: String,
+    token_id: String,
 }
 
 /// Starts a runner inside `serve` for every environment of the `default`
@@ -292,7 +308,7 @@ async fn embedded_runner(
     // A runner token: it may execute turns, nothing else, for every
     // environment the organization has or will have. Named after this host,
     // so a restart revokes what the last start here minted (a replica on
-    // another host keeps its own), and revoked again at a graceful stop.
+    // another host keeps its own); a graceful stop revokes its own by id.
     let name = format!("embedded-runner@{}", host_name());
     let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
     tenants::revoke_named(&running.store, &org.id, &name, now).await?;
@@ -303,6 +319,7 @@ async fn embedded_runner(
         expires_at: None,
     };
     let token = tenants::create_token(&running.store, &org.id, &new, now).await?;
+    let token_id = token.token.id.clone();
     // In-process, through the proto like any runner, without a network hop
     // (or a certificate to trust when serve speaks TLS).
     let client = runway_runner::client_over(
@@ -327,6 +344,6 @@ async fn embedded_runner(
         stop,
         task,
         org_id: org.id,
-        token_name: name,
+        token_id,
     })
 }

@@ -3,6 +3,7 @@
 //! the default is a readable table.
 
 mod commands;
+mod describe;
 mod follow;
 mod render;
 mod send;

@@ -86,9 +86,20 @@ async fn rescheduled(
     expression: Option<String>,
     timezone: Option<String>,
 ) -> anyhow::Result<Option<Value>> {
-    if expression.is_none() && timezone.is_none() {
-        return Ok(None);
+    match (expression, timezone) {
+        (None, None) => Ok(None),
+        (Some(expression), Some(zone)) => Ok(Some(cron(expression, Some(zone)))),
+        (expression, timezone) => rescheduled_from(api, id, expression, timezone).await,
     }
+}
+
+/// What [`rescheduled`] leaves out, from the deployment as it is.
+async fn rescheduled_from(
+    api: &Api,
+    id: &str,
+    expression: Option<String>,
+    timezone: Option<String>,
+) -> anyhow::Result<Option<Value>> {
     let current = api.get(&format!("/deployments/{id}"), &[]).await?;
     let current = current["schedule"].as_object();
     let field = |name: &str| current.and_then(|s| s[name].as_str()).map(str::to_string);

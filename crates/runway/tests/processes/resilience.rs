@@ -144,11 +144,22 @@ async fn a_turn_outlives_a_server_down_longer_than_its_lease() {
     let db = TestDatabase::sqlite().await;
     let data = tempfile::tempdir().unwrap();
     let pids = tempfile::tempdir().unwrap();
+    let marks = tempfile::tempdir().unwrap();
     let mut server = Server::start(db.url(), data.path()).await;
     let api = server.api();
     let (agent, env) = api.agent_and_environment().await;
-    let runner = Runner::start(&server, &env, 1, &[("PIDS", pids.path().to_str().unwrap())]);
-    let script = "echo working; sleep 4; echo done";
+    let runner = Runner::start(
+        &server,
+        &env,
+        1,
+        &[
+            ("PIDS", pids.path().to_str().unwrap()),
+            ("MARKS", marks.path().to_str().unwrap()),
+        ],
+    );
+    // It works until the test says so: through the whole outage, however
+    // long the restart takes.
+    let script = "echo working; while [ ! -e $MARKS/go ]; do sleep 0.1; done; echo done";
     let dep = api
         .deployment(&agent, &env, script, json!({"max_retries": 1}))
         .await;
@@ -161,6 +172,7 @@ async fn a_turn_outlives_a_server_down_longer_than_its_lease() {
     // The outage itself, not a wait for a condition: longer than the lease.
     tokio::time::sleep(2 * LEASE_TTL + LEASE_TTL / 2).await;
     server.restart().await;
+    std::fs::write(marks.path().join("go"), "").unwrap();
     let api = server.api();
     let done = api.terminal(&run, LIMIT).await;
     assert_eq!(done["status"], "completed", "{done}");
