@@ -104,7 +104,18 @@ async fn what_the_agent_prints_is_the_transcript() {
     let (bytes, expected) = output();
     let printed = data.path().join("printed.bin");
     std::fs::write(&printed, &bytes).unwrap();
-    let server = Server::start(db.url(), data.path()).await;
+    // A lease of 10 s, not the tests' 1 s: the runner's heartbeats wait in
+    // the one SQLite writer's queue behind this test's megabytes of events,
+    // and a loaded CI machine once took over a second for it (the run was
+    // lost). What is tested here is the transcript, not the lease.
+    let server = Server::start_at(
+        db.url(),
+        data.path(),
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        Duration::from_secs(10),
+    )
+    .await;
     let api = server.api();
     let (agent, env) = api.agent_and_environment().await;
     let _runner = Runner::start(&server, &env, 1, &[]);
