@@ -119,3 +119,52 @@ async fn grpc_failures_carry_codes_and_error_info(app: &TestApp) {
     assert_eq!(violations.len(), 1);
     assert_eq!(violations[0].field, "page.limit");
 }
+
+/// A gRPC client given the REST address (a runner started with
+/// `--server http://…:8080`) is told so in gRPC: UNIMPLEMENTED, reason
+/// `GRPC_ON_REST_PORT`, a message naming the gRPC port — not a REST or
+/// console page read as gRPC frames ("invalid compression flag").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_call_to_the_rest_port_is_told_where_grpc_is() {
+    let app = TestApp::sqlite().await;
+    let rest_origin = app
+        .base
+        .strip_suffix("/api/v1/cloud")
+        .expect("the REST base")
+        .to_string();
+    let mut runner =
+        runway_api::v1::runner_service_client::RunnerServiceClient::connect(rest_origin.clone())
+            .await
+            .expect("the REST port speaks HTTP/2 too");
+    let err = runner
+        .claim_turn(authed(
+            &app,
+            ClaimTurnRequest {
+                environment_id: "env_0".into(),
+                runner_name: "misdirected".into(),
+                wait_ms: 0,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_status(&err, Code::Unimplemented, "GRPC_ON_REST_PORT");
+    assert_eq!(
+        err.message(),
+        "This is runway's REST port (HTTP/JSON under /api/v1/cloud). gRPC clients and runners \
+         connect to its gRPC port (`runway serve --grpc-addr`, 127.0.0.1:50051 by default)."
+    );
+    // Any service, any path, with or without a token.
+    let mut deployments =
+        runway_api::v1::deployment_service_client::DeploymentServiceClient::connect(rest_origin)
+            .await
+            .unwrap();
+    let err = deployments
+        .list_deployments(Request::new(ListDeploymentsRequest::default()))
+        .await
+        .unwrap_err();
+    assert_status(&err, Code::Unimplemented, "GRPC_ON_REST_PORT");
+    // The REST API on the same port is untouched.
+    let listed = app.get("/deployments").await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    app.shutdown().await;
+}

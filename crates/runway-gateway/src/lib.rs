@@ -10,6 +10,7 @@
 mod body;
 mod context;
 mod error;
+pub mod grpc_calls;
 mod metrics;
 pub mod openapi;
 mod params;
@@ -199,7 +200,9 @@ pub async fn serve_with_tls(
     // A body that stops arriving for `idle` ends its request (400, in the
     // envelope: `request_body`), console forms too: a client that declares a
     // body and does not send it holds nothing longer.
-    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(idle));
+    let router = router
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(idle))
+        .layer(axum::middleware::from_fn(grpc_calls::answer_grpc_calls));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -39,6 +39,17 @@ fn text(v: &Value) -> String {
     }
 }
 
+fn schedule(schedule: &Value) -> String {
+    match (
+        schedule["expression"].as_str(),
+        schedule["timezone"].as_str(),
+    ) {
+        (Some(expression), Some(zone)) => format!("{expression} {zone}"),
+        (Some(expression), None) => expression.to_string(),
+        _ => "-".to_string(),
+    }
+}
+
 fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY)
@@ -49,6 +60,10 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     t.to_string()
 }
 
+/// A deployment's schedule as one cell: its expression and the time zone
+/// it is read in (`0 9 * * * Asia/Shanghai`).
+const SCHEDULE: &str = "/schedule";
+
 /// Columns per object type: (header, JSON pointer).
 fn columns(object_type: &str) -> &'static [(&'static str, &'static str)] {
     match object_type {
@@ -56,7 +71,7 @@ fn columns(object_type: &str) -> &'static [(&'static str, &'static str)] {
             ("ID", "/id"),
             ("NAME", "/name"),
             ("STATUS", "/status"),
-            ("SCHEDULE", "/schedule/expression"),
+            ("SCHEDULE", SCHEDULE),
             ("NEXT", "/metadata/cas_config/stats/next_trigger_at"),
             ("RUNS", "/metadata/cas_config/stats/total_runs"),
         ],
@@ -108,7 +123,10 @@ pub fn human(value: &Value) -> String {
         .iter()
         .map(|item| {
             cols.iter()
-                .map(|(_, p)| text(item.pointer(p).unwrap_or(&Value::Null)))
+                .map(|(_, p)| match *p {
+                    SCHEDULE => schedule(&item[&SCHEDULE[1..]]),
+                    p => text(item.pointer(p).unwrap_or(&Value::Null)),
+                })
                 .collect()
         })
         .collect();
@@ -123,4 +141,27 @@ pub fn human(value: &Value) -> String {
         out.push_str(&format!("\n{message}"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::human;
+
+    #[test]
+    fn a_deployments_schedule_shows_its_time_zone() {
+        let deployment = |schedule| {
+            json!({"type": "deployment", "id": "dep_1", "name": "daily", "status": "active",
+                   "schedule": schedule, "metadata": {"cas_config": {"stats": {"total_runs": 0}}}})
+        };
+        let table = human(&json!({"data": [
+            deployment(json!({"type": "cron", "expression": "0 9 * * *", "timezone": "Asia/Shanghai"})),
+            deployment(json!(null)),
+        ], "has_more": false}));
+        assert!(table.contains("0 9 * * * Asia/Shanghai"), "{table}");
+        let rows: Vec<&str> = table.lines().filter(|l| l.contains("dep_1")).collect();
+        assert_eq!(rows.len(), 2, "{table}");
+        assert!(rows[1].contains(" - "), "{table}");
+    }
 }

@@ -1,5 +1,6 @@
 //! A runner the server refuses for good stops, with the server's reason:
-//! a bad token, another environment's token, a revoked embedded runner.
+//! a bad token, another environment's token, the REST port's address, a
+//! revoked embedded runner.
 //! Retrying those forever looked healthy to a supervisor while every run
 //! waited for a runner.
 
@@ -14,10 +15,10 @@ use runway_store::testing::TestDatabase;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// `runway runner` for `environment` with `token`: its exit code and
-/// standard error; standard error closed at once when `close_stderr`.
+/// `runway runner` of `server_url`'s `environment` with `token`: its exit
+/// code and standard error; standard error closed at once when `close_stderr`.
 async fn runner_exit(
-    server: &Server,
+    server_url: &str,
     environment: &str,
     token: &str,
     close_stderr: bool,
@@ -26,7 +27,7 @@ async fn runner_exit(
         .args([
             "runner",
             "--server",
-            &server.grpc,
+            server_url,
             "--environment",
             environment,
         ])
@@ -65,7 +66,7 @@ async fn a_runner_refused_for_good_exits_1_with_the_reason() {
     let api = server.api();
     let (_, env) = api.agent_and_environment().await;
 
-    let (code, told) = runner_exit(&server, &env, "rw_not_a_token", false).await;
+    let (code, told) = runner_exit(&server.grpc, &env, "rw_not_a_token", false).await;
     assert_eq!(code, Some(1), "{told}");
     assert!(
         told.contains(
@@ -87,7 +88,7 @@ async fn a_runner_refused_for_good_exits_1_with_the_reason() {
         .await;
     assert_eq!(status, 200, "{token}");
     let secret = token["secret"].as_str().unwrap();
-    let (code, told) = runner_exit(&server, &env, secret, false).await;
+    let (code, told) = runner_exit(&server.grpc, &env, secret, false).await;
     assert_eq!(code, Some(1), "{told}");
     assert!(
         told.contains(&format!(
@@ -96,9 +97,19 @@ async fn a_runner_refused_for_good_exits_1_with_the_reason() {
         "{told}"
     );
 
+    // Given the REST port instead of the gRPC one.
+    let (code, told) = runner_exit(&server.http, &env, &server.token, false).await;
+    assert_eq!(code, Some(1), "{told}");
+    assert!(
+        told.contains(
+            "runway: the server refuses this runner's claims (Unimplemented): This is runway's REST port"
+        ),
+        "{told}"
+    );
+
     // With standard error closed, the same exit (not a panic's 101 over
     // the log line it could not write).
-    let (code, _) = runner_exit(&server, &env, "rw_not_a_token", true).await;
+    let (code, _) = runner_exit(&server.grpc, &env, "rw_not_a_token", true).await;
     assert_eq!(code, Some(1));
     server.stop().await;
 }
