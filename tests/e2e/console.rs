@@ -67,19 +67,19 @@ async fn an_unknown_page_is_a_page_and_an_unknown_api_path_the_envelope(app: &Te
 }
 
 /// A client that shows redirects instead of following them.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-fn root(app: &TestApp) -> String {
+pub(crate) fn root(app: &TestApp) -> String {
     app.base.trim_end_matches("/api/v1/cloud").to_string()
 }
 
 /// Signs `token` in; the session cookie's `name=value`.
-async fn sign_in(app: &TestApp, token: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, token: &str) -> String {
     let response = browser()
         .post(format!("{}/sign-in", root(app)))
         .form(&[("token", token)])

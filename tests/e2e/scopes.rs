@@ -23,6 +23,8 @@ enum Kind {
     Run,
     Tokens,
     Retention,
+    /// Reading the calling token itself: every scope.
+    OwnToken,
 }
 
 impl Kind {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Write => matches!(scope, Admin | Write),
             Kind::Run => matches!(scope, Admin | Runner),
             Kind::Tokens | Kind::Retention => matches!(scope, Admin),
+            Kind::OwnToken => true,
         }
     }
 }
@@ -90,6 +93,7 @@ const RPCS: &[(&str, Kind)] = &[
     ("runway.v1.SessionService/SendSessionEvents", Kind::Write),
     ("runway.v1.TokenService/CreateToken", Kind::Tokens),
     ("runway.v1.TokenService/GetToken", Kind::Tokens),
+    ("runway.v1.TokenService/GetCurrentToken", Kind::OwnToken),
     ("runway.v1.TokenService/ListTokens", Kind::Tokens),
     ("runway.v1.TokenService/RevokeToken", Kind::Tokens),
     (

@@ -93,6 +93,14 @@ async fn tokens_are_issued_listed_and_revoked(app: &TestApp) {
     );
     let refused = get_as(app, &secret, "/tokens").await;
     assert_envelope(&refused, 403, "permission_error", None);
+    // But it reads itself, as every token may: the token, no secret.
+    let itself = get_as(app, &secret, "/tokens/current").await;
+    assert_eq!(itself.status, 200, "{}", itself.body);
+    let mut same = token.clone();
+    same.as_object_mut().unwrap().remove("secret");
+    same["last_used_at"] = itself.body["last_used_at"].clone();
+    assert_eq!(itself.body, same);
+    assert_eq!(app.get("/tokens/current").await.body["scope"], "admin");
 
     // Its use is recorded once, in the background, without a write per request.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -127,6 +135,8 @@ async fn tokens_are_issued_listed_and_revoked(app: &TestApp) {
     assert_eq!(revoked.status, 200, "{}", revoked.body);
     assert_timestamp(&revoked.body["revoked_at"]);
     let refused = get_as(app, &secret, "/deployments").await;
+    assert_envelope(&refused, 401, "authentication_error", None);
+    let refused = get_as(app, &secret, "/tokens/current").await;
     assert_envelope(&refused, 401, "authentication_error", None);
     let again = app.post_empty(&format!("/tokens/{id}/revoke")).await;
     assert_envelope(&again, 409, "conflict_error", None);
@@ -176,6 +186,22 @@ async fn tokens_are_issued_listed_and_revoked(app: &TestApp) {
     assert_eq!(
         listed.tokens[0], token,
         "the list shows what create answered"
+    );
+    // The runner token reads itself over gRPC too.
+    let mut as_runner = tonic::Request::new(GetCurrentTokenRequest {});
+    as_runner.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", issued.secret).parse().unwrap(),
+    );
+    let current = grpc
+        .get_current_token(as_runner)
+        .await
+        .unwrap()
+        .into_inner();
+    let current = current.token.unwrap();
+    assert_eq!(
+        (current.id.as_str(), current.scope),
+        (token.id.as_str(), TokenScope::Runner as i32)
     );
 }
 

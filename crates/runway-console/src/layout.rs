@@ -63,6 +63,9 @@ pub fn page(session: &Session, title: &str, current: Nav, body: Markup) -> Marku
                             }
                         }
                     }
+                    @if session.read_only {
+                        span.read-only title="Signed in with a read token: the console shows, it does not change." { "Read-only token" }
+                    }
                     form.sign-out method="post" action="/sign-out" {
                         input type="hidden" name="csrf" value=(session.csrf);
                         button type="submit" { "Sign out" }

@@ -26,6 +26,9 @@ pub struct Session {
     pub token: String,
     /// Every form of this session carries it; a POST without it is refused.
     pub csrf: String,
+    /// Signed in with a `read` token: the pages show no control that
+    /// changes anything (the API would refuse it, 403).
+    pub read_only: bool,
 }
 
 /// The sign-ins of this process.
@@ -46,11 +49,12 @@ impl Default for Sessions {
 
 impl Sessions {
     /// Signs `token` in under a new, unguessable id.
-    pub fn open(&self, token: String) -> Arc<Session> {
+    pub fn open(&self, token: String, read_only: bool) -> Arc<Session> {
         let session = Arc::new(Session {
             id: random_hex(),
             token,
             csrf: random_hex(),
+            read_only,
         });
         self.cache.insert(session.id.clone(), session.clone());
         session
@@ -121,7 +125,7 @@ mod tests {
     #[test]
     fn the_cookie_is_http_only_strict_and_secure_under_tls() {
         let sessions = Sessions::default();
-        let session = sessions.open("rw_secret".into());
+        let session = sessions.open("rw_secret".into(), false);
         let plain = set_cookie(false, &session);
         assert_eq!(
             plain.to_str().unwrap(),
@@ -144,7 +148,7 @@ mod tests {
     #[test]
     fn a_session_is_found_by_its_cookie_and_gone_after_close() {
         let sessions = Sessions::default();
-        let session = sessions.open("t".into());
+        let session = sessions.open("t".into(), false);
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
@@ -160,7 +164,10 @@ mod tests {
     #[test]
     fn ids_and_csrf_tokens_are_distinct_and_long() {
         let sessions = Sessions::default();
-        let (a, b) = (sessions.open("t".into()), sessions.open("t".into()));
+        let (a, b) = (
+            sessions.open("t".into(), false),
+            sessions.open("t".into(), false),
+        );
         assert_eq!(a.id.len(), 64);
         assert_ne!(a.id, b.id);
         assert_ne!(a.id, a.csrf);

@@ -32,7 +32,7 @@ use crate::routes::{
         sessions::get, sessions::list_events, sessions::send_events, sessions::stream_events,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::test, webhooks::list_deliveries, webhooks::redeliver,
-        tokens::create, tokens::list, tokens::get, tokens::revoke,
+        tokens::create, tokens::list, tokens::current, tokens::get, tokens::revoke,
         retention::get, retention::update,
     ),
     components(schemas(

@@ -188,15 +188,21 @@ async fn render(
             section aria-labelledby="edit-h" {
                 h2 #edit-h { "Configuration" }
                 @if let Some(message) = errors.general(&fields) { p.error role="alert" { (message) } }
+                // A read-only sign-in sees the same fields, disabled.
                 form.card method="post" action=(base) novalidate {
                     (csrf(&api.session.csrf))
-                    (Input::text("name", "Name", &form.name).required().render(errors))
-                    (Input::text("description", "Description", &form.description).render(errors))
-                    (schedule_and_limits(form, errors))
-                    (Input { kind: "textarea", ..Input::text("metadata", "Metadata (one key=value a line)", &form.metadata) }.render(errors))
-                    button.primary type="submit" { "Save" }
+                    fieldset.plain disabled[api.session.read_only] {
+                        legend.visually-hidden { "Configuration" }
+                        (Input::text("name", "Name", &form.name).required().render(errors))
+                        (Input::text("description", "Description", &form.description).render(errors))
+                        (schedule_and_limits(form, errors))
+                        (Input { kind: "textarea", ..Input::text("metadata", "Metadata (one key=value a line)", &form.metadata) }.render(errors))
+                    }
+                    @if !api.session.read_only { button.primary type="submit" { "Save" } }
                 }
-                p { a.button.danger href=(format!("{base}/archive")) { "Archive…" } }
+                @if !api.session.read_only {
+                    p { a.button.danger href=(format!("{base}/archive")) { "Archive…" } }
+                }
             }
         }
     };

@@ -155,6 +155,19 @@ pub fn schedule_and_limits(form: &DeploymentForm, errors: &FormErrors) -> Markup
 }
 
 pub async fn new_form(api: Api) -> Result<Markup, PageError> {
+    if api.session.read_only {
+        let body = html! {
+            p { "This sign-in's token has the " code { "read" } " scope: it may not create deployments. "
+                "Sign in with a " code { "write" } " or " code { "admin" } " token to create one." }
+            p { a href="/deployments" { "Back to deployments" } }
+        };
+        return Ok(layout::page(
+            &api.session,
+            "New deployment",
+            Nav::Deployments,
+            body,
+        ));
+    }
     let form = DeploymentForm {
         timezone: "UTC".into(),
         ..DeploymentForm::default()

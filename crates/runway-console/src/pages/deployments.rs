@@ -43,7 +43,9 @@ pub async fn list(api: Api, Query(cursor): Query<Cursor>) -> Result<Markup, Page
     .await;
     let strips = strips.into_iter().collect::<Result<Vec<_>, _>>()?;
     let body = html! {
-        p.actions { a.button.primary href="/deployments/new" { "New deployment" } }
+        @if !api.session.read_only {
+            p.actions { a.button.primary href="/deployments/new" { "New deployment" } }
+        }
         @if page.deployments.is_empty() {
             p { "No deployments yet." }
         } @else {
@@ -160,10 +162,10 @@ pub fn strip(runs: &[DeploymentRun]) -> Markup {
     }
 }
 
-/// Run, and pause or unpause, for a live deployment; `back` is where to
-/// return after pausing or unpausing.
+/// Run, and pause or unpause, for a live deployment (none for a read-only
+/// sign-in); `back` is where to return after pausing or unpausing.
 pub fn buttons(api: &Api, d: &Deployment, back: &str) -> Markup {
-    if d.archived_at.is_some() {
+    if d.archived_at.is_some() || api.session.read_only {
         return html! {};
     }
     let paused = d.status == DeploymentStatus::Paused.to_proto();

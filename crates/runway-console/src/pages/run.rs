@@ -129,7 +129,7 @@ fn timeline(api: &Api, run: &DeploymentRun, retries: &[DeploymentRun]) -> Markup
             " · " (format::trigger(run.trigger_context.as_ref().map_or(0, |t| t.r#type))) " trigger"
             " · attempt " (attempt)
         }
-        @if active(run) {
+        @if active(run) && !api.session.read_only {
             div.row-actions { (action_button(&format!("/runs/{}/cancel", run.id), "Cancel run", &api.session.csrf, "danger")) }
         }
         ol.timeline {

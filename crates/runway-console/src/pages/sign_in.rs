@@ -7,7 +7,8 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use runway_api::v1::{ListDeploymentsRequest, PageRequest};
+use runway_api::enums::TokenScope;
+use runway_api::v1::{GetCurrentTokenRequest, ListDeploymentsRequest, PageRequest};
 use runway_gateway::ApiError;
 
 use super::FormErrors;
@@ -72,17 +73,29 @@ pub async fn submit(State(console): State<Console>, Form(form): Form<SignInForm>
         }),
         ..ListDeploymentsRequest::default()
     };
-    let answer = console
-        .services()
-        .deployments
-        .list_deployments(authorized(&token, probe))
-        .await;
-    if let Err(status) = answer {
-        let error = ApiError::from(status);
-        let errors = FormErrors::field("token", error.message());
-        return (error.status(), render(None, &errors)).into_response();
+    // A token that may read (the console's least), then its scope.
+    let services = console.services();
+    let answer = async {
+        services
+            .deployments
+            .list_deployments(authorized(&token, probe))
+            .await?;
+        services
+            .tokens
+            .get_current_token(authorized(&token, GetCurrentTokenRequest {}))
+            .await
     }
-    let session = console.sessions().open(token);
+    .await;
+    let token_read = match answer {
+        Ok(answer) => answer.into_inner().token.unwrap_or_default(),
+        Err(status) => {
+            let error = ApiError::from(status);
+            let errors = FormErrors::field("token", error.message());
+            return (error.status(), render(None, &errors)).into_response();
+        }
+    };
+    let read_only = TokenScope::from_proto(token_read.scope) == Some(TokenScope::Read);
+    let session = console.sessions().open(token, read_only);
     let mut response = Redirect::to("/").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

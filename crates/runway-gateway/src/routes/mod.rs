@@ -92,6 +92,7 @@ pub fn api() -> Router<Gateway> {
             post(webhooks::redeliver),
         )
         .route("/tokens", post(tokens::create).get(tokens::list))
+        .route("/tokens/current", get(tokens::current))
         .route("/tokens/{id}", get(tokens::get))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/retention", get(retention::get).post(retention::update))

@@ -1,4 +1,5 @@
-//! `/tokens`: issue, list, get, revoke (admin tokens only).
+//! `/tokens`: issue, list, get, revoke (admin tokens only), and the
+//! calling token itself (any token).
 
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -113,6 +114,21 @@ pub async fn list(
         .into_inner();
     let data = response.tokens.iter().map(render::token).collect();
     Ok(ok(render::list(data, response.page_info.as_ref())))
+}
+
+#[utoipa::path(
+    operation_id = "GetCurrentToken",
+    get,
+    path = "/api/v1/cloud/tokens/current",
+    tag = "tokens",
+    responses((status = 200, description = "The token this call is made with (any scope may read itself).", body = runway_json::TokenJson), crate::error::ErrorResponses)
+)]
+pub async fn current(State(gw): State<Gateway>, ctx: CallContext) -> Result<Response, ApiError> {
+    let response = gw
+        .tokens()
+        .get_current_token(ctx.request(GetCurrentTokenRequest {}))
+        .await?;
+    Ok(token(response.into_inner().token))
 }
 
 #[utoipa::path(

@@ -20,6 +20,8 @@ pub enum Access {
     /// Changes retention rules (the organization's policy, a deployment's
     /// own): they delete history.
     Retention,
+    /// Reads the calling token itself: every token may know what it is.
+    OwnToken,
 }
 
 /// The environment list that means every environment of the organization.
@@ -31,6 +33,7 @@ pub const MAX_TOKEN_ENVIRONMENTS: usize = 100;
 /// True when a token of `scope` may make a call that does `access`.
 pub const fn allows(scope: TokenScope, access: Access) -> bool {
     match scope {
+        _ if matches!(access, Access::OwnToken) => true,
         TokenScope::Admin => true,
         TokenScope::Write => matches!(access, Access::Read | Access::Write),
         TokenScope::Read => matches!(access, Access::Read),
@@ -49,6 +52,7 @@ pub fn require(scope: TokenScope, access: Access) -> ServiceResult<()> {
         Access::Run => "execute runs (RunnerService)",
         Access::Tokens => "manage tokens",
         Access::Retention => "change retention rules",
+        Access::OwnToken => "read its own token",
     };
     Err(ServiceError::PermissionDenied {
         reason: Reason::ScopeInsufficient,
@@ -136,10 +140,10 @@ mod tests {
     #[test]
     fn scopes_nest_except_runner() {
         let table = [
-            (Admin, [true, true, true, true, true]),
-            (Write, [true, true, false, false, false]),
-            (Read, [true, false, false, false, false]),
-            (Runner, [false, false, true, false, false]),
+            (Admin, [true, true, true, true, true, true]),
+            (Write, [true, true, false, false, false, true]),
+            (Read, [true, false, false, false, false, true]),
+            (Runner, [false, false, true, false, false, true]),
         ];
         for (scope, expected) in table {
             let got = [
@@ -148,6 +152,7 @@ mod tests {
                 Access::Run,
                 Access::Tokens,
                 Access::Retention,
+                Access::OwnToken,
             ]
             .map(|access| allows(scope, access));
             assert_eq!(got, expected, "{scope}");

@@ -1,4 +1,5 @@
-//! TokenService: an organization's personal access tokens (admin only).
+//! TokenService: an organization's personal access tokens (admin only;
+//! any token may read itself).
 
 use std::sync::Arc;
 
@@ -118,6 +119,26 @@ impl TokenService for TokenApi {
             .map_err(ServiceError::from)?
             .ok_or_else(|| not_found(id))?;
         Ok(Response::new(GetTokenResponse {
+            token: Some(convert::token(&token)),
+        }))
+    }
+
+    async fn get_current_token(
+        &self,
+        request: Request<GetCurrentTokenRequest>,
+    ) -> Result<Response<GetCurrentTokenResponse>, Status> {
+        let who = self
+            .core
+            .auth
+            .principal(request.metadata(), Access::OwnToken)
+            .await?;
+        // Authenticated a moment ago: a row gone since reads as a token
+        // that no longer works.
+        let token = tenants::get_token(&self.core.store, &who.org_id, &who.token_id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or(ServiceError::Unauthenticated)?;
+        Ok(Response::new(GetCurrentTokenResponse {
             token: Some(convert::token(&token)),
         }))
     }

@@ -130,6 +130,12 @@ enum TokenCommand {
         #[command(flatten)]
         client: client::ClientArgs,
     },
+    /// Show the token this command runs with (--token or RUNWAY_TOKEN):
+    /// its id, name, scope, environments and expiry. Any token may.
+    Current {
+        #[command(flatten)]
+        client: client::ClientArgs,
+    },
     /// Revoke a token: every replica refuses it within 10 seconds.
     Revoke {
         /// The token's id (tok_…).
@@ -227,6 +233,7 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             include_revoked,
             client,
         }) => client::tokens::list(client, &list, include_revoked).await,
+        Command::Token(TokenCommand::Current { client }) => client::tokens::current(client).await,
         Command::Token(TokenCommand::Revoke { id, client }) => {
             client::tokens::revoke(client, &id).await
         }

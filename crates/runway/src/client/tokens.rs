@@ -109,3 +109,10 @@ pub async fn revoke(client: ClientArgs, id: &str) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Shows the token the command runs with (`RUNWAY_TOKEN` or `--token`).
+pub async fn current(client: ClientArgs) -> anyhow::Result<()> {
+    let api = Api::new(&client.url, &client.token, client.ca.as_deref())?;
+    print(client.output, &api.get("/tokens/current", &[]).await?);
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! A console signed in with a `read` token shows what there is and no
+//! control that would change it (the API would refuse each, 403).
+
+use runway_api::enums::TokenScope;
+
+use crate::console::{browser, root, sign_in};
+use crate::on_every_backend;
+use crate::support::TestApp;
+
+on_every_backend!(a_read_token_sees_no_control_that_changes_anything);
+
+async fn page(app: &TestApp, cookie: &str, path: &str) -> String {
+    let response = browser()
+        .get(format!("{}{path}", root(app)))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+async fn a_read_token_sees_no_control_that_changes_anything(app: &TestApp) {
+    let seed = app.seed(1).await;
+    let id = &seed.deployment_id;
+    let run = app.post_empty(&format!("/deployments/{id}/run")).await;
+    assert_eq!(run.status, 200, "{:?}", run.body);
+    let run_id = run.body["id"].as_str().unwrap().to_string();
+    let writes = [
+        "New deployment",
+        ">Run</button>",
+        ">Pause</button>",
+        ">Save</button>",
+        "Archive…",
+        ">Cancel run</button>",
+    ];
+
+    // An admin sees them (the run is running: a runner-less test server
+    // leaves it so, and it may be canceled).
+    let admin = sign_in(app, &app.token).await;
+    let everything = [
+        page(app, &admin, "/deployments").await,
+        page(app, &admin, &format!("/deployments/{id}")).await,
+        page(app, &admin, &format!("/runs/{run_id}")).await,
+    ]
+    .concat();
+    for control in writes {
+        assert!(everything.contains(control), "admin: {control}");
+    }
+    assert!(!everything.contains("Read-only token"));
+
+    let reader = app.scoped_token(TokenScope::Read, &[]).await;
+    let cookie = sign_in(app, &reader).await;
+    let list = page(app, &cookie, "/deployments").await;
+    let deployment = page(app, &cookie, &format!("/deployments/{id}")).await;
+    let run_page = page(app, &cookie, &format!("/runs/{run_id}")).await;
+    for (path, html) in [
+        ("/deployments", &list),
+        ("/deployments/{id}", &deployment),
+        ("/runs/{run_id}", &run_page),
+    ] {
+        assert!(html.contains("Read-only token"), "{path}");
+        for control in writes {
+            assert!(!html.contains(control), "{path} shows {control}");
+        }
+    }
+    // The configuration is still shown, its fields disabled.
+    assert!(
+        deployment.contains(r#"<fieldset class="plain" disabled>"#),
+        "{deployment}"
+    );
+    let name = app.get(&format!("/deployments/{id}")).await.body["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        deployment.contains(&format!("value=\"{name}\"")),
+        "{deployment}"
+    );
+    // The new-deployment page says why there is no form.
+    let new = page(app, &cookie, "/deployments/new").await;
+    assert!(new.contains("it may not create deployments"), "{new}");
+    assert!(!new.contains("<form class=\"card\""), "{new}");
+}
