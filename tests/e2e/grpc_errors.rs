@@ -118,6 +118,22 @@ async fn grpc_failures_carry_codes_and_error_info(app: &TestApp) {
     let violations = &details.bad_request().expect("BadRequest").field_violations;
     assert_eq!(violations.len(), 1);
     assert_eq!(violations[0].field, "page.limit");
+
+    // A runner's name is shown in runs, pages, webhooks and logs: a label,
+    // bounded like a name (it was as long as a 64 MiB message allowed).
+    let mut runner = app.runner_client().await;
+    for name in ["n".repeat(257), "a\nb".to_string(), " ".to_string()] {
+        let claim = ClaimTurnRequest {
+            environment_id: String::new(),
+            runner_name: name.clone(),
+            wait_ms: 0,
+        };
+        let err = runner.claim_turn(authed(app, claim)).await.unwrap_err();
+        assert_status(&err, Code::InvalidArgument, "INVALID_FIELD");
+        let details = err.get_error_details();
+        let violations = &details.bad_request().expect("BadRequest").field_violations;
+        assert_eq!(violations[0].field, "runner_name", "{name:?}");
+    }
 }
 
 /// A gRPC client given the REST address (a runner started with

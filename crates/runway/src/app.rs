@@ -13,6 +13,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::data_dir;
+
 /// Where `runway serve` keeps its SQLite database and admin token.
 pub const DEFAULT_DATA_DIR: &str = "./runway-data";
 
@@ -95,7 +97,7 @@ pub async fn open_store(
     sqlite_durable: bool,
 ) -> anyhow::Result<Store> {
     if url.starts_with("sqlite:") {
-        create_private_dir(data_dir)?;
+        data_dir::create_private_dir(data_dir)?;
     }
     let mut options = StoreOptions::new(url);
     options.max_connections = max_connections;
@@ -203,9 +205,10 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         config.sqlite_durable,
     )
     .await?;
+    data_dir::narrow_admin_token(&config.data_dir)?;
     let admin_token = match tenants::bootstrap(&store, "default").await? {
         Some((_, token)) => {
-            write_admin_token(&config.data_dir, &token.secret)?;
+            data_dir::write_admin_token(&config.data_dir, &token.secret)?;
             Some(token.secret)
         }
         None => None,
@@ -340,40 +343,6 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         stopping_since: std::sync::OnceLock::new(),
         tasks,
     })
-}
-
-/// Creates `dir` (and its missing parents) readable by this user alone: it
-/// holds the database and the admin token. An existing directory keeps its
-/// mode (the operator chose it).
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .with_context(|| format!("creating {}", dir.display()))
-}
-
-fn write_admin_token(data_dir: &Path, token: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    create_private_dir(data_dir)?;
-    let path = data_dir.join("admin-token");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    writeln!(file, "{token}")?;
-    Ok(())
 }
 
 /// True when `store` is SQLite (for messages that name the file).

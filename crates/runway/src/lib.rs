@@ -4,5 +4,6 @@
 pub mod app;
 pub mod cli;
 pub mod client;
+mod data_dir;
 pub mod logging;
 pub mod tls;

@@ -191,11 +191,14 @@ impl RunnerService for RunnerApi {
             )
             .into());
         }
+        // Shown in runs, pages, webhooks and logs: a label, bounded like a
+        // name (a runner token is the least trusted caller).
         let runner = if req.runner_name.is_empty() {
-            "runner"
+            "runner".to_string()
         } else {
-            req.runner_name.as_str()
+            validate::name("runner_name", &req.runner_name)?
         };
+        let runner = runner.as_str();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(req.wait_ms as u64);
         // A stopping server answers a waiting claim at once (no turn), so
         // its runners' long polls do not hold the stop.

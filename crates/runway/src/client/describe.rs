@@ -70,10 +70,11 @@ pub fn describe(event: &Value) -> String {
         Some(EventType::SessionStatusIdle) => {
             let reason = &event["stop_reason"];
             match reason["error"]["message"].as_str() {
+                // The agent's stderr: shown, not obeyed by the terminal.
                 Some(message) => format!(
                     "· idle ({}): {}\n",
                     reason["type"].as_str().unwrap_or_default(),
-                    message
+                    super::render::inert(message, true)
                 ),
                 None => format!("· idle ({})\n", reason["type"].as_str().unwrap_or_default()),
             }

@@ -34,9 +34,25 @@ pub fn print_line(text: impl std::fmt::Display) {
 fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".to_string(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => inert(s, false),
         other => other.to_string(),
     }
+}
+
+/// `text` safe to print on a terminal: control characters (escape
+/// sequences that would clear the screen or retitle the window, from an
+/// agent's stderr or a runner's report) written out as `\u{1b}`; line
+/// breaks and tabs kept when `lines`.
+pub(crate) fn inert(text: &str, lines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' if lines => out.push(c),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn schedule(schedule: &Value) -> String {
@@ -138,7 +154,7 @@ pub fn human(value: &Value) -> String {
         && value.get("data").is_none()
         && let Some(message) = value["error"]["message"].as_str()
     {
-        out.push_str(&format!("\n{message}"));
+        out.push_str(&format!("\n{}", inert(message, true)));
     }
     out
 }
@@ -148,6 +164,22 @@ mod tests {
     use serde_json::json;
 
     use super::human;
+
+    #[test]
+    fn control_characters_reach_no_terminal() {
+        let run = json!({"type": "deployment_run", "id": "drun_1\u{1b}[2J", "status": "failed",
+                         "error": {"type": "agent_error", "message": "boom \u{1b}]0;OWNED\u{7}\n\tdone"}});
+        let shown = human(&run);
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown}"
+        );
+        assert!(shown.contains("drun_1\\u{1b}[2J"), "{shown}");
+        assert!(
+            shown.ends_with("\nboom \\u{1b}]0;OWNED\\u{7}\n\tdone"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn a_deployments_schedule_shows_its_time_zone() {
