@@ -107,11 +107,11 @@ test("the console: sign in, create a deployment, live runs and transcript, pause
   assert.equal(refused.status, 401);
   assert.equal((await page.locator("#f-token-error").textContent()).trim(), refused.json.error.message);
 
-  // By keyboard: the token field, then Enter.
+  // By keyboard: the token field, then Enter; back to the page asked for.
   await page.getByLabel("API token").focus();
   await page.keyboard.type(token);
   await page.keyboard.press("Enter");
-  await page.waitForURL(`${base}/`);
+  await page.waitForURL(`${base}/deployments`);
   const cookies = await page.context().cookies();
   assert.equal(cookies.length, 1);
   assert.equal(cookies[0].httpOnly, true);
@@ -209,6 +209,27 @@ test("a revoked token sends the user back to sign in", async () => {
   await page.goto(`${base}/deployments`);
   assert.equal(new URL(page.url()).pathname, "/sign-in");
   await page.getByText("Your token has expired or was revoked").waitFor();
+  await page.context().close();
+});
+
+test("a live page whose sign-in ends goes to sign in, and back after it", async () => {
+  const created = await api("POST", "/tokens", { name: "live-viewer", scope: "read" });
+  assert.equal(created.status, 200, JSON.stringify(created.json));
+  const page = await newPage();
+  await signIn(page, created.json.secret);
+  await page.goto(`${base}/runs?status=completed`);
+  await page.locator("#runs[data-live]").waitFor();
+  // A read sign-in shows no control that changes anything.
+  await page.getByText("Read-only token").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Cancel run" }).count(), 0);
+  assert.equal((await api("POST", `/tokens/${created.json.id}/revoke`)).status, 200);
+  // The live stream ends (its token re-checked every second); its reconnect
+  // is sent to sign in, and so is the page, remembering where it was.
+  await page.waitForURL((url) => url.pathname === "/sign-in", { timeout: 15000 });
+  await page.getByText("Your token has expired or was revoked").waitFor();
+  await page.getByLabel("API token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${base}/runs?status=completed`);
   await page.context().close();
 });
 

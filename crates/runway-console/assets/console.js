@@ -35,6 +35,7 @@
   // the run's status moved, so the timeline is read again.
   function followTranscript(list) {
     var source = new EventSource(list.getAttribute("data-stream"));
+    noticeEnd(source, list);
     source.addEventListener("transcript", function (message) {
       var content = fragment(message.data);
       var item = content.firstElementChild;
@@ -61,10 +62,39 @@
   // The runs list: the server pushes the first page whenever it changes.
   function followRuns(box) {
     var source = new EventSource(box.getAttribute("data-live"));
+    noticeEnd(source, box);
     source.addEventListener("runs", function (message) {
       box.innerHTML = message.data;
       localize(box);
     });
+  }
+
+  // A stream the browser gave up on: its reconnect was not answered with
+  // events (the sign-in ended — revoked, expired, a server restart — and it
+  // was sent to sign in). The page asks again: sent to sign in, it goes
+  // there (and comes back after); otherwise it says it is no longer live.
+  // (A server that is down is retried by the browser itself.)
+  function noticeEnd(source, box) {
+    source.addEventListener("error", function () {
+      if (source.readyState !== EventSource.CLOSED) { return; }
+      fetch(window.location.href, { credentials: "same-origin" }).then(function (r) {
+        if (r.redirected && new URL(r.url).pathname === "/sign-in") {
+          window.location.assign(r.url);
+        } else {
+          stale(box);
+        }
+      }, function () { stale(box); });
+    });
+  }
+
+  function stale(box) {
+    if (document.getElementById("stale")) { return; }
+    var note = document.createElement("p");
+    note.id = "stale";
+    note.className = "error";
+    note.setAttribute("role", "status");
+    note.textContent = "Live updates stopped. Reload the page to resume them.";
+    box.parentNode.insertBefore(note, box);
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -26,9 +26,13 @@ impl FromRequestParts<Console> for Api {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Self, PageError> {
-        let session = session::session_id(&parts.headers, console.secure())
-            .and_then(|id| console.sessions().find(&id))
-            .ok_or(PageError::SignedOut { expired: false })?;
+        let id = session::session_id(&parts.headers, console.secure());
+        let session = id
+            .as_deref()
+            .and_then(|id| console.sessions().find(id))
+            .ok_or_else(|| PageError::SignedOut {
+                expired: id.is_some_and(|id| console.sessions().expired(&id)),
+            })?;
         Ok(Api {
             console: console.clone(),
             session,
@@ -57,7 +61,7 @@ impl Api {
     pub fn fail(&self, status: tonic::Status) -> PageError {
         let error = ApiError::from(status);
         if error.status() == axum::http::StatusCode::UNAUTHORIZED {
-            self.console.sessions().close(&self.session.id);
+            self.console.sessions().expire(&self.session.id);
             return PageError::SignedOut { expired: true };
         }
         PageError::Api(error)

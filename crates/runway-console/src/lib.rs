@@ -16,6 +16,7 @@
 
 mod api;
 mod assets;
+mod destination;
 mod failure;
 mod format;
 mod guard;
@@ -142,6 +143,7 @@ pub fn router(console: Console) -> Router {
         // Any other path outside the API's is a page a browser asked for:
         // it gets a page saying so, not the API's JSON.
         .route("/{*path}", any(missing_page))
+        .layer(axum::middleware::from_fn(destination::remember))
         .layer(axum::middleware::from_fn(guard::same_origin_posts))
         .layer(axum::middleware::from_fn(guard::page_headers))
         .with_state(console)

@@ -14,11 +14,13 @@ use runway_gateway::ApiError;
 use super::FormErrors;
 use crate::api::{Api, authorized};
 use crate::failure::PageError;
-use crate::{Console, layout, session};
+use crate::{Console, destination, layout, session};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct SignInQuery {
     expired: Option<String>,
+    /// The page to go to once signed in (`destination`).
+    next: Option<String>,
 }
 
 pub async fn form(Query(q): Query<SignInQuery>) -> Markup {
@@ -27,16 +29,18 @@ pub async fn form(Query(q): Query<SignInQuery>) -> Markup {
         .expired
         .is_some()
         .then_some("Your token has expired or was revoked. Sign in again with a valid token.");
-    render(notice, &errors)
+    render(notice, &errors, q.next.as_deref())
 }
 
-fn render(notice: Option<&str>, errors: &FormErrors) -> Markup {
+fn render(notice: Option<&str>, errors: &FormErrors, next: Option<&str>) -> Markup {
+    let next = next.and_then(destination::safe);
     layout::bare(
         "Sign in",
         html! {
             @if let Some(notice) = notice { p.notice role="status" { (notice) } }
             @if let Some(message) = errors.general(&["token"]) { p.error role="alert" { (message) } }
             form.card method="post" action="/sign-in" {
+                @if let Some(next) = next { input type="hidden" name="next" value=(next); }
                 p { "Sign in with an API token of your organization (" code { "admin" } ", " code { "write" } " or " code { "read" } " scope). "
                     "The console acts with that token's rights; the token stays on the server." }
                 div.field {
@@ -58,13 +62,19 @@ fn render(notice: Option<&str>, errors: &FormErrors) -> Markup {
 pub struct SignInForm {
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn submit(State(console): State<Console>, Form(form): Form<SignInForm>) -> Response {
     let token = form.token.trim().to_string();
     if token.is_empty() {
         let errors = FormErrors::field("token", "Enter an API token.");
-        return (StatusCode::BAD_REQUEST, render(None, &errors)).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            render(None, &errors, Some(&form.next)),
+        )
+            .into_response();
     }
     let probe = ListDeploymentsRequest {
         page: Some(PageRequest {
@@ -91,12 +101,13 @@ pub async fn submit(State(console): State<Console>, Form(form): Form<SignInForm>
         Err(status) => {
             let error = ApiError::from(status);
             let errors = FormErrors::field("token", error.message());
-            return (error.status(), render(None, &errors)).into_response();
+            return (error.status(), render(None, &errors, Some(&form.next))).into_response();
         }
     };
     let read_only = TokenScope::from_proto(token_read.scope) == Some(TokenScope::Read);
     let session = console.sessions().open(token, read_only);
-    let mut response = Redirect::to("/").into_response();
+    let to = destination::safe(&form.next).unwrap_or("/");
+    let mut response = Redirect::to(to).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         session::set_cookie(console.secure(), &session),
