@@ -210,6 +210,7 @@ async fn deployment_shape_updates_and_filters(app: &TestApp) {
             "total_failures",
             "total_runs",
             "last_triggered_at",
+            "missed_fires",
             "next_trigger_at"
         ])
     );

@@ -217,8 +217,9 @@ async fn a_restart_after_downtime_fires_one_catch_up_run(
         dep["schedule"]["upcoming_runs_at"][0],
         iso(at("2026-01-01T01:50:00Z"))
     );
+    assert_eq!(dep["metadata"]["cas_config"]["stats"]["missed_fires"], 9);
 
-    // The missed count is exposed on the deployment's stats over gRPC.
+    // The missed count is exposed on the deployment's stats over gRPC too.
     let mut request = tonic::Request::new(GetDeploymentRequest {
         deployment_id: seed.deployment_id.clone(),
     });

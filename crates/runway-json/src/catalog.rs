@@ -29,7 +29,7 @@ pub struct AgentJson {
     pub name: String,
     #[schema(required = true)]
     pub system: Option<String>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = crate::typed_objects)]
     pub tools: Vec<Map<String, Value>>,
     #[serde(rename = "type")]
     pub kind: AgentTag,

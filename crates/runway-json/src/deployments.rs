@@ -122,6 +122,10 @@ pub struct StatsJson {
     pub consecutive_failures: i64,
     #[schema(required = true, format = DateTime)]
     pub last_triggered_at: Option<String>,
+    /// Scheduled instants that passed while no scheduler ran (each gap is
+    /// recorded as one skipped run, `schedule_missed_error`).
+    #[schema(minimum = 0)]
+    pub missed_fires: i64,
     #[schema(required = true, format = DateTime)]
     pub next_trigger_at: Option<String>,
     #[schema(minimum = 0)]
@@ -175,7 +179,7 @@ pub struct DeploymentJson {
     pub name: String,
     #[schema(required = true)]
     pub paused_reason: Option<PausedReasonJson>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = crate::typed_objects)]
     pub resources: Vec<Map<String, Value>>,
     #[schema(required = true)]
     pub schedule: Option<ScheduleJson>,
@@ -238,6 +242,7 @@ pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
                 stats: StatsJson {
                     consecutive_failures: stats.consecutive_failures,
                     last_triggered_at: ts(stats.last_triggered_at.as_ref()),
+                    missed_fires: stats.missed_fires,
                     next_trigger_at: ts(stats.next_trigger_at.as_ref()),
                     total_failures: stats.total_failures,
                     total_runs: stats.total_runs,

@@ -96,6 +96,22 @@ pub struct List<T: ToSchema> {
     pub next_page: Option<String>,
 }
 
+/// The schema of `tools` and `resources`: objects that each carry a string
+/// `type`, their other fields free (`{"type": "object"}` alone made a
+/// generated client's items `Record<string, never>`).
+pub fn typed_objects() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("type", ObjectBuilder::new().schema_type(Type::String))
+                .required("type")
+                .additional_properties(Some(AdditionalProperties::FreeForm(true))),
+        )
+        .build()
+}
+
 // By hand: utoipa's derive would spell the item type out inside every list
 // (a generated client then has a second class per object); this refers to it.
 impl<T: ToSchema> utoipa::PartialSchema for List<T> {

@@ -90,11 +90,17 @@ fn escaped_len(c: char) -> usize {
 }
 
 /// Text waiting to become `agent.message` events, cut so that each event
-/// stays within [`MAX_EVENT_BYTES`].
+/// stays within [`MAX_EVENT_BYTES`]: after its last whole line when it has
+/// one (so every event but a longer line's pieces ends a line, and a
+/// reader that shows each event on lines of its own breaks none), else
+/// mid-line.
 #[derive(Debug, Default)]
 pub struct TextBuffer {
     text: String,
     escaped: usize,
+    /// Where the last whole line of `text` ends (bytes), and its escaped
+    /// length up to there.
+    line_end: Option<(usize, usize)>,
     ready: Vec<Event>,
 }
 
@@ -106,10 +112,27 @@ impl TextBuffer {
         for c in text.chars() {
             let len = escaped_len(c);
             if self.escaped + len > Self::BUDGET {
-                self.close();
+                self.close_full();
             }
             self.text.push(c);
             self.escaped += len;
+            if c == '\n' {
+                self.line_end = Some((self.text.len(), self.escaped));
+            }
+        }
+    }
+
+    /// Closes an event that is full: its whole lines, or all of it when it
+    /// is one line.
+    fn close_full(&mut self) {
+        match self.line_end.take() {
+            Some((end, escaped)) if end < self.text.len() => {
+                let rest = self.text.split_off(end);
+                self.ready
+                    .push(message(std::mem::replace(&mut self.text, rest)));
+                self.escaped -= escaped;
+            }
+            _ => self.close(),
         }
     }
 
@@ -122,6 +145,7 @@ impl TextBuffer {
         if !self.text.is_empty() {
             self.ready.push(message(std::mem::take(&mut self.text)));
             self.escaped = 0;
+            self.line_end = None;
         }
     }
 
@@ -395,6 +419,36 @@ mod tests {
         assert_eq!(
             text,
             format!("{}\n\u{fffd}\u{fffd} ok\n", "é".repeat(400_000))
+        );
+    }
+
+    #[test]
+    fn full_events_end_at_their_last_whole_line() {
+        let mut buffer = TextBuffer::default();
+        let line = format!("{}\n", "x".repeat(109));
+        let lines = 20_000; // 2.2 MB, as an agent printing a long log
+        for _ in 0..lines {
+            buffer.push(&line);
+        }
+        let events = buffer.drain();
+        assert!(events.len() >= 8, "{}", events.len());
+        for e in &events {
+            assert!(e.size() <= MAX_EVENT_BYTES, "{}", e.size());
+            let text = text_of(e);
+            assert!(text.ends_with('\n') && text.len().is_multiple_of(line.len()));
+        }
+        let total: usize = events.iter().map(|e| text_of(e).len()).sum();
+        assert_eq!(total, line.len() * lines);
+        // A line longer than an event is still cut mid-line, after the
+        // whole lines before it.
+        let mut buffer = TextBuffer::default();
+        buffer.push("short\n");
+        buffer.push(&"y".repeat(300_000));
+        let events = buffer.drain();
+        assert_eq!(text_of(&events[0]), "short\n");
+        assert_eq!(
+            events[1..].iter().map(text_of).collect::<String>(),
+            "y".repeat(300_000)
         );
     }
 

@@ -143,6 +143,9 @@ pub(super) fn session_strategy(v: i32) -> ServiceResult<SessionStrategy> {
     })
 }
 
+/// The time zone of a schedule that names none.
+pub(super) const DEFAULT_TIMEZONE: &str = "UTC";
+
 /// A schedule's expression and zone, validated, or `None` for no schedule.
 pub(super) fn schedule(
     s: Option<&Schedule>,
@@ -155,6 +158,12 @@ pub(super) fn schedule(
             format!("schedule.type must be {}", ScheduleType::expected()),
         ));
     }
-    let parsed = CronSchedule::parse_new(&s.expression, &s.timezone)?;
-    Ok(Some((s.expression.clone(), s.timezone.clone(), parsed)))
+    // Unset (proto3: empty) means UTC, as REST's absent `timezone` does.
+    let timezone = if s.timezone.is_empty() {
+        DEFAULT_TIMEZONE
+    } else {
+        s.timezone.as_str()
+    };
+    let parsed = CronSchedule::parse_new(&s.expression, timezone)?;
+    Ok(Some((s.expression.clone(), timezone.to_string(), parsed)))
 }

@@ -175,6 +175,18 @@ fn mask_paths<'a>(
         .map(|m| m.paths.iter().map(String::as_str).collect())
         .unwrap_or_default();
     for path in &paths {
+        if prefixes.contains(path) {
+            // `metadata.` names no key: an empty map key, as REST's
+            // `{"metadata": {"": …}}` becomes; said as a create says it.
+            return Err(crate::error::ServiceError::invalid(
+                *path,
+                format!(
+                    "{} keys must be 1 to {} characters",
+                    path.trim_end_matches('.'),
+                    crate::validate::MAX_METADATA_KEY_CHARS
+                ),
+            ));
+        }
         let known = fields.contains(path)
             || prefixes
                 .iter()

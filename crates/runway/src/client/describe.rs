@@ -34,8 +34,9 @@ pub fn describe(event: &Value) -> String {
     match EventType::from_name(kind) {
         // Text as printed; a message that does not end a line (one the agent
         // sent as a JSON event, or its last line) ends one here, so the
-        // next does not run on after it. (Text the runner cut at 256 KiB,
-        // mid-line, shows a break at the cut: `--output json` is exact.)
+        // next does not run on after it. (The runner cuts text at a line's
+        // end; only a line longer than 256 KiB shows breaks at its cuts:
+        // `--output json` is exact.)
         Some(EventType::AgentMessage) => {
             let mut text = text_of(&event["content"]);
             if !text.is_empty() && !text.ends_with('\n') {
