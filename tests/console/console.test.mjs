@@ -179,6 +179,12 @@ test("the console: sign in, create a deployment, live runs and transcript, pause
   assert.equal(refusedRun.status, 409);
   await page.reload();
   assert.equal((await page.locator(".summary .badge").first().textContent()).trim(), "paused");
+  // A paused deployment offers Unpause, not a Run it would refuse.
+  assert.equal(await page.getByRole("button", { name: "Run", exact: true }).count(), 0);
+  await page.getByRole("button", { name: "Unpause" }).waitFor();
+  // What every run starts from: its agent, environment and first message.
+  await page.locator(".summary dd", { hasText: agentId }).waitFor();
+  await page.locator(".summary dd", { hasText: envId }).waitFor();
   await accessible(page, "deployment");
   await shoot(page, "deployment");
 

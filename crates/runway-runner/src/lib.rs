@@ -135,6 +135,23 @@ pub async fn run_with(
 /// token is not (or no longer) valid, may not claim these turns, or names
 /// what does not exist. Retrying those forever would look healthy to a
 /// supervisor while every run waits for a runner and times out.
+/// A status as an operator needs it: its message and what caused it — a
+/// "transport error" alone hides the TLS alert or refused connection
+/// behind it (e.g. a server that requires a client certificate).
+pub(crate) fn told(status: &tonic::Status) -> String {
+    let mut text = status.message().to_string();
+    let mut cause = std::error::Error::source(status);
+    while let Some(error) = cause {
+        let said = error.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = error.source();
+    }
+    text
+}
+
 fn refused_for_good(code: tonic::Code) -> bool {
     use tonic::Code;
     matches!(
@@ -185,7 +202,7 @@ async fn work(
                 );
             }
             Err(status) => {
-                tracing::warn!(code = ?status.code(), message = status.message(), "claim failed; retrying");
+                tracing::warn!(code = ?status.code(), message = %told(&status), "claim failed; retrying");
                 tokio::select! {
                     _ = stop.changed() => break,
                     _ = tokio::time::sleep(backoff) => {}
@@ -199,8 +216,31 @@ async fn work(
 
 #[cfg(test)]
 mod tests {
-    use super::refused_for_good;
+    use super::{refused_for_good, told};
     use tonic::Code;
+
+    #[test]
+    fn a_status_is_told_with_what_caused_it() {
+        #[derive(Debug)]
+        struct Transport(std::io::Error);
+        impl std::fmt::Display for Transport {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("transport error")
+            }
+        }
+        impl std::error::Error for Transport {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let alert = std::io::Error::other("received fatal alert: CertificateRequired");
+        let status = tonic::Status::from_error(Box::new(Transport(alert)));
+        assert_eq!(
+            told(&status),
+            "transport error: received fatal alert: CertificateRequired"
+        );
+        assert_eq!(told(&tonic::Status::unavailable("down")), "down");
+    }
 
     #[test]
     fn only_refusals_that_would_repeat_stop_the_runner() {

@@ -56,7 +56,7 @@ where
                 if failures.is_multiple_of(12) {
                     tracing::warn!(
                         code = ?status.code(),
-                        message = status.message(),
+                        message = %crate::told(&status),
                         "the server does not take the report yet; retrying"
                     );
                 }

@@ -38,6 +38,16 @@ async fn load(api: &Api, id: &str) -> Result<Deployment, PageError> {
         .unwrap_or_default())
 }
 
+/// The text of the deployment's first initial event, as every run starts.
+fn first_message(d: &Deployment) -> String {
+    let content = d
+        .initial_events
+        .first()
+        .and_then(|e| e.content.as_ref())
+        .map(runway_api::json_value::from_proto);
+    super::transcript::text_of(content.as_ref())
+}
+
 /// The edit form's values: what the deployment holds now.
 fn form_of(d: &Deployment) -> DeploymentForm {
     let config = d.cas_config.as_ref().and_then(|c| c.config.as_ref());
@@ -139,6 +149,15 @@ async fn render(
             p { (status(d)) " " small.id { (d.id) } }
             @if let Some(description) = &d.description { p { (description) } }
             div.row-actions { (buttons(api, d, &base)) }
+            dl.stats {
+                dt { "Agent" }
+                dd {
+                    @if let Some(agent) = &d.agent { code { (agent.id) } " version " (agent.version) }
+                }
+                dt { "Environment" } dd { code { (d.environment_id) } }
+                dt { "First message" }
+                dd.first-message { (first_message(d)) }
+            }
         }
         div.columns {
             section aria-labelledby="schedule-h" {

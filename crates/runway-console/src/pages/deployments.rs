@@ -171,7 +171,10 @@ pub fn buttons(api: &Api, d: &Deployment, back: &str) -> Markup {
     let paused = d.status == DeploymentStatus::Paused.to_proto();
     let base = format!("/deployments/{}", d.id);
     html! {
-        (action_button(&format!("{base}/run"), "Run", &api.session.csrf, "primary"))
+        // A paused deployment refuses triggers (409): unpause first.
+        @if !paused {
+            (action_button(&format!("{base}/run"), "Run", &api.session.csrf, "primary"))
+        }
         @if paused {
             (action_button(&format!("{base}/unpause?back={}", super::encode(back)), "Unpause", &api.session.csrf, ""))
         } @else {

@@ -128,6 +128,9 @@ fn timeline(api: &Api, run: &DeploymentRun, retries: &[DeploymentRun]) -> Markup
             "of " a href=(format!("/deployments/{}", run.deployment_id)) { code { (run.deployment_id) } }
             " · " (format::trigger(run.trigger_context.as_ref().map_or(0, |t| t.r#type))) " trigger"
             " · attempt " (attempt)
+            @if let Some(runner) = run.cas_run_extras.as_ref().and_then(|e| e.runner_name.as_deref()) {
+                " · runner " code { (runner) }
+            }
         }
         @if active(run) && !api.session.read_only {
             div.row-actions { (action_button(&format!("/runs/{}/cancel", run.id), "Cancel run", &api.session.csrf, "danger")) }

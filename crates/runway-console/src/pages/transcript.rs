@@ -58,7 +58,7 @@ fn folded(summary: &str, content: &str) -> Markup {
 }
 
 /// The text of a message's `content`: a string, or text blocks joined.
-fn text_of(content: Option<&Value>) -> String {
+pub(super) fn text_of(content: Option<&Value>) -> String {
     match content {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(text)) => text.clone(),

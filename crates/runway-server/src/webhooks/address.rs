@@ -57,11 +57,18 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || (a == 100 && (64..128).contains(&b))      // shared address space (CGNAT)
         || (a == 192 && b == 0 && c == 0)            // IETF protocol assignments
         || (a == 198 && (b == 18 || b == 19))        // benchmarking
+        || (a == 192 && b == 88 && c == 99)          // 6to4 relay anycast (deprecated)
         || a >= 240) // reserved
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let [first, second, third, fourth, ..] = ip.segments();
+    let [first, second, third, fourth, fifth, sixth, seventh, eighth] = ip.segments();
+    if [first, second, third, fourth, fifth, sixth] == [0, 0, 0, 0, 0xffff, 0] {
+        // IPv4-translated ::ffff:0:a.b.c.d (SIIT): the IPv4 address inside.
+        let [a, b] = seventh.to_be_bytes();
+        let [c, d] = eighth.to_be_bytes();
+        return is_public_v4(Ipv4Addr::new(a, b, c, d));
+    }
     if first == 0x2002 {
         // 6to4: a relay carries it to the IPv4 address inside.
         let [a, b] = second.to_be_bytes();
@@ -91,11 +98,15 @@ impl UrlPolicy {
     /// Checks `url`'s form, then resolves its host and checks every address.
     pub async fn check(&self, url: &str) -> Result<Url, UrlRefusal> {
         // The URL is stored and shown as given: no control character in it
-        // (a parser would drop some, and a NUL or CR LF is no URL).
+        // (a parser would drop some, and a NUL or CR LF is no URL), nor a
+        // space (a parser would encode it: not the URL given).
         if url.chars().any(char::is_control) {
             return Err(UrlRefusal::Malformed(
                 "control characters in the URL".into(),
             ));
+        }
+        if url.chars().any(char::is_whitespace) {
+            return Err(UrlRefusal::Malformed("spaces in the URL".into()));
         }
         let parsed = Url::parse(url).map_err(|e| UrlRefusal::Malformed(e.to_string()))?;
         if parsed.port() == Some(0) {
@@ -242,6 +253,9 @@ mod tests {
             "2001::1",
             "2001:0:4136:e378:8000:63bf:3fff:fdd2",
             "100::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a9fe:a9fe",
+            "192.88.99.1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
@@ -250,6 +264,7 @@ mod tests {
             "1.1.1.1",
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
+            "::ffff:0:808:808",
             "2002:808:808::1",
         ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
@@ -273,6 +288,7 @@ mod tests {
                 "not a public address",
             ),
             ("https://localhost/hook", "not a public address"),
+            ("https://1.1.1.1/ x", "spaces in the URL"),
         ] {
             let err = strict.check(url).await.unwrap_err().to_string();
             assert!(err.contains(refusal), "{url}: {err}");

@@ -148,7 +148,12 @@ pub fn human(value: &Value) -> String {
         .collect();
     let mut out = table(&headers, rows);
     if value["has_more"] == true {
-        out.push_str(&format!("\nmore: --page {}", text(&value["next_page"])));
+        // The cursor carries no filter: the next page is this command's,
+        // its filters included, with the cursor added.
+        out.push_str(&format!(
+            "\nmore: run this command again (same filters) with --page {}",
+            text(&value["next_page"])
+        ));
     }
     if object_type == DeploymentRunTag::VALUE
         && value.get("data").is_none()
