@@ -131,10 +131,6 @@ pub async fn run_with(
     Ok(())
 }
 
-/// Whether a refused claim would be refused again, whatever the wait: the
-/// token is not (or no longer) valid, may not claim these turns, or names
-/// what does not exist. Retrying those forever would look healthy to a
-/// supervisor while every run waits for a runner and times out.
 /// A status as an operator needs it: its message and what caused it — a
 /// "transport error" alone hides the TLS alert or refused connection
 /// behind it (e.g. a server that requires a client certificate).
@@ -152,6 +148,10 @@ pub(crate) fn told(status: &tonic::Status) -> String {
     text
 }
 
+/// Whether a refused claim would be refused again, whatever the wait: the
+/// token is not (or no longer) valid, may not claim these turns, or names
+/// what does not exist. Retrying those forever would look healthy to a
+/// supervisor while every run waits for a runner and times out.
 fn refused_for_good(code: tonic::Code) -> bool {
     use tonic::Code;
     matches!(
