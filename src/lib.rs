@@ -42,3 +42,7 @@ pub const STAMPED_EVENT_FIELDS: [&str; 7] = [
 
 /// The `google.rpc.ErrorInfo.domain` of every runway error.
 pub const ERROR_DOMAIN: &str = "runway";
+
+/// The time zone of a schedule that names none (REST: absent or empty;
+/// gRPC: unset).
+pub const DEFAULT_TIMEZONE: &str = "UTC";

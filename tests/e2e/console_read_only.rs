@@ -77,8 +77,18 @@ async fn a_read_token_sees_no_control_that_changes_anything(app: &TestApp) {
         deployment.contains(&format!("value=\"{name}\"")),
         "{deployment}"
     );
-    // The new-deployment page says why there is no form.
+    // The pages of forms (a shared link, a `next=`) say why there is none.
     let new = page(app, &cookie, "/deployments/new").await;
     assert!(new.contains("it may not create deployments"), "{new}");
     assert!(!new.contains("<form class=\"card\""), "{new}");
+    let archive = page(app, &cookie, &format!("/deployments/{id}/archive")).await;
+    assert!(
+        archive.contains("it may not archive deployments"),
+        "{archive}"
+    );
+    assert!(!archive.contains("Archive for good"), "{archive}");
+    let runs = page(app, &cookie, "/runs").await;
+    for control in writes {
+        assert!(!runs.contains(control), "/runs shows {control}");
+    }
 }

@@ -26,12 +26,15 @@ impl FromRequestParts<Console> for Api {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Self, PageError> {
+        // A session cookie this process does not know: a sign-in that ended
+        // (its token stopped working, or the server restarted); sign-out
+        // clears the cookie.
         let id = session::session_id(&parts.headers, console.secure());
         let session = id
             .as_deref()
             .and_then(|id| console.sessions().find(id))
-            .ok_or_else(|| PageError::SignedOut {
-                expired: id.is_some_and(|id| console.sessions().expired(&id)),
+            .ok_or(PageError::SignedOut {
+                expired: id.is_some(),
             })?;
         Ok(Api {
             console: console.clone(),
@@ -61,7 +64,7 @@ impl Api {
     pub fn fail(&self, status: tonic::Status) -> PageError {
         let error = ApiError::from(status);
         if error.status() == axum::http::StatusCode::UNAUTHORIZED {
-            self.console.sessions().expire(&self.session.id);
+            self.console.sessions().close(&self.session.id);
             return PageError::SignedOut { expired: true };
         }
         PageError::Api(error)

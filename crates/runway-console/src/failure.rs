@@ -7,7 +7,8 @@ use runway_gateway::ApiError;
 /// Why a page failed.
 #[derive(Debug)]
 pub enum PageError {
-    /// Not signed in; `expired` when the token stopped working meanwhile.
+    /// Not signed in; `expired` when a sign-in ended meanwhile (its token
+    /// stopped working, or the server restarted).
     SignedOut { expired: bool },
     /// The API refused or failed the call.
     Api(ApiError),

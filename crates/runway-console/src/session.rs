@@ -34,13 +34,7 @@ pub struct Session {
 /// The sign-ins of this process.
 pub struct Sessions {
     cache: moka::sync::Cache<String, Arc<Session>>,
-    /// Sign-ins whose token stopped working, for a while: a page asked for
-    /// with one (a live page's, after its stream saw the 401) is told why.
-    expired: moka::sync::Cache<String, ()>,
 }
-
-/// How long an ended sign-in's id is remembered as expired.
-const EXPIRED_MEMORY: Duration = Duration::from_secs(3600);
 
 impl Default for Sessions {
     fn default() -> Self {
@@ -48,10 +42,6 @@ impl Default for Sessions {
             cache: moka::sync::Cache::builder()
                 .max_capacity(MAX_SESSIONS)
                 .time_to_idle(IDLE_LIMIT)
-                .build(),
-            expired: moka::sync::Cache::builder()
-                .max_capacity(MAX_SESSIONS)
-                .time_to_live(EXPIRED_MEMORY)
                 .build(),
         }
     }
@@ -76,17 +66,6 @@ impl Sessions {
 
     pub fn close(&self, id: &str) {
         self.cache.invalidate(id);
-    }
-
-    /// Ends a sign-in whose token stopped working (revoked, expired).
-    pub fn expire(&self, id: &str) {
-        self.cache.invalidate(id);
-        self.expired.insert(id.to_string(), ());
-    }
-
-    /// Whether `id` named a sign-in whose token stopped working.
-    pub fn expired(&self, id: &str) -> bool {
-        self.expired.contains_key(id)
     }
 }
 
@@ -180,12 +159,6 @@ mod tests {
         assert_eq!(session_id(&headers, true), None);
         sessions.close(&id);
         assert!(sessions.find(&id).is_none());
-        assert!(!sessions.expired(&id), "signed out, not expired");
-        // One whose token stopped working is gone too, and remembered so.
-        let other = sessions.open("t".into(), false);
-        sessions.expire(&other.id);
-        assert!(sessions.find(&other.id).is_none());
-        assert!(sessions.expired(&other.id));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// What such a call is told.
-pub const GRPC_ON_REST_PORT_MESSAGE: &str = "This is runway's REST port (HTTP/JSON under /api/v1/cloud). \
+const GRPC_ON_REST_PORT_MESSAGE: &str = "This is runway's REST port (HTTP/JSON under /api/v1/cloud). \
      gRPC clients and runners connect to its gRPC port (`runway serve --grpc-addr`, 127.0.0.1:50051 by default).";
 
 /// Whether `request` is a gRPC call (any `application/grpc…` content type).

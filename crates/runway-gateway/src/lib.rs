@@ -10,7 +10,7 @@
 mod body;
 mod context;
 mod error;
-pub mod grpc_calls;
+mod grpc_calls;
 mod metrics;
 pub mod openapi;
 mod params;

@@ -91,13 +91,7 @@ doc_schema!(
 
 doc_schema!(
     /// Objects that each carry a non-empty string `type`.
-    TypedObjects => ArrayBuilder::new().items(
-        ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .property("type", string().min_length(Some(1)))
-            .required("type")
-            .additional_properties(Some(AdditionalProperties::FreeForm(true))),
-    )
+    TypedObjects => runway_json::typed_objects()
 );
 
 fn deployment_metadata(nullable_values: bool) -> ObjectBuilder {

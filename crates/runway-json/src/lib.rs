@@ -96,16 +96,22 @@ pub struct List<T: ToSchema> {
     pub next_page: Option<String>,
 }
 
-/// The schema of `tools` and `resources`: objects that each carry a string
-/// `type`, their other fields free (`{"type": "object"}` alone made a
-/// generated client's items `Record<string, never>`).
+/// The schema of `tools` and `resources`, in and out: objects that each
+/// carry a non-empty string `type`, their other fields free
+/// (`{"type": "object"}` alone made a generated client's items
+/// `Record<string, never>`).
 pub fn typed_objects() -> utoipa::openapi::schema::Array {
     use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, Type};
     ArrayBuilder::new()
         .items(
             ObjectBuilder::new()
                 .schema_type(Type::Object)
-                .property("type", ObjectBuilder::new().schema_type(Type::String))
+                .property(
+                    "type",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1)),
+                )
                 .required("type")
                 .additional_properties(Some(AdditionalProperties::FreeForm(true))),
         )

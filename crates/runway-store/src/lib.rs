@@ -17,6 +17,7 @@ pub mod json_text;
 pub mod migration;
 pub mod page;
 mod private_files;
+pub use private_files::narrow_to_owner;
 pub mod repo;
 pub mod run_changes;
 mod sqlite_reads;

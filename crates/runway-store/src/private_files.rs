@@ -15,7 +15,7 @@ const PRIVATE: u32 = 0o600;
 pub(crate) fn secure(database: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::OpenOptionsExt;
         if !database.exists() {
             return match std::fs::OpenOptions::new()
                 .write(true)
@@ -30,22 +30,35 @@ pub(crate) fn secure(database: &Path) -> io::Result<()> {
             };
         }
         for path in with_companions(database) {
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(PRIVATE))?;
-                tracing::warn!(
-                    path = %path.display(),
-                    was = format!("{mode:o}"),
-                    "others could read the database: its mode is now 600"
-                );
-            }
+            narrow_to_owner(&path, "the database")?;
         }
     }
     #[cfg(not(unix))]
     let _ = database;
+    Ok(())
+}
+
+/// Narrows `path` to mode 0600 when others can read it, with a warning
+/// naming `what` it holds; a missing file is left alone.
+pub fn narrow_to_owner(path: &Path, what: &str) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(());
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(PRIVATE))?;
+            tracing::warn!(
+                path = %path.display(),
+                was = format!("{mode:o}"),
+                "others could read {what}: its mode is now 600"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, what);
     Ok(())
 }
 

@@ -205,7 +205,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         config.sqlite_durable,
     )
     .await?;
-    data_dir::narrow_admin_token(&config.data_dir)?;
+    data_dir::narrow_admin_token(&config.data_dir);
     let admin_token = match tenants::bootstrap(&store, "default").await? {
         Some((_, token)) => {
             data_dir::write_admin_token(&config.data_dir, &token.secret)?;

@@ -59,10 +59,10 @@ fn form_of(d: &Deployment) -> DeploymentForm {
             .as_ref()
             .map(|s| s.expression.clone())
             .unwrap_or_default(),
-        timezone: d
-            .schedule
-            .as_ref()
-            .map_or_else(|| "UTC".to_string(), |s| s.timezone.clone()),
+        timezone: d.schedule.as_ref().map_or_else(
+            || runway_api::DEFAULT_TIMEZONE.to_string(),
+            |s| s.timezone.clone(),
+        ),
         max_concurrent: config
             .map(|c| c.max_concurrent.to_string())
             .unwrap_or_default(),
@@ -294,6 +294,10 @@ pub async fn update(
 
 pub async fn confirm_archive(api: Api, Path(id): Path<String>) -> Result<Markup, PageError> {
     let d = load(&api, &id).await?;
+    if api.session.read_only {
+        let title = format!("Archive {}?", d.name);
+        return Ok(super::read_only_page(&api, &title, "archive deployments"));
+    }
     let body = html! {
         p { "Archiving " strong { (d.name) } " is permanent: it stops its schedule, refuses every trigger, and cannot be undone. Its runs stay readable." }
         form.inline method="post" action=(format!("/deployments/{id}/archive")) {

@@ -65,7 +65,7 @@ impl DeploymentForm {
         (!expression.is_empty()).then(|| Schedule {
             expression: expression.to_string(),
             timezone: match self.timezone.trim() {
-                "" => "UTC".to_string(),
+                "" => runway_api::DEFAULT_TIMEZONE.to_string(),
                 zone => zone.to_string(),
             },
             ..Schedule::default()
@@ -156,20 +156,14 @@ pub fn schedule_and_limits(form: &DeploymentForm, errors: &FormErrors) -> Markup
 
 pub async fn new_form(api: Api) -> Result<Markup, PageError> {
     if api.session.read_only {
-        let body = html! {
-            p { "This sign-in's token has the " code { "read" } " scope: it may not create deployments. "
-                "Sign in with a " code { "write" } " or " code { "admin" } " token to create one." }
-            p { a href="/deployments" { "Back to deployments" } }
-        };
-        return Ok(layout::page(
-            &api.session,
+        return Ok(super::read_only_page(
+            &api,
             "New deployment",
-            Nav::Deployments,
-            body,
+            "create deployments",
         ));
     }
     let form = DeploymentForm {
-        timezone: "UTC".into(),
+        timezone: runway_api::DEFAULT_TIMEZONE.into(),
         ..DeploymentForm::default()
     };
     render_new(&api, &form, &FormErrors::default()).await

@@ -191,13 +191,9 @@ pub struct Back {
 impl Back {
     /// Where to go after an action: a path of this console, else `fallback`.
     fn or(&self, fallback: &str) -> String {
-        match self.back.as_deref() {
-            Some(path)
-                if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') =>
-            {
-                path.to_string()
-            }
-            _ => fallback.to_string(),
+        match self.back.as_deref().and_then(crate::destination::safe) {
+            Some(path) => path.to_string(),
+            None => fallback.to_string(),
         }
     }
 }

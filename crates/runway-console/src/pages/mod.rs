@@ -159,6 +159,17 @@ pub fn select(
     }
 }
 
+/// What a read-only sign-in sees instead of a form that changes something:
+/// why not, and a way back.
+pub fn read_only_page(api: &crate::api::Api, title: &str, what: &str) -> Markup {
+    let body = html! {
+        p { "This sign-in's token has the " code { "read" } " scope: it may not " (what) ". "
+            "Sign in with a " code { "write" } " or " code { "admin" } " token to do so." }
+        p { a href="/deployments" { "Back to deployments" } }
+    };
+    crate::layout::page(&api.session, title, crate::layout::Nav::Deployments, body)
+}
+
 /// The hidden field every POST form carries.
 pub fn csrf(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }

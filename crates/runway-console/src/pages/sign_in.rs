@@ -28,7 +28,9 @@ pub async fn form(Query(q): Query<SignInQuery>) -> Markup {
     let notice = q
         .expired
         .is_some()
-        .then_some("Your token has expired or was revoked. Sign in again with a valid token.");
+        .then_some(
+            "Your sign-in ended: its token expired or was revoked, or the server restarted. Sign in again.",
+        );
     render(notice, &errors, q.next.as_deref())
 }
 
@@ -83,28 +85,48 @@ pub async fn submit(State(console): State<Console>, Form(form): Form<SignInForm>
         }),
         ..ListDeploymentsRequest::default()
     };
-    // A token that may read (the console's least), then its scope.
+    // A token that may read (the console's least), then its scope: only a
+    // token known to change things sees the controls that do. A gRPC server
+    // older than this console (a standalone gateway upgraded first) cannot
+    // tell the scope: every control is shown then, as before, and the API
+    // still refuses what the token may not do.
     let services = console.services();
     let answer = async {
         services
             .deployments
             .list_deployments(authorized(&token, probe))
             .await?;
-        services
+        let current = services
             .tokens
             .get_current_token(authorized(&token, GetCurrentTokenRequest {}))
-            .await
+            .await;
+        match current {
+            Ok(answer) => {
+                let scope = answer.into_inner().token.map(|t| t.scope);
+                let may_change = scope
+                    .and_then(TokenScope::from_proto)
+                    .is_some_and(|s| matches!(s, TokenScope::Write | TokenScope::Admin));
+                Ok(!may_change)
+            }
+            Err(status) if status.code() == tonic::Code::Unimplemented => {
+                tracing::warn!(
+                    "the gRPC server cannot tell a token's scope (it is older than this console): \
+                     the console shows every control"
+                );
+                Ok(false)
+            }
+            Err(status) => Err(status),
+        }
     }
     .await;
-    let token_read = match answer {
-        Ok(answer) => answer.into_inner().token.unwrap_or_default(),
+    let read_only = match answer {
+        Ok(read_only) => read_only,
         Err(status) => {
             let error = ApiError::from(status);
             let errors = FormErrors::field("token", error.message());
             return (error.status(), render(None, &errors, Some(&form.next))).into_response();
         }
     };
-    let read_only = TokenScope::from_proto(token_read.scope) == Some(TokenScope::Read);
     let session = console.sessions().open(token, read_only);
     let to = destination::safe(&form.next).unwrap_or("/");
     let mut response = Redirect::to(to).into_response();

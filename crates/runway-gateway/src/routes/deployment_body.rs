@@ -295,7 +295,9 @@ pub(super) fn schedule(s: Map<String, Value>) -> Result<Schedule, ApiError> {
     Ok(Schedule {
         r#type: s.kind.unwrap_or(ScheduleType::Cron).to_proto(),
         expression: s.expression,
-        timezone: s.timezone.unwrap_or_else(|| "UTC".to_string()),
+        timezone: s
+            .timezone
+            .unwrap_or_else(|| runway_api::DEFAULT_TIMEZONE.to_string()),
         last_run_at: None,
         upcoming_runs_at: Vec::new(),
     })

@@ -143,9 +143,6 @@ pub(super) fn session_strategy(v: i32) -> ServiceResult<SessionStrategy> {
     })
 }
 
-/// The time zone of a schedule that names none.
-pub(super) const DEFAULT_TIMEZONE: &str = "UTC";
-
 /// A schedule's expression and zone, validated, or `None` for no schedule.
 pub(super) fn schedule(
     s: Option<&Schedule>,
@@ -160,7 +157,7 @@ pub(super) fn schedule(
     }
     // Unset (proto3: empty) means UTC, as REST's absent `timezone` does.
     let timezone = if s.timezone.is_empty() {
-        DEFAULT_TIMEZONE
+        runway_api::DEFAULT_TIMEZONE
     } else {
         s.timezone.as_str()
     };

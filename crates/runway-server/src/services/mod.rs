@@ -165,7 +165,8 @@ impl Core {
 }
 
 /// The paths of an update mask, checked against the fields a request may
-/// change. `prefixes` accept any path under them (e.g. `metadata.`).
+/// change. `prefixes` accept any path under them: map keys (`metadata.`,
+/// the only one today, whose keys are 1–64 characters).
 fn mask_paths<'a>(
     mask: Option<&'a prost_types::FieldMask>,
     fields: &[&str],

@@ -3,8 +3,8 @@
 //! By default only `https` URLs whose host resolves to public addresses
 //! only: never loopback, private, shared (CGNAT), link-local (cloud metadata
 //! lives there: 169.254.169.254), unique-local, multicast, documentation or
-//! unspecified addresses, in IPv4 or IPv6 (IPv4-mapped IPv6 is checked as
-//! IPv4). The check runs after DNS resolution, when an endpoint is saved and
+//! unspecified addresses, in IPv4 or IPv6 (IPv4 inside IPv6 — mapped,
+//! translated, 6to4 — is checked as IPv4). The check runs after DNS resolution, when an endpoint is saved and
 //! again on every connection (the delivery client's resolver refuses such
 //! addresses, so a name that later resolves elsewhere cannot reach them);
 //! redirects are not followed. `--webhooks-allow-private` lifts it for

@@ -188,7 +188,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     if let Some(token) = &running.admin_token {
-        let saved = config.data_dir.join("admin-token");
+        let saved = config.data_dir.join(crate::data_dir::ADMIN_TOKEN_FILE);
         // Standard output that is not a terminal is usually a log file or a
         // collector: the token stays in the 0600 file.
         if std::io::stdout().is_terminal() {

@@ -3,6 +3,8 @@
 use runway_api::enums::EventType;
 use serde_json::Value;
 
+use super::terminal::{inert, inert_keeping_colours};
+
 /// One event, readably: an agent's text as it printed it, the rest as one
 /// summarized line.
 pub fn describe(event: &Value) -> String {
@@ -31,7 +33,9 @@ pub fn describe(event: &Value) -> String {
             head
         }
     };
-    match EventType::from_name(kind) {
+    // Every line is the agent's or a runner's words: shown, never obeyed by
+    // the terminal (an agent's colours alone pass).
+    let line = match EventType::from_name(kind) {
         // Text as printed; a message that does not end a line (one the agent
         // sent as a JSON event, or its last line) ends one here, so the
         // next does not run on after it. (The runner cuts text at a line's
@@ -42,7 +46,7 @@ pub fn describe(event: &Value) -> String {
             if !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }
-            text
+            return inert_keeping_colours(&text);
         }
         Some(EventType::AgentThinking) => format!("· thinking: {}\n", short(&event["thinking"])),
         Some(EventType::UserMessage | EventType::SystemMessage | EventType::UserDefineOutcome) => {
@@ -71,17 +75,17 @@ pub fn describe(event: &Value) -> String {
         Some(EventType::SessionStatusIdle) => {
             let reason = &event["stop_reason"];
             match reason["error"]["message"].as_str() {
-                // The agent's stderr: shown, not obeyed by the terminal.
                 Some(message) => format!(
                     "· idle ({}): {}\n",
                     reason["type"].as_str().unwrap_or_default(),
-                    super::render::inert(message, true)
+                    message
                 ),
                 None => format!("· idle ({})\n", reason["type"].as_str().unwrap_or_default()),
             }
         }
         Some(EventType::AgentArtifactDelivered) | None => format!("· {kind}\n"),
-    }
+    };
+    inert(&line, true)
 }
 
 #[cfg(test)]
@@ -89,6 +93,19 @@ mod tests {
     use serde_json::json;
 
     use super::describe;
+
+    #[test]
+    fn an_agents_escape_sequences_are_shown_not_obeyed() {
+        let hostile = "\u{1b}[31mred\u{1b}[0m\u{1b}]0;OWNED\u{7}\n";
+        assert_eq!(
+            describe(&json!({"type": "agent.message", "content": hostile})),
+            "\u{1b}[31mred\u{1b}[0m\\u{1b}]0;OWNED\\u{7}\n"
+        );
+        assert_eq!(
+            describe(&json!({"type": "agent.tool_use", "name": "x\u{1b}[2J", "input": {}})),
+            "→ x\\u{1b}[2J({})\n"
+        );
+    }
 
     #[test]
     fn text_is_text_and_the_rest_is_one_line() {

@@ -7,6 +7,7 @@ mod describe;
 mod follow;
 mod render;
 mod send;
+mod terminal;
 pub mod tokens;
 
 pub use commands::{

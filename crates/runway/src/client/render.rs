@@ -5,6 +5,8 @@ use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use runway_json::{AgentTag, DeploymentRunTag, DeploymentTag, EnvironmentTag, TokenTag};
 use serde_json::Value;
 
+use super::terminal;
+
 /// How a command prints its answer.
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum Output {
@@ -34,25 +36,9 @@ pub fn print_line(text: impl std::fmt::Display) {
 fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".to_string(),
-        Value::String(s) => inert(s, false),
+        Value::String(s) => terminal::inert(s, false),
         other => other.to_string(),
     }
-}
-
-/// `text` safe to print on a terminal: control characters (escape
-/// sequences that would clear the screen or retitle the window, from an
-/// agent's stderr or a runner's report) written out as `\u{1b}`; line
-/// breaks and tabs kept when `lines`.
-pub(crate) fn inert(text: &str, lines: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' | '\t' if lines => out.push(c),
-            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn schedule(schedule: &Value) -> String {
@@ -60,8 +46,8 @@ fn schedule(schedule: &Value) -> String {
         schedule["expression"].as_str(),
         schedule["timezone"].as_str(),
     ) {
-        (Some(expression), Some(zone)) => format!("{expression} {zone}"),
-        (Some(expression), None) => expression.to_string(),
+        (Some(expression), Some(zone)) => terminal::inert(&format!("{expression} {zone}"), false),
+        (Some(expression), None) => terminal::inert(expression, false),
         _ => "-".to_string(),
     }
 }
@@ -159,7 +145,7 @@ pub fn human(value: &Value) -> String {
         && value.get("data").is_none()
         && let Some(message) = value["error"]["message"].as_str()
     {
-        out.push_str(&format!("\n{}", inert(message, true)));
+        out.push_str(&format!("\n{}", terminal::inert(message, true)));
     }
     out
 }
@@ -188,9 +174,11 @@ mod tests {
 
     #[test]
     fn a_deployments_schedule_shows_its_time_zone() {
+        // Every other cell filled, so a `-` can only be the schedule's.
         let deployment = |schedule| {
             json!({"type": "deployment", "id": "dep_1", "name": "daily", "status": "active",
-                   "schedule": schedule, "metadata": {"cas_config": {"stats": {"total_runs": 0}}}})
+                   "schedule": schedule, "metadata": {"cas_config": {"stats": {
+                       "total_runs": 0, "next_trigger_at": "2026-01-01T09:00:00Z"}}}})
         };
         let table = human(&json!({"data": [
             deployment(json!({"type": "cron", "expression": "0 9 * * *", "timezone": "Asia/Shanghai"})),

@@ -278,7 +278,10 @@ async fn console_through_the_gateway(url: &str, token: &str, ca_pem: &[u8], dep:
         .await
         .unwrap();
     assert_eq!(signed_out.status(), 303);
-    assert_eq!(signed_out.headers()["location"], "/sign-in");
+    assert_eq!(
+        signed_out.headers()["location"],
+        "/sign-in?next=%2Fdeployments"
+    );
     let signed_in = browser
         .post(format!("{url}/sign-in"))
         .form(&[("token", token)])
