@@ -5,6 +5,7 @@ mod appends;
 mod concurrency;
 mod console;
 mod console_destinations;
+mod console_lists;
 mod console_read_only;
 mod events;
 mod execution;

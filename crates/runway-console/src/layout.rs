@@ -104,7 +104,10 @@ pub fn error_page(status: StatusCode, message: &str) -> Markup {
         title,
         html! {
             p.error role="alert" { (message) }
-            p { a href="/" { "Back to the overview" } }
+            // The page a form was sent from is one step back in the browser.
+            nav aria-label="Console" {
+                p { a href="/" { "Overview" } " · " a href="/deployments" { "Deployments" } " · " a href="/runs" { "Runs" } }
+            }
         },
     )
 }

@@ -113,7 +113,7 @@ pub async fn run_with(
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!(
-            "stopping: no new turns are claimed; the turns under way finish and report first"
+            "stopping: no new turns are claimed; the turns under way finish and report first (a second signal ends them at once)"
         );
         let _ = stop_tx.send(true);
     });

@@ -24,11 +24,21 @@ const PAGE: i32 = 25;
 /// Outcomes the strip shows.
 const STRIP: i32 = 20;
 
-pub async fn list(api: Api, Query(cursor): Query<Cursor>) -> Result<Markup, PageError> {
+/// The list's query: its cursor, and `archived=1` to show archived ones too.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    page: Option<String>,
+    archived: Option<String>,
+}
+
+pub async fn list(api: Api, Query(q): Query<ListQuery>) -> Result<Markup, PageError> {
+    let cursor = Cursor { page: q.page };
+    let archived = q.archived.as_deref() == Some("1");
     let page = api
         .deployments()
         .list_deployments(api.request(ListDeploymentsRequest {
             page: Some(cursor.request(PAGE)),
+            include_archived: archived,
             ..ListDeploymentsRequest::default()
         }))
         .await
@@ -43,8 +53,15 @@ pub async fn list(api: Api, Query(cursor): Query<Cursor>) -> Result<Markup, Page
     .await;
     let strips = strips.into_iter().collect::<Result<Vec<_>, _>>()?;
     let body = html! {
-        @if !api.session.read_only {
-            p.actions { a.button.primary href="/deployments/new" { "New deployment" } }
+        p.actions {
+            @if !api.session.read_only {
+                a.button.primary href="/deployments/new" { "New deployment" }
+            }
+            @if archived {
+                a href="/deployments" { "Hide archived deployments" }
+            } @else {
+                a href="/deployments?archived=1" { "Show archived deployments" }
+            }
         }
         @if page.deployments.is_empty() {
             p { "No deployments yet." }
@@ -63,7 +80,7 @@ pub async fn list(api: Api, Query(cursor): Query<Cursor>) -> Result<Markup, Page
                 }
             }
         }
-        (pager("/deployments", "", &cursor, page.page_info.as_ref()))
+        (pager("/deployments", if archived { "archived=1" } else { "" }, &cursor, page.page_info.as_ref()))
     };
     Ok(layout::page(
         &api.session,

@@ -67,6 +67,9 @@ pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         args.grpc
     );
+    if args.console {
+        println!("runway: console on {scheme}://{}/", listener.local_addr()?);
+    }
     let idle = Duration::from_millis(args.idle_timeout_ms);
     runway_gateway::serve_with_tls(
         listener,

@@ -95,18 +95,21 @@ pub enum DeploymentCommand {
         id: String,
     },
     /// Create from flags, or from a JSON body (`--json FILE`, `-` for stdin).
+    /// Without `--json`, `--name`, `--agent`, `--environment` and
+    /// `--message` are required.
     Create {
         /// The deployment's name.
-        #[arg(long)]
+        #[arg(long, required_unless_present = "json")]
         name: Option<String>,
         /// `agent_…` (pins its latest version).
-        #[arg(long)]
+        #[arg(long, required_unless_present = "json")]
         agent: Option<String>,
         /// `env_…`: whose runners execute the runs.
-        #[arg(long)]
+        #[arg(long, required_unless_present = "json")]
         environment: Option<String>,
-        /// A `user.message` initial event (repeatable).
-        #[arg(long = "message")]
+        /// A `user.message` initial event (repeatable): what each run starts
+        /// from.
+        #[arg(long = "message", required_unless_present = "json")]
         messages: Vec<String>,
         /// A 5-field cron expression.
         #[arg(long)]

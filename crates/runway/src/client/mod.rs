@@ -33,11 +33,23 @@ pub struct ApiFailure {
     pub status: u16,
     pub error_type: String,
     pub message: String,
+    /// The field to blame, when one is (the API's name for it).
+    pub param: Option<String>,
 }
 
 impl std::fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.status, self.error_type, self.message)
+        let message = terminal::inert(&self.message, true);
+        match &self.param {
+            Some(param) => write!(
+                f,
+                "{} ({}, {}): {message}",
+                self.status,
+                self.error_type,
+                terminal::inert(param, false)
+            ),
+            None => write!(f, "{} ({}): {message}", self.status, self.error_type),
+        }
     }
 }
 
@@ -72,6 +84,7 @@ impl ApiFailure {
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
+            param: body["error"]["param"].as_str().map(str::to_string),
         }
     }
 }

@@ -118,6 +118,10 @@ pub fn human(value: &Value) -> String {
         Some(items) => items.iter().collect(),
         None => vec![value],
     };
+    if items.is_empty() {
+        // A header alone reads as a broken table.
+        return "(none)".to_string();
+    }
     let object_type = items.first().and_then(|i| i["type"].as_str()).unwrap_or("");
     let cols = columns(object_type);
     let headers: Vec<&str> = cols.iter().map(|(h, _)| *h).collect();
@@ -155,6 +159,14 @@ mod tests {
     use serde_json::json;
 
     use super::human;
+
+    #[test]
+    fn an_empty_list_says_so() {
+        assert_eq!(
+            human(&json!({"data": [], "has_more": false, "first_id": null})),
+            "(none)"
+        );
+    }
 
     #[test]
     fn control_characters_reach_no_terminal() {

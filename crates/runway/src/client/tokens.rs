@@ -79,7 +79,16 @@ pub async fn create(client: ClientArgs, spec: &NewTokenArgs) -> anyhow::Result<(
     let token = api.post("/tokens", Some(&spec.body()?), None).await?;
     match client.output {
         Output::Json => render::print_line(token),
-        Output::Table => render::print_line(token["secret"].as_str().unwrap_or_default()),
+        Output::Table => {
+            // The secret alone on standard output (for `$(…)`); its id, to
+            // revoke it by, beside it on standard error.
+            render::print_line(token["secret"].as_str().unwrap_or_default());
+            crate::logging::tell(format!(
+                "runway: issued {} ({} scope); the secret is shown only now",
+                token["id"].as_str().unwrap_or_default(),
+                token["scope"].as_str().unwrap_or_default()
+            ));
+        }
     }
     Ok(())
 }
