@@ -1,6 +1,7 @@
 //! One turn: the process, its heartbeats, its time limit, and the report.
 
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -198,6 +199,21 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     if let Err(outcome) = transcript_stored().await {
         return outcome;
     }
+    // This process ended the turn itself (a stop past its grace): the run
+    // is failed as a lost runner's is, now rather than when its lease runs
+    // out, and retried as one would be — not blamed on the agent.
+    if ENDING_TURNS.load(Ordering::SeqCst) && !status.as_ref().is_ok_and(|s| s.success()) {
+        let message = "The runner stopped before the turn ended and killed the agent.".to_string();
+        return report_failure(
+            client,
+            &run.id,
+            &lease,
+            heartbeat_every,
+            RunErrorType::RunnerLost,
+            message,
+        )
+        .await;
+    }
     let tail = match stderr {
         Some(task) => task.await.unwrap_or_default(),
         None => String::new(),
@@ -355,6 +371,18 @@ fn watch_group(pgid: Pid) -> Option<tokio::process::Child> {
             None
         }
     }
+}
+
+/// Set once this process ends its turns itself ([`end_all_turns`]).
+static ENDING_TURNS: AtomicBool = AtomicBool::new(false);
+
+/// Ends every turn this process runs, now (a stop past its grace): kills
+/// their process groups, and each turn reports its run failed as
+/// `runner_lost_error` — at once, where a dropped turn's run would wait for
+/// its lease to run out.
+pub fn end_all_turns() {
+    ENDING_TURNS.store(true, Ordering::SeqCst);
+    kill_all_turns();
 }
 
 /// Kills every turn's process group this process runs: for a process about

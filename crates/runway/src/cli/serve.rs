@@ -11,6 +11,10 @@ use clap::Args;
 use runway_store::repo::tenants;
 
 use super::database::DatabaseArgs;
+
+/// How long a stop waits, past its grace, for the embedded runner's killed
+/// turns to report their runs failed (in-process: well under a second).
+const REPORT_GRACE: Duration = Duration::from_secs(5);
 use super::{default_runner_name, exit_on_a_second_signal, host_name, shutdown_signal};
 use crate::app::{self, ServeConfig};
 
@@ -228,7 +232,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     exit_on_a_second_signal();
     // Stop serving first (the embedded runner reports in-process), then
     // give the runner's turns the grace to end; past it they are killed and
-    // their leases run out, as a lost runner's do.
+    // their runs failed as a lost runner's are.
     running.begin_shutdown();
     let mut outcome = Ok(());
     if let Some(embedded) = embedded {
@@ -239,11 +243,17 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 Ok(finished) => outcome = finished.map_err(anyhow::Error::from).and_then(|r| r),
                 Err(_) => {
                     tracing::warn!(
-                        "the embedded runner's turns outlasted the shutdown grace: killed"
+                        "the embedded runner's turns outlasted the shutdown grace: killed, their runs failed as runner_lost_error"
                     );
-                    task.abort();
-                    // Cancelled, its workers and their turns' process groups go.
-                    let _ = task.await;
+                    // Each turn reports its run failed (in-process) and
+                    // ends; one that cannot in time is dropped, its run left
+                    // to its lease.
+                    runway_runner::end_all_turns();
+                    if tokio::time::timeout(REPORT_GRACE, &mut task).await.is_err() {
+                        task.abort();
+                        // Cancelled, its workers and their turns' process groups go.
+                        let _ = task.await;
+                    }
                 }
             }
         }

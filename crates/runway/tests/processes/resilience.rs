@@ -287,3 +287,42 @@ async fn a_killed_server_loses_no_run_and_runs_none_twice() {
         r.kill9().await;
     }
 }
+
+/// A `serve --exec` stopped while its embedded runner's turn outlasts the
+/// stop's grace kills the agent and fails the run as `runner_lost_error`
+/// there and then — it did not stay `running` until its lease ran out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_past_its_grace_fails_the_turns_it_kills() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let pids = tempfile::tempdir().unwrap();
+    let script = crate::harness::agent_script();
+    let exec = format!("PIDS={} sh {}", pids.path().display(), script.display());
+    let mut server = Server::start_with(db.url(), data.path(), &["--exec", &exec]).await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let dep = api.deployment(&agent, &env, "sleep 600", json!({})).await;
+    let run_id = api.trigger(&dep).await["id"].as_str().unwrap().to_string();
+    let pid: i32 = eventually(LIMIT, "the agent starts", || {
+        let path = pids.path().join(&run_id);
+        async move { std::fs::read_to_string(path).ok()?.trim().parse().ok() }
+    })
+    .await;
+
+    server.stop().await; // SIGTERM; the grace (20 s) passes with the agent asleep
+    assert!(process_gone(pid), "the agent was killed");
+    server.restart().await;
+    let run = server
+        .api()
+        .get(&format!("/deployment_runs/{run_id}"))
+        .await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(
+        run["error"],
+        json!({
+            "type": "runner_lost_error",
+            "message": "The runner stopped before the turn ended and killed the agent."
+        })
+    );
+    server.stop().await;
+}
