@@ -325,6 +325,23 @@ async fn every_post_needs_the_session_csrf_token_and_a_same_site_origin(app: &Te
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 403, "{form:?} {site:?}");
     }
+    // A body that is no form: a console page saying so, not plain text.
+    let unformed = browser()
+        .post(&pause)
+        .header("cookie", &cookie)
+        .body("csrf=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unformed.status(), 415);
+    assert!(
+        unformed.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let text = unformed.text().await.unwrap();
+    assert!(text.contains("application/x-www-form-urlencoded"), "{text}");
     let origin = browser()
         .post(&pause)
         .header("cookie", &cookie)

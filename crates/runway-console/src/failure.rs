@@ -16,4 +16,9 @@ pub enum PageError {
     Forbidden(&'static str),
     /// A console path with nothing behind it.
     NotFound,
+    /// A POST whose body is no form of this page (`form::PageForm`).
+    BadForm {
+        status: axum::http::StatusCode,
+        message: String,
+    },
 }

@@ -132,6 +132,9 @@ impl IntoResponse for PageError {
                 error_page(StatusCode::FORBIDDEN, message),
             )
                 .into_response(),
+            PageError::BadForm { status, message } => {
+                (status, error_page(status, &message)).into_response()
+            }
             PageError::NotFound => (
                 StatusCode::NOT_FOUND,
                 error_page(StatusCode::NOT_FOUND, "There is no such page."),

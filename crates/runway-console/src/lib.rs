@@ -18,6 +18,7 @@ mod api;
 mod assets;
 mod destination;
 mod failure;
+mod form;
 mod format;
 mod guard;
 mod layout;

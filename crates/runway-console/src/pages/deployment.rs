@@ -2,7 +2,7 @@
 //! in its zone, its stats, its runs (filtered, paged), and archiving behind
 //! a confirmation.
 
-use axum::Form;
+use crate::form::PageForm;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -231,7 +231,7 @@ async fn render(
 pub async fn update(
     api: Api,
     Path(id): Path<String>,
-    Form(form): Form<DeploymentForm>,
+    PageForm(form): PageForm<DeploymentForm>,
 ) -> Result<Response, PageError> {
     api.check_csrf(&form.csrf)?;
     let current = load(&api, &id).await?;
@@ -318,7 +318,7 @@ pub async fn confirm_archive(api: Api, Path(id): Path<String>) -> Result<Markup,
 pub async fn archive(
     api: Api,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     api.check_csrf(&form.csrf)?;
     api.deployments()

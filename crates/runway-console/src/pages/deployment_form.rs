@@ -1,6 +1,6 @@
 //! The new deployment form, and the fields it shares with the edit form.
 
-use axum::Form;
+use crate::form::PageForm;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -247,7 +247,10 @@ async fn render_new(
     ))
 }
 
-pub async fn create(api: Api, Form(form): Form<DeploymentForm>) -> Result<Response, PageError> {
+pub async fn create(
+    api: Api,
+    PageForm(form): PageForm<DeploymentForm>,
+) -> Result<Response, PageError> {
     api.check_csrf(&form.csrf)?;
     let config = match form.config() {
         Ok(config) => config,

@@ -2,7 +2,7 @@
 //! deployment's zone and the viewer's, the last 20 outcomes) and the run /
 //! pause / unpause buttons. The new deployment form is `deployment_form`.
 
-use axum::Form;
+use crate::form::PageForm;
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::future::join_all;
@@ -218,7 +218,7 @@ impl Back {
 pub async fn run(
     api: Api,
     Path(id): Path<String>,
-    Form(form): Form<super::sign_in::CsrfForm>,
+    PageForm(form): PageForm<super::sign_in::CsrfForm>,
 ) -> Result<Response, PageError> {
     api.check_csrf(&form.csrf)?;
     let run = api
@@ -236,7 +236,7 @@ pub async fn pause(
     api: Api,
     Path(id): Path<String>,
     Query(back): Query<Back>,
-    Form(form): Form<super::sign_in::CsrfForm>,
+    PageForm(form): PageForm<super::sign_in::CsrfForm>,
 ) -> Result<Response, PageError> {
     api.check_csrf(&form.csrf)?;
     api.deployments()
@@ -252,7 +252,7 @@ pub async fn unpause(
     api: Api,
     Path(id): Path<String>,
     Query(back): Query<Back>,
-    Form(form): Form<super::sign_in::CsrfForm>,
+    PageForm(form): PageForm<super::sign_in::CsrfForm>,
 ) -> Result<Response, PageError> {
     api.check_csrf(&form.csrf)?;
     api.deployments()

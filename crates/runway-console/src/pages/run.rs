@@ -1,7 +1,7 @@
 //! One run: its timeline (triggered → started → finished, the attempt
 //! chain), its error, its transcript (live while it runs), and cancel.
 
-use axum::Form;
+use crate::form::PageForm;
 use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -168,7 +168,7 @@ fn timeline(api: &Api, run: &DeploymentRun, retries: &[DeploymentRun]) -> Markup
 pub async fn cancel(
     api: Api,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     api.check_csrf(&form.csrf)?;
     api.deployments()

@@ -2,7 +2,7 @@
 //! through the API with it (a token that cannot read cannot use the
 //! console), then held server-side; the browser gets a random session id.
 
-use axum::Form;
+use crate::form::PageForm;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -68,7 +68,10 @@ pub struct SignInForm {
     next: String,
 }
 
-pub async fn submit(State(console): State<Console>, Form(form): Form<SignInForm>) -> Response {
+pub async fn submit(
+    State(console): State<Console>,
+    PageForm(form): PageForm<SignInForm>,
+) -> Response {
     let token = form.token.trim().to_string();
     if token.is_empty() {
         let errors = FormErrors::field("token", "Enter an API token.");
@@ -146,7 +149,7 @@ pub struct CsrfForm {
 pub async fn sign_out(
     State(console): State<Console>,
     api: Api,
-    Form(form): Form<CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     api.check_csrf(&form.csrf)?;
     console.sessions().close(&api.session.id);
