@@ -1,7 +1,7 @@
 //! One turn: the process, its heartbeats, its time limit, and the report.
 
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -50,6 +50,7 @@ fn context(turn: &Turn) -> serde_json::Value {
 }
 
 pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome {
+    let _under_way = UnderWay::start();
     let run = turn.run.clone().unwrap_or_default();
     let lease = turn.lease_id.clone();
     // Also the longest wait between two tries of a report (see `retries`).
@@ -375,6 +376,43 @@ fn watch_group(pgid: Pid) -> Option<tokio::process::Child> {
 
 /// Set once this process ends its turns itself ([`end_all_turns`]).
 static ENDING_TURNS: AtomicBool = AtomicBool::new(false);
+
+/// Turns this process is executing (reporting included), and a wake-up
+/// for each that ends: what a runner exiting at once waits for.
+static TURNS_UNDER_WAY: AtomicUsize = AtomicUsize::new(0);
+static A_TURN_ENDED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// One turn under way, counted until dropped.
+struct UnderWay;
+
+impl UnderWay {
+    fn start() -> Self {
+        TURNS_UNDER_WAY.fetch_add(1, Ordering::SeqCst);
+        UnderWay
+    }
+}
+
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        TURNS_UNDER_WAY.fetch_sub(1, Ordering::SeqCst);
+        A_TURN_ENDED.notify_waiters();
+    }
+}
+
+/// Resolves once no turn is under way in this process (each ended turn
+/// has reported, or given up).
+pub async fn turns_ended() {
+    loop {
+        let ended = A_TURN_ENDED.notified();
+        tokio::pin!(ended);
+        // Registered before the count is read: no wake-up is missed.
+        ended.as_mut().enable();
+        if TURNS_UNDER_WAY.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        ended.await;
+    }
+}
 
 /// Ends every turn this process runs, now (a stop past its grace): kills
 /// their process groups, and each turn reports its run failed as

@@ -24,7 +24,7 @@ use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{ClientTlsConfig, Endpoint};
 
-pub use execute::{STDERR_TAIL_BYTES, TurnOutcome, end_all_turns, kill_all_turns};
+pub use execute::{STDERR_TAIL_BYTES, TurnOutcome, end_all_turns, kill_all_turns, turns_ended};
 
 /// How a runner runs.
 #[derive(Debug, Clone)]

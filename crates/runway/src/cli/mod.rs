@@ -258,9 +258,13 @@ pub(super) fn default_runner_name() -> String {
     format!("{}:{}", host_name(), std::process::id())
 }
 
+/// How long a second stop signal waits for the killed turns' reports.
+const SECOND_SIGNAL_REPORTS: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// After the first SIGINT or SIGTERM has begun a graceful stop, a second
-/// one ends the process at once (exit 130), killing the turns it runs, as
-/// an impatient operator means. One within a second of the first is the
+/// one ends the process at once (exit 130), killing the turns it runs and
+/// failing their runs (at most [`SECOND_SIGNAL_REPORTS`] for the reports),
+/// as an impatient operator means. One within a second of the first is the
 /// same stop told twice (a terminal's Ctrl-C and a process manager's
 /// SIGTERM), not impatience.
 pub(super) fn exit_on_a_second_signal() {
@@ -273,9 +277,13 @@ pub(super) fn exit_on_a_second_signal() {
             }
         }
         crate::logging::tell(format_args!(
-            "runway: a second signal: exiting without waiting"
+            "runway: a second signal: ending the turns under way (their runs fail as runner_lost_error) and exiting"
         ));
-        runway_runner::kill_all_turns();
+        // Each killed turn reports its run failed, so the run is not left
+        // running until its lease runs out; a report that cannot be made
+        // in time is given up.
+        runway_runner::end_all_turns();
+        let _ = tokio::time::timeout(SECOND_SIGNAL_REPORTS, runway_runner::turns_ended()).await;
         std::process::exit(130);
     });
 }

@@ -326,3 +326,50 @@ async fn a_stop_past_its_grace_fails_the_turns_it_kills() {
     );
     server.stop().await;
 }
+
+/// A runner told twice to stop kills its turns and fails their runs as
+/// `runner_lost_error` before it exits (130) — it exited at once, leaving
+/// them running until their leases ran out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_stopped_twice_fails_the_turns_it_kills() {
+    let db = TestDatabase::sqlite().await;
+    let data = tempfile::tempdir().unwrap();
+    let pids = tempfile::tempdir().unwrap();
+    let server = Server::start_at(
+        db.url(),
+        data.path(),
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        Duration::from_secs(30),
+    )
+    .await;
+    let api = server.api();
+    let (agent, env) = api.agent_and_environment().await;
+    let mut runner = Runner::start(&server, &env, 1, &[("PIDS", pids.path().to_str().unwrap())]);
+    let dep = api.deployment(&agent, &env, "sleep 600", json!({})).await;
+    let run_id = api.trigger(&dep).await["id"].as_str().unwrap().to_string();
+    let agent_pid: i32 = eventually(LIMIT, "the agent starts", || {
+        let path = pids.path().join(&run_id);
+        async move { std::fs::read_to_string(path).ok()?.trim().parse().ok() }
+    })
+    .await;
+
+    let runner_pid = nix::unistd::Pid::from_raw(runner.pid() as i32);
+    nix::sys::signal::kill(runner_pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    // A second within a second is the same stop told twice.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    nix::sys::signal::kill(runner_pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = runner.wait(LIMIT).await;
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert!(process_gone(agent_pid), "the agent was killed");
+    // Failed now: a 30 s lease is nowhere near its end.
+    let run = api.get(&format!("/deployment_runs/{run_id}")).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(
+        run["error"],
+        json!({
+            "type": "runner_lost_error",
+            "message": "The runner stopped before the turn ended and killed the agent."
+        })
+    );
+}

@@ -280,6 +280,14 @@ impl Runner {
         self.child.id().expect("running")
     }
 
+    /// The runner's exit, when it comes within `limit`.
+    pub async fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .expect("the runner exits")
+            .unwrap()
+    }
+
     /// `kill -9`: no goodbye, no report, the lease just stops being renewed.
     pub async fn kill9(mut self) {
         self.child.start_kill().unwrap();
