@@ -41,6 +41,14 @@ fn colour_wanted() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Writes `text` and a newline on standard output, ignoring a closed one:
+/// a long-running server's announcements (its addresses) must not turn a
+/// reader that took the lines it wanted (`| head -1`) into a panic.
+pub fn announce(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 /// Writes `text` and a newline on standard error, ignoring a closed one
 /// (`eprintln!` would panic there, turning exit 1 into a panic's 101).
 pub fn tell(text: impl std::fmt::Display) {

@@ -62,13 +62,16 @@ pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding REST to {}", args.http_addr))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!(
+    crate::logging::announce(format_args!(
         "runway: REST on {scheme}://{}/api/v1/cloud → {}",
         listener.local_addr()?,
         args.grpc
-    );
+    ));
     if args.console {
-        println!("runway: console on {scheme}://{}/", listener.local_addr()?);
+        crate::logging::announce(format_args!(
+            "runway: console on {scheme}://{}/",
+            listener.local_addr()?
+        ));
     }
     let idle = Duration::from_millis(args.idle_timeout_ms);
     runway_gateway::serve_with_tls(

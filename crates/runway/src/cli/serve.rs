@@ -196,15 +196,15 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Standard output that is not a terminal is usually a log file or a
         // collector: the token stays in the 0600 file.
         if std::io::stdout().is_terminal() {
-            println!(
+            crate::logging::announce(format_args!(
                 "runway: created organization \"default\"; its admin token (shown once, also saved to {}):\n{token}",
                 saved.display()
-            );
+            ));
         } else {
-            println!(
+            crate::logging::announce(format_args!(
                 "runway: created organization \"default\"; its admin token is in {} (mode 0600)",
                 saved.display()
-            );
+            ));
         }
     }
     // One line scripts read: "gRPC on ADDR, REST on URL" (both TLS or neither).
@@ -213,11 +213,14 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         "http"
     };
-    println!(
+    crate::logging::announce(format_args!(
         "runway: gRPC on {}, REST on {scheme}://{}/api/v1/cloud",
         running.grpc_addr, running.http_addr
-    );
-    println!("runway: console on {scheme}://{}/", running.http_addr);
+    ));
+    crate::logging::announce(format_args!(
+        "runway: console on {scheme}://{}/",
+        running.http_addr
+    ));
     // A server whose embedded runner was refused for good (its token revoked)
     // would look healthy while every run waits for a runner: it stops, and
     // exits 1 with the runner's error, for its supervisor to see.
@@ -349,7 +352,9 @@ async fn embedded_runner(
     let task = tokio::spawn(runway_runner::run_with(client, config, async move {
         let _ = stopped.await;
     }));
-    println!("runway: embedded runner executing `{exec}` ({concurrency} at once)");
+    crate::logging::announce(format_args!(
+        "runway: embedded runner executing `{exec}` ({concurrency} at once)"
+    ));
     Ok(EmbeddedRunner {
         stop,
         task,
