@@ -309,7 +309,8 @@ pub async fn upload(
 mod tests {
     use super::*;
 
-    fn text_of(event: &Event) -> String {
+    /// The text an `agent.message` event holds.
+    pub(super) fn text_of(event: &Event) -> String {
         event.fields["content"][0]["text"]
             .as_str()
             .unwrap()

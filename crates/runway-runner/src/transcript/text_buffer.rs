@@ -81,14 +81,8 @@ impl TextBuffer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::text_of;
     use super::*;
-
-    fn text_of(event: &Event) -> String {
-        event.fields["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
 
     #[test]
     fn full_events_end_at_their_last_whole_line() {

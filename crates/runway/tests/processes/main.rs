@@ -13,6 +13,7 @@ mod receiver;
 mod refusals;
 mod replicas;
 mod resilience;
+mod stops;
 mod tls;
 mod transcript;
 mod webhooks;
