@@ -55,6 +55,12 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     let lease = turn.lease_id.clone();
     // Also the longest wait between two tries of a report (see `retries`).
     let heartbeat_every = Duration::from_millis(turn.heartbeat_interval_ms.max(50) as u64);
+    let reporter = Reporter {
+        client: client.clone(),
+        run_id: run.id.clone(),
+        lease: lease.clone(),
+        retry_wait: heartbeat_every,
+    };
     let mut command = Command::new("sh");
     command
         .arg("-c")
@@ -72,15 +78,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
         Ok(child) => child,
         Err(err) => {
             let message = format!("could not start {exec:?}: {err}");
-            return report_failure(
-                client,
-                &run.id,
-                &lease,
-                heartbeat_every,
-                RunErrorType::Agent,
-                message,
-            )
-            .await;
+            return reporter.failed(RunErrorType::Agent, message).await;
         }
     };
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
@@ -172,7 +170,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
                     return outcome;
                 }
                 let message = format!("The agent ran past timeout_ms ({} ms) and was killed.", turn.timeout_ms);
-                return report_failure(client, &run.id, &lease, heartbeat_every, RunErrorType::Timeout, message).await;
+                return reporter.failed(RunErrorType::Timeout, message).await;
             }
             _ = beat.tick() => {
                 let request = HeartbeatRequest { run_id: run.id.clone(), lease_id: lease.clone() };
@@ -205,22 +203,14 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     // out, and retried as one would be — not blamed on the agent.
     if ENDING_TURNS.load(Ordering::SeqCst) && !status.as_ref().is_ok_and(|s| s.success()) {
         let message = "The runner stopped before the turn ended and killed the agent.".to_string();
-        return report_failure(
-            client,
-            &run.id,
-            &lease,
-            heartbeat_every,
-            RunErrorType::RunnerLost,
-            message,
-        )
-        .await;
+        return reporter.failed(RunErrorType::RunnerLost, message).await;
     }
     let tail = match stderr {
         Some(task) => task.await.unwrap_or_default(),
         None => String::new(),
     };
     match status {
-        Ok(s) if s.success() => report_completed(client, &run.id, &lease, heartbeat_every).await,
+        Ok(s) if s.success() => reporter.completed().await,
         Ok(s) => {
             let code = s
                 .code()
@@ -230,82 +220,71 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
             } else {
                 format!("The agent exited with {code}. stderr (last 4 KiB):\n{tail}")
             };
-            report_failure(
-                client,
-                &run.id,
-                &lease,
-                heartbeat_every,
-                RunErrorType::Agent,
-                message,
-            )
-            .await
+            reporter.failed(RunErrorType::Agent, message).await
         }
         Err(err) => {
-            report_failure(
-                client,
-                &run.id,
-                &lease,
-                heartbeat_every,
-                RunErrorType::Agent,
-                format!("waiting for the agent failed: {err}"),
-            )
-            .await
+            reporter
+                .failed(
+                    RunErrorType::Agent,
+                    format!("waiting for the agent failed: {err}"),
+                )
+                .await
         }
     }
 }
 
-async fn report_completed(
-    client: &mut Client,
-    run_id: &str,
-    lease: &str,
+/// Where a turn's outcome goes: its run, under its lease, each report
+/// retried at least every `retry_wait` (a heartbeat interval) while the
+/// server is away.
+struct Reporter {
+    client: Client,
+    run_id: String,
+    lease: String,
     retry_wait: Duration,
-) -> TurnOutcome {
-    let request = CompleteTurnRequest {
-        run_id: run_id.to_string(),
-        lease_id: lease.to_string(),
-    };
-    match with_retries(retry_wait, || {
-        let mut client = client.clone();
-        let request = request.clone();
-        async move { client.complete_turn(request).await }
-    })
-    .await
-    {
-        Ok(_) => TurnOutcome::Completed,
-        Err(s) => {
-            tracing::warn!(run_id, code = ?s.code(), message = s.message(), "completion not recorded");
-            TurnOutcome::Broken
-        }
-    }
 }
 
-async fn report_failure(
-    client: &mut Client,
-    run_id: &str,
-    lease: &str,
-    retry_wait: Duration,
-    error_type: RunErrorType,
-    message: String,
-) -> TurnOutcome {
-    let request = FailTurnRequest {
-        run_id: run_id.to_string(),
-        lease_id: lease.to_string(),
-        error: Some(RunError {
-            r#type: error_type.name().to_string(),
-            message,
-        }),
-    };
-    match with_retries(retry_wait, || {
-        let mut client = client.clone();
-        let request = request.clone();
-        async move { client.fail_turn(request).await }
-    })
-    .await
-    {
-        Ok(_) => TurnOutcome::Failed { error_type },
-        Err(s) => {
-            tracing::warn!(run_id, code = ?s.code(), message = s.message(), "failure not recorded");
-            TurnOutcome::Broken
+impl Reporter {
+    async fn completed(&self) -> TurnOutcome {
+        let request = CompleteTurnRequest {
+            run_id: self.run_id.clone(),
+            lease_id: self.lease.clone(),
+        };
+        match with_retries(self.retry_wait, || {
+            let mut client = self.client.clone();
+            let request = request.clone();
+            async move { client.complete_turn(request).await }
+        })
+        .await
+        {
+            Ok(_) => TurnOutcome::Completed,
+            Err(s) => {
+                tracing::warn!(run_id = %self.run_id, code = ?s.code(), message = s.message(), "completion not recorded");
+                TurnOutcome::Broken
+            }
+        }
+    }
+
+    async fn failed(&self, error_type: RunErrorType, message: String) -> TurnOutcome {
+        let request = FailTurnRequest {
+            run_id: self.run_id.clone(),
+            lease_id: self.lease.clone(),
+            error: Some(RunError {
+                r#type: error_type.name().to_string(),
+                message,
+            }),
+        };
+        match with_retries(self.retry_wait, || {
+            let mut client = self.client.clone();
+            let request = request.clone();
+            async move { client.fail_turn(request).await }
+        })
+        .await
+        {
+            Ok(_) => TurnOutcome::Failed { error_type },
+            Err(s) => {
+                tracing::warn!(run_id = %self.run_id, code = ?s.code(), message = s.message(), "failure not recorded");
+                TurnOutcome::Broken
+            }
         }
     }
 }
