@@ -78,6 +78,19 @@ pub(crate) fn root(app: &TestApp) -> String {
     app.base.trim_end_matches("/api/v1/cloud").to_string()
 }
 
+/// A console page `path` as the browser signed in with `cookie` sees it
+/// (200).
+pub(crate) async fn page(app: &TestApp, cookie: &str, path: &str) -> String {
+    let response = browser()
+        .get(format!("{}{path}", root(app)))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
 /// Signs `token` in; the session cookie's `name=value`.
 pub(crate) async fn sign_in(app: &TestApp, token: &str) -> String {
     let response = browser()
@@ -198,21 +211,13 @@ async fn the_edit_form_changes_the_configuration_and_user_metadata(app: &TestApp
     assert_eq!(set.status, 200, "{:?}", set.body);
     let base = root(app);
     let cookie = sign_in(app, &app.token).await;
-    let page = browser()
-        .get(format!("{base}/deployments/{id}"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let form_page = page(app, &cookie, &format!("/deployments/{id}")).await;
     // The form shows the user's keys only: the limits have fields of their own.
     assert!(
-        page.contains(">team=ops\nticket=R-1\n</textarea>"),
-        "{page}"
+        form_page.contains(">team=ops\nticket=R-1\n</textarea>"),
+        "{form_page}"
     );
-    let csrf = csrf_of(&page);
+    let csrf = csrf_of(&form_page);
     let form = |timezone: &'static str| {
         vec![
             ("csrf", csrf.clone()),
@@ -289,29 +294,18 @@ async fn every_post_needs_the_session_csrf_token_and_a_same_site_origin(app: &Te
     let seed = app.seed(1).await;
     let base = root(app);
     let cookie = sign_in(app, &app.token).await;
-    let page = browser()
-        .get(format!("{base}/deployments/{}", seed.deployment_id))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&page);
+    let csrf = csrf_of(
+        &page(
+            app,
+            &cookie,
+            &format!("/deployments/{}", seed.deployment_id),
+        )
+        .await,
+    );
     let pause = format!("{base}/deployments/{}/pause", seed.deployment_id);
     // Without the token, with another session's, or from another site: refused, nothing paused.
     let other = sign_in(app, &app.token).await;
-    let other_page = browser()
-        .get(format!("{base}/deployments"))
-        .header("cookie", &other)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let other_csrf = csrf_of(&other_page);
+    let other_csrf = csrf_of(&page(app, &other, "/deployments").await);
     assert_ne!(other_csrf, csrf);
     for (form, site) in [
         (vec![], None),

@@ -1,7 +1,7 @@
 //! The console's deployments list hides archived deployments, and shows
 //! them on request (their pages stay reachable from the list).
 
-use crate::console::{browser, root, sign_in};
+use crate::console::{page, sign_in};
 use crate::on_every_backend;
 use crate::support::TestApp;
 
@@ -13,27 +13,14 @@ async fn archived_deployments_are_listed_on_request(app: &TestApp) {
     let archived = app.post_empty(&format!("/deployments/{id}/archive")).await;
     assert_eq!(archived.status, 200, "{:?}", archived.body);
     let cookie = sign_in(app, &app.token).await;
-    let list = |query: &'static str| {
-        let cookie = cookie.clone();
-        async move {
-            let response = browser()
-                .get(format!("{}/deployments{query}", root(app)))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            response.text().await.unwrap()
-        }
-    };
     let link = format!("href=\"/deployments/{id}\"");
-    let plain = list("").await;
+    let plain = page(app, &cookie, "/deployments").await;
     assert!(!plain.contains(&link), "{plain}");
     assert!(
         plain.contains("href=\"/deployments?archived=1\""),
         "{plain}"
     );
-    let with_archived = list("?archived=1").await;
+    let with_archived = page(app, &cookie, "/deployments?archived=1").await;
     assert!(with_archived.contains(&link), "{with_archived}");
     assert!(with_archived.contains("Hide archived deployments"));
 }

@@ -3,22 +3,11 @@
 
 use runway_api::enums::TokenScope;
 
-use crate::console::{browser, root, sign_in};
+use crate::console::{page, sign_in};
 use crate::on_every_backend;
 use crate::support::TestApp;
 
 on_every_backend!(a_read_token_sees_no_control_that_changes_anything);
-
-async fn page(app: &TestApp, cookie: &str, path: &str) -> String {
-    let response = browser()
-        .get(format!("{}{path}", root(app)))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().await.unwrap()
-}
 
 async fn a_read_token_sees_no_control_that_changes_anything(app: &TestApp) {
     let seed = app.seed(1).await;
