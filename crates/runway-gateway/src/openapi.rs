@@ -273,6 +273,7 @@ pub fn document() -> String {
     let mut json =
         serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
     camel_case_links(&mut json);
+    name_keywords(&mut json);
     let mut text = serde_json::to_string_pretty(&json).expect("the OpenAPI document prints");
     text.push('\n');
     text
@@ -313,6 +314,28 @@ fn camel_case_links(document: &mut serde_json::Value) {
                 }
             }
         }
+    }
+}
+
+/// Takes `schemas::KEYWORD_PREFIX` off the JSON Schema keywords utoipa
+/// cannot spell, wherever they sit.
+fn name_keywords(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(object) => {
+            let keywords: Vec<String> = object
+                .keys()
+                .filter(|key| key.starts_with(crate::schemas::KEYWORD_PREFIX))
+                .cloned()
+                .collect();
+            for key in keywords {
+                let content = object.remove(&key).expect("the key was just listed");
+                let keyword = &key[crate::schemas::KEYWORD_PREFIX.len()..];
+                object.insert(keyword.to_string(), content);
+            }
+            object.values_mut().for_each(name_keywords);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(name_keywords),
+        _ => {}
     }
 }
 

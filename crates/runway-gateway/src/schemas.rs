@@ -4,6 +4,7 @@
 //! `runway_server::validate`, so a schema-valid request is accepted.
 
 use utoipa::openapi::RefOr;
+use utoipa::openapi::extensions::{Extensions, ExtensionsBuilder};
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
 };
@@ -16,6 +17,20 @@ pub const NO_CONTROL_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
 
 fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
+}
+
+/// JSON Schema keywords utoipa 5 cannot spell (`contentSchema`, `if`,
+/// `then`, `else`) ride in a schema as extensions named with this prefix;
+/// `openapi::document` takes the prefix off.
+pub const KEYWORD_PREFIX: &str = "x-keyword-";
+
+fn keywords<'a>(pairs: impl IntoIterator<Item = (&'a str, serde_json::Value)>) -> Extensions {
+    pairs
+        .into_iter()
+        .fold(ExtensionsBuilder::new(), |extensions, (keyword, value)| {
+            extensions.add(format!("{KEYWORD_PREFIX}{keyword}"), value)
+        })
+        .build()
 }
 
 macro_rules! doc_schema {
@@ -95,15 +110,15 @@ doc_schema!(
 );
 
 fn deployment_metadata(nullable_values: bool) -> ObjectBuilder {
+    let at_most = |keys: usize| serde_json::json!({ "maxProperties": keys });
     metadata(metadata_value(), nullable_values)
-        // 16 user keys beside the reserved one.
-        .max_properties(Some(17))
-        .property_names(Some(
-            string()
-                .min_length(Some(1))
-                .max_length(Some(64))
-                .pattern(Some(NO_NUL_PATTERN)),
-        ))
+        // 16 user keys, beside the reserved one when it is there.
+        .max_properties(None)
+        .extensions(Some(keywords([
+            ("if", serde_json::json!({ "required": ["cas_config"] })),
+            ("then", at_most(17)),
+            ("else", at_most(16)),
+        ])))
         .property(
             "cas_config",
             utoipa::openapi::Ref::from_schema_name("CasConfigInput"),
@@ -204,37 +219,86 @@ doc_schema!(
         .unique_items(true)
 );
 
+/// One kind of message of a Server-Sent Events stream: the `event` names it
+/// goes by, and what its `data` holds — JSON text, described for a reader
+/// by `content` (JSON Schema's `contentSchema`).
+struct MessageKind {
+    events: Vec<String>,
+    data: &'static str,
+    content: serde_json::Value,
+}
+
+fn component(name: &str) -> serde_json::Value {
+    serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// The messages every stream may send beside its own: `heartbeat` (`{}`)
+/// and the `error` that ends a stream (the error envelope).
+fn heartbeat_and_error() -> [MessageKind; 2] {
+    [
+        MessageKind {
+            events: vec![crate::sse::HEARTBEAT.into()],
+            data: "`{}`, about every 15 s.",
+            content: serde_json::json!({ "type": "object", "maxProperties": 0 }),
+        },
+        MessageKind {
+            events: vec![crate::sse::ERROR.into()],
+            data: "The error envelope: the last message of a stream that failed once begun (its token revoked or expired), or that the server ended as it stopped (503 `overloaded_error`: reconnect).",
+            content: component("ErrorEnvelope"),
+        },
+    ]
+}
+
 /// One message of a Server-Sent Events stream as a client parses it (the
-/// HTML standard's fields): its `event` name, one of `events`, and its
-/// `data`, JSON text; `id` where the stream resumes by it.
-fn stream_message(events: Vec<String>, data: &str, with_id: bool) -> ObjectBuilder {
-    let mut message = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .property(
-            "event",
-            string()
-                .enum_values(Some(events))
-                .description(Some("The message's type.")),
-        )
-        .property("data", string().description(Some(data)))
-        .required("event")
-        .required("data");
-    if with_id {
-        message = message.property(
-            "id",
-            string().description(Some(
-                "The event's id (`evt_…`): send it back as `Last-Event-ID` to resume after it.",
-            )),
-        );
-    }
-    message
+/// HTML standard's fields): one of `kinds`, by its `event` name, with its
+/// `data`; `id` where the stream resumes by it.
+fn stream_message(kinds: impl IntoIterator<Item = MessageKind>, with_id: bool) -> OneOfBuilder {
+    kinds.into_iter().fold(OneOfBuilder::new(), |one_of, kind| {
+        let mut message = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "event",
+                string()
+                    .enum_values(Some(kind.events))
+                    .description(Some("The message's type.")),
+            )
+            .property(
+                "data",
+                string()
+                    .content_media_type("application/json")
+                    .description(Some(kind.data))
+                    .extensions(Some(keywords([("contentSchema", kind.content)]))),
+            )
+            .required("event")
+            .required("data");
+        if with_id {
+            message = message.property(
+                "id",
+                string().description(Some(
+                    "The event's id (`evt_…`): send it back as `Last-Event-ID` to resume after it.",
+                )),
+            );
+        }
+        one_of.item(message)
+    })
 }
 
 doc_schema!(
     /// A message of `GET /deployment_runs/watch`.
     RunsStreamMessage => stream_message(
-        vec!["runs".into(), crate::sse::HEARTBEAT.into(), crate::sse::ERROR.into()],
-        "`runs`: the page as JSON, `{\"data\":[…runs, newest first…]}`; `heartbeat`: `{}`; `error` (the last message of a stream that failed once begun, or that the server ended as it stopped): the error envelope.",
+        [MessageKind {
+            events: vec!["runs".into()],
+            data: "The first page of the filtered list, `{\"data\":[…runs, newest first…]}`: at once, then again whenever it changes (at most four times a second).",
+            content: serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "data": { "type": "array", "items": component("DeploymentRun") }
+                },
+                "required": ["data"]
+            }),
+        }]
+        .into_iter()
+        .chain(heartbeat_and_error()),
         false,
     )
 );
@@ -242,12 +306,16 @@ doc_schema!(
 doc_schema!(
     /// A message of `GET /sessions/{id}/events/stream`.
     SessionStreamMessage => stream_message(
-        runway_api::enums::EventType::ALL
-            .iter()
-            .map(|t| t.name().to_string())
-            .chain([crate::sse::HEARTBEAT, crate::sse::ERROR].map(String::from))
-            .collect(),
-        "An event: the event object as JSON, as `GET /sessions/{id}/events` lists it; `heartbeat`: `{}`; `error` (the last message of a stream that failed once begun, or that the server ended as it stopped): the error envelope.",
+        [MessageKind {
+            events: runway_api::enums::EventType::ALL
+                .iter()
+                .map(|t| t.name().to_string())
+                .collect(),
+            data: "The event as `GET /sessions/{id}/events` lists it.",
+            content: component("SessionEvent"),
+        }]
+        .into_iter()
+        .chain(heartbeat_and_error()),
         true,
     )
 );
