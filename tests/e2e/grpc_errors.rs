@@ -164,10 +164,13 @@ async fn a_grpc_call_to_the_rest_port_is_told_where_grpc_is() {
         .await
         .unwrap_err();
     assert_status(&err, Code::Unimplemented, "GRPC_ON_REST_PORT");
+    let grpc_addr = app.grpc_url().replace("http://", "");
     assert_eq!(
         err.message(),
-        "This is runway's REST port (HTTP/JSON under /api/v1/cloud). gRPC clients and runners \
-         connect to its gRPC port (`runway serve --grpc-addr`, 127.0.0.1:50051 by default)."
+        format!(
+            "This is runway's REST port (HTTP/JSON under /api/v1/cloud). gRPC clients and runners \
+             connect to its gRPC port ({grpc_addr}, `runway serve --grpc-addr`)."
+        )
     );
     // Any service, any path, with or without a token.
     let mut deployments =

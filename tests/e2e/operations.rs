@@ -328,6 +328,7 @@ async fn a_standalone_gateway_serves_the_api_over_a_channel() {
     let server = tokio::spawn(runway_gateway::serve(
         listener,
         runway_gateway::router(gateway, observability),
+        runway_gateway::GrpcElsewhere::new(app.grpc_url()),
         async {
             let _ = stopped.await;
         },

@@ -5,8 +5,9 @@
 //! as gRPC frames and reports "invalid compression flag", retrying forever.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -15,9 +16,23 @@ use runway_api::enums::ErrorReason;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// What such a call is told.
-const GRPC_ON_REST_PORT_MESSAGE: &str = "This is runway's REST port (HTTP/JSON under /api/v1/cloud). \
-     gRPC clients and runners connect to its gRPC port (`runway serve --grpc-addr`, 127.0.0.1:50051 by default).";
+/// What such a call is told, given where gRPC is: `grpc` completes "gRPC
+/// clients and runners connect to …", e.g. "its gRPC port (0.0.0.0:50051,
+/// `runway serve --grpc-addr`)".
+#[derive(Clone)]
+pub struct GrpcElsewhere(Arc<str>);
+
+impl GrpcElsewhere {
+    pub fn new(grpc: impl std::fmt::Display) -> Self {
+        Self(
+            format!(
+                "This is runway's REST port (HTTP/JSON under /api/v1/cloud). \
+                 gRPC clients and runners connect to {grpc}."
+            )
+            .into(),
+        )
+    }
+}
 
 /// Whether `request` is a gRPC call (any `application/grpc…` content type).
 fn is_grpc(request: &Request) -> bool {
@@ -29,13 +44,17 @@ fn is_grpc(request: &Request) -> bool {
 }
 
 /// Answers a gRPC call with its status; passes everything else on.
-pub async fn answer_grpc_calls(request: Request, next: Next) -> Response {
+pub async fn answer_grpc_calls(
+    State(told): State<GrpcElsewhere>,
+    request: Request,
+    next: Next,
+) -> Response {
     if !is_grpc(&request) {
         return next.run(request).await;
     }
     Status::with_error_details(
         Code::Unimplemented,
-        GRPC_ON_REST_PORT_MESSAGE,
+        told.0.as_ref(),
         ErrorDetails::with_error_info(
             ErrorReason::GrpcOnRestPort.name(),
             ERROR_DOMAIN,

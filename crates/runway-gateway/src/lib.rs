@@ -33,6 +33,7 @@ use tokio::net::TcpListener;
 
 pub use body::whole_number;
 pub use error::ApiError;
+pub use grpc_calls::GrpcElsewhere;
 pub use metrics::Observability;
 
 /// The largest request body the API accepts (docs/API.md: over 32 MiB → 400).
@@ -159,13 +160,29 @@ const HEAD_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// Serves `router` on `listener` in plaintext until `shutdown` resolves,
-/// then lets open requests finish.
+/// then lets open requests finish; a gRPC call is told `grpc`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    grpc: GrpcElsewhere,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_tls(listener, router, None, DEFAULT_IDLE_TIMEOUT, shutdown).await
+    let serving = Serving {
+        tls: None,
+        idle: DEFAULT_IDLE_TIMEOUT,
+        grpc,
+    };
+    serve_with_tls(listener, router, serving, shutdown).await
+}
+
+/// How [`serve_with_tls`] serves.
+pub struct Serving {
+    /// TLS, HTTP/2 or HTTP/1.1 by ALPN; plaintext without.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// How long a connection may stay silent (see [`serve_with_tls`]).
+    pub idle: std::time::Duration,
+    /// What a gRPC call that reached this port is told.
+    pub grpc: GrpcElsewhere,
 }
 
 /// How long a stop waits for open requests before it closes them: a client
@@ -174,7 +191,8 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2
 
 /// Serves `router` on `listener` (over TLS with `tls`, HTTP/2 or HTTP/1.1
 /// by ALPN) until `shutdown` resolves, then lets open requests finish for
-/// up to [`SHUTDOWN_GRACE`]. A connection may stay silent for `idle`: before
+/// up to [`SHUTDOWN_GRACE`]. A gRPC call is answered in gRPC, told `grpc`.
+/// A connection may stay silent for `idle`: before
 /// its opening (`runway_api::connections`), on HTTP/1.1 before (or while sending) each request's
 /// head — a client that sends half a request holds nothing longer (hyper's
 /// head timer also runs while a kept-alive connection idles) — and within a
@@ -183,8 +201,7 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2
 pub async fn serve_with_tls(
     listener: TcpListener,
     router: Router,
-    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
-    idle: std::time::Duration,
+    Serving { tls, idle, grpc }: Serving,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -202,7 +219,10 @@ pub async fn serve_with_tls(
     // body and does not send it holds nothing longer.
     let router = router
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(idle))
-        .layer(axum::middleware::from_fn(grpc_calls::answer_grpc_calls));
+        .layer(axum::middleware::from_fn_with_state(
+            grpc,
+            grpc_calls::answer_grpc_calls,
+        ));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -257,15 +257,19 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
     });
     let http_task = tokio::spawn({
         let rx = rx.clone();
-        let tls = config.tls.as_ref().map(|tls| tls.rest());
-        let idle = config.idle_timeout;
+        let serving = runway_gateway::Serving {
+            tls: config.tls.as_ref().map(|tls| tls.rest()),
+            idle: config.idle_timeout,
+            grpc: runway_gateway::GrpcElsewhere::new(format_args!(
+                "its gRPC port ({grpc_addr}, `runway serve --grpc-addr`)"
+            )),
+        };
         async move {
             Ok(runway_gateway::serve_with_tls(
                 http,
                 runway_gateway::router(gateway, observability)
                     .merge(runway_console::router(console)),
-                tls,
-                idle,
+                serving,
                 stopped(rx),
             )
             .await?)

@@ -77,8 +77,14 @@ pub(super) async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     runway_gateway::serve_with_tls(
         listener,
         router,
-        tls.map(|tls| tls.rest()),
-        idle,
+        runway_gateway::Serving {
+            tls: tls.map(|tls| tls.rest()),
+            idle,
+            grpc: runway_gateway::GrpcElsewhere::new(format_args!(
+                "the gRPC server behind this gateway ({}, `runway gateway --grpc`)",
+                args.grpc
+            )),
+        },
         async move {
             shutdown_signal().await;
             tracing::info!("shutting down");

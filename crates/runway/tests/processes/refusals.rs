@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::process::Command;
 
-use crate::harness::{BIN, Server};
+use crate::harness::{BIN, Gateway, Server};
 use runway_store::testing::TestDatabase;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -97,15 +97,31 @@ async fn a_runner_refused_for_good_exits_1_with_the_reason() {
         "{told}"
     );
 
-    // Given the REST port instead of the gRPC one.
+    // Given the REST port instead of the gRPC one: told where gRPC is, by
+    // `serve` and by a standalone gateway.
     let (code, told) = runner_exit(&server.http, &env, &server.token, false).await;
     assert_eq!(code, Some(1), "{told}");
+    let grpc_addr = server.grpc.trim_start_matches("http://");
     assert!(
-        told.contains(
-            "runway: the server refuses this runner's claims (Unimplemented): This is runway's REST port"
-        ),
+        told.contains(&format!(
+            "runway: the server refuses this runner's claims (Unimplemented): This is runway's REST port \
+             (HTTP/JSON under /api/v1/cloud). gRPC clients and runners connect to its gRPC port \
+             ({grpc_addr}, `runway serve --grpc-addr`)."
+        )),
         "{told}"
     );
+    let gateway = Gateway::start(&server.grpc, &[]).await;
+    let (code, told) = runner_exit(&gateway.url, &env, &server.token, false).await;
+    assert_eq!(code, Some(1), "{told}");
+    assert!(
+        told.contains(&format!(
+            "gRPC clients and runners connect to the gRPC server behind this gateway ({}, \
+             `runway gateway --grpc`).",
+            server.grpc
+        )),
+        "{told}"
+    );
+    drop(gateway);
 
     // With standard error closed, the same exit (not a panic's 101 over
     // the log line it could not write).
