@@ -84,6 +84,16 @@ impl From<InitialEventType> for EventType {
     }
 }
 
+impl InitialEventType {
+    /// The initial event type `kind` is, if it is one.
+    pub fn of_event(kind: EventType) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|initial| EventType::from(*initial) == kind)
+    }
+}
+
 closed_set! {
     /// Why a session stopped working (`stop_reason.type` of `session.status_idle`).
     pub enum StopReasonType {

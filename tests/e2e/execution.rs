@@ -24,6 +24,7 @@ on_every_backend_with_clock!(
 on_every_backend!(
     a_retry_starts_when_its_backoff_ends_not_at_the_next_pass,
     a_retry_recorded_before_the_reaper_started_starts_on_time,
+    a_turn_carries_the_initial_events_its_run_started_with,
 );
 
 async fn deployment(app: &TestApp, config: Value) -> String {
@@ -306,4 +307,49 @@ async fn retry_starts_at_its_backoff(app: &TestApp, reaper_first: bool) {
     );
     let _ = stop.send(());
     reaping.unwrap().await.unwrap();
+}
+
+/// The agent's input is what the run's transcript opened with, not the
+/// deployment's initial events as they are when a runner claims the turn.
+async fn a_turn_carries_the_initial_events_its_run_started_with(app: &TestApp) {
+    let dep = deployment(app, json!({})).await;
+    let run = app
+        .post(&format!("/deployments/{dep}/run"), json!({}))
+        .await;
+    assert_eq!(run.status, 200, "{}", run.body);
+    let changed = app
+        .post(
+            &format!("/deployments/{dep}"),
+            json!({"initial_events": [
+                {"type": "system.message", "content": "be brief"},
+                {"type": "user.message", "content": "changed"},
+            ]}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let turn = claim(app).await;
+    let as_json = |events: &[InitialEvent]| {
+        events
+            .iter()
+            .map(|e| {
+                json!({
+                    "type": runway_api::enums::InitialEventType::from_proto(e.r#type)
+                        .unwrap()
+                        .name(),
+                    "content": runway_api::json_value::from_proto(e.content.as_ref().unwrap()),
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        as_json(&turn.initial_events),
+        [json!({"type": "user.message", "content": "go"})]
+    );
+    assert_eq!(
+        as_json(&turn.deployment.unwrap().initial_events),
+        [
+            json!({"type": "system.message", "content": "be brief"}),
+            json!({"type": "user.message", "content": "changed"}),
+        ]
+    );
 }

@@ -192,6 +192,22 @@ pub struct DeploymentJson {
     pub vault_ids: Vec<String>,
 }
 
+pub fn initial_event(e: &v1::InitialEvent) -> InitialEventJson {
+    InitialEventJson {
+        content: e
+            .content
+            .as_ref()
+            .map(json_value::from_proto)
+            .unwrap_or(Value::Null)
+            .into(),
+        kind: member(
+            e.r#type,
+            InitialEventType::from_proto,
+            InitialEventType::ALL,
+        ),
+    }
+}
+
 pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
     let status = member(
         d.status,
@@ -208,23 +224,7 @@ pub fn deployment(d: &v1::Deployment) -> DeploymentJson {
         description: d.description.clone(),
         environment_id: d.environment_id.clone(),
         id: d.id.clone(),
-        initial_events: d
-            .initial_events
-            .iter()
-            .map(|e| InitialEventJson {
-                content: e
-                    .content
-                    .as_ref()
-                    .map(json_value::from_proto)
-                    .unwrap_or(Value::Null)
-                    .into(),
-                kind: member(
-                    e.r#type,
-                    InitialEventType::from_proto,
-                    InitialEventType::ALL,
-                ),
-            })
-            .collect(),
+        initial_events: d.initial_events.iter().map(initial_event).collect(),
         metadata: DeploymentMetadataJson {
             cas_config: CasConfigJson {
                 config: ConfigJson {

@@ -8,8 +8,6 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use runway_api::enums::RunErrorType;
 use runway_api::v1::{CompleteTurnRequest, FailTurnRequest, HeartbeatRequest, RunError, Turn};
-use runway_json as render;
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
@@ -35,18 +33,6 @@ pub enum TurnOutcome {
     Abandoned,
     /// The process could not be started or reported (see the logs).
     Broken,
-}
-
-/// The run context the agent reads on stdin: the documented JSON shapes.
-fn context(turn: &Turn) -> serde_json::Value {
-    let deployment = render::deployment(&turn.deployment.clone().unwrap_or_default());
-    json!({
-        "run": turn.run.clone().map(render::run),
-        "initial_events": deployment.initial_events,
-        "deployment": deployment,
-        "agent": turn.agent.as_ref().map(render::agent),
-        "session_id": turn.session_id,
-    })
 }
 
 pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome {
@@ -90,7 +76,7 @@ pub async fn execute(client: &mut Client, exec: &str, turn: Turn) -> TurnOutcome
     let _watcher = pgid.and_then(watch_group);
     let mut group = pgid.map(ProcessGroup::started);
     if let Some(mut stdin) = child.stdin.take() {
-        let document = context(&turn).to_string();
+        let document = crate::context::document(&turn).to_string();
         tokio::spawn(async move {
             // An agent that does not read its stdin is not an error.
             let _ = stdin.write_all(document.as_bytes()).await;

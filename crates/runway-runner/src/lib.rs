@@ -10,6 +10,7 @@
 //! refuses for good (a bad token, another environment's) stops the runner
 //! with that error; one it could answer later (the server away) is retried.
 
+mod context;
 mod execute;
 mod retries;
 pub mod transcript;

@@ -101,16 +101,21 @@ pub fn token(row: &access_token::Model) -> v1::AccessToken {
     }
 }
 
+pub fn initial_event(e: deployment::InitialEvent) -> v1::InitialEvent {
+    v1::InitialEvent {
+        r#type: e.kind.to_proto(),
+        content: Some(json_value::to_proto(e.content)),
+    }
+}
+
 /// A deployment as clients see it at `now`: upcoming fire times are
 /// computed from now, and empty while paused or archived.
 pub fn deployment(row: &deployment::Model, now: i64) -> ServiceResult<v1::Deployment> {
     let initial_events = row
         .initial_events
         .iter()
-        .map(|e| v1::InitialEvent {
-            r#type: e.kind.to_proto(),
-            content: Some(json_value::to_proto(e.content.clone())),
-        })
+        .cloned()
+        .map(initial_event)
         .collect();
     let live = crate::domain::is_live(row);
     let schedule = match (&row.schedule_expression, &row.schedule_timezone) {

@@ -102,12 +102,15 @@ impl RunnerApi {
             .ok_or_else(|| {
                 ServiceError::Internal(format!("run {} has no agent version", run.id))
             })?;
+        let session_id = run.session_id.clone().unwrap_or_default();
+        let opening = events::opening_of(store, &run.org_id, &session_id).await?;
         let ttl_ms = self.core.lease_ttl_nanos() / 1_000_000;
         Ok(Turn {
+            initial_events: opening.into_iter().map(convert::initial_event).collect(),
             lease_id: run.lease_id.clone().unwrap_or_default(),
             lease_expires_at: run.lease_expires_at.map(convert::timestamp),
             heartbeat_interval_ms: (ttl_ms / 3).max(1),
-            session_id: run.session_id.clone().unwrap_or_default(),
+            session_id,
             timeout_ms: run.timeout_ms.unwrap_or(dep.timeout_ms),
             deployment: Some(convert::deployment(&dep, self.core.now())?),
             agent: Some(convert::agent_version(&agent)),

@@ -4,7 +4,7 @@
 //! runner's appends are in `runner`, the replicas' announcements of new
 //! events in `announce`.
 
-use runway_api::enums::EventType;
+use runway_api::enums::{EventType, InitialEventType};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Map, Value};
 
@@ -104,6 +104,35 @@ pub(crate) fn opening_rows(
         opening(dep),
         now,
     )
+}
+
+/// The events session `session_id` (of `org_id`) opened with — its
+/// deployment's initial events as they were when its run started — read
+/// back: those before its `session.status_running`.
+pub async fn opening_of(
+    store: &Store,
+    org_id: &str,
+    session_id: &str,
+) -> StoreResult<Vec<deployment::InitialEvent>> {
+    use session_event::Column as C;
+    let rows = session_event::Entity::find()
+        .filter(C::SessionId.eq(session_id))
+        .filter(C::OrgId.eq(org_id))
+        .order_by_asc(C::Seq)
+        // More than an opening holds (at most 50 initial events and the
+        // status change).
+        .limit(64)
+        .all(store.reader())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map_while(|row| {
+            Some(deployment::InitialEvent {
+                kind: InitialEventType::of_event(row.kind)?,
+                content: row.fields.0.get("content").cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect())
 }
 
 /// Inserts `rows`: on PostgreSQL in one array statement, on SQLite in
