@@ -1,6 +1,7 @@
 //! Where a token reaches: a runner token claims only its environments'
-//! turns, and a revoked token is refused by another replica within the
-//! authentication cache's lifetime.
+//! turns, a claim waiting when its token is revoked claims nothing, and a
+//! revoked token is refused by another replica within the authentication
+//! cache's lifetime.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +16,10 @@ use crate::on_every_backend;
 use crate::support::{TestApp, assert_envelope};
 use crate::tokens::{bearer, get_as};
 
-on_every_backend!(a_runner_token_claims_only_its_environments);
+on_every_backend!(
+    a_runner_token_claims_only_its_environments,
+    a_claim_waiting_when_its_token_is_revoked_claims_nothing,
+);
 
 /// Triggers one run of a new deployment in a new environment; the
 /// environment's id.
@@ -115,6 +119,59 @@ async fn a_runner_token_claims_only_its_environments(app: &TestApp) {
     // A runner token reads nothing else.
     let refused = get_as(app, &token, "/deployments").await;
     assert_envelope(&refused, 403, "permission_error", None);
+}
+
+/// A long-polling claim whose token is revoked while it waits is refused
+/// when a turn starts, and the turn waits for another runner — it does not
+/// go to one whose reports would be refused (and fail as a lost runner's).
+async fn a_claim_waiting_when_its_token_is_revoked_claims_nothing(app: &TestApp) {
+    let seed = app.seed(1).await;
+    let created = app
+        .post(
+            "/tokens",
+            json!({"name": "waiting", "scope": "runner", "environment_ids": [seed.environment_id]}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let (id, secret) = (
+        created.body["id"].as_str().unwrap().to_string(),
+        created.body["secret"].as_str().unwrap().to_string(),
+    );
+    let mut runner = app.runner_client().await;
+    let mut request = tonic::Request::new(ClaimTurnRequest {
+        environment_id: seed.environment_id.clone(),
+        runner_name: "waiting".into(),
+        wait_ms: 20_000,
+    });
+    request
+        .metadata_mut()
+        .insert("authorization", bearer(&secret).parse().unwrap());
+    let waiting = tokio::spawn(async move { runner.claim_turn(request).await });
+    // The claim was let in (its use is recorded), and waits.
+    crate::support::eventually("the claim's token to be used", async || {
+        let token = app.get(&format!("/tokens/{id}")).await;
+        (!token.body["last_used_at"].is_null()).then_some(())
+    })
+    .await;
+    let revoked = app.post_empty(&format!("/tokens/{id}/revoke")).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let run = app
+        .post_empty(&format!("/deployments/{}/run", seed.deployment_id))
+        .await;
+    assert_eq!(run.status, 200, "{}", run.body);
+
+    let status = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the waiting claim is answered")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "INVALID_TOKEN"
+    );
+    let turn = crate::turns::claim(app).await;
+    assert_eq!(turn.run.unwrap().id, run.body["id"].as_str().unwrap());
 }
 
 /// Another replica on the same database refuses a revoked token within

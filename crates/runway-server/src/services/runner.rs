@@ -206,10 +206,18 @@ impl RunnerService for RunnerApi {
         // A stopping server answers a waiting claim at once (no turn), so
         // its runners' long polls do not hold the stop.
         let mut closing = self.core.closing.subscribe();
+        let mut looked = false;
         loop {
             if *closing.borrow() {
                 return Ok(Response::new(ClaimTurnResponse { turn: None }));
             }
+            // A token revoked or expired while its claim waits claims
+            // nothing: the turn would go to a runner that may no longer
+            // report it (and fail as a lost runner's).
+            if looked && !self.core.auth.still_valid(&who).await {
+                return Err(ServiceError::Unauthenticated.into());
+            }
+            looked = true;
             // Register for wake-ups before looking, so a start in between is not missed.
             let started = self.core.turns_started.notified();
             tokio::pin!(started);
