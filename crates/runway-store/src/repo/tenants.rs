@@ -209,20 +209,6 @@ pub async fn list_tokens(
     .await
 }
 
-/// Revokes at `now` every live token of `org_id` called `name` (a process
-/// replacing the tokens it minted before); how many.
-pub async fn revoke_named(store: &Store, org_id: &str, name: &str, now: i64) -> StoreResult<u64> {
-    use access_token::Column as C;
-    let revoked = AccessToken::update_many()
-        .col_expr(C::RevokedAt, Expr::value(now))
-        .filter(C::OrgId.eq(org_id))
-        .filter(C::Name.eq(name))
-        .filter(C::RevokedAt.is_null())
-        .exec(store.writer())
-        .await?;
-    Ok(revoked.rows_affected)
-}
-
 /// Changes token `id` of `org_id` through `change`, which sees the locked
 /// row and may refuse. `Ok(None)` when it does not exist.
 pub async fn modify_token<E: From<StoreError>>(

@@ -188,7 +188,9 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let running = app::start(&config).await?;
     let mut embedded = match &args.exec {
-        Some(exec) => Some(embedded_runner(&running, exec, args.exec_concurrency).await?),
+        Some(exec) => {
+            Some(embedded_runner(&running, &config.data_dir, exec, args.exec_concurrency).await?)
+        }
         None => None,
     };
     if let Some(token) = &running.admin_token {
@@ -260,20 +262,9 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        // Its token is useless once it stops; nothing keeps it alive. Its
-        // own, by id: a newer start on this host minted another of the same
-        // name, which is not this one's to end. The server stops either way.
-        let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
-        let revoked = tenants::modify_token(
-            &running.store,
-            &embedded.org_id,
-            &embedded.token_id,
-            |row| {
-                row.revoked_at.get_or_insert(now);
-                Ok::<_, runway_store::StoreError>(())
-            },
-        )
-        .await;
+        // Its token is useless once it stops; nothing keeps it alive. The
+        // server stops either way.
+        let revoked = revoke_token(&running.store, &embedded.org_id, &embedded.token_id).await;
         if let Err(err) = revoked {
             outcome = outcome.and(Err(
                 anyhow::Error::from(err).context("revoking the embedded runner's token")
@@ -306,12 +297,30 @@ struct EmbeddedRunner {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     org_id: String,
     token_id: String,
+    /// The data directory's record of the token, locked while this runs.
+    _record: Option<crate::data_dir::EmbeddedRunnerRecord>,
+}
+
+/// Revokes token `token_id` of `org_id` (already revoked or gone: nothing).
+async fn revoke_token(
+    store: &runway_store::Store,
+    org_id: &str,
+    token_id: &str,
+) -> Result<(), runway_store::StoreError> {
+    let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
+    tenants::modify_token(store, org_id, token_id, |row| {
+        row.revoked_at.get_or_insert(now);
+        Ok::<_, runway_store::StoreError>(())
+    })
+    .await
+    .map(drop)
 }
 
 /// Starts a runner inside `serve` for every environment of the `default`
 /// organization, with a token minted for it at start.
 async fn embedded_runner(
     running: &app::RunningApp,
+    data_dir: &std::path::Path,
     exec: &str,
     concurrency: usize,
 ) -> anyhow::Result<EmbeddedRunner> {
@@ -319,12 +328,18 @@ async fn embedded_runner(
         .await?
         .context("--exec runs the turns of the organization \"default\", which does not exist")?;
     // A runner token: it may execute turns, nothing else, for every
-    // environment the organization has or will have. Named after this host,
-    // so a restart revokes what the last start here minted (a replica on
-    // another host keeps its own); a graceful stop revokes its own by id.
+    // environment the organization has or will have. Its id is recorded in
+    // the data directory, so the next start with it revokes this one (a
+    // killed start's too); another replica's, on this host or another,
+    // is never this one's to revoke. A graceful stop revokes its own.
+    let mut record = crate::data_dir::EmbeddedRunnerRecord::claim(data_dir)?;
+    if let Some((_, Some(previous))) = &record {
+        revoke_token(&running.store, &org.id, previous)
+            .await
+            .context("revoking the token the last start's embedded runner used")?;
+    }
     let name = format!("embedded-runner@{}", host_name());
     let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
-    tenants::revoke_named(&running.store, &org.id, &name, now).await?;
     let new = tenants::NewToken {
         name: name.clone(),
         scope: runway_api::enums::TokenScope::Runner,
@@ -333,6 +348,15 @@ async fn embedded_runner(
     };
     let token = tenants::create_token(&running.store, &org.id, &new, now).await?;
     let token_id = token.token.id.clone();
+    match &mut record {
+        Some((file, _)) => file
+            .record(&token_id)
+            .context("recording the embedded runner's token in the data directory")?,
+        None => tracing::warn!(
+            data_dir = %data_dir.display(),
+            "another `runway serve --exec` uses this data directory: this one's runner token is not recorded there, so if this process is killed its token stays live (revoke it with `runway token revoke`); give each serve a data directory of its own"
+        ),
+    }
     // In-process, through the proto like any runner, without a network hop
     // (or a certificate to trust when serve speaks TLS).
     let client = runway_runner::client_over(
@@ -360,5 +384,6 @@ async fn embedded_runner(
         task,
         org_id: org.id,
         token_id,
+        _record: record.map(|(file, _)| file),
     })
 }

@@ -5,6 +5,7 @@
 mod cli;
 mod cli_updates;
 mod connections;
+mod embedded_runner;
 mod execution;
 mod harness;
 mod hygiene;
