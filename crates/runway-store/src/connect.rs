@@ -103,6 +103,51 @@ fn plain_sqlite_file(url: &str) -> bool {
 /// How long a caller waits for a pooled connection before giving up.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Connects to PostgreSQL once, retrying for up to [`ACQUIRE_TIMEOUT`],
+/// so a server that cannot be reached is named with its cause (a refused
+/// connection, an unknown host, a refused password) — a pool would wait
+/// out its timeout and say only that it timed out.
+async fn first_connection(connect: &PgConnectOptions) -> StoreResult<()> {
+    use sea_orm::sqlx::Connection;
+    const RETRY_PAUSE: Duration = Duration::from_millis(500);
+    let server = format!(
+        "PostgreSQL at {}:{} (database {:?})",
+        connect.get_host(),
+        connect.get_port(),
+        connect.get_database().unwrap_or_default()
+    );
+    let deadline = tokio::time::Instant::now() + ACQUIRE_TIMEOUT;
+    let mut last: Option<String> = None;
+    loop {
+        let tried =
+            tokio::time::timeout_at(deadline, sea_orm::sqlx::PgConnection::connect_with(connect))
+                .await;
+        let err = match tried {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+                return Ok(());
+            }
+            Ok(Err(err)) => err.to_string(),
+            Err(_) => last.take().unwrap_or_else(|| "no answer".to_string()),
+        };
+        // A server still starting (refused, or not yet accepting) may be up
+        // in a moment; anything else will not change by waiting.
+        let transient = err.contains("Connection refused")
+            || err.contains("the database system is starting up")
+            || err.contains("the database system is shutting down");
+        if !transient || tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
+            return Err(StoreError::Open(format!(
+                "cannot connect to {server}: {err}"
+            )));
+        }
+        if last.is_none() {
+            tracing::warn!(%server, %err, "cannot connect to PostgreSQL yet; retrying for up to 30 s");
+        }
+        last = Some(err);
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+}
+
 /// The PostgreSQL advisory lock key migrations hold ("runway" and 1, as
 /// bytes), so that no other application's lock is likely to share it.
 const MIGRATION_LOCK: i64 = 0x7275_6e77_6179_0001;
@@ -206,6 +251,7 @@ impl Store {
     async fn open_postgres(options: &StoreOptions) -> StoreResult<Store> {
         let connect = PgConnectOptions::from_str(&options.url)
             .map_err(|e| StoreError::Open(e.to_string()))?;
+        first_connection(&connect).await?;
         let max_connections = options.max_connections.max(2);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
