@@ -107,6 +107,9 @@ closed_set! {
         /// The server is stopping: a stream it ends says so; reconnect (to
         /// another replica, or once it is back).
         ShuttingDown = "SHUTTING_DOWN",
+        /// The database did not answer this replica in time (UNAVAILABLE):
+        /// retry, here or on another replica.
+        DatabaseUnavailable = "DATABASE_UNAVAILABLE",
         /// A gRPC call reached the REST port (UNIMPLEMENTED): its client
         /// was given the REST address instead of the gRPC one.
         GrpcOnRestPort = "GRPC_ON_REST_PORT",

@@ -260,4 +260,14 @@ mod tests {
             .collect();
         assert_eq!(active, RunStatus::ACTIVE);
     }
+
+    /// docs/API.md lists every error reason a client may be sent.
+    #[test]
+    fn every_error_reason_is_documented() {
+        let api = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/API.md"));
+        for reason in ErrorReason::ALL {
+            let row = format!("| `{}` |", reason.name());
+            assert!(api.contains(&row), "docs/API.md lists no {row}");
+        }
+    }
 }

@@ -190,7 +190,16 @@ async fn work(
                     let run_id = turn.run.as_ref().map(|r| r.id.clone()).unwrap_or_default();
                     tracing::info!(%run_id, runner = %name, "executing turn");
                     let outcome = execute::execute(&mut client, &config.exec, turn).await;
-                    tracing::info!(%run_id, ?outcome, "turn done");
+                    match outcome {
+                        execute::TurnOutcome::Completed | execute::TurnOutcome::Failed { .. } => {
+                            tracing::info!(%run_id, ?outcome, "turn done")
+                        }
+                        // Work thrown away: the run was canceled, or its
+                        // lease lost (a server that could not renew it).
+                        execute::TurnOutcome::Abandoned | execute::TurnOutcome::Broken => {
+                            tracing::warn!(%run_id, ?outcome, "turn done, not reported")
+                        }
+                    }
                 }
             }
             // Only runway's own answer (it carries an ErrorInfo): a proxy's

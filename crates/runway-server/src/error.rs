@@ -107,6 +107,9 @@ pub enum ServiceError {
     /// The server is stopping; an open stream ends with this.
     #[error("{}", runway_api::error_code::SHUTTING_DOWN_MESSAGE)]
     ShuttingDown,
+    /// The database did not answer in time; the details go to the log.
+    #[error("The database did not answer this server in time; retry (here or on another replica).")]
+    DatabaseUnavailable(String),
     /// A bug or an outage; the details go to the log, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -158,7 +161,7 @@ impl ServiceError {
             ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
             ServiceError::Aborted { .. } => Code::Aborted,
             ServiceError::RateLimited { .. } => Code::ResourceExhausted,
-            ServiceError::ShuttingDown => Code::Unavailable,
+            ServiceError::ShuttingDown | ServiceError::DatabaseUnavailable(_) => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         }
     }
@@ -172,6 +175,7 @@ impl From<StoreError> for ServiceError {
                 reason: Reason::IdempotencyKeyInFlight,
                 message: "A request with this Idempotency-Key is still in progress.".into(),
             },
+            other if other.is_unavailable() => ServiceError::DatabaseUnavailable(other.to_string()),
             other => ServiceError::Internal(other.to_string()),
         }
     }
@@ -208,6 +212,10 @@ impl From<ServiceError> for Status {
                 (Reason::RateLimited, err.to_string())
             }
             ServiceError::ShuttingDown => (Reason::ShuttingDown, err.to_string()),
+            ServiceError::DatabaseUnavailable(detail) => {
+                tracing::warn!(error = %detail, "the database did not answer");
+                (Reason::DatabaseUnavailable, err.to_string())
+            }
             ServiceError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 (
@@ -223,3 +231,44 @@ impl From<ServiceError> for Status {
 
 /// The result of every service function.
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[cfg(test)]
+mod tests {
+    use runway_store::StoreError;
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+    use tonic_types::StatusExt;
+
+    use super::*;
+
+    fn status_of(err: DbErr) -> Status {
+        Status::from(ServiceError::from(StoreError::Database(err)))
+    }
+
+    #[test]
+    fn a_database_that_does_not_answer_is_unavailable_and_a_failed_statement_internal() {
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for unreachable in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(
+                sea_orm::sqlx::Error::Io(io),
+            ))),
+        ] {
+            let status = status_of(unreachable);
+            assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+            assert_eq!(
+                status.get_error_details().error_info().unwrap().reason,
+                "DATABASE_UNAVAILABLE"
+            );
+            assert_eq!(
+                status.message(),
+                "The database did not answer this server in time; retry (here or on another replica)."
+            );
+        }
+        let refused = status_of(DbErr::Custom("no such column".into()));
+        assert_eq!(refused.code(), Code::Internal);
+        assert_eq!(
+            refused.message(),
+            "An internal error occurred; it has been logged."
+        );
+    }
+}

@@ -17,6 +17,9 @@ pub const SERVICES: [&str; 5] = [
     "runway.v1.SessionService",
 ];
 
+/// How long a ping may take before the database counts as not answering.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Keeps the health statuses in step with the database.
 #[derive(Clone)]
 pub struct HealthWatcher {
@@ -31,7 +34,12 @@ impl HealthWatcher {
 
     /// Pings the database once and publishes the result.
     pub async fn check_once(&self) -> bool {
-        let ok = self.store.ping().await.is_ok();
+        // Its own bound: a pool waits up to 30 s for a connection, and a
+        // load balancer would send this replica traffic all that time.
+        let ok = matches!(
+            tokio::time::timeout(PING_TIMEOUT, self.store.ping()).await,
+            Ok(Ok(()))
+        );
         let status = if ok {
             ServingStatus::Serving
         } else {

@@ -1,4 +1,5 @@
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::sqlx;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// Everything a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,28 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached in time — no pooled
+    /// connection within the wait, a connection lost, the pool closed — as
+    /// opposed to a statement it refused: a caller may retry.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(err) = self else {
+            return false;
+        };
+        match err {
+            DbErr::ConnectionAcquire(_) => true,
+            DbErr::Conn(RuntimeErr::SqlxError(err))
+            | DbErr::Exec(RuntimeErr::SqlxError(err))
+            | DbErr::Query(RuntimeErr::SqlxError(err)) => matches!(
+                err.as_ref(),
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+            ),
+            _ => false,
+        }
+    }
+
     /// Turns a unique violation into [`StoreError::Duplicate`]; keeps any
     /// other database error as it is.
     pub(crate) fn classify(err: DbErr) -> Self {

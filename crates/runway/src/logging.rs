@@ -15,8 +15,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// The filter when `RUST_LOG` is not set.
-const DEFAULT_FILTER: &str = "info,sea_orm_migration=warn";
+/// The filter when `RUST_LOG` is not set. PostgreSQL's notices (`relation
+/// "seaql_migrations" already exists, skipping` at every start) are not
+/// news.
+const DEFAULT_FILTER: &str = "info,sea_orm_migration=warn,sqlx::postgres::notice=warn";
 
 /// Installs the process's subscriber. Colour codes only when standard error
 /// is a terminal and `NO_COLOR` is not set: a file or a pipe gets plain
