@@ -70,7 +70,8 @@ on_every_backend!(
 #[path = "repository/webhooks/mod.rs"]
 mod webhooks;
 use webhooks::{
-    a_claim_puts_a_busy_endpoint_last, a_handed_delivery_of_a_changed_endpoint_is_left_to_a_claim,
+    a_claim_puts_a_busy_endpoint_last, a_failure_after_a_quiet_spell_starts_a_new_streak,
+    a_handed_delivery_of_a_changed_endpoint_is_left_to_a_claim,
     deliveries_are_claimed_leased_and_recorded_once, disabled_endpoints_park_their_deliveries,
     endpoints_failing_together_retry_apart,
 };
@@ -99,6 +100,7 @@ on_every_backend!(
     endpoints_failing_together_retry_apart,
     a_handed_delivery_of_a_changed_endpoint_is_left_to_a_claim,
     a_claim_puts_a_busy_endpoint_last,
+    a_failure_after_a_quiet_spell_starts_a_new_streak,
 );
 
 #[path = "repository/inline_reads.rs"]

@@ -39,6 +39,20 @@ pub fn next_attempt(delays: &[Duration], failed: i32, now: i64, jitter: f64) -> 
     Some(now.saturating_add(jittered as i64))
 }
 
+/// The longest a continuously failing endpoint goes between two failed
+/// attempts: its longest retry wait, jittered up by 10 % and with a
+/// margin, then the claim (a poll) and the attempt itself. A failure longer
+/// after the last one starts a new failing streak: every delivery had
+/// finished, so the endpoint was not being called, not failing.
+pub fn failing_streak_gap(
+    delays: &[Duration],
+    attempt_timeout: Duration,
+    poll_interval: Duration,
+) -> Duration {
+    let longest = delays.iter().max().copied().unwrap_or_default();
+    longest.mul_f64(1.25) + attempt_timeout + poll_interval * 2
+}
+
 /// An endpoint's share of a worker's attempts under way: past it, the
 /// endpoint's deliveries handed over wait for its slots, and a claim takes
 /// its due deliveries only after every other endpoint's, so a slow endpoint
@@ -50,6 +64,15 @@ mod tests {
     use super::*;
 
     const S: i64 = 1_000_000_000;
+
+    #[test]
+    fn a_streak_survives_the_longest_retry_wait_and_no_more() {
+        let gap = failing_streak_gap(&RETRY_DELAYS, ATTEMPT_TIMEOUT, Duration::from_secs(1));
+        // 10 h, jittered up to 11 h, with the claim and the attempt.
+        assert_eq!(gap, Duration::from_secs(12 * 3600 + 30 * 60 + 17));
+        let longest_wait = next_attempt(&RETRY_DELAYS, 7, 0, 1.0).unwrap();
+        assert!(Duration::from_nanos(longest_wait as u64) < gap);
+    }
 
     #[test]
     fn eight_attempts_then_the_delivery_fails() {

@@ -71,6 +71,7 @@ impl WebhookService for WebhookApi {
             enabled,
             disabled_reason: (!enabled).then_some(WebhookDisabledReason::Manual),
             failing_since: None,
+            last_failed_at: None,
             secret: signing::new_secret(),
             previous_secret: None,
             previous_secret_expires_at: None,

@@ -168,6 +168,7 @@ mod tests {
             enabled: true,
             disabled_reason: None,
             failing_since: None,
+            last_failed_at: None,
             secret: "whsec_".into(),
             previous_secret: None,
             previous_secret_expires_at: None,

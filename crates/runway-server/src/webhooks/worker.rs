@@ -17,7 +17,7 @@ use super::WebhookConfig;
 use super::attempt::{self, HttpsClient};
 use super::shares::{Shares, Waiting};
 use super::slots::{Answer, Ended, Reports, Slots, Ticket};
-use crate::domain::deliveries::{MAX_IN_FLIGHT_PER_ENDPOINT, next_attempt};
+use crate::domain::deliveries::{MAX_IN_FLIGHT_PER_ENDPOINT, failing_streak_gap, next_attempt};
 use crate::metrics::AttemptResult;
 use crate::services::Core;
 
@@ -290,9 +290,17 @@ impl DeliveryWorker {
                 let jitter = rand::random::<f64>() * 2.0 - 1.0;
                 next_attempt(&config.retry_delays, failed, now, jitter)
             };
-            let disable_after = i64::try_from(config.disable_after.as_nanos()).unwrap_or(i64::MAX);
+            let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+            let disabling = deliveries::Disabling {
+                after: nanos(config.disable_after),
+                streak_gap: nanos(failing_streak_gap(
+                    &config.retry_delays,
+                    config.attempt_timeout,
+                    config.poll_interval,
+                )),
+            };
             let attempts = outcomes.len() as u64;
-            match deliveries::record_attempts(&self.core.store, outcomes, now, next, disable_after)
+            match deliveries::record_attempts(&self.core.store, outcomes, now, next, disabling)
                 .await
             {
                 Ok(recorded) => {

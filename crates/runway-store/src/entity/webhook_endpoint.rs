@@ -23,6 +23,10 @@ pub struct Model {
     pub disabled_reason: Option<WebhookDisabledReason>,
     /// When its deliveries started failing with no success since.
     pub failing_since: Option<i64>,
+    /// When an attempt to it last failed: a failure longer after it than a
+    /// failing endpoint's retries leave between two attempts starts a new
+    /// streak (it was not failing meanwhile, only not called).
+    pub last_failed_at: Option<i64>,
     /// `whsec_…`: signs its events. Never listed or logged.
     pub secret: String,
     /// The secret before the last rotation, signing too until

@@ -16,6 +16,7 @@ mod m20261201_000010_run_list_indexes;
 mod m20261202_000011_retention;
 mod m20261204_000012_parked_deliveries;
 mod m20261205_000013_endpoint_due_index;
+mod m20261205_000014_endpoint_last_failure;
 mod online_column;
 mod online_index;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_retention::Migration),
             Box::new(m20261204_000012_parked_deliveries::Migration),
             Box::new(m20261205_000013_endpoint_due_index::Migration),
+            Box::new(m20261205_000014_endpoint_last_failure::Migration),
         ]
     }
 }

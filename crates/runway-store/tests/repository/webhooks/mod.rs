@@ -15,8 +15,10 @@ use runway_store::repo::webhooks::{
 use runway_store::{Store, StoreError};
 
 mod parking;
+mod streaks;
 
 pub use parking::*;
+pub use streaks::*;
 
 /// Bodies name the event only: what these tests look at is the delivery.
 struct EventIdOnly;
@@ -41,6 +43,7 @@ async fn endpoint(store: &Store, org_id: &str, now: i64) -> webhook_endpoint::Mo
         enabled: true,
         disabled_reason: None,
         failing_since: None,
+        last_failed_at: None,
         secret: "whsec_dGVzdA==".into(),
         previous_secret: None,
         previous_secret_expires_at: None,
@@ -109,18 +112,25 @@ pub async fn deliveries_are_claimed_leased_and_recorded_once(store: &Store) {
         answer(&first, &hook.id, &org, 500, now + 2),
     ];
     let retry = |_| Some(now + 5);
-    let recorded = deliveries::record_attempts(store, outcomes, now + 3, retry, i64::MAX)
-        .await
-        .unwrap();
+    let recorded = deliveries::record_attempts(
+        store,
+        outcomes,
+        now + 3,
+        retry,
+        deliveries::Disabling::NEVER,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (recorded.attempts, recorded.succeeded, recorded.failed),
         (1, 1, 0)
     );
     // A stale worker's answer for the same attempt changes nothing.
     let stale = vec![answer(&first, &hook.id, &org, 500, now + 4)];
-    let recorded = deliveries::record_attempts(store, stale, now + 4, retry, i64::MAX)
-        .await
-        .unwrap();
+    let recorded =
+        deliveries::record_attempts(store, stale, now + 4, retry, deliveries::Disabling::NEVER)
+            .await
+            .unwrap();
     assert_eq!(recorded.attempts, 0);
     let page = deliveries::list_deliveries(
         store,
@@ -341,9 +351,15 @@ pub async fn endpoints_failing_together_retry_apart(store: &Store) {
     // Each draw of the jitter a different instant.
     let draws = std::sync::atomic::AtomicI64::new(0);
     let retry = |_| Some(now + 1_000 + draws.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let recorded = deliveries::record_attempts(store, outcomes, now + 2, retry, i64::MAX)
-        .await
-        .unwrap();
+    let recorded = deliveries::record_attempts(
+        store,
+        outcomes,
+        now + 2,
+        retry,
+        deliveries::Disabling::NEVER,
+    )
+    .await
+    .unwrap();
     assert_eq!((recorded.attempts, recorded.failed), (3, 0));
     // Listed pending, each with its due time.
     let due = |d: &(String, Option<i64>, Option<i64>)| d.1;

@@ -33,7 +33,7 @@ pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
     let delivered = queue_test(store, &org, &hook.id, now).await;
     deliveries::claim_due(store, now, 1, LEASE).await.unwrap();
     let outcome = vec![answer(&delivered, &hook.id, &org, 200, now)];
-    deliveries::record_attempts(store, outcome, now, retry, i64::MAX)
+    deliveries::record_attempts(store, outcome, now, retry, deliveries::Disabling::NEVER)
         .await
         .unwrap();
     let in_flight = queue_test(store, &org, &hook.id, now + 1).await;
@@ -147,9 +147,18 @@ pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
         answer(&due, &hook.id, &org, 500, now + 10),
         answer(&failing, &stale.id, &org, 500, now + 10),
     ];
-    let recorded = deliveries::record_attempts(store, outcome, now + 10, retry, 0)
-        .await
-        .unwrap();
+    let recorded = deliveries::record_attempts(
+        store,
+        outcome,
+        now + 10,
+        retry,
+        deliveries::Disabling {
+            after: 0,
+            streak_gap: i64::MAX,
+        },
+    )
+    .await
+    .unwrap();
     let mut disabled = recorded.disabled.clone();
     disabled.sort();
     let mut expected = vec![hook.id.clone(), stale.id.clone()];
@@ -173,9 +182,18 @@ pub async fn disabled_endpoints_park_their_deliveries(store: &Store) {
     // An attempt under way at the switch ends and is recorded: finished,
     // it is no longer parked.
     let outcome = vec![answer(&in_flight, &hook.id, &org, 200, now + 11)];
-    deliveries::record_attempts(store, outcome, now + 11, retry, 0)
-        .await
-        .unwrap();
+    deliveries::record_attempts(
+        store,
+        outcome,
+        now + 11,
+        retry,
+        deliveries::Disabling {
+            after: 0,
+            streak_gap: i64::MAX,
+        },
+    )
+    .await
+    .unwrap();
     let all = PageQuery {
         limit: 100,
         cursor: Cursor::Start,
@@ -246,7 +264,14 @@ pub async fn a_recording_takes_the_endpoint_lock_before_the_deliveries(store: &S
         let (store, outcome) = (store.clone(), answer(&delivery, &hook.id, &org, 500, now));
         async move {
             let retry = |_| Some(now + 5);
-            deliveries::record_attempts(&store, vec![outcome], now, retry, i64::MAX).await
+            deliveries::record_attempts(
+                &store,
+                vec![outcome],
+                now,
+                retry,
+                deliveries::Disabling::NEVER,
+            )
+            .await
         }
     });
     crate::until_a_lock_wait(store, "the recording").await;
@@ -277,7 +302,7 @@ pub async fn redeliveries_and_tests_wait_for_a_switch(store: &Store) {
     let delivered = queue_test(store, &org, &hook.id, now).await;
     claim_ids(store, now).await;
     let outcome = vec![answer(&delivered, &hook.id, &org, 200, now)];
-    deliveries::record_attempts(store, outcome, now, |_| None, i64::MAX)
+    deliveries::record_attempts(store, outcome, now, |_| None, deliveries::Disabling::NEVER)
         .await
         .unwrap();
     modify(store, &org, &hook.id, now, |e| e.enabled = false).await;

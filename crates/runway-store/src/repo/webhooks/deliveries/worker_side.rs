@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use runway_api::enums::{WebhookDeliveryStatus, WebhookDisabledReason, WebhookEventType};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IdenStatic,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::pending_switch;
@@ -49,17 +49,35 @@ pub struct Recorded {
     pub disabled: Vec<String>,
 }
 
+/// When a failing endpoint is disabled (nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Disabling {
+    /// A failing streak this long disables the endpoint.
+    pub after: i64,
+    /// A failure longer than this after the endpoint's last one starts a
+    /// new streak (nothing kept the old one going).
+    pub streak_gap: i64,
+}
+
+impl Disabling {
+    /// No endpoint is ever disabled.
+    pub const NEVER: Disabling = Disabling {
+        after: i64::MAX,
+        streak_gap: i64::MAX,
+    };
+}
+
 /// Records `outcomes` in one transaction: each attempt, its delivery's new
 /// state (succeeded; pending again at `next_attempt(number)`; or failed when
 /// that is `None`), and each endpoint's failing streak. An endpoint whose
-/// streak reaches `disable_after` is disabled, which emits
+/// streak reaches `disabling.after` is disabled, which emits
 /// `webhook_endpoint.disabled` to the organization's other endpoints.
 pub async fn record_attempts(
     store: &Store,
     outcomes: Vec<AttemptOutcome>,
     now: i64,
     next_attempt: impl Fn(i32) -> Option<i64>,
-    disable_after: i64,
+    disabling: Disabling,
 ) -> StoreResult<Recorded> {
     use webhook_delivery::Column as C;
     let mut recorded = Recorded::default();
@@ -173,7 +191,9 @@ pub async fn record_attempts(
             .exec_without_returning(&txn)
             .await?;
     }
-    // One success ends a streak; the first failure after one starts it.
+    // One success ends a streak; the first failure after one starts it, and
+    // so does a failure long after the last (every delivery had finished:
+    // the endpoint was not called, so it was not failing).
     failing.retain(|id| !answering.contains(id));
     failing.sort();
     failing.dedup();
@@ -189,16 +209,27 @@ pub async fn record_attempts(
             .await?;
     }
     if !failing.is_empty() {
+        use webhook_endpoint::Column as E;
         Endpoint::update_many()
-            .col_expr(webhook_endpoint::Column::FailingSince, Expr::value(now))
-            .filter(webhook_endpoint::Column::Id.is_in(failing.clone()))
-            .filter(webhook_endpoint::Column::FailingSince.is_null())
+            .col_expr(E::FailingSince, Expr::value(now))
+            .filter(E::Id.is_in(failing.clone()))
+            .filter(
+                Condition::any()
+                    .add(E::FailingSince.is_null())
+                    .add(E::LastFailedAt.is_null())
+                    .add(E::LastFailedAt.lt(now.saturating_sub(disabling.streak_gap))),
+            )
+            .exec(&txn)
+            .await?;
+        Endpoint::update_many()
+            .col_expr(E::LastFailedAt, Expr::value(now))
+            .filter(E::Id.is_in(failing.clone()))
             .exec(&txn)
             .await?;
         let worn_out = Endpoint::find()
             .filter(webhook_endpoint::Column::Id.is_in(failing))
             .filter(webhook_endpoint::Column::Enabled.eq(true))
-            .filter(webhook_endpoint::Column::FailingSince.lte(now - disable_after))
+            .filter(webhook_endpoint::Column::FailingSince.lte(now.saturating_sub(disabling.after)))
             .order_by_asc(webhook_endpoint::Column::Id)
             .lock_exclusive()
             .all(&txn)
