@@ -78,6 +78,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
+        || (first & 0xe000) != 0x2000 // outside global unicast 2000::/3: site-local fec0::/10, reserved
         || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
         || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
         || (first == 0x2001 && second < 0x0200) // IETF protocol assignments, Teredo among them
@@ -256,6 +257,8 @@ mod tests {
             "::ffff:0:7f00:1",
             "::ffff:0:a9fe:a9fe",
             "192.88.99.1",
+            "fec0::1",
+            "4000::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
