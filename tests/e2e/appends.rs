@@ -113,6 +113,36 @@ async fn runner_appends_are_exactly_once_and_under_the_lease(app: &TestApp) {
             param
         );
     }
+    // Numbers that repeat or step back within a batch are refused whole.
+    for (numbers, message) in [
+        (
+            [5, 5],
+            "sequence must increase through the batch: 5 follows 5",
+        ),
+        (
+            [6, 4],
+            "sequence must increase through the batch: 4 follows 6",
+        ),
+    ] {
+        let events = numbers
+            .iter()
+            .map(|n| runner_event(*n, EventType::AgentMessage, "x"))
+            .collect();
+        let status = runner
+            .append_events(app.authed(AppendEventsRequest {
+                events,
+                ..batch.clone()
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert_eq!(status.message(), message);
+        let details = tonic_types::StatusExt::get_error_details(&status);
+        assert_eq!(
+            details.bad_request().unwrap().field_violations[0].field,
+            "events[1].sequence"
+        );
+    }
     // Another lease is refused.
     let wrong = runner
         .append_events(app.authed(AppendEventsRequest {

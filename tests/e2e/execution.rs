@@ -7,6 +7,7 @@ use runway_api::v1::*;
 use runway_server::ManualClock;
 use serde_json::{Value, json};
 use tonic::Code;
+use tonic_types::StatusExt;
 
 use crate::support::{TestApp, eventually};
 use crate::turns::{claim, claim_and_fail};
@@ -189,7 +190,37 @@ async fn late_reports_change_nothing(app: &TestApp, _clock: Arc<ManualClock>) {
         .complete_turn(app.authed(complete))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
+    // Told how the run ended: a report whose answer was lost, resent,
+    // learns the same way that it was recorded.
+    let told = |err: &tonic::Status| {
+        let info = err.get_error_details().error_info().unwrap().clone();
+        (
+            err.code(),
+            err.message().to_string(),
+            info.reason,
+            info.metadata,
+        )
+    };
+    let canceled = (
+        Code::FailedPrecondition,
+        format!(
+            "Run {run_id} is no longer running under this lease: it is failed (canceled_error); \
+             stop its work and report nothing."
+        ),
+        "RUN_NOT_LEASED".to_string(),
+        [
+            ("status".to_string(), "failed".to_string()),
+            ("error_type".to_string(), "canceled_error".to_string()),
+        ]
+        .into(),
+    );
+    assert_eq!(told(&err), canceled);
+    let heartbeat = HeartbeatRequest {
+        run_id: run_id.clone(),
+        lease_id: turn.lease_id.clone(),
+    };
+    let err = runner.heartbeat(app.authed(heartbeat)).await.unwrap_err();
+    assert_eq!(told(&err), canceled);
     let fail = FailTurnRequest {
         run_id: run_id.clone(),
         lease_id: turn.lease_id.clone(),

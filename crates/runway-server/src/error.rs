@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use runway_api::ERROR_DOMAIN;
 pub use runway_api::enums::ErrorReason as Reason;
+use runway_api::enums::{RunErrorType, RunStatus};
 use runway_store::StoreError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -104,6 +105,14 @@ pub enum ServiceError {
     /// after `retry_after`.
     #[error("Too many requests for this token: retry in {:.3} s.", retry_after.as_secs_f64())]
     RateLimited { retry_after: std::time::Duration },
+    /// A runner's call under a lease the run no longer holds; `ended` says
+    /// how the run ended, when it did and the token may see it (a report
+    /// whose answer was lost, resent: the runner learns it was recorded).
+    #[error("{}", not_leased_message(run_id, *ended))]
+    RunNotLeased {
+        run_id: String,
+        ended: Option<(RunStatus, Option<RunErrorType>)>,
+    },
     /// The server is stopping; an open stream ends with this.
     #[error("{}", runway_api::error_code::SHUTTING_DOWN_MESSAGE)]
     ShuttingDown,
@@ -113,6 +122,17 @@ pub enum ServiceError {
     /// A bug or an outage; the details go to the log, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn not_leased_message(run_id: &str, ended: Option<(RunStatus, Option<RunErrorType>)>) -> String {
+    let how = match ended {
+        None => String::new(),
+        Some((status, None)) => format!(": it is {status}"),
+        Some((status, Some(error))) => format!(": it is {status} ({error})"),
+    };
+    format!(
+        "Run {run_id} is no longer running under this lease{how}; stop its work and report nothing."
+    )
 }
 
 impl ServiceError {
@@ -161,6 +181,7 @@ impl ServiceError {
             ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
             ServiceError::Aborted { .. } => Code::Aborted,
             ServiceError::RateLimited { .. } => Code::ResourceExhausted,
+            ServiceError::RunNotLeased { .. } => Code::FailedPrecondition,
             ServiceError::ShuttingDown | ServiceError::DatabaseUnavailable(_) => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         }
@@ -210,6 +231,15 @@ impl From<ServiceError> for Status {
             ServiceError::RateLimited { retry_after } => {
                 details.set_retry_info(Some(*retry_after));
                 (Reason::RateLimited, err.to_string())
+            }
+            ServiceError::RunNotLeased { ended, .. } => {
+                if let Some((status, error)) = ended {
+                    metadata.insert("status".to_string(), status.name().to_string());
+                    if let Some(error) = error {
+                        metadata.insert("error_type".to_string(), error.name().to_string());
+                    }
+                }
+                (Reason::RunNotLeased, err.to_string())
             }
             ServiceError::ShuttingDown => (Reason::ShuttingDown, err.to_string()),
             ServiceError::DatabaseUnavailable(detail) => {

@@ -8,6 +8,7 @@ mod deployments;
 mod environments;
 mod retention;
 mod runner;
+mod runner_checks;
 mod runs;
 mod session_follow;
 mod sessions;
@@ -91,9 +92,7 @@ pub struct Core {
     pub reaping_since: std::sync::atomic::AtomicI64,
 }
 
-fn nanos(d: Duration) -> i64 {
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
-}
+use runway_store::time::duration_nanos as nanos;
 
 impl Core {
     pub fn new(

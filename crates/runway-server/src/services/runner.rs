@@ -3,84 +3,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runway_api::enums::{EventType, RunErrorType};
-use runway_api::json_value;
+use runway_api::enums::RunErrorType;
 use runway_api::v1::runner_service_server::RunnerService;
 use runway_api::v1::*;
-use runway_store::ids::IdKind;
-use runway_store::repo::events::{self, Appended, NewEvent, RunnerEvent};
-use runway_store::repo::turns::{self, Finish};
-use runway_store::repo::{agents, deployments, environments};
+use runway_store::repo::events::{self, Appended};
+use runway_store::repo::turns;
+use runway_store::repo::{agents, deployments, environments, runs};
 use tonic::{Request, Response, Status};
 
 use super::Core;
+use super::runner_checks::{finish_answer, lease_ids, not_leased, not_leased_as, runner_events};
 use crate::convert;
 use crate::domain::access::{self, Access};
 use crate::domain::run_end::{self, Expect, Outcome};
-use crate::error::{Reason, ResourceKind, ServiceError, ServiceResult};
+use crate::error::{ResourceKind, ServiceError, ServiceResult};
 use crate::validate;
 
 const MAX_WAIT_MS: i32 = 30_000;
 const MAX_ERROR_MESSAGE_BYTES: usize = 64 * 1024;
-/// Events one `AppendEvents` call may carry.
-pub const MAX_EVENTS_PER_APPEND: usize = 1000;
-
-/// A runner's events, checked: the agent's side of the catalog,
-/// positive numbers, at most [`validate::MAX_EVENT_BYTES`] each.
-fn runner_events(
-    events: &[runway_api::v1::RunnerEvent],
-    now: i64,
-) -> ServiceResult<Vec<RunnerEvent>> {
-    if events.len() > MAX_EVENTS_PER_APPEND {
-        return Err(ServiceError::invalid(
-            "events",
-            format!(
-                "events may hold at most {MAX_EVENTS_PER_APPEND} events, got {}",
-                events.len()
-            ),
-        ));
-    }
-    events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let kind = EventType::from_proto(e.r#type)
-                .filter(|k| k.runner_may_record())
-                .ok_or_else(|| {
-                    ServiceError::invalid(
-                        format!("events[{i}].type"),
-                        "type must be an agent.* or span.* event type: user.*, system.message and session.status_* events are not a runner's to record",
-                    )
-                })?;
-            if e.sequence < 1 {
-                return Err(ServiceError::invalid(
-                    format!("events[{i}].sequence"),
-                    "sequence must be 1 or more",
-                ));
-            }
-            let mut fields = e
-                .fields
-                .as_ref()
-                .map(json_value::struct_to_object)
-                .unwrap_or_default();
-            validate::object_depth(&format!("events[{i}].fields"), &fields)?;
-            // What the service stamps is not the runner's to say.
-            for stamped in runway_api::STAMPED_EVENT_FIELDS {
-                fields.remove(stamped);
-            }
-            validate::event_size(&format!("events[{i}].fields"), &fields)?;
-            let created_at = match &e.created_at {
-                Some(at) => convert::stored_nanos(&format!("events[{i}].created_at"), at)?,
-                None => now,
-            };
-            Ok(RunnerEvent {
-                runner_seq: e.sequence,
-                event: NewEvent { kind, fields },
-                created_at,
-            })
-        })
-        .collect()
-}
 
 pub struct RunnerApi {
     core: Arc<Core>,
@@ -116,42 +56,6 @@ impl RunnerApi {
             agent: Some(convert::agent_version(&agent)),
             run: Some(convert::run(run)),
         })
-    }
-}
-
-fn not_leased(run_id: &str) -> ServiceError {
-    ServiceError::precondition(
-        Reason::RunNotLeased,
-        format!(
-            "Run {run_id} is no longer running under this lease; stop its work and report nothing."
-        ),
-    )
-}
-
-/// A run id that cannot name a run, or a lease id holding a NUL, holds no
-/// lease: answered without a read (no database text can hold a NUL).
-fn lease_ids(run_id: &str, lease_id: &str) -> ServiceResult<()> {
-    if IdKind::Run.is_valid(run_id) && !lease_id.contains('\0') {
-        Ok(())
-    } else {
-        Err(not_leased(run_id))
-    }
-}
-
-fn finish_answer(
-    result: Finish,
-    run_id: &str,
-) -> ServiceResult<(DeploymentRun, Option<DeploymentRun>)> {
-    match result {
-        Finish::NotFound => Err(ServiceError::not_found(
-            ResourceKind::DeploymentRun,
-            run_id.to_string(),
-            "run_id",
-        )),
-        Finish::Refused(_) => Err(not_leased(run_id)),
-        Finish::Finished { run, retry, .. } => {
-            Ok((convert::run(*run), retry.map(|retry| convert::run(*retry))))
-        }
     }
 }
 
@@ -206,18 +110,17 @@ impl RunnerService for RunnerApi {
         // A stopping server answers a waiting claim at once (no turn), so
         // its runners' long polls do not hold the stop.
         let mut closing = self.core.closing.subscribe();
-        let mut looked = false;
         loop {
             if *closing.borrow() {
                 return Ok(Response::new(ClaimTurnResponse { turn: None }));
             }
             // A token revoked or expired while its claim waits claims
             // nothing: the turn would go to a runner that may no longer
-            // report it (and fail as a lost runner's).
-            if looked && !self.core.auth.still_valid(&who).await {
+            // report it (and fail as a lost runner's). Each look (the
+            // verdict is cached: a read per token and period at most).
+            if !self.core.auth.still_valid(&who).await {
                 return Err(ServiceError::Unauthenticated.into());
             }
-            looked = true;
             // Register for wake-ups before looking, so a start in between is not missed.
             let started = self.core.turns_started.notified();
             tokio::pin!(started);
@@ -272,8 +175,14 @@ impl RunnerService for RunnerApi {
             self.core.lease_ttl_nanos(),
         )
         .await
-        .map_err(ServiceError::from)?
-        .ok_or_else(|| not_leased(&req.run_id))?;
+        .map_err(ServiceError::from)?;
+        let Some(expires) = expires else {
+            // Refused: say why (canceled, timed out, lost), read once.
+            let run = runs::get(&self.core.store, &who.org_id, &req.run_id)
+                .await
+                .map_err(ServiceError::from)?;
+            return Err(not_leased_as(&req.run_id, run.as_ref(), environments.as_deref()).into());
+        };
         Ok(Response::new(HeartbeatResponse {
             lease_expires_at: Some(convert::timestamp(expires)),
         }))
@@ -291,9 +200,10 @@ impl RunnerService for RunnerApi {
         let req = request.get_ref();
         lease_ids(&req.run_id, &req.lease_id)?;
         let now = self.core.now();
+        let environments = access::claimable(who.scope, &who.environment_ids, None)?;
         let expect = Expect::Lease {
             lease: req.lease_id.clone(),
-            environments: access::claimable(who.scope, &who.environment_ids, None)?,
+            environments: environments.clone(),
         };
         let decide = run_end::finish(expect, Outcome::Completed, self.core.retry_policy(), now);
         let result = turns::finish(
@@ -305,7 +215,7 @@ impl RunnerService for RunnerApi {
         )
         .await?;
         self.core.record_finish(&result);
-        let (run, _) = finish_answer(result, &req.run_id)?;
+        let (run, _) = finish_answer(result, &req.run_id, environments.as_deref())?;
         Ok(Response::new(CompleteTurnResponse { run: Some(run) }))
     }
 
@@ -340,9 +250,10 @@ impl RunnerService for RunnerApi {
             error_type,
             message,
         };
+        let environments = access::claimable(who.scope, &who.environment_ids, None)?;
         let expect = Expect::Lease {
             lease: req.lease_id.clone(),
-            environments: access::claimable(who.scope, &who.environment_ids, None)?,
+            environments: environments.clone(),
         };
         let decide = run_end::finish(expect, outcome, self.core.retry_policy(), now);
         let result = turns::finish(
@@ -354,7 +265,7 @@ impl RunnerService for RunnerApi {
         )
         .await?;
         self.core.record_finish(&result);
-        let (run, retry) = finish_answer(result, &req.run_id)?;
+        let (run, retry) = finish_answer(result, &req.run_id, environments.as_deref())?;
         Ok(Response::new(FailTurnResponse {
             run: Some(run),
             retry,
