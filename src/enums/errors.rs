@@ -86,7 +86,8 @@ closed_set! {
         WebhookSecretRotated = "WEBHOOK_SECRET_ROTATED",
         /// Cancel of a run that already ended.
         RunAlreadyTerminal = "RUN_ALREADY_TERMINAL",
-        /// A runner's call under a lease it no longer holds.
+        /// A runner's call under a lease it no longer holds (metadata
+        /// `status`, `error_type`: how the run ended, once it has).
         RunNotLeased = "RUN_NOT_LEASED",
         /// A request with the same `Idempotency-Key` is still in progress.
         IdempotencyKeyInFlight = "IDEMPOTENCY_KEY_IN_FLIGHT",
@@ -108,7 +109,9 @@ closed_set! {
         /// another replica, or once it is back).
         ShuttingDown = "SHUTTING_DOWN",
         /// The database did not answer this replica in time (UNAVAILABLE):
-        /// retry, here or on another replica.
+        /// retry, here or on another replica — a write with its
+        /// `Idempotency-Key` (a connection lost at the commit may have
+        /// committed it).
         DatabaseUnavailable = "DATABASE_UNAVAILABLE",
         /// A gRPC call reached the REST port (UNIMPLEMENTED): its client
         /// was given the REST address instead of the gRPC one.

@@ -238,12 +238,12 @@ fn heartbeat_and_error() -> [MessageKind; 2] {
     [
         MessageKind {
             events: vec![crate::sse::HEARTBEAT.into()],
-            data: "`{}`, about every 15 s.",
+            data: "`{}`, about every 15 s (`runway serve --sse-heartbeat-ms`).",
             content: serde_json::json!({ "type": "object", "maxProperties": 0 }),
         },
         MessageKind {
             events: vec![crate::sse::ERROR.into()],
-            data: "The error envelope: the last message of a stream that failed once begun (its token revoked or expired), or that the server ended as it stopped (503 `overloaded_error`: reconnect).",
+            data: "The error envelope: the last message of a stream that failed once begun (its token revoked or expired, the database unreachable), or that the server ended as it stopped (503 `overloaded_error`: reconnect).",
             content: component("ErrorEnvelope"),
         },
     ]

@@ -1,7 +1,6 @@
 //! Opening the database: pools, pragmas and migrations.
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -12,9 +11,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, QueryTrait, Select,
     SqlxPostgresConnector, SqlxSqliteConnector,
 };
-use sea_orm_migration::MigratorTrait;
 
-use crate::migration::Migrator;
 use crate::sqlite_reads::{Inline, SqliteRow};
 use crate::{StoreError, StoreResult};
 
@@ -77,7 +74,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// lifts the bound on the sorter, so only the writer has it (its statements
 /// are bounded; readers keep the default), and migrations, whose index builds
 /// sort a whole history, run with files ([`Store::migrate`]).
-const WRITER_TEMP_STORE: &str = "MEMORY";
+pub(crate) const WRITER_TEMP_STORE: &str = "MEMORY";
 
 /// Whether a SQLite URL names a database in memory.
 fn in_memory(url: &str) -> bool {
@@ -101,56 +98,7 @@ fn plain_sqlite_file(url: &str) -> bool {
 }
 
 /// How long a caller waits for a pooled connection before giving up.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Connects to PostgreSQL once, retrying for up to [`ACQUIRE_TIMEOUT`],
-/// so a server that cannot be reached is named with its cause (a refused
-/// connection, an unknown host, a refused password) — a pool would wait
-/// out its timeout and say only that it timed out.
-async fn first_connection(connect: &PgConnectOptions) -> StoreResult<()> {
-    use sea_orm::sqlx::Connection;
-    const RETRY_PAUSE: Duration = Duration::from_millis(500);
-    let server = format!(
-        "PostgreSQL at {}:{} (database {:?})",
-        connect.get_host(),
-        connect.get_port(),
-        connect.get_database().unwrap_or_default()
-    );
-    let deadline = tokio::time::Instant::now() + ACQUIRE_TIMEOUT;
-    let mut last: Option<String> = None;
-    loop {
-        let tried =
-            tokio::time::timeout_at(deadline, sea_orm::sqlx::PgConnection::connect_with(connect))
-                .await;
-        let err = match tried {
-            Ok(Ok(connection)) => {
-                let _ = connection.close().await;
-                return Ok(());
-            }
-            Ok(Err(err)) => err.to_string(),
-            Err(_) => last.take().unwrap_or_else(|| "no answer".to_string()),
-        };
-        // A server still starting (refused, or not yet accepting) may be up
-        // in a moment; anything else will not change by waiting.
-        let transient = err.contains("Connection refused")
-            || err.contains("the database system is starting up")
-            || err.contains("the database system is shutting down");
-        if !transient || tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
-            return Err(StoreError::Open(format!(
-                "cannot connect to {server}: {err}"
-            )));
-        }
-        if last.is_none() {
-            tracing::warn!(%server, %err, "cannot connect to PostgreSQL yet; retrying for up to 30 s");
-        }
-        last = Some(err);
-        tokio::time::sleep(RETRY_PAUSE).await;
-    }
-}
-
-/// The PostgreSQL advisory lock key migrations hold ("runway" and 1, as
-/// bytes), so that no other application's lock is likely to share it.
-const MIGRATION_LOCK: i64 = 0x7275_6e77_6179_0001;
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Store {
     /// Opens the database named by `options.url`, creating a SQLite file if
@@ -251,7 +199,7 @@ impl Store {
     async fn open_postgres(options: &StoreOptions) -> StoreResult<Store> {
         let connect = PgConnectOptions::from_str(&options.url)
             .map_err(|e| StoreError::Open(e.to_string()))?;
-        first_connection(&connect).await?;
+        crate::reachability::first_connection(&connect, ACQUIRE_TIMEOUT).await?;
         let max_connections = options.max_connections.max(2);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -269,115 +217,6 @@ impl Store {
             webhooks: Default::default(),
             run_changes: Default::default(),
         })
-    }
-
-    /// The migrations this build has that the database has not applied;
-    /// an error when it holds no runway schema at all. Reads only (unlike
-    /// [`Store::migrate`], which creates the migrations' table first).
-    pub async fn pending_migrations(&self) -> StoreResult<Vec<String>> {
-        let applied = self
-            .write
-            .query_all_raw(sea_orm::Statement::from_string(
-                self.write.get_database_backend(),
-                "SELECT version FROM seaql_migrations",
-            ))
-            .await
-            .map_err(|err| {
-                // No migrations' table (PostgreSQL: 42P01, "does not
-                // exist"; SQLite: "no such table"): not a runway database.
-                // Any other failure is itself.
-                let text = err.to_string();
-                if ["42P01", "does not exist", "no such table"]
-                    .iter()
-                    .any(|sign| text.contains(sign))
-                {
-                    StoreError::Open(
-                        "it holds no runway schema (`runway migrate` makes one)".into(),
-                    )
-                } else {
-                    StoreError::from(err)
-                }
-            })?;
-        let applied: Vec<String> = applied
-            .iter()
-            .map(|row| row.try_get_by_index::<String>(0))
-            .collect::<Result<_, _>>()?;
-        let known: Vec<String> = Migrator::migrations()
-            .iter()
-            .map(|m| m.name().to_string())
-            .collect();
-        if let Some(newer) = applied.iter().find(|v| !known.contains(v)) {
-            return Err(StoreError::Open(format!(
-                "it was migrated by a newer runway ({newer}): use that one"
-            )));
-        }
-        Ok(known
-            .into_iter()
-            .filter(|name| !applied.contains(name))
-            .collect())
-    }
-
-    /// Applies every pending migration.
-    ///
-    /// On PostgreSQL under a session advisory lock, on a connection of its
-    /// own: replicas started at once on an empty database take turns, and
-    /// the later ones find nothing left to do (without it, all but one
-    /// failed on the catalog's unique indexes as they created the same
-    /// tables). The lock is polled, never waited for inside a statement: a
-    /// waiting statement holds a snapshot, and `CREATE INDEX CONCURRENTLY`
-    /// in the holder's migrations waits for every older snapshot — a
-    /// deadlock (as would a lock held by an open transaction).
-    pub async fn migrate(&self) -> StoreResult<()> {
-        if self.backend != Backend::Sqlite {
-            use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
-            let lost = |err| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(Arc::new(err)));
-            let options = self.write.get_postgres_connection_pool().connect_options();
-            let mut lock = options.connect().await.map_err(lost)?;
-            let mut polls = 0u32;
-            loop {
-                let (taken,): (bool,) = sea_orm::sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-                    .bind(MIGRATION_LOCK)
-                    .fetch_one(&mut lock)
-                    .await
-                    .map_err(lost)?;
-                if taken {
-                    break;
-                }
-                // Once, then every 30 s: a holder whose host vanished keeps
-                // the lock until its connection is known dead.
-                if polls.is_multiple_of(150) {
-                    tracing::info!("waiting for another process's migrations to end");
-                }
-                polls += 1;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            let migrated = Migrator::up(&self.write, None).await;
-            // Released now, whatever the migrations did (closing the
-            // connection would too, but a pooler could keep it open).
-            let released = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(MIGRATION_LOCK)
-                .execute(&mut lock)
-                .await
-                .map_err(lost);
-            let _ = lock.close().await;
-            migrated?;
-            released?;
-            return Ok(());
-        }
-        // Index builds over a long history sort on disk, not in memory (the
-        // writer is its pool's one connection, so this reaches it).
-        self.write
-            .execute_unprepared("PRAGMA temp_store = FILE")
-            .await?;
-        let migrated = Migrator::up(&self.write, None).await;
-        let restored = self
-            .write
-            .execute_unprepared(&format!("PRAGMA temp_store = {WRITER_TEMP_STORE}"))
-            .await;
-        // A failed migration is the error to report, not what followed it.
-        migrated?;
-        restored?;
-        Ok(())
     }
 
     /// The engine behind this store.

@@ -1,4 +1,3 @@
-use sea_orm::sqlx;
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// Everything a store operation can fail with.
@@ -42,13 +41,7 @@ impl StoreError {
             DbErr::ConnectionAcquire(_) => true,
             DbErr::Conn(RuntimeErr::SqlxError(err))
             | DbErr::Exec(RuntimeErr::SqlxError(err))
-            | DbErr::Query(RuntimeErr::SqlxError(err)) => matches!(
-                err.as_ref(),
-                sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-            ),
+            | DbErr::Query(RuntimeErr::SqlxError(err)) => crate::reachability::did_not_answer(err),
             _ => false,
         }
     }

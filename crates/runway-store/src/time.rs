@@ -14,3 +14,9 @@ pub fn now_nanos() -> i64 {
 
 /// 24 hours in nanoseconds.
 pub const DAY_NANOS: i64 = 24 * 60 * 60 * 1_000_000_000;
+
+/// `duration` in the nanoseconds instants are stored in (past i64: the end
+/// of time).
+pub fn duration_nanos(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
+}

@@ -45,6 +45,9 @@ use catalog::{
     agent_updates_create_versions, bootstrap_issues_one_token_that_authenticates,
     pages_visit_every_row_exactly_once,
 };
+#[path = "repository/migrations.rs"]
+mod migrations;
+use migrations::a_database_a_newer_runway_migrated_is_named_so;
 #[path = "repository/settings.rs"]
 mod settings;
 use settings::sqlite_connections_are_set_up_as_documented;
@@ -65,6 +68,7 @@ on_every_backend!(
     queued_triggers_never_exceed_max_concurrent,
     the_slot_count_migration_counts_the_active_runs,
     sqlite_connections_are_set_up_as_documented,
+    a_database_a_newer_runway_migrated_is_named_so,
 );
 
 #[path = "repository/webhooks/mod.rs"]

@@ -260,9 +260,15 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<RunningApp> {
         let serving = runway_gateway::Serving {
             tls: config.tls.as_ref().map(|tls| tls.rest()),
             idle: config.idle_timeout,
-            grpc: runway_gateway::GrpcElsewhere::new(format_args!(
-                "its gRPC port ({grpc_addr}, `runway serve --grpc-addr`)"
-            )),
+            // A wildcard address means nothing to a client: its port, here.
+            grpc: runway_gateway::GrpcElsewhere::new(if grpc_addr.ip().is_unspecified() {
+                format!(
+                    "its gRPC port (port {} of this host, `runway serve --grpc-addr`)",
+                    grpc_addr.port()
+                )
+            } else {
+                format!("its gRPC port ({grpc_addr}, `runway serve --grpc-addr`)")
+            }),
         };
         async move {
             Ok(runway_gateway::serve_with_tls(

@@ -41,16 +41,18 @@ pub fn next_attempt(delays: &[Duration], failed: i32, now: i64, jitter: f64) -> 
 
 /// The longest a continuously failing endpoint goes between two failed
 /// attempts: its longest retry wait, jittered up by 10 % and with a
-/// margin, then the claim (a poll) and the attempt itself. A failure longer
-/// after the last one starts a new failing streak: every delivery had
-/// finished, so the endpoint was not being called, not failing.
+/// margin, then the claim (a poll, or a crashed worker's lease running
+/// out) and the attempt itself. A failure longer after the last one starts
+/// a new failing streak: every delivery had finished, so the endpoint was
+/// not being called, not failing.
 pub fn failing_streak_gap(
     delays: &[Duration],
     attempt_timeout: Duration,
     poll_interval: Duration,
+    claim_lease: Duration,
 ) -> Duration {
     let longest = delays.iter().max().copied().unwrap_or_default();
-    longest.mul_f64(1.25) + attempt_timeout + poll_interval * 2
+    longest.mul_f64(1.25) + attempt_timeout + poll_interval * 2 + claim_lease
 }
 
 /// An endpoint's share of a worker's attempts under way: past it, the
@@ -67,9 +69,14 @@ mod tests {
 
     #[test]
     fn a_streak_survives_the_longest_retry_wait_and_no_more() {
-        let gap = failing_streak_gap(&RETRY_DELAYS, ATTEMPT_TIMEOUT, Duration::from_secs(1));
+        let gap = failing_streak_gap(
+            &RETRY_DELAYS,
+            ATTEMPT_TIMEOUT,
+            Duration::from_secs(1),
+            ATTEMPT_TIMEOUT * 4,
+        );
         // 10 h, jittered up to 11 h, with the claim and the attempt.
-        assert_eq!(gap, Duration::from_secs(12 * 3600 + 30 * 60 + 17));
+        assert_eq!(gap, Duration::from_secs(12 * 3600 + 30 * 60 + 77));
         let longest_wait = next_attempt(&RETRY_DELAYS, 7, 0, 1.0).unwrap();
         assert!(Duration::from_nanos(longest_wait as u64) < gap);
     }

@@ -20,6 +20,7 @@ use super::slots::{Answer, Ended, Reports, Slots, Ticket};
 use crate::domain::deliveries::{MAX_IN_FLIGHT_PER_ENDPOINT, failing_streak_gap, next_attempt};
 use crate::metrics::AttemptResult;
 use crate::services::Core;
+use runway_store::time::duration_nanos;
 
 pub use super::slots::MAX_IN_FLIGHT;
 
@@ -79,8 +80,7 @@ impl DeliveryWorker {
         let lease = self.lease();
         let mut handed = hub.attach_worker(lease);
         let attempt = self.config().attempt_timeout + std::time::Duration::from_secs(1);
-        let hand_over_margin =
-            (lease / 2).max(i64::try_from(attempt.as_nanos()).unwrap_or(i64::MAX));
+        let hand_over_margin = (lease / 2).max(duration_nanos(attempt));
         // A hand-over that waited past half its lease, or so long that a
         // whole attempt would not end inside it, is left to come due and be
         // claimed (it may be another worker's by the time an attempt would
@@ -210,7 +210,7 @@ impl DeliveryWorker {
     }
 
     fn lease(&self) -> i64 {
-        i64::try_from(self.config().claim_lease.as_nanos()).unwrap_or(i64::MAX)
+        duration_nanos(self.config().claim_lease)
     }
 
     /// Sends `claimed` in a task of its own.
@@ -290,13 +290,13 @@ impl DeliveryWorker {
                 let jitter = rand::random::<f64>() * 2.0 - 1.0;
                 next_attempt(&config.retry_delays, failed, now, jitter)
             };
-            let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
             let disabling = deliveries::Disabling {
-                after: nanos(config.disable_after),
-                streak_gap: nanos(failing_streak_gap(
+                after: duration_nanos(config.disable_after),
+                streak_gap: duration_nanos(failing_streak_gap(
                     &config.retry_delays,
                     config.attempt_timeout,
                     config.poll_interval,
+                    config.claim_lease,
                 )),
             };
             let attempts = outcomes.len() as u64;

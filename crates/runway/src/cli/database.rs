@@ -15,7 +15,8 @@ pub(super) struct DatabaseArgs {
     /// `sqlite://FILE` or `postgres://USER@HOST/DB`; default: SQLite in --data-dir.
     #[arg(long, env = "RUNWAY_DATABASE_URL")]
     pub(super) database_url: Option<String>,
-    /// Where the default SQLite database and the admin token live.
+    /// Where the default SQLite database, the admin token and (`serve
+    /// --exec`) the embedded runner's token record live.
     #[arg(long, env = "RUNWAY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub(super) data_dir: PathBuf,
 }
@@ -64,15 +65,19 @@ pub(super) async fn prune(args: PruneArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `token create --org`: the operator's way in, on the database itself
-/// (the organization is created if new), with the API's rules.
+/// `token create --org`: the operator's way in, on the database itself,
+/// with the API's rules. The database must exist and be migrated (a token
+/// in a database no server uses is no way in, and a newer CLI must not
+/// migrate production as a side effect); the organization must exist
+/// unless `create_org`.
 pub(super) async fn create_token_in_database(
     database: DatabaseArgs,
     org: &str,
+    create_org: bool,
     spec: &client::tokens::NewTokenArgs,
 ) -> anyhow::Result<()> {
     let url = app::database_url(database.database_url.as_deref(), &database.data_dir);
-    let store = app::open_store(&url, &database.data_dir, 2, true).await?;
+    let store = app::open_existing_store(&url, 2).await?;
     let now = runway_server::Clock::now_nanos(&runway_server::SystemClock);
     let new = spec.new_token(now)?;
     runway_server::domain::access::check_new_token(new.scope, &new.environment_ids)
@@ -85,6 +90,9 @@ pub(super) async fn create_token_in_database(
     let org_row = match tenants::find_organization(&store, org).await? {
         Some(row) => row,
         // A new organization has no environment to name.
+        None if !create_org => {
+            anyhow::bail!("organization {org:?} does not exist (--create-org creates it)");
+        }
         None if !named.is_empty() => {
             anyhow::bail!(
                 "organization {org:?} does not exist, so it has no environment {}",

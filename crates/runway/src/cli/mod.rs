@@ -107,14 +107,19 @@ struct RunnerArgs {
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Issue a token and print its secret once. With --org: straight into
-    /// the database, for that organization (created if new); without:
-    /// through the API, for the caller's organization (an admin token).
+    /// the database (which must exist and be migrated), for that
+    /// organization; without: through the API, for the caller's
+    /// organization (an admin token).
     Create {
         #[command(flatten)]
         database: DatabaseArgs,
         /// The organization's name (writes the database directly).
         #[arg(long)]
         org: Option<String>,
+        /// Create the --org organization if it does not exist (without it,
+        /// an unknown name is refused: a typo does not make an organization).
+        #[arg(long, requires = "org")]
+        create_org: bool,
         #[command(flatten)]
         spec: client::tokens::NewTokenArgs,
         #[command(flatten)]
@@ -157,7 +162,13 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let ran = runtime.block_on(run(cli.command));
+    // A second signal's stop exits 130 even when the command, its turns
+    // ended by that stop, returned before the signal's task could exit.
+    if STOPPED_BY_A_SECOND_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+        return ExitCode::from(SECOND_SIGNAL_EXIT);
+    }
+    match ran {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             crate::logging::tell(format_args!("runway: {err:#}"));
@@ -219,9 +230,10 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         Command::Token(TokenCommand::Create {
             database,
             org: Some(org),
+            create_org,
             spec,
             ..
-        }) => database::create_token_in_database(database, &org, &spec).await,
+        }) => database::create_token_in_database(database, &org, create_org, &spec).await,
         Command::Token(TokenCommand::Create {
             org: None,
             spec,
@@ -267,6 +279,13 @@ const SECOND_SIGNAL_REPORTS: std::time::Duration = std::time::Duration::from_sec
 /// as an impatient operator means. One within a second of the first is the
 /// same stop told twice (a terminal's Ctrl-C and a process manager's
 /// SIGTERM), not impatience.
+/// Set by a second signal's stop, before it ends the turns under way.
+static STOPPED_BY_A_SECOND_SIGNAL: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The exit code of a stop by a second signal (128 + SIGINT, as a shell's).
+const SECOND_SIGNAL_EXIT: u8 = 130;
+
 pub(super) fn exit_on_a_second_signal() {
     let first = std::time::Instant::now();
     tokio::spawn(async move {
@@ -282,9 +301,10 @@ pub(super) fn exit_on_a_second_signal() {
         // Each killed turn reports its run failed, so the run is not left
         // running until its lease runs out; a report that cannot be made
         // in time is given up.
+        STOPPED_BY_A_SECOND_SIGNAL.store(true, std::sync::atomic::Ordering::SeqCst);
         runway_runner::end_all_turns();
         let _ = tokio::time::timeout(SECOND_SIGNAL_REPORTS, runway_runner::turns_ended()).await;
-        std::process::exit(130);
+        std::process::exit(i32::from(SECOND_SIGNAL_EXIT));
     });
 }
 

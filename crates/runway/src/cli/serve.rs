@@ -332,7 +332,26 @@ async fn embedded_runner(
     // the data directory, so the next start with it revokes this one (a
     // killed start's too); another replica's, on this host or another,
     // is never this one's to revoke. A graceful stop revokes its own.
-    let mut record = crate::data_dir::EmbeddedRunnerRecord::claim(data_dir)?;
+    // A data directory that cannot hold the record (read-only, no file
+    // locks) costs only the revocation at the next start: warned, not fatal.
+    let mut record = match crate::data_dir::EmbeddedRunnerRecord::claim(data_dir) {
+        Ok(Some(record)) => Some(record),
+        Ok(None) => {
+            tracing::warn!(
+                data_dir = %data_dir.display(),
+                "another `runway serve --exec` uses this data directory: this one's runner token is not recorded there, so if this process is killed its token stays live (revoke it with `runway token revoke`); give each serve a data directory of its own"
+            );
+            None
+        }
+        Err(err) => {
+            tracing::warn!(
+                data_dir = %data_dir.display(),
+                err = format!("{err:#}"),
+                "the embedded runner's token cannot be recorded in the data directory: if this process is killed, its token stays live (revoke it with `runway token revoke`)"
+            );
+            None
+        }
+    };
     if let Some((_, Some(previous))) = &record {
         revoke_token(&running.store, &org.id, previous)
             .await
@@ -348,14 +367,10 @@ async fn embedded_runner(
     };
     let token = tenants::create_token(&running.store, &org.id, &new, now).await?;
     let token_id = token.token.id.clone();
-    match &mut record {
-        Some((file, _)) => file
-            .record(&token_id)
-            .context("recording the embedded runner's token in the data directory")?,
-        None => tracing::warn!(
-            data_dir = %data_dir.display(),
-            "another `runway serve --exec` uses this data directory: this one's runner token is not recorded there, so if this process is killed its token stays live (revoke it with `runway token revoke`); give each serve a data directory of its own"
-        ),
+    if let Some((file, _)) = &mut record
+        && let Err(err) = file.record(&token_id)
+    {
+        tracing::warn!(%err, "the embedded runner's token is not recorded in the data directory: if this process is killed, its token stays live (revoke it with `runway token revoke`)");
     }
     // In-process, through the proto like any runner, without a network hop
     // (or a certificate to trust when serve speaks TLS).

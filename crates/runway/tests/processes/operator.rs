@@ -66,6 +66,41 @@ async fn the_cli_issues_lists_and_revokes_tokens() {
         String::from_utf8_lossy(&refused.stderr)
     );
 
+    // An organization by a name nobody made is refused unless asked for
+    // (a typo makes no organization); a database nobody made, too.
+    let create = |extra: &'static [&'static str], url: String| async move {
+        tokio::process::Command::new(BIN)
+            .args(["token", "create", "--scope", "read", "--database-url", &url])
+            .args(extra)
+            .output()
+            .await
+            .unwrap()
+    };
+    let typo = create(&["--org", "defualt"], db.url().to_string()).await;
+    assert_eq!(typo.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&typo.stderr).trim(),
+        "runway: organization \"defualt\" does not exist (--create-org creates it)"
+    );
+    let new_org = create(&["--org", "acme", "--create-org"], db.url().to_string()).await;
+    assert!(
+        new_org.status.success(),
+        "{}",
+        String::from_utf8_lossy(&new_org.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&new_org.stderr).trim(),
+        "runway: created organization \"acme\""
+    );
+    let nowhere = data.path().join("nowhere.db");
+    let missing = create(
+        &["--org", "default"],
+        format!("sqlite://{}", nowhere.display()),
+    )
+    .await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(!nowhere.exists(), "no database was made");
+
     // The runner token runs turns, and reads nothing.
     let runner = Runner::start(&server, &env, 1, &[("RUNWAY_TOKEN", &runner_token)]);
     let dep = api

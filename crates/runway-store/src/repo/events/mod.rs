@@ -70,6 +70,9 @@ pub(crate) fn rows(
         .collect()
 }
 
+/// The field an initial event's content is recorded in.
+const INITIAL_CONTENT: &str = "content";
+
 /// The events a session starts with when `run` starts: the deployment's
 /// initial events, then `session.status_running`.
 pub(crate) fn opening(dep: &deployment::Model) -> Vec<NewEvent> {
@@ -78,7 +81,7 @@ pub(crate) fn opening(dep: &deployment::Model) -> Vec<NewEvent> {
         .iter()
         .map(|e| {
             let mut fields = Map::new();
-            fields.insert("content".into(), e.content.clone());
+            fields.insert(INITIAL_CONTENT.into(), e.content.clone());
             NewEvent {
                 kind: e.kind.into(),
                 fields,
@@ -129,7 +132,12 @@ pub async fn opening_of(
         .map_while(|row| {
             Some(deployment::InitialEvent {
                 kind: InitialEventType::of_event(row.kind)?,
-                content: row.fields.0.get("content").cloned().unwrap_or(Value::Null),
+                content: row
+                    .fields
+                    .0
+                    .get(INITIAL_CONTENT)
+                    .cloned()
+                    .unwrap_or(Value::Null),
             })
         })
         .collect())
