@@ -66,8 +66,16 @@ impl tonic::service::Interceptor for Bearer {
     }
 }
 
-/// Connects lazily: a runner started before its server keeps trying.
+/// Connects lazily: a runner started before its server keeps trying. A
+/// `server` that is not an `http://` or `https://` URL with a host is
+/// refused here: retrying would never make it one.
 pub fn client(server: &str, tls: Option<ClientTlsConfig>, token: &str) -> anyhow::Result<Client> {
+    let uri: tonic::codegen::http::Uri = server
+        .parse()
+        .with_context(|| format!("{server:?} is not a URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        anyhow::bail!("{server:?} is not an http:// or https:// URL (e.g. http://127.0.0.1:50051)");
+    }
     let mut endpoint = Endpoint::from_shared(server.to_string())
         .with_context(|| format!("{server:?} is not a URL"))?
         .connect_timeout(Duration::from_secs(5));

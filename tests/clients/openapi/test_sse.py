@@ -60,6 +60,22 @@ def post(client, path, body=None):
     return response.json()
 
 
+def deployment(client, name):
+    """A new deployment (of a new agent and environment) that says hello."""
+    agent = post(client, "/agents", {"name": name, "model": "claude-sonnet-4-5"})
+    env = post(client, "/environments", {"name": name})
+    return post(
+        client,
+        "/deployments",
+        {
+            "name": name,
+            "agent": agent["id"],
+            "environment_id": env["id"],
+            "initial_events": [{"type": "user.message", "content": "hello"}],
+        },
+    )
+
+
 def events(messages, count, schema_name="SessionStreamMessage"):
     """The next `count` messages of the iterator that are not heartbeats,
     each (heartbeats too) checked against the document."""
@@ -76,18 +92,7 @@ def events(messages, count, schema_name="SessionStreamMessage"):
 
 def test_history_then_live_then_resume():
     with httpx.Client(timeout=30) as client:
-        agent = post(client, "/agents", {"name": "sse", "model": "claude-sonnet-4-5"})
-        env = post(client, "/environments", {"name": "sse"})
-        dep = post(
-            client,
-            "/deployments",
-            {
-                "name": "sse",
-                "agent": agent["id"],
-                "environment_id": env["id"],
-                "initial_events": [{"type": "user.message", "content": "hello"}],
-            },
-        )
+        dep = deployment(client, "sse")
         run = post(client, f"/deployments/{dep['id']}/run")
         session = run["session_id"]
         url = f"{BASE}/sessions/{session}/events/stream"
@@ -114,18 +119,7 @@ def test_history_then_live_then_resume():
 
 def test_the_runs_watch_pushes_a_new_run():
     with httpx.Client(timeout=30) as client:
-        agent = post(client, "/agents", {"name": "watch", "model": "claude-sonnet-4-5"})
-        env = post(client, "/environments", {"name": "watch"})
-        dep = post(
-            client,
-            "/deployments",
-            {
-                "name": "watch",
-                "agent": agent["id"],
-                "environment_id": env["id"],
-                "initial_events": [{"type": "user.message", "content": "hello"}],
-            },
-        )
+        dep = deployment(client, "watch")
         url = f"{BASE}/deployment_runs/watch"
         with connect_sse(client, "GET", url, params={"deployment_id": dep["id"]}, headers=AUTH) as source:
             messages = source.iter_sse()

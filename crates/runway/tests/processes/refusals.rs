@@ -123,6 +123,18 @@ async fn a_runner_refused_for_good_exits_1_with_the_reason() {
     );
     drop(gateway);
 
+    // A server address that is no URL (no scheme): refused at start, not
+    // retried forever as a transport error.
+    let bare = server.grpc.trim_start_matches("http://");
+    let (code, told) = runner_exit(bare, &env, &server.token, false).await;
+    assert_eq!(code, Some(1), "{told}");
+    assert!(
+        told.contains(&format!(
+            "runway: \"{bare}\" is not an http:// or https:// URL (e.g. http://127.0.0.1:50051)"
+        )),
+        "{told}"
+    );
+
     // With standard error closed, the same exit (not a panic's 101 over
     // the log line it could not write).
     let (code, _) = runner_exit(&server.grpc, &env, "rw_not_a_token", true).await;
